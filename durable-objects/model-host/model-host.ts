@@ -1,0 +1,95 @@
+/**
+ * @module ModelHost: one Durable Object per (region, model, replica) that keeps warm
+ * onnxruntime-web sessions and runs inference on them. The router calls it by RPC with the
+ * model's record, so the host needs no lookup on the hot path; it reads weights from R2 only
+ * when a session is created and checks their sha256 first.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { HttpError } from "../../protocol/errors.ts";
+import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
+import { ortWeb } from "./ort-web.ts";
+import { SessionCache } from "./session-cache.ts";
+import { RunLane } from "./run-lane.ts";
+import { sha256Hex } from "../../protocol/sha256.ts";
+import { REGISTRY_NAME } from "../model-registry/model-registry.ts";
+import type { HostInferCall, HostInferValue, HostModel, HostState, InspectedModel } from "./contract.ts";
+import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
+
+export class ModelHost extends DurableObject<Env> {
+  readonly #sessions: SessionCache;
+  readonly #lane = new RunLane();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sessions = new SessionCache(Number(env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024);
+  }
+
+  async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
+    return replyOf(async () => {
+      const loadStart = Date.now();
+      const wasWarm = this.#sessions.has(keyOf(call.model));
+      return this.#sessions.with(keyOf(call.model), call.model.bytes, () => this.#load(call.model), async (session) => {
+        const queuedAt = Date.now();
+        const loadMs = wasWarm ? 0 : queuedAt - loadStart;
+        return this.#lane.run(async () => {
+          const startedAt = Date.now();
+          const outputs = await session.run(call.inputs, call.outputNames);
+          return { outputs, timing: { loadMs, queueMs: startedAt - queuedAt, inferMs: Date.now() - startedAt } };
+        });
+      });
+    }, "inference");
+  }
+
+  /** Loads the session (if needed) so that traffic moved to it finds it warm. */
+  async warm(model: HostModel): Promise<RpcReply<HostState>> {
+    return replyOf(async () => {
+      await this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async () => undefined);
+      return this.state();
+    }, "warming the model");
+  }
+
+  /**
+   * Loads a version just uploaded to R2, proving it is a runnable model and reading its
+   * signature. The session stays warm, so the first request after the upload does not pay for
+   * the load again; the caller drops it if the version is not registered after all.
+   */
+  async inspect(model: HostModel): Promise<RpcReply<InspectedModel>> {
+    return replyOf(() =>
+      this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async ({ inputs, outputs }) => ({ inputs, outputs })),
+      "loading the model",
+    );
+  }
+
+  /** Releases a version's session after its in-flight runs finish (unload, delete). */
+  async drop(name: string, version: string): Promise<boolean> {
+    return this.#sessions.drop(`${name}@${version}`);
+  }
+
+  state(): HostState {
+    const now = Date.now();
+    return {
+      host: this.ctx.id.name ?? this.ctx.id.toString(),
+      sessions: this.#sessions.info().map((s) => {
+        const [model = "", version = ""] = s.key.split("@");
+        return { model, version, bytes: s.bytes, inFlight: s.inFlight, idleMs: now - s.lastUsed, ready: s.ready };
+      }),
+      memoryEstimateBytes: this.#sessions.heldBytes(),
+      memoryBudgetBytes: Number(this.env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024,
+      queued: this.#lane.waiting,
+    };
+  }
+
+  async #load(model: HostModel): Promise<ModelSession> {
+    const object = await this.env.MODELS.get(model.r2Key);
+    if (!object) throw new HttpError(503, `model bytes '${model.r2Key}' are missing from storage`, 5);
+    const bytes = new Uint8Array(await object.arrayBuffer());
+    if ((await sha256Hex(bytes)) !== model.sha256) throw new HttpError(503, `model bytes '${model.r2Key}' fail their sha256 check`, 5);
+    const session = await createModelSession(ortWeb(), bytes);
+    // Tell the registry this host serves the model, so a default-version swap warms it first.
+    const host = this.ctx.id.name;
+    if (host) void this.env.MODEL_REGISTRY.getByName(REGISTRY_NAME).recordHost(model.name, host).catch(() => undefined);
+    return session;
+  }
+}
+
+const keyOf = (model: HostModel): string => `${model.name}@${model.version}`;

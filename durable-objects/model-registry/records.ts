@@ -1,0 +1,56 @@
+/**
+ * @module The model catalog's records: what the registry stores, publishes to KV for the
+ * router's fast reads, and hands to a ModelHost with every call (so the host never has to
+ * look metadata up on the hot path).
+ */
+import type { TensorSpec } from "../../protocol/tensor.ts";
+
+export type Placement = "edge" | "origin" | "auto";
+export const PLACEMENTS: readonly Placement[] = ["edge", "origin", "auto"];
+
+/** `warming`: uploaded, being loaded by the hosts, not yet eligible as default. */
+export type VersionState = "warming" | "ready" | "unloaded";
+
+export interface ModelVersionRecord {
+  name: string;
+  version: string;
+  /** Object key of the .onnx bytes in the MODELS bucket. */
+  r2Key: string;
+  sha256: string;
+  bytes: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  placement: Placement;
+  maxBatch: number;
+  state: VersionState;
+  createdAt: number;
+}
+
+export interface ModelRecord {
+  name: string;
+  /** The version `/v2/models/{m}/infer` without a version runs; undefined when none is ready. */
+  defaultVersion: string | undefined;
+  /** Set when an operator pinned the default instead of taking the highest ready version. */
+  pinnedVersion: string | undefined;
+  versions: ModelVersionRecord[];
+}
+
+/** Names and versions go into URLs, object keys and Durable Object names. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Numeric versions compare as numbers (so 10 > 9), others lexicographically after them. */
+export function compareVersions(a: string, b: string): number {
+  const numericA = /^\d+$/.test(a);
+  const numericB = /^\d+$/.test(b);
+  if (numericA && numericB) return Number(a) - Number(b) || a.localeCompare(b);
+  if (numericA !== numericB) return numericA ? -1 : 1;
+  return a.localeCompare(b);
+}
+
+export function chooseDefault(versions: ModelVersionRecord[], pinned: string | undefined): string | undefined {
+  const ready = versions.filter((v) => v.state === "ready");
+  if (pinned && ready.some((v) => v.version === pinned)) return pinned;
+  return ready.map((v) => v.version).sort(compareVersions).at(-1);
+}
+
+export const catalogKey = (name: string): string => `model:${name}`;

@@ -1,0 +1,86 @@
+/**
+ * @module The registry's SQLite tables and the only SQL that touches them.
+ */
+import { chooseDefault, type ModelRecord, type ModelVersionRecord, type VersionState } from "./records.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS versions (
+  name TEXT NOT NULL, version TEXT NOT NULL, r2_key TEXT NOT NULL, sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL, placement TEXT NOT NULL,
+  max_batch INTEGER NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS pins (name TEXT PRIMARY KEY, version TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts (model TEXT NOT NULL, host TEXT NOT NULL, PRIMARY KEY (model, host));
+`;
+
+type VersionRow = {
+  name: string; version: string; r2_key: string; sha256: string; bytes: number; inputs: string;
+  outputs: string; placement: string; max_batch: number; state: string; created_at: number;
+};
+
+export class RegistryTables {
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+    sql.exec(SCHEMA);
+  }
+
+  modelNames(): string[] {
+    return this.#sql.exec<{ name: string }>("SELECT DISTINCT name FROM versions ORDER BY name").toArray().map((r) => r.name);
+  }
+
+  model(name: string): ModelRecord | undefined {
+    const versions = this.#sql.exec<VersionRow>("SELECT * FROM versions WHERE name = ?", name).toArray().map(toRecord);
+    if (versions.length === 0) return undefined;
+    const pinnedVersion = this.pinned(name);
+    return { name, defaultVersion: chooseDefault(versions, pinnedVersion), pinnedVersion, versions };
+  }
+
+  version(name: string, version: string): ModelVersionRecord | undefined {
+    const row = this.#sql.exec<VersionRow>("SELECT * FROM versions WHERE name = ? AND version = ?", name, version).toArray()[0];
+    return row ? toRecord(row) : undefined;
+  }
+
+  insertVersion(v: ModelVersionRecord): void {
+    this.#sql.exec(
+      "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      v.name, v.version, v.r2Key, v.sha256, v.bytes, JSON.stringify(v.inputs), JSON.stringify(v.outputs),
+      v.placement, v.maxBatch, v.state, v.createdAt,
+    );
+  }
+
+  updateState(name: string, version: string, state: VersionState): void {
+    this.#sql.exec("UPDATE versions SET state = ? WHERE name = ? AND version = ?", state, name, version);
+  }
+
+  deleteVersion(name: string, version: string): void {
+    this.#sql.exec("DELETE FROM versions WHERE name = ? AND version = ?", name, version);
+  }
+
+  pinned(name: string): string | undefined {
+    return this.#sql.exec<{ version: string }>("SELECT version FROM pins WHERE name = ?", name).toArray()[0]?.version;
+  }
+
+  setPinned(name: string, version: string | undefined): void {
+    if (version === undefined) this.#sql.exec("DELETE FROM pins WHERE name = ?", name);
+    else this.#sql.exec("INSERT OR REPLACE INTO pins VALUES (?, ?)", name, version);
+  }
+
+  hosts(model: string): string[] {
+    return this.#sql.exec<{ host: string }>("SELECT host FROM hosts WHERE model = ?", model).toArray().map((r) => r.host);
+  }
+
+  addHost(model: string, host: string): void {
+    this.#sql.exec("INSERT OR IGNORE INTO hosts VALUES (?, ?)", model, host);
+  }
+}
+
+function toRecord(row: VersionRow): ModelVersionRecord {
+  return {
+    name: row.name, version: row.version, r2Key: row.r2_key, sha256: row.sha256, bytes: row.bytes,
+    inputs: JSON.parse(row.inputs), outputs: JSON.parse(row.outputs),
+    placement: row.placement as ModelVersionRecord["placement"], maxBatch: row.max_batch,
+    state: row.state as VersionState, createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * @module The one session contract shared by the edge (onnxruntime-web in a Durable Object)
+ * and the origin (onnxruntime-node). Both onnxruntime packages expose the same
+ * `InferenceSession`/`Tensor` API, so one adapter serves both; only loading the runtime differs.
+ */
+import type { InferenceSession as OrtSession, Tensor as OrtTensor } from "onnxruntime-common";
+import { fromOrtType, toOrtType } from "./datatypes.ts";
+import { badRequest } from "./errors.ts";
+import type { Tensor, TensorSpec } from "./tensor.ts";
+
+/** A loaded model that can run; `release` frees its native memory. */
+export interface ModelSession {
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  run(inputs: Tensor[], outputNames: string[]): Promise<Tensor[]>;
+  release(): Promise<void>;
+}
+
+/** The slice of an onnxruntime package (web or node) this adapter needs. */
+export interface OrtRuntime {
+  InferenceSession: { create(bytes: Uint8Array, options?: OrtSession.SessionOptions): Promise<OrtSession> };
+  Tensor: new (type: OrtTensor.Type, data: OrtTensor.DataType, dims: readonly number[]) => OrtTensor;
+}
+
+export async function createModelSession(
+  ort: OrtRuntime,
+  bytes: Uint8Array,
+  options: OrtSession.SessionOptions = {},
+): Promise<ModelSession> {
+  let session: OrtSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "all", ...options });
+  } catch (error) {
+    throw badRequest(`not a loadable ONNX model: ${describe(error)}`);
+  }
+  const inputs = session.inputMetadata.map(specOf);
+  const outputs = session.outputMetadata.map(specOf);
+  return {
+    inputs,
+    outputs,
+    async run(feedsIn, outputNames) {
+      const feeds: Record<string, OrtTensor> = {};
+      for (const input of feedsIn) {
+        feeds[input.name] = new ort.Tensor(toOrtType(input.datatype), input.data as OrtTensor.DataType, input.shape);
+      }
+      let results: OrtSession.OnnxValueMapType;
+      try {
+        results = await session.run(feeds, outputNames);
+      } catch (error) {
+        // Inputs were checked against the model's declared specs before this point, so what
+        // onnxruntime still refuses (e.g. a dimension the graph constrains internally) is the
+        // caller's input, not our fault.
+        throw badRequest(`the model rejected the input: ${describe(error)}`);
+      }
+      return outputNames.map((name) => toTensor(name, results[name] as OrtTensor));
+    },
+    async release() {
+      await session.release();
+    },
+  };
+}
+
+function toTensor(name: string, value: OrtTensor): Tensor {
+  const datatype = fromOrtType(value.type);
+  if (!datatype) throw new Error(`output '${name}' has type ${value.type}, which OIP cannot carry`);
+  const data = value.data as Tensor["data"];
+  const tensor: Tensor = { name, datatype, shape: [...value.dims], data: Array.isArray(data) ? [...data] : data.slice() };
+  value.dispose();
+  return tensor;
+}
+
+function specOf(meta: OrtSession.ValueMetadata): TensorSpec {
+  if (!meta.isTensor) throw badRequest(`model value '${meta.name}' is not a tensor; hotpath serves tensor models only`);
+  const datatype = fromOrtType(meta.type);
+  if (!datatype) throw badRequest(`model value '${meta.name}' has type ${meta.type}, which OIP cannot carry`);
+  // Symbolic or unknown dimensions become -1 (dynamic), as in OIP model metadata.
+  return { name: meta.name, datatype, shape: meta.shape.map((dim) => (typeof dim === "number" && dim >= 0 ? dim : -1)) };
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.length > 300 ? `${message.slice(0, 300)}...` : message;
+}

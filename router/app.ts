@@ -1,0 +1,33 @@
+/**
+ * @module The Hono app: timing first, then the OIP routes, the repository extension and the
+ * admin API, with one error handler for all of them.
+ */
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "./app-env.ts";
+import { onError, onNotFound } from "./middleware/errors.ts";
+import { adminModelRoutes } from "./routes/admin-models.ts";
+import { adminTenantRoutes } from "./routes/admin-tenants.ts";
+import { oipInferRoutes } from "./routes/oip-infer.ts";
+import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
+import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
+import { ServerTiming } from "./server-timing.ts";
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(
+    "*",
+    createMiddleware<AppEnv>(async (c, next) => {
+      c.set("timing", new ServerTiming());
+      await next();
+    }),
+  );
+  app.route("/", oipMetadataRoutes);
+  app.route("/", oipInferRoutes);
+  app.route("/", oipRepositoryRoutes);
+  app.route("/", adminModelRoutes);
+  app.route("/", adminTenantRoutes);
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

@@ -1,0 +1,44 @@
+/**
+ * @module The router's view of the model catalog: KV reads (no round trip to the registry on
+ * the hot path) behind a short per-isolate cache, falling back to the registry when KV has not
+ * seen a new model yet. Admin writes through this isolate invalidate the cache at once.
+ */
+import { HttpError, notFound } from "../protocol/errors.ts";
+import { REGISTRY_NAME } from "../durable-objects/model-registry/model-registry.ts";
+import { catalogKey, type ModelRecord, type ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+
+const CATALOG_CACHE_MS = 2_000;
+const cache = new Map<string, { record: ModelRecord | null; expires: number }>();
+
+export function registry(env: Env) {
+  return env.MODEL_REGISTRY.getByName(REGISTRY_NAME);
+}
+
+export function invalidateCatalog(name: string): void {
+  cache.delete(name);
+}
+
+export async function findModel(env: Env, name: string): Promise<ModelRecord | null> {
+  const hit = cache.get(name);
+  if (hit && hit.expires > Date.now()) return hit.record;
+  let record = await env.CATALOG.get<ModelRecord>(catalogKey(name), "json");
+  record ??= (await registry(env).get(name)) ?? null;
+  cache.set(name, { record, expires: Date.now() + CATALOG_CACHE_MS });
+  return record;
+}
+
+/**
+ * The version a request runs: the one named in the path, or the model's default.
+ * Unloaded and still-warming versions are not served by default; named explicitly, a warming
+ * version is (it has been validated), an unloaded one is not.
+ */
+export async function resolveVersion(env: Env, name: string, version: string | undefined): Promise<ModelVersionRecord> {
+  const model = await findModel(env, name);
+  if (!model || model.versions.length === 0) throw notFound(`unknown model '${name}'`);
+  const wanted = version ?? model.defaultVersion;
+  if (wanted === undefined) throw new HttpError(503, `model '${name}' has no ready version`, 5);
+  const record = model.versions.find((v) => v.version === wanted);
+  if (!record) throw notFound(`unknown version '${wanted}' of model '${name}'`);
+  if (record.state === "unloaded") throw new HttpError(503, `version '${wanted}' of model '${name}' is unloaded`, 30);
+  return record;
+}

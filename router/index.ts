@@ -1,0 +1,9 @@
+/**
+ * @module The hotpath edge Worker: the Hono router plus the Durable Object classes it binds.
+ */
+import { createApp } from "./app.ts";
+
+export { ModelHost } from "../durable-objects/model-host/model-host.ts";
+export { ModelRegistry } from "../durable-objects/model-registry/model-registry.ts";
+
+export default createApp();

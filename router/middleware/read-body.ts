@@ -1,0 +1,46 @@
+/**
+ * @module Reads a request body into memory with a hard byte limit, refusing early on a
+ * declared Content-Length over the limit and, for chunked bodies, as soon as the limit is passed,
+ * so a huge body never reaches the isolate's 128 MB.
+ */
+import { HttpError, payloadTooLarge } from "../../protocol/errors.ts";
+
+export async function readBodyLimited(request: Request, limitBytes: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limitBytes) {
+    throw payloadTooLarge(`request body of ${declared} bytes exceeds the limit of ${limitBytes} bytes`);
+  }
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limitBytes) {
+      await reader.cancel();
+      throw payloadTooLarge(`request body exceeds the limit of ${limitBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1 && chunks[0]) return chunks[0];
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+/** The binary extension's JSON header length, validated; undefined for a pure JSON body. */
+export function inferenceHeaderLength(request: Request): number | undefined {
+  const raw = request.headers.get("inference-header-content-length");
+  if (raw === null) return undefined;
+  const length = Number(raw);
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new HttpError(400, `Inference-Header-Content-Length must be a non-negative integer, got '${raw}'`);
+  }
+  return length;
+}

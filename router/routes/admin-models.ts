@@ -1,0 +1,123 @@
+/**
+ * @module Admin model management: upload a version (streamed to R2, hashed on the way, proven
+ * loadable by a ModelHost, then registered), delete a version, pin the default, inspect state.
+ * An upload that fails any step leaves nothing behind: its R2 object is deleted.
+ */
+import { Hono, type Context } from "hono";
+import { badRequest, HttpError } from "../../protocol/errors.ts";
+import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type Placement } from "../../durable-objects/model-registry/records.ts";
+import type { AppEnv } from "../app-env.ts";
+import { findModel, invalidateCatalog, registry } from "../catalog.ts";
+import { limitsOf } from "../limits.ts";
+import { adminAuth } from "../middleware/admin-auth.ts";
+import { modelHostFor } from "../placement/model-host.ts";
+import { unwrapReply } from "../../protocol/rpc-reply.ts";
+import { regionOf } from "../placement/region.ts";
+
+export const adminModelRoutes = new Hono<AppEnv>();
+adminModelRoutes.use("/admin/models/*", adminAuth);
+adminModelRoutes.use("/admin/models", adminAuth);
+
+const DEFAULT_MAX_BATCH = 1;
+
+adminModelRoutes.get("/admin/models", async (c) => c.json({ models: await registry(c.env).list() }));
+
+adminModelRoutes.get("/admin/models/:name", async (c) => {
+  const name = c.req.param("name");
+  const model = await registry(c.env).get(name);
+  if (!model) throw new HttpError(404, `unknown model '${name}'`);
+  const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name);
+  return c.json({ ...model, hosts: [await host.stub.state()] });
+});
+
+adminModelRoutes.put("/admin/models/:name/versions/:version", async (c) => {
+  const name = checkedName(c.req.param("name"), "model name");
+  const version = checkedName(c.req.param("version"), "version");
+  const placement = checkedPlacement(c.req.query("placement"));
+  const maxBatch = checkedMaxBatch(c.req.query("max_batch"));
+  if ((await registry(c.env).get(name))?.versions.some((v) => v.version === version)) {
+    throw new HttpError(409, `model '${name}' already has version '${version}'; delete it first`);
+  }
+  const { r2Key, sha256, bytes } = await storeUpload(c, name, version);
+  const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name);
+  try {
+    const hostModel = { name, version, r2Key, sha256, bytes, maxBatch };
+    const inspected = unwrapReply(await host.stub.inspect(hostModel));
+    const record = unwrapReply(await registry(c.env).register({ ...hostModel, placement, ...inspected }));
+    invalidateCatalog(name);
+    return c.json(describeVersion(record, version), 201);
+  } catch (error) {
+    await host.stub.drop(name, version);
+    await c.env.MODELS.delete(r2Key);
+    throw error;
+  }
+});
+
+adminModelRoutes.delete("/admin/models/:name/versions/:version", async (c) => {
+  const removed = unwrapReply(await registry(c.env).remove(c.req.param("name"), c.req.param("version")));
+  invalidateCatalog(removed.name);
+  await c.env.MODELS.delete(removed.r2Key);
+  return c.json({ deleted: { name: removed.name, version: removed.version } });
+});
+
+/** Body `{"version": "2"}` pins the default; `{"version": null}` returns to the highest ready. */
+adminModelRoutes.put("/admin/models/:name/default", async (c) => {
+  const name = c.req.param("name");
+  const body = await c.req.json<{ version?: unknown }>().catch(() => {
+    throw badRequest('body must be JSON: {"version": "<version>"} or {"version": null}');
+  });
+  if (body.version !== null && typeof body.version !== "string") throw badRequest('"version" must be a string or null');
+  if (!(await findModel(c.env, name))) throw new HttpError(404, `unknown model '${name}'`);
+  const record = unwrapReply(await registry(c.env).pin(name, body.version ?? undefined));
+  invalidateCatalog(name);
+  return c.json(record);
+});
+
+async function storeUpload(c: Context<AppEnv>, name: string, version: string) {
+  const declared = c.req.header("content-length");
+  if (declared === undefined) throw new HttpError(411, "model uploads need a Content-Length header");
+  const bytes = Number(declared);
+  const limit = limitsOf(c.env).maxUploadBytes;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw badRequest("the upload body is empty");
+  if (bytes > limit) throw new HttpError(413, `model of ${bytes} bytes exceeds the upload limit of ${limit} bytes`);
+  const body = c.req.raw.body;
+  if (!body) throw badRequest("the upload body is empty");
+
+  // Hash while streaming to R2, so a large model is never held in the router's memory.
+  const [toStore, toHash] = body.tee();
+  const digest = new crypto.DigestStream("SHA-256");
+  const hashed = toHash.pipeTo(digest);
+  const r2Key = `models/${name}/${version}/${crypto.randomUUID()}.onnx`;
+  try {
+    await c.env.MODELS.put(r2Key, toStore.pipeThrough(new FixedLengthStream(bytes)));
+    await hashed;
+  } catch (error) {
+    await c.env.MODELS.delete(r2Key);
+    throw badRequest(`upload failed: the body did not match its Content-Length of ${bytes} bytes (${String(error)})`);
+  }
+  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return { r2Key, sha256, bytes };
+}
+
+function describeVersion(record: ModelRecord, version: string) {
+  const v = record.versions.find((entry) => entry.version === version);
+  return { name: record.name, defaultVersion: record.defaultVersion, version: v };
+}
+
+function checkedName(value: string, what: string): string {
+  if (!NAME_PATTERN.test(value)) throw badRequest(`${what} '${value}' must match ${NAME_PATTERN.source}`);
+  return value;
+}
+
+function checkedPlacement(value: string | undefined): Placement {
+  if (value === undefined) return "edge";
+  if (!PLACEMENTS.includes(value as Placement)) throw badRequest(`placement must be one of ${PLACEMENTS.join(", ")}, got '${value}'`);
+  return value as Placement;
+}
+
+function checkedMaxBatch(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_BATCH;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) throw badRequest(`max_batch must be an integer from 1 to 1024, got '${value}'`);
+  return n;
+}

@@ -1,0 +1,29 @@
+/**
+ * @module Tenants and their API keys as stored in the KEYS namespace. Keys themselves are never
+ * stored: only their SHA-256, which is also the lookup key, so a read of KV cannot reveal a key.
+ */
+export const TIERS = ["free", "standard", "premium"] as const;
+export type Tier = (typeof TIERS)[number];
+
+export interface TenantRecord {
+  id: string;
+  tier: Tier;
+  /** Model names this tenant may call; "*" allows every model, including later uploads. */
+  models: string[];
+  createdAt: number;
+}
+
+export interface KeyRecord {
+  keyId: string;
+  tenantId: string;
+  createdAt: number;
+}
+
+export const tenantKey = (id: string): string => `tenant:${id}`;
+export const keyHashKey = (sha256: string): string => `key:${sha256}`;
+/** Index from a tenant's key id to the key's hash, so a key can be revoked by its id. */
+export const keyIndexKey = (tenantId: string, keyId: string): string => `keyid:${tenantId}:${keyId}`;
+
+export function mayUseModel(tenant: TenantRecord, model: string): boolean {
+  return tenant.models.includes("*") || tenant.models.includes(model);
+}

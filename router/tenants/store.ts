@@ -1,0 +1,64 @@
+/**
+ * @module Reads and writes of tenants and keys in KV. Lookups on the request path go through a
+ * short per-isolate cache, so a warm isolate authenticates without any I/O; writes made through
+ * this isolate invalidate it at once, other isolates see them within KEY_CACHE_MS (and KV's own
+ * propagation, up to a minute, across locations).
+ */
+import { HttpError } from "../../protocol/errors.ts";
+import { sha256Hex } from "../../protocol/sha256.ts";
+import { keyHashKey, keyIndexKey, tenantKey, type KeyRecord, type TenantRecord } from "./records.ts";
+
+const KEY_CACHE_MS = 10_000;
+const cache = new Map<string, { value: unknown; expires: number }>();
+
+async function cachedJson<T>(kv: KVNamespace, key: string): Promise<T | null> {
+  const hit = cache.get(key);
+  if (hit && hit.expires > Date.now()) return hit.value as T | null;
+  const value = await kv.get<T>(key, "json");
+  cache.set(key, { value, expires: Date.now() + KEY_CACHE_MS });
+  return value;
+}
+
+export async function tenantForKey(kv: KVNamespace, apiKey: string): Promise<TenantRecord | null> {
+  const keyRecord = await cachedJson<KeyRecord>(kv, keyHashKey(await sha256Hex(apiKey)));
+  if (!keyRecord) return null;
+  return cachedJson<TenantRecord>(kv, tenantKey(keyRecord.tenantId));
+}
+
+export async function getTenant(kv: KVNamespace, id: string): Promise<TenantRecord | null> {
+  return kv.get<TenantRecord>(tenantKey(id), "json");
+}
+
+export async function putTenant(kv: KVNamespace, tenant: TenantRecord): Promise<void> {
+  await kv.put(tenantKey(tenant.id), JSON.stringify(tenant));
+  cache.delete(tenantKey(tenant.id));
+}
+
+/** Creates a key for the tenant; the returned `key` is shown once and never stored. */
+export async function createKey(kv: KVNamespace, tenantId: string): Promise<{ key: string; keyId: string }> {
+  const key = `hp_${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
+  const keyId = base64url(crypto.getRandomValues(new Uint8Array(9)));
+  const hash = await sha256Hex(key);
+  const record: KeyRecord = { keyId, tenantId, createdAt: Date.now() };
+  await kv.put(keyHashKey(hash), JSON.stringify(record));
+  await kv.put(keyIndexKey(tenantId, keyId), hash);
+  return { key, keyId };
+}
+
+export async function revokeKey(kv: KVNamespace, tenantId: string, keyId: string): Promise<void> {
+  const hash = await kv.get(keyIndexKey(tenantId, keyId));
+  if (!hash) throw new HttpError(404, `tenant '${tenantId}' has no key '${keyId}'`);
+  await kv.delete(keyHashKey(hash));
+  await kv.delete(keyIndexKey(tenantId, keyId));
+  cache.delete(keyHashKey(hash));
+}
+
+export async function listKeyIds(kv: KVNamespace, tenantId: string): Promise<string[]> {
+  const prefix = keyIndexKey(tenantId, "");
+  const listed = await kv.list({ prefix });
+  return listed.keys.map((k) => k.name.slice(prefix.length));
+}
+
+function base64url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}

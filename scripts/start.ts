@@ -1,0 +1,296 @@
+/** @module `npm start`: the local hotpath stack (wrangler dev with demo models, tenants and keys), in the foreground until Ctrl-C. */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { prepareModels, type ManifestEntry } from "./prepare-models.ts";
+import { AdminApiError, AdminClient, TIERS, type Tier } from "./lib/admin-client.ts";
+import { createProgress } from "./lib/progress.ts";
+import { REPO_ROOT, startWranglerDev } from "./lib/wrangler-dev.ts";
+
+/** The banner's first line: test/e2e/stack.test.ts waits for it, so keep the wording. */
+const READY_PREFIX = "hotpath ready on ";
+/** Checked with each stored demo key: 200 means the key still authenticates against this state. */
+const PROBE_MODEL = "mlp-tiny";
+
+type DemoKeys = { admin: string } & Partial<Record<Tier, string>>;
+
+interface Options {
+  host: string;
+  port: number;
+  persistTo: string;
+  keysFile: string;
+  devVars: string;
+}
+
+const USAGE = `usage: npm start -- [--port 8787] [--host 127.0.0.1] [--persist-to .wrangler/state]
+                    [--keys-file .hotpath/demo-keys.json] [--dev-vars .dev.vars]
+--dev-vars other than <repo>/.dev.vars is passed to wrangler as --env-file, and <repo>/.dev.vars is then
+not read: tests use it to run a second stack with its own admin token.`;
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: "8787" },
+      host: { type: "string", default: "127.0.0.1" },
+      "persist-to": { type: "string", default: join(REPO_ROOT, ".wrangler/state") },
+      "keys-file": { type: "string", default: join(REPO_ROOT, ".hotpath/demo-keys.json") },
+      "dev-vars": { type: "string", default: join(REPO_ROOT, ".dev.vars") },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a TCP port, got '${values.port}'`);
+  return {
+    host: values.host,
+    port,
+    persistTo: resolve(values["persist-to"]),
+    keysFile: resolve(values["keys-file"]),
+    devVars: resolve(values["dev-vars"]),
+  };
+}
+
+/** Paths as the user would type them from here. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+function randomToken(prefix: string): string {
+  return `${prefix}${randomBytes(32).toString("base64url")}`;
+}
+
+/** Writes only on change so a restart leaves the file (and its mtime) alone; secrets are 0600. */
+function writeSecretFile(path: string, text: string): void {
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600); // mode above applies only when the file is created
+}
+
+function readKeys(path: string): Partial<DemoKeys> {
+  if (!existsSync(path)) return {};
+  const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+  if (typeof parsed !== "object" || parsed === null) throw new Error(`${path} is not a JSON object`);
+  return parsed as Partial<DemoKeys>;
+}
+
+function keysText(keys: DemoKeys): string {
+  const ordered = { admin: keys.admin, free: keys.free, standard: keys.standard, premium: keys.premium };
+  return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+const ADMIN_LINE = /^\s*(?:export\s+)?ADMIN_TOKEN\s*=\s*(.*)$/;
+
+function devVarsToken(text: string): string | undefined {
+  for (const line of text.split("\n")) {
+    const value = line.match(ADMIN_LINE)?.[1]?.trim().replace(/^(["'])(.*)\1$/, "$2");
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/** Sets ADMIN_TOKEN in a .dev.vars-style file, keeping every other line as it was. */
+function withAdminToken(text: string, token: string): string {
+  const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
+  const at = lines.findIndex((line) => ADMIN_LINE.test(line));
+  if (at >= 0) lines[at] = `ADMIN_TOKEN=${token}`;
+  else lines.push(`ADMIN_TOKEN=${token}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The admin token, generated once: the keys file's, else one already in .dev.vars (adopted so
+ * a hand-set token keeps working), else a new random one. Both files end up agreeing.
+ */
+function ensureSecrets(options: Options): DemoKeys {
+  const stored = readKeys(options.keysFile);
+  const devVars = existsSync(options.devVars) ? readFileSync(options.devVars, "utf8") : "";
+  const admin = stored.admin ?? devVarsToken(devVars) ?? randomToken("hpadmin_");
+  const keys: DemoKeys = { ...stored, admin };
+  // Saved before wrangler starts: a failed start must not lose the admin token.
+  writeSecretFile(options.keysFile, keysText(keys));
+  writeSecretFile(options.devVars, withAdminToken(devVars, admin));
+  return keys;
+}
+
+async function registerMissingModels(client: AdminClient, manifest: ManifestEntry[]): Promise<void> {
+  const registered = new Map((await client.listModels()).map((m) => [m.name, m]));
+  for (const entry of manifest) {
+    const existing = registered.get(entry.name)?.versions.find((v) => v.version === entry.version);
+    if (existing) {
+      if (existing.sha256 !== entry.sha256) {
+        console.warn(
+          `warning: ${entry.name}@${entry.version} is registered with sha256 ${existing.sha256.slice(0, 12)}, ` +
+            `the prepared file has ${entry.sha256.slice(0, 12)}; delete the version to re-upload it`,
+        );
+      }
+      continue;
+    }
+    const progress = createProgress({ label: `uploading ${entry.name}@${entry.version}`, total: entry.bytes });
+    try {
+      const result = await client.uploadModel(
+        entry.name,
+        entry.version,
+        resolve(REPO_ROOT, entry.path),
+        { placement: entry.placement, maxBatch: entry.maxBatch },
+        (sent) => progress.update(sent),
+      );
+      progress.finish(`registered (${result.version.state})`);
+    } catch (error) {
+      progress.finish("failed");
+      throw error;
+    }
+  }
+}
+
+/** Keeps each stored tenant key that still authenticates; makes tenant and key otherwise. */
+async function ensureDemoTenants(client: AdminClient, keys: DemoKeys): Promise<DemoKeys> {
+  const result: DemoKeys = { ...keys };
+  for (const tier of TIERS) {
+    const stored = keys[tier];
+    if (stored) {
+      const status = await client.keyStatus(stored, PROBE_MODEL);
+      if (status === 200) continue;
+      if (status !== 401 && status !== 403) throw new AdminApiError(status, `checking the stored ${tier} key on ${PROBE_MODEL}`);
+    }
+    const tenant = `demo-${tier}`;
+    await client.putTenant(tenant, tier, ["*"]);
+    const created = await client.createKey(tenant);
+    result[tier] = created.key;
+    console.log(`created tenant ${tenant} (${tier}) with key id ${created.keyId}`);
+  }
+  return result;
+}
+
+interface FixtureFile {
+  inputs: { name: string; datatype: string; shape: number[]; data: number[] }[];
+}
+
+function readFixture(name: string): FixtureFile | undefined {
+  const path = join(REPO_ROOT, ".hotpath/fixtures", name);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as FixtureFile) : undefined;
+}
+
+/** One row for mlp-tiny: the fixture's first row when `npm run models` made it, else fixed values. */
+function mlpTinyBody(entry: ManifestEntry | undefined): string {
+  const spec = entry?.inputs[0] ?? { name: "input", datatype: "FP32", shape: [-1, 16] };
+  const width = spec.shape[1] ?? 16;
+  const fixture = readFixture("mlp-tiny.json")?.inputs[0]?.data.slice(0, width);
+  const data = fixture ?? Array.from({ length: width }, (_, i) => Number(Math.sin(i + 1).toFixed(3)));
+  return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }] });
+}
+
+/**
+ * Silero takes 64 context samples plus 512 new ones at 16 kHz, zero state and sr: the speech
+ * fixture's frame when present, else silence. Too long for a command line, so it goes to a file.
+ */
+function sileroBody(): string {
+  const fixture = readFixture("silero-speech.json");
+  const inputs = fixture?.inputs ?? [
+    { name: "input", datatype: "FP32", shape: [1, 576], data: new Array<number>(576).fill(0) },
+    { name: "state", datatype: "FP32", shape: [2, 1, 128], data: new Array<number>(256).fill(0) },
+    { name: "sr", datatype: "INT64", shape: [], data: [16000] },
+  ];
+  return JSON.stringify({ inputs });
+}
+
+function banner(url: string, options: Options, keys: DemoKeys, manifest: ManifestEntry[]): string {
+  const requests = join(dirname(options.keysFile), "requests");
+  mkdirSync(requests, { recursive: true });
+  const sileroFile = join(requests, "silero-vad.json");
+  writeFileSync(sileroFile, `${sileroBody()}\n`);
+  const auth = `-H 'authorization: Bearer ${keys.premium}' -H 'content-type: application/json'`;
+  const mlp = manifest.find((m) => m.name === "mlp-tiny");
+  return [
+    "",
+    `${READY_PREFIX}${url}`,
+    `  models: ${manifest.map((m) => `${m.name}@${m.version}`).join(", ")} (state in ${shown(options.persistTo)})`,
+    `  keys:   ${shown(options.keysFile)} (admin token and one key per tier: free, standard, premium)`,
+    "  try:",
+    `    curl -s ${url}/v2/models/mlp-tiny/infer ${auth} -d '${mlpTinyBody(mlp)}'`,
+    `    curl -s ${url}/v2/models/silero-vad/infer ${auth} -d @${shown(sileroFile)}`,
+    "  npm run keys -- create <tenant> --tier standard    npm run push-model -- <name> <version> <file.onnx>",
+    "  Ctrl-C stops the stack; the next npm start reuses its models and keys.",
+    "",
+  ].join("\n");
+}
+
+/** Ctrl-C or SIGTERM; a second one exits at once. */
+const shutdown = new AbortController();
+const shutdownRequested = new Promise<void>((r) => shutdown.signal.addEventListener("abort", () => r(), { once: true }));
+const onSignal = (signal: string) => {
+  if (shutdown.signal.aborted) {
+    console.error(`second ${signal}: exiting without waiting for wrangler`);
+    process.exit(130);
+  }
+  console.log(`\n${signal}: stopping hotpath`);
+  shutdown.abort();
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+process.on("SIGHUP", onSignal); // the terminal went away
+// npm 11 does not pass SIGTERM on to `npm start`'s child: it exits and leaves us orphaned.
+// A new parent means whoever started us is gone, so stop instead of holding the port forever.
+const parentAtStart = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentAtStart && !shutdown.signal.aborted) onSignal("parent process gone");
+}, 1_000).unref();
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  const manifest = prepareModels();
+  let keys = ensureSecrets(options);
+  const useEnvFile = resolve(options.devVars) !== resolve(REPO_ROOT, ".dev.vars");
+  console.log(`starting wrangler dev on ${options.host}:${options.port} (state in ${shown(options.persistTo)})`);
+  let ready = false;
+  const dev = await startWranglerDev({
+    host: options.host,
+    port: options.port,
+    persistTo: options.persistTo,
+    envFile: useEnvFile ? options.devVars : undefined,
+    signal: shutdown.signal,
+    // Once ready, wrangler's request log is the useful part of the foreground output.
+    onLine: (line) => {
+      if (ready && line.trim()) console.log(`wrangler | ${line}`);
+    },
+  });
+  // A signal during setup stops wrangler at once; the pending admin call then fails fast.
+  void shutdownRequested.then(() => dev.stop());
+
+  try {
+    const client = new AdminClient({ baseUrl: dev.url, adminToken: keys.admin, timeoutMs: 120_000 });
+    await registerMissingModels(client, manifest);
+    keys = await ensureDemoTenants(client, keys);
+    writeSecretFile(options.keysFile, keysText(keys));
+    console.log(banner(dev.url, options, keys, manifest));
+    ready = true;
+
+    const ended = await Promise.race([shutdownRequested.then(() => "signal" as const), dev.exited.then(() => "exited" as const)]);
+    if (ended === "exited" && !shutdown.signal.aborted) {
+      console.error(`wrangler dev exited unexpectedly; its last output:\n${dev.recentOutput()}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await dev.stop();
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  if (shutdown.signal.aborted) {
+    process.exitCode = 0; // stopped on purpose while starting up; the failure is a consequence
+  } else {
+    if (error instanceof AdminApiError && error.status === 401) {
+      console.error("the admin token was refused: is another stack on this port, or was .dev.vars changed by hand?");
+    }
+    console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
+}

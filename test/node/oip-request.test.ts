@@ -1,0 +1,376 @@
+/** @module Tests of parseInferRequest: every datatype in JSON and binary, and every refusal with its status and message. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { HttpError } from "../../protocol/errors.ts";
+import { parseInferRequest } from "../../protocol/infer-request.ts";
+import { encodeInferRequest } from "../../protocol/infer-response.ts";
+import type { Tensor } from "../../protocol/tensor.ts";
+
+const LIMITS = { maxTensorElements: 1_000_000, maxInputs: 8 };
+const utf8 = new TextEncoder();
+
+/** One tensor per datatype, with the edge values of each. */
+function everyDatatype(): Tensor[] {
+  return [
+    { name: "bool", datatype: "BOOL", shape: [2, 2], data: new Uint8Array([1, 0, 0, 1]) },
+    { name: "u8", datatype: "UINT8", shape: [3], data: new Uint8Array([0, 255, 7]) },
+    { name: "u16", datatype: "UINT16", shape: [2], data: new Uint16Array([0, 65535]) },
+    { name: "u32", datatype: "UINT32", shape: [2], data: new Uint32Array([0, 4294967295]) },
+    { name: "u64", datatype: "UINT64", shape: [3], data: new BigUint64Array([0n, 2n ** 53n - 1n, 2n ** 64n - 1n]) },
+    { name: "i8", datatype: "INT8", shape: [2], data: new Int8Array([-128, 127]) },
+    { name: "i16", datatype: "INT16", shape: [2], data: new Int16Array([-32768, 32767]) },
+    { name: "i32", datatype: "INT32", shape: [2], data: new Int32Array([-2147483648, 2147483647]) },
+    { name: "i64", datatype: "INT64", shape: [1, 3], data: new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n, -5n]) },
+    { name: "f16", datatype: "FP16", shape: [4], data: new Uint16Array([0x3c00, 0x3555, 0x0001, 0xfbff]) },
+    { name: "f32", datatype: "FP32", shape: [2, 2], data: new Float32Array([0.1, -1.5, 3.4e38, 1e-45]) },
+    { name: "f64", datatype: "FP64", shape: [2], data: new Float64Array([Math.PI, -1e300]) },
+    { name: "text", datatype: "BYTES", shape: [3], data: ["hello", "héllo 日本 🎉", ""] },
+    { name: "scalar", datatype: "INT64", shape: [], data: new BigInt64Array([16000n]) },
+  ];
+}
+
+const json = (value: unknown): Uint8Array => utf8.encode(JSON.stringify(value));
+const parseJson = (value: unknown, limits = LIMITS) => parseInferRequest(json(value), undefined, limits);
+const oneInput = (input: Record<string, unknown>) => ({ inputs: [{ name: "x", ...input }] });
+
+function expectHttp(run: () => unknown, status: number, ...fragments: string[]): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(error instanceof HttpError, `expected an HttpError, got ${String(error)}`);
+    assert.equal(error.status, status, error.message);
+    for (const fragment of fragments) assert.ok(error.message.includes(fragment), `'${error.message}' should contain '${fragment}'`);
+    return true;
+  });
+}
+
+/** A binary body: JSON header (optionally padded to shift offsets) followed by `chunks`. */
+function binaryBody(header: unknown, chunks: Uint8Array[], pad = ""): { body: Uint8Array; headerLength: number } {
+  const head = utf8.encode(JSON.stringify(header) + pad);
+  const body = new Uint8Array(head.byteLength + chunks.reduce((n, c) => n + c.byteLength, 0));
+  body.set(head);
+  let offset = head.byteLength;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { body, headerLength: head.byteLength };
+}
+
+const bytesOf = (array: ArrayBufferView): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, array.byteLength).slice();
+
+describe("round trips through encodeInferRequest", () => {
+  for (const binary of [false, true]) {
+    it(`every datatype, ${binary ? "binary" : "JSON"}`, () => {
+      const inputs = everyDatatype();
+      const encoded = encodeInferRequest({ id: "r1", inputs, outputs: [{ name: "y", binary: true }], parameters: { priority: 2 } }, { binary });
+      assert.equal(encoded.contentType, binary ? "application/octet-stream" : "application/json");
+      assert.equal(encoded.headerLength === undefined, !binary);
+      const parsed = parseInferRequest(encoded.body, encoded.headerLength, { maxTensorElements: 100, maxInputs: 64 });
+      assert.deepEqual(parsed.inputs, inputs);
+      assert.equal(parsed.id, "r1");
+      assert.deepEqual(parsed.outputs, [{ name: "y", binary: true }]);
+      assert.equal(parsed.parameters.priority, 2);
+      assert.equal(parsed.binaryByDefault, false);
+    });
+  }
+
+  it("binary_data_output sets the default, binary_data overrides it per output", () => {
+    const encoded = encodeInferRequest(
+      { inputs: [everyDatatype()[1]!], binaryByDefault: true, outputs: [{ name: "a", binary: false }, { name: "b", binary: true }] },
+      { binary: false },
+    );
+    const parsed = parseInferRequest(encoded.body, encoded.headerLength, LIMITS);
+    assert.equal(parsed.binaryByDefault, true);
+    assert.deepEqual(parsed.outputs, [{ name: "a", binary: false }, { name: "b", binary: true }]);
+    const raw = parseJson({ parameters: { binary_data_output: true }, inputs: [{ name: "x", datatype: "UINT8", shape: [1], data: [1] }], outputs: [{ name: "y" }] });
+    assert.deepEqual(raw.outputs, [{ name: "y", binary: true }]);
+  });
+
+  it("defaults: no outputs, no id, empty parameters", () => {
+    const parsed = parseJson(oneInput({ datatype: "FP32", shape: [1], data: [1] }));
+    assert.deepEqual(parsed.outputs, []);
+    assert.equal(parsed.id, undefined);
+    assert.equal("id" in parsed, false);
+    assert.deepEqual(parsed.parameters, {});
+  });
+});
+
+describe("JSON data", () => {
+  it("accepts nested data that matches the shape exactly", () => {
+    const parsed = parseJson(oneInput({ datatype: "INT32", shape: [2, 3], data: [[1, 2, 3], [4, 5, 6]] }));
+    assert.deepEqual(parsed.inputs[0]!.data, new Int32Array([1, 2, 3, 4, 5, 6]));
+    const deep = parseJson(oneInput({ datatype: "BOOL", shape: [2, 1, 2], data: [[[true, false]], [[false, true]]] }));
+    assert.deepEqual(deep.inputs[0]!.data, new Uint8Array([1, 0, 0, 1]));
+  });
+
+  it("refuses nested data that does not match the shape", () => {
+    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2, 3], data: [[1, 2, 3], [4, 5]] })), 400, "input 'x'", "data[1] must have 3 elements", "[2,3]");
+    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2, 2, 2], data: [[1, 2, 3, 4], [5, 6, 7, 8]] })), 400, "data[0] must have 2 elements");
+    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [3, 2], data: [[1, 2], [3, 4]] })), 400, "nested data must have 3 elements to match shape [3,2], got 2 elements");
+    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2, 1], data: [[[1]], [[2]]] })), 400, "nested data[0][0] is nested deeper");
+    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2], data: [[1], [2]] })), 400, "data[0] must be an integer", "an array");
+  });
+
+  it("refuses flat data of the wrong length", () => {
+    expectHttp(() => parseJson(oneInput({ datatype: "FP32", shape: [2, 3], data: [1, 2, 3, 4, 5] })), 400, "input 'x': shape [2,3] needs 6 elements, got 5");
+    expectHttp(() => parseJson(oneInput({ datatype: "FP32", shape: [0], data: [1] })), 400, "needs 0 elements, got 1");
+    expectHttp(() => parseJson(oneInput({ datatype: "FP32", shape: [2], data: 5 })), 400, "data must be an array");
+  });
+
+  const bad: [string, unknown, string][] = [
+    ["BOOL", 1, "data[1] must be true or false, got 1"],
+    ["UINT8", 256, "data[1] must be an integer in 0..255, got 256"],
+    ["UINT8", -1, "in 0..255, got -1"],
+    ["UINT8", 1.5, "got 1.5"],
+    ["UINT8", "1", `got "1"`],
+    ["INT8", 128, "-128..127"],
+    ["UINT16", 65536, "0..65535"],
+    ["INT16", -32769, "-32768..32767"],
+    ["UINT32", 4294967296, "0..4294967295"],
+    ["INT32", 2147483648, "-2147483648..2147483647"],
+    ["INT64", 2 ** 53, "decimal string"],
+    ["INT64", "9223372036854775808", "-9223372036854775808..9223372036854775807"],
+    ["INT64", "12a", "data[1]"],
+    ["INT64", 1.5, "data[1]"],
+    ["UINT64", "-1", "non-negative"],
+    ["UINT64", "18446744073709551616", "0..18446744073709551615"],
+    ["FP16", 65520, "FP16 range"],
+    ["FP16", "NaN", `must be a FP16 number, got "NaN"`],
+    ["FP32", 1e39, "FP32 range"],
+    ["FP32", "NaN", `must be a FP32 number, got "NaN"`],
+    ["FP32", true, "got true"],
+    ["FP64", "Infinity", "FP64 number"],
+    ["FP64", null, "got null"],
+    ["BYTES", 5, "data[1] must be a string, got 5"],
+    ["BYTES", { a: 1 }, "got an object"],
+  ];
+  for (const [datatype, value, message] of bad) {
+    it(`refuses ${JSON.stringify(value)} in ${datatype}`, () => {
+      const good = datatype === "BOOL" ? true : datatype === "BYTES" ? "ok" : 1;
+      expectHttp(() => parseJson(oneInput({ datatype, shape: [2], data: [good, value] })), 400, "input 'x'", message);
+    });
+  }
+
+  it("refuses 1e400, which JSON.parse turns into Infinity", () => {
+    const body = utf8.encode('{"inputs":[{"name":"x","datatype":"FP64","shape":[1],"data":[1e400]}]}');
+    expectHttp(() => parseInferRequest(body, undefined, LIMITS), 400, "data[0] must be a number within the FP64 range");
+  });
+
+  it("accepts the edges of each range, INT64 as strings, and rounds FP16 once, correctly", () => {
+    const parsed = parseJson({ inputs: [
+      { name: "a", datatype: "INT64", shape: [3], data: ["-9223372036854775808", 9007199254740991, "9223372036854775807"] },
+      { name: "b", datatype: "UINT64", shape: [1], data: ["18446744073709551615"] },
+      // Just above the tie between 1 and the next half: float32 first would round it down.
+      { name: "c", datatype: "FP16", shape: [3], data: [1.0004882812509095, 65519, 0.5] },
+      { name: "d", datatype: "FP32", shape: [1], data: [3.4028234663852886e38] },
+    ] });
+    assert.deepEqual(parsed.inputs[0]!.data, new BigInt64Array([-(2n ** 63n), 9007199254740991n, 2n ** 63n - 1n]));
+    assert.deepEqual(parsed.inputs[1]!.data, new BigUint64Array([2n ** 64n - 1n]));
+    assert.deepEqual(parsed.inputs[2]!.data, new Uint16Array([0x3c01, 0x7bff, 0x3800]));
+    assert.deepEqual(parsed.inputs[3]!.data, new Float32Array([3.4028234663852886e38]));
+  });
+
+  it("keeps the sign of -0 (JSON text -0)", () => {
+    const body = utf8.encode('{"inputs":[{"name":"x","datatype":"FP16","shape":[1],"data":[-0]},{"name":"y","datatype":"FP32","shape":[1],"data":[-0.0]}]}');
+    const parsed = parseInferRequest(body, undefined, LIMITS);
+    assert.deepEqual(parsed.inputs[0]!.data, new Uint16Array([0x8000]));
+    assert.ok(Object.is((parsed.inputs[1]!.data as Float32Array)[0], -0));
+  });
+
+  it("keeps multibyte UTF-8 strings intact", () => {
+    const parsed = parseJson(oneInput({ datatype: "BYTES", shape: [2], data: ["日本語", "😀 é"] }));
+    assert.deepEqual(parsed.inputs[0]!.data, ["日本語", "😀 é"]);
+  });
+});
+
+describe("malformed requests", () => {
+  it("refuses bodies that are not JSON objects", () => {
+    expectHttp(() => parseInferRequest(utf8.encode('{"inputs": ['), undefined, LIMITS), 400, "request body is not valid JSON: ");
+    expectHttp(() => parseInferRequest(new Uint8Array([0x7b, 0xff, 0x7d]), undefined, LIMITS), 400, "not valid JSON");
+    expectHttp(() => parseInferRequest(new Uint8Array(0), undefined, LIMITS), 400, "not valid JSON");
+    expectHttp(() => parseJson([1]), 400, "must be a JSON object, got an array");
+    expectHttp(() => parseJson(null), 400, "must be a JSON object, got null");
+  });
+
+  const cases: [string, unknown, string][] = [
+    ["no inputs", { id: "a" }, "inputs must be a non-empty array, got undefined"],
+    ["empty inputs", { inputs: [] }, "inputs must be a non-empty array"],
+    ["an input that is not an object", { inputs: [3] }, "inputs[0] must be an object, got 3"],
+    ["no name", { inputs: [{ datatype: "FP32", shape: [1], data: [1] }] }, "inputs[0].name must be a non-empty string"],
+    ["an unknown datatype", oneInput({ datatype: "FLOAT", shape: [1], data: [1] }), `input 'x': unknown datatype "FLOAT"; expected one of BOOL`],
+    ["no datatype", oneInput({ shape: [1], data: [1] }), "unknown datatype undefined"],
+    ["no shape", oneInput({ datatype: "FP32", data: [1] }), "input 'x': shape must be an array"],
+    ["a negative dimension", oneInput({ datatype: "FP32", shape: [1, -1], data: [1] }), "shape[1] must be a non-negative integer, got -1"],
+    ["a fractional dimension", oneInput({ datatype: "FP32", shape: [1.5], data: [1] }), "shape[0] must be a non-negative integer, got 1.5"],
+    ["a string dimension", oneInput({ datatype: "FP32", shape: ["2"], data: [1, 2] }), `shape[0] must be a non-negative integer, got "2"`],
+    ["too many dimensions", oneInput({ datatype: "FP32", shape: Array(65).fill(1), data: [1] }), "65 dimensions; at most 64"],
+    ["no data", oneInput({ datatype: "FP32", shape: [1] }), "input 'x' has no data"],
+    ["a duplicate input", { inputs: [{ name: "x", datatype: "FP32", shape: [1], data: [1] }, { name: "x", datatype: "FP32", shape: [1], data: [1] }] }, "input 'x' appears more than once"],
+    ["a non-string id", { id: 7, ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "id must be a string, got 7"],
+    ["non-object parameters", { parameters: [], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "parameters must be an object"],
+    ["a non-boolean binary_data_output", { parameters: { binary_data_output: "yes" }, ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "binary_data_output must be true or false"],
+    ["non-object input parameters", oneInput({ datatype: "FP32", shape: [1], data: [1], parameters: 1 }), "input 'x': parameters must be an object"],
+    ["shared memory", oneInput({ datatype: "FP32", shape: [1], parameters: { shared_memory_region: "r" } }), "shared memory extension is not supported"],
+    ["outputs not an array", { outputs: {}, ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "outputs must be an array"],
+    ["an output without a name", { outputs: [{}], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "outputs[0].name must be a non-empty string"],
+    ["a duplicate output", { outputs: [{ name: "y" }, { name: "y" }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "output 'y' is requested more than once"],
+    ["a non-boolean binary_data", { outputs: [{ name: "y", parameters: { binary_data: 1 } }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "output 'y': parameters.binary_data must be true or false"],
+    ["classification", { outputs: [{ name: "y", parameters: { classification: 3 } }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "classification extension is not supported"],
+  ];
+  for (const [what, body, message] of cases) {
+    it(`refuses ${what} with 400`, () => expectHttp(() => parseJson(body), 400, message));
+  }
+
+  it("refuses more inputs than maxInputs with 413", () => {
+    const inputs = Array.from({ length: 9 }, (_, i) => ({ name: `x${i}`, datatype: "FP32", shape: [1], data: [1] }));
+    expectHttp(() => parseJson({ inputs }), 413, "9 inputs; at most 8");
+  });
+
+  it("refuses huge shapes with 413 before looking at (or allocating) data", () => {
+    const started = performance.now();
+    expectHttp(() => parseJson(oneInput({ datatype: "FP32", shape: [1e9], data: [] })), 413, "input 'x': shape [1000000000] has 1000000000 elements; the limit is 1000000");
+    expectHttp(() => parseJson(oneInput({ datatype: "BYTES", shape: [1e9, 1e9, 1e9, 1e9], data: [] })), 413, "limit");
+    const header = { inputs: [{ name: "x", datatype: "FP64", shape: [100000000, 16], parameters: { binary_data_size: 12800000000 } }] };
+    const { body, headerLength } = binaryBody(header, []);
+    expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 413, "elements");
+    assert.ok(performance.now() - started < 200, "refusing huge shapes must be fast");
+  });
+
+  it("without an element limit, huge shapes still fail on length checks, not allocation", () => {
+    const unlimited = { maxTensorElements: Number.MAX_SAFE_INTEGER, maxInputs: 8 };
+    expectHttp(() => parseJson(oneInput({ datatype: "FP32", shape: [1e9], data: [] }), unlimited), 400, "needs 1000000000 elements, got 0");
+    const strings = binaryBody({ inputs: [{ name: "s", datatype: "BYTES", shape: [1e9], parameters: { binary_data_size: 8 } }] }, [new Uint8Array(8)]);
+    expectHttp(() => parseInferRequest(strings.body, strings.headerLength, unlimited), 400, "too short for 1000000000 BYTES elements");
+    const floats = binaryBody({ inputs: [{ name: "f", datatype: "FP32", shape: [1e9], parameters: { binary_data_size: 4e9 } }] }, [new Uint8Array(8)]);
+    expectHttp(() => parseInferRequest(floats.body, floats.headerLength, unlimited), 400, "truncated");
+  });
+});
+
+describe("binary tensor data", () => {
+  const f32 = new Float32Array([1.5, -2, 3.25, 0]);
+  const header = (size = 16, extra: Record<string, unknown> = {}) => ({ inputs: [{ name: "x", datatype: "FP32", shape: [2, 2], parameters: { binary_data_size: size }, ...extra }] });
+
+  it("reads a binary input", () => {
+    const { body, headerLength } = binaryBody(header(), [bytesOf(f32)]);
+    assert.deepEqual(parseInferRequest(body, headerLength, LIMITS).inputs[0]!.data, f32);
+  });
+
+  it("mixes JSON and binary inputs; binary ones take the bytes in order", () => {
+    const ids = new BigInt64Array([5n, -(2n ** 40n)]);
+    const { body, headerLength } = binaryBody({ inputs: [
+      { name: "a", datatype: "FP32", shape: [4], parameters: { binary_data_size: 16 } },
+      { name: "b", datatype: "UINT8", shape: [2], data: [1, 2] },
+      { name: "c", datatype: "INT64", shape: [2], parameters: { binary_data_size: 16 } },
+    ] }, [bytesOf(f32), bytesOf(ids)]);
+    const parsed = parseInferRequest(body, headerLength, LIMITS);
+    assert.deepEqual(parsed.inputs.map((t) => t.data), [f32, new Uint8Array([1, 2]), ids]);
+  });
+
+  it("copies misaligned slices into fresh aligned buffers", () => {
+    const i8 = new Int8Array([-1, 2, -3]);
+    const f64 = new Float64Array([Math.E, -0.5]);
+    const i64 = new BigInt64Array([-7n]);
+    const h = { inputs: [
+      { name: "a", datatype: "INT8", shape: [3], parameters: { binary_data_size: 3 } },
+      { name: "b", datatype: "FP64", shape: [2], parameters: { binary_data_size: 16 } },
+      { name: "c", datatype: "INT64", shape: [1], parameters: { binary_data_size: 8 } },
+      { name: "d", datatype: "FP16", shape: [1], parameters: { binary_data_size: 2 } },
+    ] };
+    for (const pad of ["", " ", "  ", "   "]) {
+      const built = binaryBody(h, [bytesOf(i8), bytesOf(f64), bytesOf(i64), bytesOf(new Uint16Array([0x3555]))], pad);
+      // Also place the whole body at an odd offset inside a bigger buffer.
+      const host = new Uint8Array(built.body.byteLength + 1);
+      host.set(built.body, 1);
+      const body = host.subarray(1);
+      const parsed = parseInferRequest(body, built.headerLength, LIMITS);
+      assert.deepEqual(parsed.inputs.map((t) => t.data), [i8, f64, i64, new Uint16Array([0x3555])]);
+      for (const input of parsed.inputs) {
+        const data = input.data as ArrayBufferView;
+        assert.equal(data.byteOffset, 0);
+        assert.notEqual(data.buffer, host.buffer, "tensors must not alias the body");
+      }
+      host.fill(0); // later changes to the body do not reach the tensors
+      assert.deepEqual(parsed.inputs[1]!.data, f64);
+    }
+  });
+
+  it("reads BYTES with multibyte UTF-8 and empty strings", () => {
+    const strings = ["日本", "", "é😀"];
+    const chunk = encodeInferRequest({ inputs: [{ name: "s", datatype: "BYTES", shape: [3], data: strings }] }, { binary: true });
+    const parsed = parseInferRequest(chunk.body, chunk.headerLength, LIMITS);
+    assert.deepEqual(parsed.inputs[0]!.data, strings);
+    const head = JSON.parse(new TextDecoder().decode(chunk.body.subarray(0, chunk.headerLength))) as { inputs: { parameters: { binary_data_size: number } }[] };
+    assert.equal(head.inputs[0]!.parameters.binary_data_size, 4 + 6 + 4 + 0 + 4 + 6);
+  });
+
+  const bytesCases: [string, number[], number, string][] = [
+    ["a truncated length prefix", [3, 0, 0, 0, 97, 98, 99, 1, 0], 2, "element 1 is truncated"],
+    ["an element longer than the data", [9, 0, 0, 0, 97, 98, 99, 0], 2, "element 0 declares 9 bytes, only 4 remain"],
+    ["invalid UTF-8", [2, 0, 0, 0, 0xc3, 0x28, 0, 0, 0, 0], 2, "element 0 is not valid UTF-8"],
+    ["bytes after the last element", [1, 0, 0, 0, 97, 0, 0, 0, 0, 122], 2, "1 bytes after its 2 BYTES elements"],
+    ["too few bytes for the prefixes", [0, 0, 0, 0], 2, "too short for 2 BYTES elements"],
+  ];
+  for (const [what, bytes, count, message] of bytesCases) {
+    it(`refuses BYTES with ${what}`, () => {
+      const { body, headerLength } = binaryBody({ inputs: [{ name: "s", datatype: "BYTES", shape: [count], parameters: { binary_data_size: bytes.length } }] }, [new Uint8Array(bytes)]);
+      expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, "input 's'", message);
+    });
+  }
+
+  it("refuses a header length past the body, or not an integer", () => {
+    expectHttp(() => parseInferRequest(utf8.encode("{}"), 999, LIMITS), 400, "Inference-Header-Content-Length 999 exceeds the request body's 2 bytes");
+    expectHttp(() => parseInferRequest(utf8.encode("{}"), -1, LIMITS), 400, "non-negative integer");
+    expectHttp(() => parseInferRequest(utf8.encode("{}"), Number.NaN, LIMITS), 400, "non-negative integer");
+  });
+
+  it("refuses binary_data_size without the header length", () => {
+    const { body } = binaryBody(header(), [bytesOf(f32)]);
+    expectHttp(() => parseInferRequest(body, undefined, LIMITS), 400, "not valid JSON");
+    const jsonOnly = json(header());
+    expectHttp(() => parseInferRequest(jsonOnly, undefined, LIMITS), 400, "input 'x' has parameters.binary_data_size, but the request has no Inference-Header-Content-Length header");
+  });
+
+  it("refuses a size that does not match datatype x elements", () => {
+    const { body, headerLength } = binaryBody(header(12), [bytesOf(f32).subarray(0, 12)]);
+    expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, "input 'x': binary_data_size 12 does not match FP32 x 4 elements = 16 bytes");
+  });
+
+  it("refuses truncated payloads", () => {
+    for (const keep of [0, 1, 15]) {
+      const { body, headerLength } = binaryBody(header(), [bytesOf(f32).subarray(0, keep)]);
+      expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, `binary data is truncated: the inputs declare 16 bytes after the JSON header, the request has ${keep}`);
+    }
+  });
+
+  it("refuses trailing bytes", () => {
+    const { body, headerLength } = binaryBody(header(), [bytesOf(f32), new Uint8Array([9])]);
+    expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, "1 bytes after the JSON header and binary data that no input declares");
+    const jsonWithTail = binaryBody(oneInput({ datatype: "FP32", shape: [1], data: [1] }), [new Uint8Array(3)]);
+    expectHttp(() => parseInferRequest(jsonWithTail.body, jsonWithTail.headerLength, LIMITS), 400, "3 bytes after");
+  });
+
+  it("accepts a header length equal to the body with no binary inputs", () => {
+    const body = json(oneInput({ datatype: "FP32", shape: [1], data: [1] }));
+    assert.equal(parseInferRequest(body, body.byteLength, LIMITS).inputs.length, 1);
+  });
+
+  it("refuses data and binary_data_size together, and bad sizes", () => {
+    const both = binaryBody(header(16, { data: [1, 2, 3, 4] }), [bytesOf(f32)]);
+    expectHttp(() => parseInferRequest(both.body, both.headerLength, LIMITS), 400, "input 'x' has both data and parameters.binary_data_size");
+    for (const size of [-1, 1.5, "16"]) {
+      const bad = binaryBody({ inputs: [{ name: "x", datatype: "FP32", shape: [4], parameters: { binary_data_size: size } }] }, [bytesOf(f32)]);
+      expectHttp(() => parseInferRequest(bad.body, bad.headerLength, LIMITS), 400, "binary_data_size must be a non-negative integer");
+    }
+  });
+
+  it("refuses BOOL bytes other than 0 and 1", () => {
+    const { body, headerLength } = binaryBody({ inputs: [{ name: "b", datatype: "BOOL", shape: [3], parameters: { binary_data_size: 3 } }] }, [new Uint8Array([1, 0, 2])]);
+    expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, "input 'b': binary BOOL element 2 is 2");
+  });
+
+  it("keeps NaN from binary FP inputs (tensor-check decides about it)", () => {
+    const { body, headerLength } = binaryBody(header(), [bytesOf(new Float32Array([Number.NaN, Infinity, 0, 1]))]);
+    const data = parseInferRequest(body, headerLength, LIMITS).inputs[0]!.data as Float32Array;
+    assert.ok(Number.isNaN(data[0]));
+    assert.equal(data[1], Infinity);
+  });
+});

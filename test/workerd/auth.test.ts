@@ -1,0 +1,94 @@
+/** Keys: missing, unknown, revoked and foreign keys, and tenant keys on admin routes. */
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, call, createTenant, ensureDemoModel, inferJson } from "./helpers.ts";
+import { loadFixture } from "./fixtures.ts";
+
+let inputs: unknown;
+
+beforeAll(async () => {
+  await ensureDemoModel("mlp-tiny");
+  await ensureDemoModel("silero-vad");
+  inputs = (await loadFixture("mlp-tiny")).inputs;
+});
+
+describe("tenant keys", () => {
+  it("no key is 401", async () => {
+    const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", body: JSON.stringify({ inputs }) });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toMatch(/missing API key/);
+  });
+
+  it("an unknown key is 401", async () => {
+    const response = await inferJson("mlp-tiny", "hp_not-a-real-key", { inputs });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toMatch(/unknown API key/);
+  });
+
+  it("a key for other models is 403 on inference and metadata", async () => {
+    const key = await createTenant("only-vad", "free", ["silero-vad"]);
+    const infer = await inferJson("mlp-tiny", key, { inputs });
+    expect(infer.status).toBe(403);
+    expect(((await infer.json()) as { error: string }).error).toMatch(/mlp-tiny/);
+    expect((await call("/v2/models/mlp-tiny", { key })).status).toBe(403);
+    expect((await call("/v2/models/silero-vad", { key })).status).toBe(200);
+  });
+
+  it("a wildcard tenant may use models uploaded later", async () => {
+    const key = await createTenant("everything", "premium", ["*"]);
+    expect((await inferJson("mlp-tiny", key, { inputs })).status).toBe(200);
+  });
+
+  it("a revoked key is 401", async () => {
+    await call("/admin/tenants/revoked", { method: "PUT", key: ADMIN, body: JSON.stringify({ tier: "free", models: ["*"] }) });
+    const created = (await (await call("/admin/tenants/revoked/keys", { method: "POST", key: ADMIN })).json()) as { key: string; keyId: string };
+    expect((await inferJson("mlp-tiny", created.key, { inputs })).status).toBe(200);
+    const revoked = await call(`/admin/tenants/revoked/keys/${created.keyId}`, { method: "DELETE", key: ADMIN });
+    expect(revoked.status).toBe(200);
+    expect((await inferJson("mlp-tiny", created.key, { inputs })).status).toBe(401);
+  });
+
+  it("keys are stored only as hashes", async () => {
+    const key = await createTenant("hashed", "free");
+    const { env } = await import("cloudflare:workers");
+    const listed = await env.KEYS.list();
+    for (const entry of listed.keys) {
+      expect(entry.name).not.toContain(key);
+      expect(await env.KEYS.get(entry.name)).not.toContain(key);
+    }
+  });
+});
+
+describe("admin routes", () => {
+  it("a tenant key on an admin route is 403", async () => {
+    const key = await createTenant("sneaky", "premium");
+    expect((await call("/admin/models", { key })).status).toBe(403);
+    expect((await call("/admin/tenants/sneaky/keys", { method: "POST", key })).status).toBe(403);
+    expect((await call("/v2/repository/index", { method: "POST", key })).status).toBe(403);
+  });
+
+  it("no token is 401, a wrong token is 401", async () => {
+    expect((await call("/admin/models")).status).toBe(401);
+    expect((await call("/admin/models", { key: "wrong" })).status).toBe(401);
+  });
+
+  it("a bad tier is 400", async () => {
+    const response = await call("/admin/tenants/x", { method: "PUT", key: ADMIN, body: JSON.stringify({ tier: "gold" }) });
+    expect(response.status).toBe(400);
+  });
+});
+
+describe("admin errors keep their status across the registry", () => {
+  it("deleting or pinning an unknown version is 404, not 500", async () => {
+    const del = await call("/admin/models/mlp-tiny/versions/99", { method: "DELETE", key: ADMIN });
+    expect(del.status).toBe(404);
+    expect(((await del.json()) as { error: string }).error).toMatch(/99/);
+    expect((await call("/admin/models/nomodel/versions/1", { method: "DELETE", key: ADMIN })).status).toBe(404);
+    const pin = await call("/admin/models/mlp-tiny/default", { method: "PUT", key: ADMIN, body: JSON.stringify({ version: "99" }) });
+    expect(pin.status).toBe(404);
+  });
+
+  it("the catalog shows each model's default version", async () => {
+    const body = (await (await call("/admin/models", { key: ADMIN })).json()) as { models: { name: string; defaultVersion?: string }[] };
+    expect(body.models.find((m) => m.name === "mlp-tiny")?.defaultVersion).toBe("1");
+  });
+});

@@ -1,0 +1,12 @@
+/**
+ * Secrets are not in wrangler.toml, so `wrangler types` cannot see them on a fresh clone.
+ * Set with `wrangler secret put ADMIN_TOKEN` in production; `.dev.vars` locally.
+ */
+interface Env {
+  ADMIN_TOKEN: string;
+}
+declare namespace Cloudflare {
+  interface Env {
+    ADMIN_TOKEN: string;
+  }
+}
