@@ -2,6 +2,7 @@
  * @module The binary tensor data extension (Triton's): a JSON header of Inference-Header-Content-Length
  * bytes, then each binary tensor's little-endian bytes in order; BYTES elements length-prefixed.
  */
+import { concatBytes } from "./bytes.ts";
 import { BYTES_PER_ELEMENT, typedArrayFor } from "./datatypes.ts";
 import { badRequest } from "./errors.ts";
 import type { OipDatatype, TensorData } from "./tensor.ts";
@@ -134,12 +135,6 @@ export function encodeBinaryTensor(datatype: OipDatatype, data: TensorData): Uin
 export function joinBody(header: unknown, chunks: readonly Uint8Array[]): { body: Uint8Array; contentType: string; headerLength: number | undefined } {
   const json = utf8Encoder.encode(JSON.stringify(header));
   if (chunks.length === 0) return { body: json, contentType: "application/json", headerLength: undefined };
-  const body = new Uint8Array(json.byteLength + chunks.reduce((sum, c) => sum + c.byteLength, 0));
-  body.set(json);
-  let offset = json.byteLength;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const body = concatBytes([json, ...chunks]);
   return { body, contentType: "application/octet-stream", headerLength: json.byteLength };
 }

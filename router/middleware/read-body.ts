@@ -3,6 +3,7 @@
  * declared Content-Length over the limit and, for chunked bodies, as soon as the limit is passed,
  * so a huge body never reaches the isolate's 128 MB.
  */
+import { concatBytes } from "../../protocol/bytes.ts";
 import { HttpError, payloadTooLarge } from "../../protocol/errors.ts";
 
 export async function readBodyLimited(request: Request, limitBytes: number): Promise<Uint8Array> {
@@ -24,14 +25,7 @@ export async function readBodyLimited(request: Request, limitBytes: number): Pro
     }
     chunks.push(value);
   }
-  if (chunks.length === 1 && chunks[0]) return chunks[0];
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return concatBytes(chunks);
 }
 
 /** The binary extension's JSON header length, validated; undefined for a pure JSON body. */
