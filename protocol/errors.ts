@@ -5,7 +5,8 @@
  */
 
 /** Statuses hotpath answers on purpose (DESIGN.md, "Interfaces that stay fixed"). */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 411 | 413 | 415 | 429 | 500 | 503 | 504;
+/** 499: the client went away (nginx's convention); never sent, only recorded. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 411 | 413 | 415 | 429 | 499 | 500 | 503 | 504;
 
 export class HttpError extends Error {
   override readonly name = "HttpError";

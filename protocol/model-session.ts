@@ -4,6 +4,7 @@
  * `InferenceSession`/`Tensor` API, so one adapter serves both; only loading the runtime differs.
  */
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from "onnxruntime-common";
+import { inferBatchAxes, type BatchAxes } from "./batching.ts";
 import { fromOrtType, toOrtType } from "./datatypes.ts";
 import { badRequest } from "./errors.ts";
 import type { Tensor, TensorSpec } from "./tensor.ts";
@@ -12,6 +13,8 @@ import type { Tensor, TensorSpec } from "./tensor.ts";
 export interface ModelSession {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
+  /** Where requests can be merged; undefined when the model has no batch dimension. */
+  readonly batchAxes: BatchAxes | undefined;
   run(inputs: Tensor[], outputNames: string[]): Promise<Tensor[]>;
   release(): Promise<void>;
 }
@@ -35,9 +38,12 @@ export async function createModelSession(
   }
   const inputs = session.inputMetadata.map(specOf);
   const outputs = session.outputMetadata.map(specOf);
+  const shapeOf = (meta: OrtSession.ValueMetadata) => ({ name: meta.name, shape: meta.isTensor ? meta.shape : [] });
+  const batchAxes = inferBatchAxes(session.inputMetadata.map(shapeOf), session.outputMetadata.map(shapeOf));
   return {
     inputs,
     outputs,
+    batchAxes,
     async run(feedsIn, outputNames) {
       const feeds: Record<string, OrtTensor> = {};
       for (const input of feedsIn) {

@@ -11,6 +11,11 @@ export class ServerTiming {
     this.#entries.push(`${name};dur=${durationMs.toFixed(2)}${desc}`);
   }
 
+  /** An entry without a duration, e.g. `batch;desc="8"`. */
+  note(name: string, description: string): void {
+    this.#entries.push(`${name};desc="${description}"`);
+  }
+
   /** Times `work` under `name`. */
   async measure<T>(name: string, work: () => Promise<T>): Promise<T> {
     const start = performance.now();

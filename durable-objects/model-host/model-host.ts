@@ -1,43 +1,42 @@
 /**
  * @module ModelHost: one Durable Object per (region, model, replica) that keeps warm
- * onnxruntime-web sessions and runs inference on them. The router calls it by RPC with the
- * model's record, so the host needs no lookup on the hot path; it reads weights from R2 only
- * when a session is created and checks their sha256 first.
+ * onnxruntime-web sessions and schedules inference on them (priorities, deadlines, fair share,
+ * dynamic batching: see scheduler/). The router calls it by RPC with the model's record, so
+ * the host needs no lookup on the hot path; it reads weights from R2 only when a session is
+ * created and checks their sha256 first.
  */
 import { DurableObject } from "cloudflare:workers";
 import { HttpError } from "../../protocol/errors.ts";
 import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
-import { ortWeb } from "./ort-web.ts";
-import { SessionCache } from "./session-cache.ts";
-import { RunLane } from "./run-lane.ts";
-import { sha256Hex } from "../../protocol/sha256.ts";
-import { REGISTRY_NAME } from "../model-registry/model-registry.ts";
-import type { HostInferCall, HostInferValue, HostModel, HostState, InspectedModel } from "./contract.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
+import { sha256Hex } from "../../protocol/sha256.ts";
+import type { Tensor } from "../../protocol/tensor.ts";
+import { REGISTRY_NAME } from "../model-registry/model-registry.ts";
+import type { HostInferCall, HostInferValue, HostLoad, HostModel, HostState, InspectedModel } from "./contract.ts";
+import { ortWeb } from "./ort-web.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
+import { SessionCache } from "./session-cache.ts";
 
 export class ModelHost extends DurableObject<Env> {
   readonly #sessions: SessionCache;
-  readonly #lane = new RunLane();
+  readonly #scheduler: Scheduler;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sessions = new SessionCache(Number(env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024);
+    this.#scheduler = new Scheduler({
+      maxQueueLength: Number(env.HOST_MAX_QUEUE_LENGTH),
+      run: (model, inputs, outputNames) => this.#run(model, inputs, outputNames),
+    });
   }
 
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
-    return replyOf(async () => {
-      const loadStart = Date.now();
-      const wasWarm = this.#sessions.has(keyOf(call.model));
-      return this.#sessions.with(keyOf(call.model), call.model.bytes, () => this.#load(call.model), async (session) => {
-        const queuedAt = Date.now();
-        const loadMs = wasWarm ? 0 : queuedAt - loadStart;
-        return this.#lane.run(async () => {
-          const startedAt = Date.now();
-          const outputs = await session.run(call.inputs, call.outputNames);
-          return { outputs, timing: { loadMs, queueMs: startedAt - queuedAt, inferMs: Date.now() - startedAt } };
-        });
-      });
-    }, "inference");
+    return replyOf(() => this.#scheduler.submit(call), "inference");
+  }
+
+  /** The router calls this when its client went away, so queued work is dropped. */
+  cancel(requestId: string): boolean {
+    return this.#scheduler.cancel(requestId);
   }
 
   /** Loads the session (if needed) so that traffic moved to it finds it warm. */
@@ -54,8 +53,8 @@ export class ModelHost extends DurableObject<Env> {
    * the load again; the caller drops it if the version is not registered after all.
    */
   async inspect(model: HostModel): Promise<RpcReply<InspectedModel>> {
-    return replyOf(() =>
-      this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async ({ inputs, outputs }) => ({ inputs, outputs })),
+    return replyOf(
+      () => this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async ({ inputs, outputs, batchAxes }) => ({ inputs, outputs, batchAxes })),
       "loading the model",
     );
   }
@@ -63,6 +62,10 @@ export class ModelHost extends DurableObject<Env> {
   /** Releases a version's session after its in-flight runs finish (unload, delete). */
   async drop(name: string, version: string): Promise<boolean> {
     return this.#sessions.drop(`${name}@${version}`);
+  }
+
+  load(): HostLoad {
+    return this.#scheduler.load();
   }
 
   state(): HostState {
@@ -75,8 +78,20 @@ export class ModelHost extends DurableObject<Env> {
       }),
       memoryEstimateBytes: this.#sessions.heldBytes(),
       memoryBudgetBytes: Number(this.env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024,
-      queued: this.#lane.waiting,
+      load: this.#scheduler.load(),
+      serviceTimes: this.#scheduler.serviceTimes(),
+      counters: { ...this.#scheduler.counters },
     };
+  }
+
+  async #run(model: HostModel, inputs: Tensor[], outputNames: string[]) {
+    const calledAt = Date.now();
+    const wasWarm = this.#sessions.has(keyOf(model));
+    return this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async (session) => {
+      const startedAt = Date.now();
+      const outputs = await session.run(inputs, outputNames);
+      return { outputs, loadMs: wasWarm ? 0 : startedAt - calledAt, inferMs: Date.now() - startedAt };
+    });
   }
 
   async #load(model: HostModel): Promise<ModelSession> {

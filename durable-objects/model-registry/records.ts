@@ -3,6 +3,7 @@
  * router's fast reads, and hands to a ModelHost with every call (so the host never has to
  * look metadata up on the hot path).
  */
+import type { BatchAxes } from "../../protocol/batching.ts";
 import type { TensorSpec } from "../../protocol/tensor.ts";
 
 export type Placement = "edge" | "origin" | "auto";
@@ -21,7 +22,15 @@ export interface ModelVersionRecord {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   placement: Placement;
+  /** Most rows one run may take (requests' batch sizes added up); 1 turns batching off. */
   maxBatch: number;
+  /** How long a ModelHost may hold a request to fill a batch (Triton's max_queue_delay). */
+  maxQueueDelayMs: number;
+  /** Batch axis of each tensor, read from the model; undefined when it cannot batch. */
+  batchAxes: BatchAxes | undefined;
+  /** Replicas per region: the router spreads traffic over at least min and at most max. */
+  minReplicas: number;
+  maxReplicas: number;
   state: VersionState;
   createdAt: number;
 }

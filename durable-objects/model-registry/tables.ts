@@ -9,6 +9,10 @@ CREATE TABLE IF NOT EXISTS versions (
   bytes INTEGER NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL, placement TEXT NOT NULL,
   max_batch INTEGER NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL,
   PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS version_scheduling (
+  name TEXT NOT NULL, version TEXT NOT NULL, max_queue_delay_ms REAL NOT NULL, batch_axes TEXT,
+  min_replicas INTEGER NOT NULL, max_replicas INTEGER NOT NULL,
+  PRIMARY KEY (name, version));
 CREATE TABLE IF NOT EXISTS pins (name TEXT PRIMARY KEY, version TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hosts (model TEXT NOT NULL, host TEXT NOT NULL, PRIMARY KEY (model, host));
 `;
@@ -16,7 +20,12 @@ CREATE TABLE IF NOT EXISTS hosts (model TEXT NOT NULL, host TEXT NOT NULL, PRIMA
 type VersionRow = {
   name: string; version: string; r2_key: string; sha256: string; bytes: number; inputs: string;
   outputs: string; placement: string; max_batch: number; state: string; created_at: number;
+  max_queue_delay_ms: number | null; batch_axes: string | null; min_replicas: number | null; max_replicas: number | null;
 };
+
+/** Scheduling settings live in their own table, so state written before they existed still reads. */
+const SELECT_VERSIONS = `SELECT v.*, s.max_queue_delay_ms, s.batch_axes, s.min_replicas, s.max_replicas
+  FROM versions v LEFT JOIN version_scheduling s ON s.name = v.name AND s.version = v.version`;
 
 export class RegistryTables {
   readonly #sql: SqlStorage;
@@ -31,14 +40,14 @@ export class RegistryTables {
   }
 
   model(name: string): ModelRecord | undefined {
-    const versions = this.#sql.exec<VersionRow>("SELECT * FROM versions WHERE name = ?", name).toArray().map(toRecord);
+    const versions = this.#sql.exec<VersionRow>(`${SELECT_VERSIONS} WHERE v.name = ?`, name).toArray().map(toRecord);
     if (versions.length === 0) return undefined;
     const pinnedVersion = this.pinned(name);
     return { name, defaultVersion: chooseDefault(versions, pinnedVersion), pinnedVersion, versions };
   }
 
   version(name: string, version: string): ModelVersionRecord | undefined {
-    const row = this.#sql.exec<VersionRow>("SELECT * FROM versions WHERE name = ? AND version = ?", name, version).toArray()[0];
+    const row = this.#sql.exec<VersionRow>(`${SELECT_VERSIONS} WHERE v.name = ? AND v.version = ?`, name, version).toArray()[0];
     return row ? toRecord(row) : undefined;
   }
 
@@ -48,6 +57,10 @@ export class RegistryTables {
       v.name, v.version, v.r2Key, v.sha256, v.bytes, JSON.stringify(v.inputs), JSON.stringify(v.outputs),
       v.placement, v.maxBatch, v.state, v.createdAt,
     );
+    this.#sql.exec(
+      "INSERT OR REPLACE INTO version_scheduling VALUES (?, ?, ?, ?, ?, ?)",
+      v.name, v.version, v.maxQueueDelayMs, v.batchAxes ? JSON.stringify(v.batchAxes) : null, v.minReplicas, v.maxReplicas,
+    );
   }
 
   updateState(name: string, version: string, state: VersionState): void {
@@ -56,6 +69,7 @@ export class RegistryTables {
 
   deleteVersion(name: string, version: string): void {
     this.#sql.exec("DELETE FROM versions WHERE name = ? AND version = ?", name, version);
+    this.#sql.exec("DELETE FROM version_scheduling WHERE name = ? AND version = ?", name, version);
   }
 
   pinned(name: string): string | undefined {
@@ -81,6 +95,9 @@ function toRecord(row: VersionRow): ModelVersionRecord {
     name: row.name, version: row.version, r2Key: row.r2_key, sha256: row.sha256, bytes: row.bytes,
     inputs: JSON.parse(row.inputs), outputs: JSON.parse(row.outputs),
     placement: row.placement as ModelVersionRecord["placement"], maxBatch: row.max_batch,
+    maxQueueDelayMs: row.max_queue_delay_ms ?? 0,
+    batchAxes: row.batch_axes ? JSON.parse(row.batch_axes) : undefined,
+    minReplicas: row.min_replicas ?? 1, maxReplicas: row.max_replicas ?? 1,
     state: row.state as VersionState, createdAt: row.created_at,
   };
 }

@@ -19,6 +19,7 @@ adminModelRoutes.use("/admin/models/*", adminAuth);
 adminModelRoutes.use("/admin/models", adminAuth);
 
 const DEFAULT_MAX_BATCH = 1;
+const DEFAULT_MAX_REPLICAS = 4;
 
 adminModelRoutes.get("/admin/models", async (c) => c.json({ models: await registry(c.env).list() }));
 
@@ -34,16 +35,20 @@ adminModelRoutes.put("/admin/models/:name/versions/:version", async (c) => {
   const name = checkedName(c.req.param("name"), "model name");
   const version = checkedName(c.req.param("version"), "version");
   const placement = checkedPlacement(c.req.query("placement"));
-  const maxBatch = checkedMaxBatch(c.req.query("max_batch"));
+  const maxBatch = checkedInt(c.req.query("max_batch"), "max_batch", 1, 1024, DEFAULT_MAX_BATCH);
+  // Triton's name and unit for the longest a request may wait to fill a batch.
+  const maxQueueDelayMs = checkedInt(c.req.query("max_queue_delay_microseconds"), "max_queue_delay_microseconds", 0, 1_000_000, 0) / 1000;
+  const minReplicas = checkedInt(c.req.query("min_replicas"), "min_replicas", 1, 64, 1);
+  const maxReplicas = checkedInt(c.req.query("max_replicas"), "max_replicas", minReplicas, 64, Math.max(minReplicas, DEFAULT_MAX_REPLICAS));
   if ((await registry(c.env).get(name))?.versions.some((v) => v.version === version)) {
     throw new HttpError(409, `model '${name}' already has version '${version}'; delete it first`);
   }
   const { r2Key, sha256, bytes } = await storeUpload(c, name, version);
   const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name);
   try {
-    const hostModel = { name, version, r2Key, sha256, bytes, maxBatch };
+    const hostModel = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, batchAxes: undefined };
     const inspected = unwrapReply(await host.stub.inspect(hostModel));
-    const record = unwrapReply(await registry(c.env).register({ ...hostModel, placement, ...inspected }));
+    const record = unwrapReply(await registry(c.env).register({ ...hostModel, ...inspected, placement, minReplicas, maxReplicas }));
     invalidateCatalog(name);
     return c.json(describeVersion(record, version), 201);
   } catch (error) {
@@ -115,9 +120,9 @@ function checkedPlacement(value: string | undefined): Placement {
   return value as Placement;
 }
 
-function checkedMaxBatch(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_MAX_BATCH;
+function checkedInt(value: string | undefined, what: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) throw badRequest(`max_batch must be an integer from 1 to 1024, got '${value}'`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw badRequest(`${what} must be an integer from ${min} to ${max}, got '${value}'`);
   return n;
 }

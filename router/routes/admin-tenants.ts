@@ -7,7 +7,7 @@ import { badRequest, HttpError } from "../../protocol/errors.ts";
 import { NAME_PATTERN } from "../../durable-objects/model-registry/records.ts";
 import type { AppEnv } from "../app-env.ts";
 import { adminAuth } from "../middleware/admin-auth.ts";
-import { TIERS, type Tier } from "../tenants/records.ts";
+import { isTier, TIER_NAMES } from "../../config/tiers.ts";
 import { createKey, getTenant, listKeyIds, putTenant, revokeKey } from "../tenants/store.ts";
 
 export const adminTenantRoutes = new Hono<AppEnv>();
@@ -20,13 +20,13 @@ adminTenantRoutes.put("/admin/tenants/:id", async (c) => {
   const body = await c.req.json<{ tier?: unknown; models?: unknown }>().catch(() => {
     throw badRequest('body must be JSON: {"tier": "free|standard|premium", "models": ["*"]}');
   });
-  if (!TIERS.includes(body.tier as Tier)) throw badRequest(`tier must be one of ${TIERS.join(", ")}`);
+  if (!isTier(body.tier)) throw badRequest(`tier must be one of ${TIER_NAMES.join(", ")}`);
   const models = body.models ?? ["*"];
   if (!Array.isArray(models) || !models.every((m) => typeof m === "string" && (m === "*" || NAME_PATTERN.test(m)))) {
     throw badRequest('models must be an array of model names or "*"');
   }
   const existing = await getTenant(c.env.KEYS, id);
-  const tenant = { id, tier: body.tier as Tier, models: models as string[], createdAt: existing?.createdAt ?? Date.now() };
+  const tenant = { id, tier: body.tier, models: models as string[], createdAt: existing?.createdAt ?? Date.now() };
   await putTenant(c.env.KEYS, tenant);
   return c.json(tenant, existing ? 200 : 201);
 });

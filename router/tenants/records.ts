@@ -2,8 +2,7 @@
  * @module Tenants and their API keys as stored in the KEYS namespace. Keys themselves are never
  * stored: only their SHA-256, which is also the lookup key, so a read of KV cannot reveal a key.
  */
-export const TIERS = ["free", "standard", "premium"] as const;
-export type Tier = (typeof TIERS)[number];
+import type { Tier } from "../../config/tiers.ts";
 
 export interface TenantRecord {
   id: string;

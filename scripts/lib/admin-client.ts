@@ -2,11 +2,12 @@
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { TIER_NAMES, type Tier } from "../../config/tiers.ts";
 import type { TensorSpec } from "../../protocol/tensor.ts";
 
 export type Placement = "edge" | "origin" | "auto";
-export type Tier = "free" | "standard" | "premium";
-export const TIERS: readonly Tier[] = ["free", "standard", "premium"];
+export type { Tier };
+export const TIERS: readonly Tier[] = TIER_NAMES;
 
 export interface ModelVersion {
   name: string;

@@ -50,12 +50,13 @@ export const CATALOG: CatalogEntry[] = [
     // probability), stateN float32 [2, batch, 128] (declared fully dynamic). At 16 kHz one call
     // takes 576 samples: the previous 64 (context) then 512 new ones. Any length is accepted
     // without error, so a wrong frame size silently gives wrong probabilities.
-    // Stateful (state and context carry between calls), so it never batches: maxBatch 1.
+    // State and context carry between calls, but each request brings its own state row, so
+    // requests of equal frame length batch along the "batch" axis (axis 1 of state).
     name: "silero-vad",
     version: "1",
     description: "Silero VAD v5 (16 kHz, opset 15): speech probability per 32 ms frame. MIT.",
     placement: "edge",
-    maxBatch: 1,
+    maxBatch: 16,
     inputs: [
       { name: "input", datatype: "FP32", shape: [-1, -1] },
       { name: "state", datatype: "FP32", shape: [2, -1, 128] },

@@ -7,6 +7,7 @@ function fakeSession(log: string[], name: string): ModelSession {
   return {
     inputs: [],
     outputs: [],
+    batchAxes: undefined,
     run: async () => [],
     release: async () => {
       log.push(`release ${name}`);

@@ -1,0 +1,35 @@
+/**
+ * @module The contract of a ModelHost's waiting room, apart from how it is kept.
+ * Invariants every implementation keeps:
+ * - strict priority: nothing of a lower priority (higher number) leaves before a higher one;
+ * - inside one priority, tenants share fairly: the tenant with the least service so far goes
+ *   next, and a tenant that (re)appears starts level with the others, not with banked credit;
+ * - inside one tenant, earliest deadline first, and first in, first out among equal deadlines.
+ */
+
+export interface Schedulable {
+  /** Lower runs first (tier priority). */
+  priority: number;
+  /** Absolute deadline, epoch milliseconds. */
+  deadline: number;
+  tenant: string;
+  /** What serving this item costs its tenant's fair share (e.g. predicted milliseconds). */
+  cost: number;
+}
+
+export interface SchedulingQueue<T extends Schedulable> {
+  readonly size: number;
+  push(item: T): void;
+  /** The next item to run, removed from the queue. */
+  pop(): T | undefined;
+  /** The next item to run, left in place. */
+  peek(): T | undefined;
+  /** Removes an item (expired, cancelled, taken into a batch); false if it was not queued. */
+  remove(item: T): boolean;
+  /** Items in the order they would run if nothing else arrived. */
+  inOrder(): T[];
+  /** How many queued items would run before a new item of this priority. */
+  countAhead(priority: number): number;
+  /** The item to shed first for a more important one: lowest priority, then latest deadline, then newest. */
+  sheddable(): T | undefined;
+}

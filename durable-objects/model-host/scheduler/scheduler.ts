@@ -1,0 +1,243 @@
+/**
+ * @module A ModelHost's scheduler: admission, the queue, deadline timers, dynamic batching.
+ *
+ * - Admission says no at once (503 with Retry-After) when the work predicted ahead of a request
+ *   would take it past its deadline or its tier's longest queue wait, or when the queue is full
+ *   and nothing less important can be shed to make room.
+ * - A queued request whose deadline passes is answered 504 by its own timer at that moment,
+ *   not when the model frees up.
+ * - One run at a time (a Durable Object has one thread). When the model can batch, the next
+ *   request takes compatible queued requests along, up to max_batch rows, and may wait up to
+ *   max_queue_delay for more, but never so long that the batch would miss a deadline.
+ */
+import { batchKey, batchSizeOf, mergeInputs, splitOutputs } from "../../../protocol/batching.ts";
+import { HttpError } from "../../../protocol/errors.ts";
+import type { Tensor } from "../../../protocol/tensor.ts";
+import type { HostInferCall, HostInferValue, HostLoad, HostModel, SchedulerCounters } from "../contract.ts";
+import type { Schedulable, SchedulingQueue } from "./queue.ts";
+import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
+import { TieredFairQueue } from "./tiered-fair-queue.ts";
+
+/** Runs merged inputs on the model's session; reports how long the load and the run took. */
+export type RunModel = (model: HostModel, inputs: Tensor[], outputNames: string[]) => Promise<{ outputs: Tensor[]; loadMs: number; inferMs: number }>;
+
+interface Job extends Schedulable {
+  call: HostInferCall;
+  /** Jobs with equal keys can share a run; undefined: runs alone. */
+  key: string | undefined;
+  rows: number;
+  enqueuedAt: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve: (value: HostInferValue) => void;
+  reject: (error: HttpError) => void;
+}
+
+export interface SchedulerOptions {
+  maxQueueLength: number;
+  run: RunModel;
+  now?: () => number;
+}
+
+export class Scheduler {
+  readonly #queue: SchedulingQueue<Job> = new TieredFairQueue<Job>();
+  readonly #byRequest = new Map<string, Job>();
+  readonly #predictors = new Map<string, ServiceTimePredictor>();
+  readonly #options: SchedulerOptions;
+  readonly #now: () => number;
+  #running: { model: HostModel; rows: number; startedAt: number } | undefined;
+  #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly counters: SchedulerCounters = {
+    admitted: 0, completed: 0, rejectedDeadline: 0, rejectedFull: 0, shed: 0, expired: 0, cancelled: 0, batches: 0, batchedRequests: 0,
+  };
+
+  constructor(options: SchedulerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  submit(call: HostInferCall): Promise<HostInferValue> {
+    const now = this.#now();
+    if (call.deadline <= now) {
+      this.counters.rejectedDeadline++;
+      return Promise.reject(new HttpError(504, "the request's deadline passed before it reached the model"));
+    }
+    const { model } = call;
+    const rows = model.batchAxes ? batchSizeOf(call.inputs, model.batchAxes) : 1;
+    const waitMs = this.#predictedWaitMs(model, call.priority);
+    const runMs = this.#predictor(model).upper(rows);
+    if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
+      this.counters.rejectedDeadline++;
+      return Promise.reject(
+        new HttpError(503, `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (predicted run ${runMs.toFixed(1)} ms)`, retryAfter(waitMs)),
+      );
+    }
+    if (this.#queue.size >= this.#options.maxQueueLength && !this.#shedFor(call.priority)) {
+      this.counters.rejectedFull++;
+      return Promise.reject(new HttpError(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfter(waitMs)));
+    }
+    return new Promise<HostInferValue>((resolve, reject) => {
+      const job: Job = {
+        call, rows, resolve, reject, enqueuedAt: now, timer: undefined,
+        priority: call.priority, deadline: call.deadline, tenant: call.tenant, cost: runMs,
+        key: batchKeyOf(call),
+      };
+      job.timer = setTimeout(() => this.#expire(job), call.deadline - now);
+      this.#queue.push(job);
+      this.#byRequest.set(call.requestId, job);
+      this.counters.admitted++;
+      this.#kick();
+    });
+  }
+
+  /** Drops queued work whose client went away; false when it is not queued (done or running). */
+  cancel(requestId: string): boolean {
+    const job = this.#byRequest.get(requestId);
+    if (!job || !this.#take(job)) return false;
+    this.counters.cancelled++;
+    job.reject(new HttpError(499, "the client cancelled the request"));
+    this.#kick();
+    return true;
+  }
+
+  load(): HostLoad {
+    return { queued: this.#queue.size, running: this.#running?.rows ?? 0, backlogMs: this.#backlogMs() };
+  }
+
+  serviceTimes(): Record<string, ServiceTimeSnapshot[]> {
+    return Object.fromEntries([...this.#predictors].map(([version, predictor]) => [version, predictor.snapshot()]));
+  }
+
+  #predictor(model: HostModel): ServiceTimePredictor {
+    const key = `${model.name}@${model.version}`;
+    let predictor = this.#predictors.get(key);
+    if (!predictor) this.#predictors.set(key, (predictor = new ServiceTimePredictor()));
+    return predictor;
+  }
+
+  /** Work ahead of a new request of this priority: the rest of the current run plus the queue, in batches. */
+  #predictedWaitMs(model: HostModel, priority: number): number {
+    const predictor = this.#predictor(model);
+    const running = this.#running;
+    const current = running ? Math.max(0, predictor.mean(running.rows) - (this.#now() - running.startedAt)) : 0;
+    const ahead = this.#queue.countAhead(priority);
+    if (ahead === 0) return current;
+    const perRun = model.batchAxes && model.maxBatch > 1 ? Math.min(ahead, model.maxBatch) : 1;
+    return current + Math.ceil(ahead / perRun) * predictor.mean(perRun);
+  }
+
+  #backlogMs(): number {
+    const head = this.#queue.peek();
+    return head ? this.#predictedWaitMs(head.call.model, Number.POSITIVE_INFINITY) : this.#running ? this.#predictedWaitMs(this.#running.model, 0) : 0;
+  }
+
+  /** Makes room by refusing the least important queued request, if it is less important than `priority`. */
+  #shedFor(priority: number): boolean {
+    const victim = this.#queue.sheddable();
+    if (!victim || victim.priority <= priority) return false;
+    this.#take(victim);
+    this.counters.shed++;
+    victim.reject(new HttpError(503, "shed to make room for higher-priority work", 1));
+    return true;
+  }
+
+  #expire(job: Job, kick = true): void {
+    if (!this.#take(job)) return;
+    this.counters.expired++;
+    job.reject(new HttpError(504, `the deadline passed after ${this.#now() - job.enqueuedAt} ms in the queue`));
+    if (kick) this.#kick();
+  }
+
+  /** Removes a job from the queue and its timer; false if it was not queued. */
+  #take(job: Job): boolean {
+    if (!this.#queue.remove(job)) return false;
+    clearTimeout(job.timer);
+    this.#byRequest.delete(job.call.requestId);
+    return true;
+  }
+
+  #kick(): void {
+    if (this.#running) return;
+    let head = this.#queue.peek();
+    // A run that blocked the thread past some deadlines delays their timers: answer them now
+    // rather than start work nobody can use.
+    while (head && head.deadline <= this.#now()) {
+      this.#expire(head, false);
+      head = this.#queue.peek();
+    }
+    if (!head) return;
+    const batch = this.#gather(head);
+    const model = head.call.model;
+    const rows = batch.reduce((sum, job) => sum + job.rows, 0);
+    const now = this.#now();
+    const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
+    const latestStart = Math.min(...batch.map((job) => job.deadline)) - this.#predictor(model).upper(model.maxBatch);
+    if (head.key !== undefined && rows < model.maxBatch && now < Math.min(waitUntil, latestStart)) {
+      // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
+      clearTimeout(this.#batchTimer);
+      this.#batchTimer = setTimeout(() => this.#kick(), Math.min(waitUntil, latestStart) - now);
+      return;
+    }
+    clearTimeout(this.#batchTimer);
+    for (const job of batch) this.#take(job);
+    void this.#run(batch, rows);
+  }
+
+  /** The head plus queued jobs that can share its run, in serving order, within max_batch rows. */
+  #gather(head: Job): Job[] {
+    if (head.key === undefined) return [head];
+    const batch = [head];
+    let rows = head.rows;
+    for (const job of this.#queue.inOrder()) {
+      if (job === head || job.key !== head.key || rows + job.rows > head.call.model.maxBatch) continue;
+      batch.push(job);
+      rows += job.rows;
+    }
+    return batch;
+  }
+
+  async #run(batch: Job[], rows: number): Promise<void> {
+    const first = batch[0]!;
+    const model = first.call.model;
+    const startedAt = this.#now();
+    this.#running = { model, rows, startedAt };
+    try {
+      const axes = model.batchAxes;
+      const inputs = batch.length > 1 && axes ? mergeInputs(batch.map((job) => job.call.inputs), axes) : first.call.inputs;
+      const result = await this.#options.run(model, inputs, first.call.outputNames);
+      this.#predictor(model).observe(rows, result.inferMs);
+      const parts = batch.length > 1 && axes ? splitOutputs(result.outputs, axes, batch.map((job) => job.rows)) : [result.outputs];
+      if (batch.length > 1) {
+        this.counters.batches++;
+        this.counters.batchedRequests += batch.length;
+      }
+      this.#running = undefined;
+      const load = this.load();
+      batch.forEach((job, k) => {
+        this.counters.completed++;
+        job.resolve({
+          outputs: parts[k]!,
+          timing: { loadMs: result.loadMs, queueMs: startedAt - job.enqueuedAt, inferMs: result.inferMs, batchSize: rows },
+          load,
+        });
+      });
+    } catch (error) {
+      const httpError = error instanceof HttpError ? error : new HttpError(500, "inference failed inside the model host");
+      if (!(error instanceof HttpError)) console.error("model run failed", error);
+      for (const job of batch) job.reject(httpError);
+    } finally {
+      this.#running = undefined;
+      this.#kick();
+    }
+  }
+}
+
+function batchKeyOf(call: HostInferCall): string | undefined {
+  const { model } = call;
+  if (!model.batchAxes || model.maxBatch <= 1) return undefined;
+  const key = batchKey(call.inputs, model.batchAxes, call.outputNames);
+  return key === undefined ? undefined : `${model.name}@${model.version}|${key}`;
+}
+
+function retryAfter(waitMs: number): number {
+  return Math.max(1, Math.ceil(waitMs / 1000));
+}

@@ -1,0 +1,156 @@
+/**
+ * @module SchedulingQueue kept as priority levels of per-tenant lanes.
+ * Each lane is a sorted array (binary-search insert on deadline, then arrival), so EDF and FIFO
+ * hold inside a tenant. Each level keeps a virtual clock: a lane's `served` grows by the cost of
+ * what it ran, the lane with the least `served` goes next, and a new lane starts at the clock
+ * (start-time fair queuing), which is what stops a burst from starving a trickle.
+ */
+import type { Schedulable, SchedulingQueue } from "./queue.ts";
+
+interface Entry<T> {
+  item: T;
+  seq: number;
+}
+
+interface Lane<T> {
+  tenant: string;
+  entries: Entry<T>[];
+  served: number;
+}
+
+interface Level<T> {
+  priority: number;
+  lanes: Map<string, Lane<T>>;
+  clock: number;
+}
+
+export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T> {
+  /** Ascending priority number, so levels[0] is the most important non-empty level. */
+  #levels: Level<T>[] = [];
+  #seq = 0;
+  #size = 0;
+  readonly #seqOf = new Map<T, number>();
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(item: T): void {
+    const level = this.#level(item.priority);
+    let lane = level.lanes.get(item.tenant);
+    if (!lane) {
+      lane = { tenant: item.tenant, entries: [], served: level.clock };
+      level.lanes.set(item.tenant, lane);
+    }
+    const entry = { item, seq: this.#seq++ };
+    lane.entries.splice(insertionIndex(lane.entries, entry), 0, entry);
+    this.#seqOf.set(item, entry.seq);
+    this.#size += 1;
+  }
+
+  peek(): T | undefined {
+    const level = this.#levels[0];
+    return level ? nextLane(level)?.entries[0]?.item : undefined;
+  }
+
+  pop(): T | undefined {
+    const level = this.#levels[0];
+    if (!level) return undefined;
+    const lane = nextLane(level);
+    const entry = lane?.entries.shift();
+    if (!lane || !entry) return undefined;
+    level.clock = Math.max(level.clock, lane.served);
+    lane.served += entry.item.cost;
+    this.#forget(level, lane, entry.item);
+    return entry.item;
+  }
+
+  remove(item: T): boolean {
+    const seq = this.#seqOf.get(item);
+    const level = this.#levels.find((l) => l.priority === item.priority);
+    const lane = level?.lanes.get(item.tenant);
+    if (seq === undefined || !level || !lane) return false;
+    const at = insertionIndex(lane.entries, { item, seq }) - 1;
+    if (lane.entries[at]?.item !== item) return false;
+    lane.entries.splice(at, 1);
+    this.#forget(level, lane, item);
+    return true;
+  }
+
+  inOrder(): T[] {
+    // Replays pop() on copies, so the order shown is exactly the order served.
+    const copy = new TieredFairQueue<T>();
+    copy.#levels = this.#levels.map((level) => ({
+      priority: level.priority,
+      clock: level.clock,
+      lanes: new Map([...level.lanes].map(([tenant, lane]) => [tenant, { tenant, served: lane.served, entries: [...lane.entries] }])),
+    }));
+    copy.#size = this.#size;
+    for (const [item, seq] of this.#seqOf) copy.#seqOf.set(item, seq);
+    const order: T[] = [];
+    for (let item = copy.pop(); item !== undefined; item = copy.pop()) order.push(item);
+    return order;
+  }
+
+  countAhead(priority: number): number {
+    let count = 0;
+    for (const level of this.#levels) {
+      if (level.priority > priority) break;
+      for (const lane of level.lanes.values()) count += lane.entries.length;
+    }
+    return count;
+  }
+
+  sheddable(): T | undefined {
+    const level = this.#levels.at(-1);
+    if (!level) return undefined;
+    let worst: Entry<T> | undefined;
+    for (const lane of level.lanes.values()) {
+      const last = lane.entries.at(-1);
+      if (last && (!worst || compareEntries(last, worst) > 0)) worst = last;
+    }
+    return worst?.item;
+  }
+
+  #level(priority: number): Level<T> {
+    let index = this.#levels.findIndex((l) => l.priority >= priority);
+    if (index === -1) index = this.#levels.length;
+    const found = this.#levels[index];
+    if (found?.priority === priority) return found;
+    const level: Level<T> = { priority, lanes: new Map(), clock: 0 };
+    this.#levels.splice(index, 0, level);
+    return level;
+  }
+
+  #forget(level: Level<T>, lane: Lane<T>, item: T): void {
+    this.#seqOf.delete(item);
+    this.#size -= 1;
+    if (lane.entries.length === 0) level.lanes.delete(lane.tenant);
+    if (level.lanes.size === 0) this.#levels.splice(this.#levels.indexOf(level), 1);
+  }
+}
+
+function compareEntries<T extends Schedulable>(a: Entry<T>, b: Entry<T>): number {
+  return a.item.deadline - b.item.deadline || a.seq - b.seq;
+}
+
+/** Index after every entry that sorts before or equal to `entry` (keeps FIFO among equals). */
+function insertionIndex<T extends Schedulable>(entries: Entry<T>[], entry: Entry<T>): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareEntries(entries[mid]!, entry) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** The lane with the least service; ties go to the earlier head deadline, then the older head. */
+function nextLane<T extends Schedulable>(level: Level<T>): Lane<T> | undefined {
+  let best: Lane<T> | undefined;
+  for (const lane of level.lanes.values()) {
+    if (!best || lane.served < best.served || (lane.served === best.served && compareEntries(lane.entries[0]!, best.entries[0]!) < 0)) best = lane;
+  }
+  return best;
+}

@@ -1,0 +1,40 @@
+/**
+ * @module Per-tenant rate (token bucket: the tier's rate and burst) and in-flight cap, counted in
+ * this isolate's memory so the hot path makes no extra round trip. The price of that: each
+ * isolate counts alone, so across isolates and regions a tenant can get up to its rate times
+ * the number of isolates serving it (README, "Rate limits").
+ */
+import type { TierConfig } from "../../config/tiers.ts";
+import { HttpError } from "../../protocol/errors.ts";
+
+interface Bucket {
+  tokens: number;
+  refilledAt: number;
+  inFlight: number;
+}
+
+const buckets = new Map<string, Bucket>();
+
+/** Takes a token and an in-flight slot, or throws 429 with Retry-After; call the result when done. */
+export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()): () => void {
+  let bucket = buckets.get(tenantId);
+  if (!bucket) buckets.set(tenantId, (bucket = { tokens: tier.burst, refilledAt: now, inFlight: 0 }));
+  bucket.tokens = Math.min(tier.burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * tier.ratePerSecond);
+  bucket.refilledAt = now;
+  if (bucket.inFlight >= tier.maxInFlight) {
+    throw new HttpError(429, `too many requests in flight for this tenant (limit ${tier.maxInFlight})`, 1);
+  }
+  if (bucket.tokens < 1) {
+    const waitSeconds = (1 - bucket.tokens) / tier.ratePerSecond;
+    throw new HttpError(429, `rate limit of ${tier.ratePerSecond} requests/s exceeded`, waitSeconds);
+  }
+  bucket.tokens -= 1;
+  bucket.inFlight += 1;
+  const held = bucket;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    held.inFlight -= 1;
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * The ModelHost scheduler with a model whose run takes a known time (a timer, so the thread stays
+ * free as it would while a GPU or another isolate works): deadlines answered by timer, early
+ * refusal, shedding, cancellation, priority order, and batching that equals unbatched runs.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import type { HostInferCall, HostModel } from "../../durable-objects/model-host/contract.ts";
+import { Scheduler, type RunModel } from "../../durable-objects/model-host/scheduler/scheduler.ts";
+import { mergeInputs, splitOutputs, type BatchAxes } from "../../protocol/batching.ts";
+import { HttpError } from "../../protocol/errors.ts";
+import type { Tensor } from "../../protocol/tensor.ts";
+
+const AXES: BatchAxes = { inputs: { x: 0 }, outputs: { y: 0 } };
+const MODEL: HostModel = { name: "double", version: "1", r2Key: "k", sha256: "s", bytes: 1, maxBatch: 8, maxQueueDelayMs: 0, batchAxes: AXES };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A "model" that doubles its input and takes `ms` per run, recording each run's batch. */
+function doubling(ms: number, runs: number[][] = []): RunModel {
+  return async (_model, inputs) => {
+    const x = inputs[0]!;
+    runs.push(Array.from(x.data as Float32Array));
+    await sleep(ms);
+    return { outputs: [{ name: "y", datatype: "FP32", shape: x.shape, data: (x.data as Float32Array).map((v) => v * 2) }], loadMs: 0, inferMs: ms };
+  };
+}
+
+let nextId = 0;
+function call(value: number, opts: Partial<HostInferCall> & { deadlineInMs?: number } = {}): HostInferCall {
+  return {
+    model: MODEL,
+    inputs: [{ name: "x", datatype: "FP32", shape: [1, 1], data: new Float32Array([value]) }],
+    outputNames: ["y"],
+    requestId: `r${nextId++}`,
+    tenant: "t",
+    priority: 2,
+    deadline: Date.now() + (opts.deadlineInMs ?? 5_000),
+    maxQueueWaitMs: 5_000,
+    ...opts,
+  };
+}
+
+async function status(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+    return 200;
+  } catch (error) {
+    assert.ok(error instanceof HttpError, String(error));
+    return error.status;
+  }
+}
+
+describe("Scheduler", () => {
+  test("a queued request whose deadline passes is answered 504 at its deadline, not when the model frees up", async () => {
+    const scheduler = new Scheduler({ maxQueueLength: 16, run: doubling(300) });
+    const busy = scheduler.submit(call(1, { model: { ...MODEL, batchAxes: undefined } }));
+    await sleep(5);
+    const started = Date.now();
+    const late = scheduler.submit(call(2, { deadlineInMs: 60, model: { ...MODEL, batchAxes: undefined } }));
+    await assert.rejects(late, (e: HttpError) => e.status === 504);
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs >= 55 && tookMs < 200, `504 after ${tookMs} ms`);
+    await busy;
+    assert.equal(scheduler.counters.expired, 1);
+  });
+
+  test("says no at once (503, Retry-After) when the work ahead cannot finish before the deadline", async () => {
+    const scheduler = new Scheduler({ maxQueueLength: 64, run: doubling(40) });
+    const solo = { ...MODEL, batchAxes: undefined };
+    await scheduler.submit(call(1, { model: solo })); // teaches the predictor: a run takes ~40 ms
+    const queued = [1, 2, 3, 4].map((v) => scheduler.submit(call(v, { model: solo })));
+    const started = Date.now();
+    const refused = scheduler.submit(call(9, { model: solo, deadlineInMs: 100 }));
+    await assert.rejects(refused, (e: HttpError) => e.status === 503 && (e.retryAfterSeconds ?? 0) >= 1 && /deadline/.test(e.message));
+    assert.ok(Date.now() - started < 20, "refused without waiting");
+    await Promise.all(queued);
+  });
+
+  test("a full queue refuses with 503, or sheds less important work for more important", async () => {
+    const scheduler = new Scheduler({ maxQueueLength: 3, run: doubling(50) });
+    const solo = { ...MODEL, batchAxes: undefined };
+    const running = scheduler.submit(call(0, { model: solo, priority: 3 }));
+    await sleep(5);
+    const free = [1, 2, 3].map((v) => status(scheduler.submit(call(v, { model: solo, priority: 3 }))));
+    assert.equal(await status(scheduler.submit(call(4, { model: solo, priority: 3 }))), 503); // full, nothing less important
+    const premium = status(scheduler.submit(call(5, { model: solo, priority: 1 })));
+    const outcomes = await Promise.all(free);
+    assert.deepEqual(outcomes.sort(), [200, 200, 503]); // the newest free request was shed
+    assert.equal(await premium, 200);
+    await running;
+    assert.equal(scheduler.counters.shed, 1);
+    assert.equal(scheduler.counters.rejectedFull, 1);
+  });
+
+  test("higher priority runs first; a cancelled request never runs", async () => {
+    const runs: number[][] = [];
+    const scheduler = new Scheduler({ maxQueueLength: 16, run: doubling(20, runs) });
+    const solo = { ...MODEL, batchAxes: undefined };
+    const first = scheduler.submit(call(0, { model: solo }));
+    await sleep(2);
+    const low = scheduler.submit(call(3, { model: solo, priority: 3 }));
+    const cancelled = call(7, { model: solo, priority: 1 });
+    const gone = scheduler.submit(cancelled);
+    const high = scheduler.submit(call(1, { model: solo, priority: 1 }));
+    assert.equal(scheduler.cancel(cancelled.requestId), true);
+    await assert.rejects(gone, (e: HttpError) => e.status === 499);
+    await Promise.all([first, low, high]);
+    assert.deepEqual(runs.map((r) => r[0]), [0, 1, 3]);
+    assert.equal(scheduler.cancel(cancelled.requestId), false);
+  });
+
+  test("queued requests of one shape run as one batch, with the outputs of separate runs", async () => {
+    const runs: number[][] = [];
+    const scheduler = new Scheduler({ maxQueueLength: 16, run: doubling(30, runs) });
+    const first = scheduler.submit(call(100));
+    await sleep(2);
+    const values = [1, 2, 3, 4, 5];
+    const results = await Promise.all([first, ...values.map((v) => scheduler.submit(call(v)))]);
+    assert.deepEqual(runs, [[100], [1, 2, 3, 4, 5]]);
+    results.slice(1).forEach((result, k) => {
+      assert.deepEqual(Array.from(result.outputs[0]!.data as Float32Array), [values[k]! * 2]);
+      assert.deepEqual(result.outputs[0]!.shape, [1, 1]);
+      assert.equal(result.timing.batchSize, 5);
+    });
+  });
+
+  test("max_queue_delay holds a lone request to fill a batch, but never past its deadline", async () => {
+    const runs: number[][] = [];
+    const delayed = { ...MODEL, maxQueueDelayMs: 40 };
+    const scheduler = new Scheduler({ maxQueueLength: 16, run: doubling(5, runs) });
+    const a = scheduler.submit(call(1, { model: delayed }));
+    await sleep(10);
+    const b = scheduler.submit(call(2, { model: delayed }));
+    await Promise.all([a, b]);
+    assert.deepEqual(runs, [[1, 2]]);
+
+    const started = Date.now();
+    await scheduler.submit(call(3, { model: { ...delayed, maxQueueDelayMs: 1_000 }, deadlineInMs: 80 }));
+    assert.ok(Date.now() - started < 80, "ran before its deadline instead of waiting for company");
+  });
+
+  test("max_batch caps the rows in one run", async () => {
+    const runs: number[][] = [];
+    const scheduler = new Scheduler({ maxQueueLength: 32, run: doubling(10, runs) });
+    const first = scheduler.submit(call(0, { model: { ...MODEL, maxBatch: 3 } }));
+    await sleep(2);
+    await Promise.all([first, ...[1, 2, 3, 4, 5, 6, 7].map((v) => scheduler.submit(call(v, { model: { ...MODEL, maxBatch: 3 } })))]);
+    assert.ok(runs.every((r) => r.length <= 3), JSON.stringify(runs));
+    assert.equal(runs.flat().length, 8);
+  });
+});
+
+describe("merge and split", () => {
+  test("split(merge(requests)) gives back each request, along any batch axis", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        (axis, sizes, other) => {
+          const axes: BatchAxes = { inputs: { x: axis }, outputs: { x: axis } };
+          let counter = 0;
+          const requests: Tensor[][] = sizes.map((size) => {
+            const shape = [other, other, other];
+            shape[axis] = size;
+            const data = Float32Array.from({ length: shape[0]! * shape[1]! * shape[2]! }, () => counter++);
+            return [{ name: "x", datatype: "FP32", shape, data }];
+          });
+          const merged = mergeInputs(requests, axes);
+          assert.equal(merged[0]!.shape[axis], sizes.reduce((a, b) => a + b, 0));
+          const back = splitOutputs(merged, axes, sizes);
+          back.forEach((parts, k) => {
+            assert.deepEqual(parts[0]!.shape, requests[k]![0]!.shape);
+            assert.deepEqual(Array.from(parts[0]!.data as Float32Array), Array.from(requests[k]![0]!.data as Float32Array));
+          });
+        },
+      ),
+    );
+  });
+});
