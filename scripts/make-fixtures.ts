@@ -228,6 +228,14 @@ async function makeMlpV2Fixture(dir: string, v1: Fixture): Promise<Fixture> {
   });
 }
 
+/**
+ * A wider MLP (256-1024-1024-256, 6 MB) whose run time grows with the rows sent, for
+ * scheduling tests that need a model busy for a known while.
+ */
+function makeWideMlp(dir: string): void {
+  writeFileSync(join(dir, "mlp-wide.onnx"), generateMlp({ ...MLP_TINY_SPEC, layers: [256, 1024, 1024, 256], seed: 3 }));
+}
+
 /** Writes the media and the JSON cases; a relative root is under the repo root. */
 export async function makeFixtures(root = ".hotpath/fixtures"): Promise<Record<string, Fixture>> {
   const dir = resolve(REPO_ROOT, root);
@@ -241,6 +249,7 @@ export async function makeFixtures(root = ".hotpath/fixtures"): Promise<Record<s
     "mlp-tiny.json": await makeMlpFixture(),
   };
   fixtures["mlp-tiny-v2.json"] = await makeMlpV2Fixture(dir, fixtures["mlp-tiny.json"]!);
+  makeWideMlp(dir);
   for (const [file, fixture] of Object.entries(fixtures)) {
     writeFileSync(join(dir, file), `${JSON.stringify(fixture)}\n`);
     console.log(`${file}: ${fixture.model}@${fixture.version} ${fixture.outputs.map((o) => `${o.name}[${o.shape.join(",")}]`).join(" ")}`);

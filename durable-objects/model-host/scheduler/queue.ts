@@ -30,6 +30,8 @@ export interface SchedulingQueue<T extends Schedulable> {
   inOrder(): T[];
   /** How many queued items would run before a new item of this priority. */
   countAhead(priority: number): number;
+  /** The queued items that would run before a new item of this priority, in serving order. */
+  itemsAhead(priority: number): T[];
   /** The item to shed first for a more important one: lowest priority, then latest deadline, then newest. */
   sheddable(): T | undefined;
 }

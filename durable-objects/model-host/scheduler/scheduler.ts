@@ -26,6 +26,8 @@ interface Job extends Schedulable {
   /** Jobs with equal keys can share a run; undefined: runs alone. */
   key: string | undefined;
   rows: number;
+  /** Input elements: what the run time is predicted from. */
+  work: number;
   enqueuedAt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   resolve: (value: HostInferValue) => void;
@@ -44,7 +46,7 @@ export class Scheduler {
   readonly #predictors = new Map<string, ServiceTimePredictor>();
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
-  #running: { model: HostModel; rows: number; startedAt: number } | undefined;
+  #running: { model: HostModel; rows: number; work: number; startedAt: number } | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   readonly counters: SchedulerCounters = {
     admitted: 0, completed: 0, rejectedDeadline: 0, rejectedFull: 0, shed: 0, expired: 0, cancelled: 0, batches: 0, batchedRequests: 0,
@@ -63,8 +65,9 @@ export class Scheduler {
     }
     const { model } = call;
     const rows = model.batchAxes ? batchSizeOf(call.inputs, model.batchAxes) : 1;
-    const waitMs = this.#predictedWaitMs(model, call.priority);
-    const runMs = this.#predictor(model).upper(rows);
+    const work = call.inputs.reduce((sum, input) => sum + input.data.length, 0);
+    const waitMs = this.#predictedWaitMs(call.priority);
+    const runMs = this.#predictor(model).upper(work);
     if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
       this.counters.rejectedDeadline++;
       return Promise.reject(
@@ -77,7 +80,7 @@ export class Scheduler {
     }
     return new Promise<HostInferValue>((resolve, reject) => {
       const job: Job = {
-        call, rows, resolve, reject, enqueuedAt: now, timer: undefined,
+        call, rows, work, resolve, reject, enqueuedAt: now, timer: undefined,
         priority: call.priority, deadline: call.deadline, tenant: call.tenant, cost: runMs,
         key: batchKeyOf(call),
       };
@@ -100,7 +103,7 @@ export class Scheduler {
   }
 
   load(): HostLoad {
-    return { queued: this.#queue.size, running: this.#running?.rows ?? 0, backlogMs: this.#backlogMs() };
+    return { queued: this.#queue.size, running: this.#running?.rows ?? 0, backlogMs: this.#predictedWaitMs(Number.POSITIVE_INFINITY) };
   }
 
   serviceTimes(): Record<string, ServiceTimeSnapshot[]> {
@@ -114,20 +117,30 @@ export class Scheduler {
     return predictor;
   }
 
-  /** Work ahead of a new request of this priority: the rest of the current run plus the queue, in batches. */
-  #predictedWaitMs(model: HostModel, priority: number): number {
-    const predictor = this.#predictor(model);
+  /**
+   * Work ahead of a new request of this priority: the rest of the current run plus the queued
+   * jobs that would go first, grouped into runs of up to max_batch rows when the model batches.
+   */
+  #predictedWaitMs(priority: number): number {
     const running = this.#running;
-    const current = running ? Math.max(0, predictor.mean(running.rows) - (this.#now() - running.startedAt)) : 0;
-    const ahead = this.#queue.countAhead(priority);
-    if (ahead === 0) return current;
-    const perRun = model.batchAxes && model.maxBatch > 1 ? Math.min(ahead, model.maxBatch) : 1;
-    return current + Math.ceil(ahead / perRun) * predictor.mean(perRun);
-  }
-
-  #backlogMs(): number {
-    const head = this.#queue.peek();
-    return head ? this.#predictedWaitMs(head.call.model, Number.POSITIVE_INFINITY) : this.#running ? this.#predictedWaitMs(this.#running.model, 0) : 0;
+    let waitMs = running ? Math.max(0, this.#predictor(running.model).mean(running.work) - (this.#now() - running.startedAt)) : 0;
+    let run = { rows: 0, work: 0 };
+    let runModel: HostModel | undefined;
+    const flush = () => {
+      if (runModel && run.rows > 0) waitMs += this.#predictor(runModel).mean(run.work);
+      run = { rows: 0, work: 0 };
+    };
+    for (const job of this.#queue.itemsAhead(priority)) {
+      const jobModel = job.call.model;
+      const batches = job.key !== undefined;
+      if (!batches || jobModel !== runModel || run.rows + job.rows > jobModel.maxBatch) flush();
+      runModel = jobModel;
+      run.rows += job.rows;
+      run.work += job.work;
+      if (!batches) flush();
+    }
+    flush();
+    return waitMs;
   }
 
   /** Makes room by refusing the least important queued request, if it is less important than `priority`. */
@@ -168,9 +181,12 @@ export class Scheduler {
     const batch = this.#gather(head);
     const model = head.call.model;
     const rows = batch.reduce((sum, job) => sum + job.rows, 0);
+    const work = batch.reduce((sum, job) => sum + job.work, 0);
     const now = this.#now();
     const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
-    const latestStart = Math.min(...batch.map((job) => job.deadline)) - this.#predictor(model).upper(model.maxBatch);
+    // Waiting may grow the batch to max_batch rows; its run must still end before every deadline.
+    const fullWork = (work / rows) * model.maxBatch;
+    const latestStart = Math.min(...batch.map((job) => job.deadline)) - this.#predictor(model).upper(fullWork);
     if (head.key !== undefined && rows < model.maxBatch && now < Math.min(waitUntil, latestStart)) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
       clearTimeout(this.#batchTimer);
@@ -179,7 +195,7 @@ export class Scheduler {
     }
     clearTimeout(this.#batchTimer);
     for (const job of batch) this.#take(job);
-    void this.#run(batch, rows);
+    void this.#run(batch, rows, work);
   }
 
   /** The head plus queued jobs that can share its run, in serving order, within max_batch rows. */
@@ -195,16 +211,16 @@ export class Scheduler {
     return batch;
   }
 
-  async #run(batch: Job[], rows: number): Promise<void> {
+  async #run(batch: Job[], rows: number, work: number): Promise<void> {
     const first = batch[0]!;
     const model = first.call.model;
     const startedAt = this.#now();
-    this.#running = { model, rows, startedAt };
+    this.#running = { model, rows, work, startedAt };
     try {
       const axes = model.batchAxes;
       const inputs = batch.length > 1 && axes ? mergeInputs(batch.map((job) => job.call.inputs), axes) : first.call.inputs;
       const result = await this.#options.run(model, inputs, first.call.outputNames);
-      this.#predictor(model).observe(rows, result.inferMs);
+      this.#predictor(model).observe(work, result.inferMs);
       const parts = batch.length > 1 && axes ? splitOutputs(result.outputs, axes, batch.map((job) => job.rows)) : [result.outputs];
       if (batch.length > 1) {
         this.counters.batches++;

@@ -1,7 +1,10 @@
 /**
- * @module Predicted `session.run` time per batch size: an exponentially weighted mean and
- * variance per observed size, and for sizes not seen yet a line through the nearest two seen
- * (run time is close to affine in batch size). Admission, batching and spilling all ask it.
+ * @module Predicted `session.run` time as a function of the work in a run, measured as input
+ * elements (for a fixed-shape model that is batch size times the row size; for PP-OCR it also
+ * follows the line's width). Runs are grouped in quarter-octave buckets of work, each with an
+ * exponentially weighted mean and variance; work between or beyond the buckets seen is
+ * predicted on the line through the nearest two (run time is close to affine in work).
+ * Admission, batching and spilling all ask it.
  */
 
 const ALPHA = 0.2;
@@ -9,13 +12,16 @@ const ALPHA = 0.2;
 const PRIOR_MS = 2;
 
 interface Stat {
+  /** Mean work of the runs in this bucket. */
+  work: number;
   mean: number;
   variance: number;
   count: number;
 }
 
 export interface ServiceTimeSnapshot {
-  batchSize: number;
+  /** Input elements per run (batch size times row size). */
+  work: number;
   meanMs: number;
   stdMs: number;
   samples: number;
@@ -24,42 +30,50 @@ export interface ServiceTimeSnapshot {
 export class ServiceTimePredictor {
   readonly #stats = new Map<number, Stat>();
 
-  observe(batchSize: number, ms: number): void {
-    const stat = this.#stats.get(batchSize);
+  observe(work: number, ms: number): void {
+    const bucket = bucketOf(work);
+    const stat = this.#stats.get(bucket);
     if (!stat) {
-      this.#stats.set(batchSize, { mean: ms, variance: 0, count: 1 });
+      this.#stats.set(bucket, { work, mean: ms, variance: 0, count: 1 });
       return;
     }
     const delta = ms - stat.mean;
     stat.mean += ALPHA * delta;
     stat.variance = (1 - ALPHA) * (stat.variance + ALPHA * delta * delta);
+    stat.work += ALPHA * (work - stat.work);
     stat.count += 1;
   }
 
-  /** Expected milliseconds for one run of `batchSize`. */
-  mean(batchSize: number): number {
-    const exact = this.#stats.get(batchSize);
-    if (exact) return exact.mean;
-    const sizes = [...this.#stats.keys()].sort((a, b) => Math.abs(a - batchSize) - Math.abs(b - batchSize) || a - b);
-    const [nearest, second] = sizes;
-    if (nearest === undefined) return PRIOR_MS;
-    const near = this.#stats.get(nearest)!.mean;
-    if (second === undefined) return (near * (1 + batchSize / nearest)) / 2; // half fixed cost, half per item
-    const slope = (this.#stats.get(second)!.mean - near) / (second - nearest);
-    return Math.max(near * 0.5, near + Math.max(0, slope) * (batchSize - nearest));
+  /** Expected milliseconds for one run of `work` input elements. */
+  mean(work: number): number {
+    const [near, second] = this.#nearest(work);
+    if (!near) return PRIOR_MS;
+    if (Math.abs(near.work - work) <= 0.1 * work) return near.mean;
+    if (!second || second.work === near.work) return near.mean * (0.5 + (0.5 * work) / near.work); // half fixed cost, half per element
+    const slope = Math.max(0, (second.mean - near.mean) / (second.work - near.work));
+    return Math.max(0.5 * Math.min(near.mean, second.mean), near.mean + slope * (work - near.work));
   }
 
   /** A pessimistic estimate (mean plus two standard deviations) for deadline decisions. */
-  upper(batchSize: number): number {
-    const stat = this.#stats.get(batchSize);
-    return this.mean(batchSize) + 2 * Math.sqrt(stat?.variance ?? 0);
+  upper(work: number): number {
+    const [near] = this.#nearest(work);
+    return this.mean(work) + 2 * Math.sqrt(near?.variance ?? 0);
   }
 
   snapshot(): ServiceTimeSnapshot[] {
-    return [...this.#stats]
-      .sort(([a], [b]) => a - b)
-      .map(([batchSize, s]) => ({ batchSize, meanMs: round(s.mean), stdMs: round(Math.sqrt(s.variance)), samples: s.count }));
+    return [...this.#stats.values()]
+      .sort((a, b) => a.work - b.work)
+      .map((s) => ({ work: Math.round(s.work), meanMs: round(s.mean), stdMs: round(Math.sqrt(s.variance)), samples: s.count }));
   }
+
+  #nearest(work: number): Stat[] {
+    const distance = (s: Stat) => Math.abs(Math.log(Math.max(1, s.work) / Math.max(1, work)));
+    return [...this.#stats.values()].sort((a, b) => distance(a) - distance(b));
+  }
+}
+
+function bucketOf(work: number): number {
+  return Math.round(Math.log2(Math.max(1, work)) * 4);
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;

@@ -101,6 +101,10 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     return count;
   }
 
+  itemsAhead(priority: number): T[] {
+    return this.inOrder().filter((item) => item.priority <= priority);
+  }
+
   sheddable(): T | undefined {
     const level = this.#levels.at(-1);
     if (!level) return undefined;

@@ -1,0 +1,158 @@
+/**
+ * Scheduling through the real Worker and ModelHost: rate limits (429), batched runs equal to
+ * separate runs for mlp-tiny and silero-vad, deadlines (504 on time), early refusal and a full
+ * queue (503 with Retry-After), and cancelled work dropped from the queue.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ModelRecord } from "../../durable-objects/model-registry/records.ts";
+import { ADMIN, call, createTenant, ensureDemoModel, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
+import { expectOutputsClose, loadFixture, type Fixture, type FixtureTensor } from "./fixtures.ts";
+
+interface InferBody { outputs: FixtureTensor[] }
+
+let premium: string;
+let mlp: Fixture;
+
+beforeAll(async () => {
+  await ensureDemoModel("mlp-tiny");
+  premium = await createTenant("sched-premium", "premium");
+  mlp = await loadFixture("mlp-tiny");
+  // Copies of the demo models that hold a request up to 50 ms to fill a batch.
+  for (const [name, path] of [["mlp-batched", "models/mlp-tiny/1/model.onnx"], ["vad-batched", "models/silero-vad/1/model.onnx"]] as const) {
+    const response = await uploadModel(name, "1", await fixtureBytes(path), "?max_batch=16&max_queue_delay_microseconds=50000");
+    expect(response.status, await response.text()).toBe(201);
+  }
+});
+
+/** `rows` rows for mlp-wide: its run time grows with the rows. */
+function wideInput(rows: number) {
+  return { inputs: [{ name: "input", datatype: "FP32", shape: [rows, 256], data: Array.from({ length: rows * 256 }, (_, k) => Math.sin(k)) }] };
+}
+
+const timingOf = (response: Response, name: string) => response.headers.get("server-timing")?.match(new RegExp(`${name};desc="([^"]+)"`))?.[1];
+
+describe("rate limits", () => {
+  it("a free tenant over its burst gets 429 with Retry-After, and others are unaffected", async () => {
+    const free = await createTenant("sched-free", "free");
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let k = 0; k < 30; k++) {
+      const response = await inferJson("mlp-tiny", free, { inputs: mlp.inputs });
+      statuses.push(response.status);
+      if (response.status === 429) {
+        retryAfter = response.headers.get("retry-after");
+        expect(((await response.json()) as { error: string }).error).toMatch(/rate limit/);
+      } else await response.arrayBuffer();
+    }
+    expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true); // the burst
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect((await inferJson("mlp-tiny", premium, { inputs: mlp.inputs })).status).toBe(200);
+  });
+});
+
+describe("dynamic batching", () => {
+  it("mlp-tiny: rows sent as separate concurrent requests are batched, with the outputs of one run", async () => {
+    const [input] = mlp.inputs;
+    const [output] = mlp.outputs;
+    const responses = await Promise.all(
+      [0, 1, 2].map((row) =>
+        inferJson("mlp-batched", premium, { inputs: [{ ...input, shape: [1, 16], data: input!.data.slice(row * 16, row * 16 + 16) }] }),
+      ),
+    );
+    const batchSizes = responses.map((r) => Number(timingOf(r, "batch")));
+    expect(Math.max(...batchSizes)).toBeGreaterThan(1);
+    for (const [row, response] of responses.entries()) {
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as InferBody;
+      expectOutputsClose(body.outputs, [{ ...output!, shape: [1, 4], data: output!.data.slice(row * 4, row * 4 + 4) }]);
+    }
+  });
+
+  it("silero-vad: speech and silence frames batched along the state's batch axis equal separate runs", async () => {
+    const cases = await Promise.all(["silero-speech", "silero-silence", "silero-speech", "silero-silence"].map(loadFixture));
+    const responses = await Promise.all(cases.map((fixture) => inferJson("vad-batched", premium, { inputs: fixture.inputs })));
+    expect(Math.max(...responses.map((r) => Number(timingOf(r, "batch"))))).toBeGreaterThan(1);
+    for (const [k, response] of responses.entries()) {
+      expect(response.status).toBe(200);
+      expectOutputsClose(((await response.json()) as InferBody).outputs, cases[k]!.outputs);
+    }
+  });
+});
+
+describe("deadlines and admission", () => {
+  it("a request whose deadline passes in the queue gets 504 from its timer, at the deadline", async () => {
+    // The host holds a premium request up to 300 ms to fill a batch; a free request for another
+    // version (so it cannot join that batch, and strict priority keeps it behind) has a 60 ms
+    // deadline, and its own timer must answer it then, not when the premium batch has run.
+    const record = (await (await call("/admin/models/mlp-batched", { key: ADMIN })).json()) as ModelRecord;
+    const held = { ...record.versions[0]!, maxQueueDelayMs: 300 };
+    const other = { ...held, version: "1-copy" };
+    const host = env.MODEL_HOST.getByName("test:expiry:0");
+    const inputs = mlp.inputs.map((t) => ({ name: t.name, datatype: "FP32" as const, shape: t.shape, data: Float32Array.from(t.data) }));
+    const base = { inputs, outputNames: ["output"], tenant: "t", maxQueueWaitMs: 10_000 };
+    const started = Date.now();
+    const first = host.infer({ ...base, model: held, priority: 1, requestId: "held", deadline: started + 10_000 });
+    const late = await host.infer({ ...base, model: other, priority: 3, requestId: "late", deadline: Date.now() + 60 });
+    const lateAfter = Date.now() - started;
+    expect(late.ok).toBe(false);
+    if (!late.ok) expect(late.error).toMatchObject({ status: 504, message: expect.stringMatching(/in the queue/) });
+    expect(lateAfter).toBeGreaterThanOrEqual(55);
+    expect(lateAfter).toBeLessThan(250);
+    expect((await first).ok).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect((await host.state()).counters.expired).toBe(1);
+  });
+
+  it("parameters.timeout cannot raise the deadline above the tier's maximum", async () => {
+    const response = await inferJson("mlp-tiny", premium, { inputs: mlp.inputs, parameters: { timeout: 3_600_000_000 } });
+    expect(response.status).toBe(200);
+    const bad = await inferJson("mlp-tiny", premium, { inputs: mlp.inputs, parameters: { timeout: -5 } });
+    expect(bad.status).toBe(400);
+  });
+
+  it("overload: refused at once with 503 and Retry-After when it cannot finish in time, 200 for the rest, nothing else", async () => {
+    const upload = await uploadModel("wide-overload", "1", await fixtureBytes("fixtures/mlp-wide.onnx"), "?max_batch=64");
+    expect(upload.status).toBe(201);
+    for (let k = 0; k < 3; k++) await (await inferJson("wide-overload", premium, wideInput(64))).arrayBuffer(); // learn its speed
+    const send = () =>
+      call("/v2/models/wide-overload/infer", { method: "POST", key: premium, body: JSON.stringify(wideInput(64)), headers: { "x-hotpath-timeout-ms": "250" } });
+    const responses = await Promise.all(Array.from({ length: 30 }, send));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 503 || s === 504), statuses.join(",")).toBe(true);
+    expect(statuses.filter((s) => s === 200).length, statuses.join(",")).toBeGreaterThan(0);
+    const refused = responses.filter((r) => r.status === 503);
+    expect(refused.length, statuses.join(",")).toBeGreaterThan(0);
+    for (const response of refused) expect(Number(response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // most refusals come at once, not at the deadline
+    expect(refused.length, statuses.join(",")).toBeGreaterThan(statuses.filter((s) => s === 504).length);
+  });
+});
+
+describe("cancellation", () => {
+  it("cancelled queued work is dropped and answered 499 inside the host", async () => {
+    // mlp-batched holds a lone request up to 50 ms to fill a batch: long enough to cancel it.
+    const record = (await (await call("/admin/models/mlp-batched", { key: ADMIN })).json()) as ModelRecord;
+    const model = record.versions[0]!;
+    const host = env.MODEL_HOST.getByName("test:cancel:0");
+    const inputs = mlp.inputs.map((t) => ({ name: t.name, datatype: "FP32" as const, shape: t.shape, data: Float32Array.from(t.data) }));
+    const queued = host.infer({ model, inputs, outputNames: ["output"], requestId: "queued", tenant: "t", priority: 1, deadline: Date.now() + 10_000, maxQueueWaitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await host.cancel("queued")).toBe(true);
+    const reply = await queued;
+    expect(reply.ok).toBe(false);
+    if (!reply.ok) expect(reply.error.status).toBe(499);
+    expect(await host.cancel("queued")).toBe(false);
+    expect((await host.state()).counters).toMatchObject({ cancelled: 1, completed: 0 });
+  });
+});
+
+describe("observability", () => {
+  it("Server-Timing names the batch size and the replica; the host reports its service-time estimates", async () => {
+    const response = await inferJson("mlp-tiny", premium, { inputs: mlp.inputs });
+    expect(response.headers.get("server-timing")).toMatch(/auth;dur=.*queue;dur=.*infer;dur=.*batch;desc="\d+".*replica;desc="[a-z]+\/0".*total;dur=/);
+    const state = (await (await call("/admin/models/mlp-tiny", { key: ADMIN })).json()) as { hosts: { serviceTimes: Record<string, { batchSize: number; meanMs: number }[]> }[] };
+    expect(state.hosts[0]!.serviceTimes["mlp-tiny@1"]?.length).toBeGreaterThan(0);
+  });
+});
