@@ -8,6 +8,7 @@ import type { AppEnv } from "./app-env.ts";
 import { onError, onNotFound } from "./middleware/errors.ts";
 import { adminModelRoutes } from "./routes/admin-models.ts";
 import { adminTenantRoutes } from "./routes/admin-tenants.ts";
+import { benchRoutes } from "./routes/bench.ts";
 import { oipInferRoutes } from "./routes/oip-infer.ts";
 import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
 import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
@@ -27,6 +28,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", oipRepositoryRoutes);
   app.route("/", adminModelRoutes);
   app.route("/", adminTenantRoutes);
+  app.route("/", benchRoutes);
   app.onError(onError);
   app.notFound(onNotFound);
   return app;

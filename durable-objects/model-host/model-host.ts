@@ -26,12 +26,21 @@ export class ModelHost extends DurableObject<Env> {
     this.#sessions = new SessionCache(Number(env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024);
     this.#scheduler = new Scheduler({
       maxQueueLength: Number(env.HOST_MAX_QUEUE_LENGTH),
+      policy: env.SCHEDULER_POLICY === "fifo" ? "fifo" : "tiered",
       run: (model, inputs, outputNames) => this.#run(model, inputs, outputNames),
     });
   }
 
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
     return replyOf(() => this.#scheduler.submit(call), "inference");
+  }
+
+  /**
+   * Runs the model with no queue, no checks, no accounting: the benchmark's baseline for what
+   * the platform adds. Only reachable through the bench routes, which are off unless enabled.
+   */
+  async runBare(model: HostModel, inputs: Tensor[], outputNames: string[]): Promise<RpcReply<Tensor[]>> {
+    return replyOf(async () => (await this.#run(model, inputs, outputNames)).outputs, "bare run");
   }
 
   /** The router calls this when its client went away, so queued work is dropped. */

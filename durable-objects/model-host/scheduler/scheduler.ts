@@ -34,8 +34,15 @@ interface Job extends Schedulable {
   reject: (error: HttpError) => void;
 }
 
+/**
+ * `tiered`: priorities, fair share and EDF (the platform). `fifo`: one first-come-first-served
+ * queue with the same admission and deadlines: the baseline the benchmark compares against.
+ */
+export type SchedulingPolicy = "tiered" | "fifo";
+
 export interface SchedulerOptions {
   maxQueueLength: number;
+  policy?: SchedulingPolicy;
   run: RunModel;
   now?: () => number;
 }
@@ -66,7 +73,7 @@ export class Scheduler {
     const { model } = call;
     const rows = model.batchAxes ? batchSizeOf(call.inputs, model.batchAxes) : 1;
     const work = call.inputs.reduce((sum, input) => sum + input.data.length, 0);
-    const waitMs = this.#predictedWaitMs(call.priority);
+    const waitMs = this.#predictedWaitMs(this.#options.policy === "fifo" ? 0 : call.priority);
     const runMs = this.#predictor(model).upper(work);
     if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
       this.counters.rejectedDeadline++;
@@ -81,7 +88,10 @@ export class Scheduler {
     return new Promise<HostInferValue>((resolve, reject) => {
       const job: Job = {
         call, rows, work, resolve, reject, enqueuedAt: now, timer: undefined,
-        priority: call.priority, deadline: call.deadline, tenant: call.tenant, cost: runMs,
+        ...(this.#options.policy === "fifo"
+          ? { priority: 0, deadline: now, tenant: "fifo" } // one lane, in arrival order
+          : { priority: call.priority, deadline: call.deadline, tenant: call.tenant }),
+        cost: runMs,
         key: batchKeyOf(call),
       };
       job.timer = setTimeout(() => this.#expire(job), call.deadline - now);
@@ -146,7 +156,7 @@ export class Scheduler {
   /** Makes room by refusing the least important queued request, if it is less important than `priority`. */
   #shedFor(priority: number): boolean {
     const victim = this.#queue.sheddable();
-    if (!victim || victim.priority <= priority) return false;
+    if (!victim || victim.priority <= priority || this.#options.policy === "fifo") return false;
     this.#take(victim);
     this.counters.shed++;
     victim.reject(new HttpError(503, "shed to make room for higher-priority work", 1));
@@ -173,7 +183,7 @@ export class Scheduler {
     let head = this.#queue.peek();
     // A run that blocked the thread past some deadlines delays their timers: answer them now
     // rather than start work nobody can use.
-    while (head && head.deadline <= this.#now()) {
+    while (head && head.call.deadline <= this.#now()) {
       this.#expire(head, false);
       head = this.#queue.peek();
     }
@@ -186,7 +196,7 @@ export class Scheduler {
     const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
     // Waiting may grow the batch to max_batch rows; its run must still end before every deadline.
     const fullWork = (work / rows) * model.maxBatch;
-    const latestStart = Math.min(...batch.map((job) => job.deadline)) - this.#predictor(model).upper(fullWork);
+    const latestStart = Math.min(...batch.map((job) => job.call.deadline)) - this.#predictor(model).upper(fullWork);
     if (head.key !== undefined && rows < model.maxBatch && now < Math.min(waitUntil, latestStart)) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
       clearTimeout(this.#batchTimer);
