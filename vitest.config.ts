@@ -25,7 +25,7 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        bindings: { ADMIN_TOKEN: "test-admin-token" },
+        bindings: { ADMIN_TOKEN: "test-admin-token", ORIGIN_TOKEN: "test-origin-token" },
         serviceBindings: { FIXTURES: serveFixture },
       },
     }),

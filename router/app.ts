@@ -9,6 +9,7 @@ import { onError, onNotFound } from "./middleware/errors.ts";
 import { adminModelRoutes } from "./routes/admin-models.ts";
 import { adminTenantRoutes } from "./routes/admin-tenants.ts";
 import { benchRoutes } from "./routes/bench.ts";
+import { internalModelRoutes } from "./routes/internal-models.ts";
 import { oipInferRoutes } from "./routes/oip-infer.ts";
 import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
 import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
@@ -29,6 +30,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", adminModelRoutes);
   app.route("/", adminTenantRoutes);
   app.route("/", benchRoutes);
+  app.route("/", internalModelRoutes);
   app.onError(onError);
   app.notFound(onNotFound);
   return app;

@@ -4,9 +4,12 @@
  */
 interface Env {
   ADMIN_TOKEN: string;
+  /** Shared with the origin servers: they fetch models with it, the edge calls them with it. */
+  ORIGIN_TOKEN: string;
 }
 declare namespace Cloudflare {
   interface Env {
     ADMIN_TOKEN: string;
+    ORIGIN_TOKEN: string;
   }
 }

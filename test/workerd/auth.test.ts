@@ -92,3 +92,26 @@ describe("admin errors keep their status across the registry", () => {
     expect(body.models.find((m) => m.name === "mlp-tiny")?.defaultVersion).toBe("1");
   });
 });
+
+describe("internal routes for the origin pool", () => {
+  const ORIGIN = "test-origin-token";
+
+  it("refuse calls without the shared origin token", async () => {
+    const tenantKey = await createTenant("internal-probe", "premium");
+    expect((await call("/internal/models/mlp-tiny/versions/1/bytes")).status).toBe(401);
+    expect((await call("/internal/models/mlp-tiny/versions/1/bytes", { key: tenantKey })).status).toBe(403);
+    expect((await call("/internal/models/mlp-tiny/versions/1/bytes", { key: ADMIN })).status).toBe(403);
+  });
+
+  it("serve a version's record and bytes, with the sha256 the bytes have", async () => {
+    const record = (await (await call("/internal/models/mlp-tiny/versions/1", { key: ORIGIN })).json()) as { sha256: string; inputs: unknown[] };
+    expect(record.inputs.length).toBe(1);
+    const response = await call("/internal/models/mlp-tiny/versions/1/bytes", { key: ORIGIN });
+    expect(response.status).toBe(200);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    expect(response.headers.get("x-model-sha256")).toBe(record.sha256);
+    expect(digest).toBe(record.sha256);
+    expect((await call("/internal/models/mlp-tiny/versions/9/bytes", { key: ORIGIN })).status).toBe(404);
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * @module Load generation over node:http with keep-alive sockets (lighter on a 2-core machine
+ * than fetch): one timed request, a closed loop (N clients, each sends when its last answer
+ * came), and an open loop (Poisson arrivals at a fixed rate, whatever the answers do). Every
+ * request has a client timeout and every loop is bounded in requests and time.
+ */
+import { Agent, request as httpRequest } from "node:http";
+
+export interface RequestSpec {
+  path: string;
+  body: Uint8Array;
+  headers: Record<string, string>;
+  /** Client-side limit; the request counts as `timeout` (status 0) past it. */
+  timeoutMs: number;
+  /** Free-form label carried into the result (e.g. the tier). */
+  label?: string;
+}
+
+export interface Outcome {
+  label: string;
+  /** HTTP status; 0 when no answer came (timeout or network error). */
+  status: number;
+  /** Milliseconds from the start of the loop to when the request was sent. */
+  sentAt: number;
+  latencyMs: number;
+  /** Retry-After header as given, if any. */
+  retryAfter: string | undefined;
+  /** Server-Timing `batch` description (rows in the run), when the answer had one. */
+  batch: number | undefined;
+  /** timeout | network error text; undefined when an answer came. */
+  error: string | undefined;
+  /** Error message from the body of non-2xx answers (first 200 chars). */
+  message: string | undefined;
+}
+
+export function newAgent(maxSockets: number): Agent {
+  return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, keepAliveMsecs: 10_000 });
+}
+
+/** Sends one request; never rejects. `signal` aborting counts as a client error (status 0). */
+export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = performance.now(), signal?: AbortSignal): Promise<Outcome> {
+  const started = performance.now();
+  const sentAt = started - origin;
+  const label = spec.label ?? "";
+  return new Promise<Outcome>((done) => {
+    let settled = false;
+    const finish = (outcome: Omit<Outcome, "label" | "sentAt" | "latencyMs">) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      done({ label, sentAt, latencyMs: performance.now() - started, ...outcome });
+    };
+    const req = httpRequest(`${baseUrl}${spec.path}`, {
+      method: "POST",
+      agent,
+      headers: { ...spec.headers, "content-length": String(spec.body.byteLength) },
+    });
+    const timer = setTimeout(() => {
+      finish({ status: 0, retryAfter: undefined, batch: undefined, error: "timeout", message: undefined });
+      req.destroy();
+    }, spec.timeoutMs);
+    const onAbort = () => {
+      finish({ status: 0, retryAfter: undefined, batch: undefined, error: "aborted", message: undefined });
+      req.destroy();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    req.on("error", (error) => finish({ status: 0, retryAfter: undefined, batch: undefined, error: error.message, message: undefined }));
+    req.on("response", (res) => {
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => {
+        if (status >= 300) chunks.push(chunk);
+      });
+      res.on("error", (error) => finish({ status: 0, retryAfter: undefined, batch: undefined, error: error.message, message: undefined }));
+      res.on("end", () => {
+        const timing = String(res.headers["server-timing"] ?? "");
+        const batch = /batch;desc="?(\d+)/.exec(timing)?.[1];
+        let message: string | undefined;
+        if (status >= 300) {
+          const text = Buffer.concat(chunks).toString("utf8");
+          try {
+            message = String((JSON.parse(text) as { error?: unknown }).error ?? text).slice(0, 200);
+          } catch {
+            message = text.slice(0, 200);
+          }
+        }
+        const retryAfter = res.headers["retry-after"];
+        finish({ status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, batch: batch === undefined ? undefined : Number(batch), error: undefined, message });
+      });
+    });
+    req.end(spec.body);
+  });
+}
+
+export interface ClosedLoopOptions {
+  baseUrl: string;
+  concurrency: number;
+  durationMs: number;
+  /** Stops earlier once this many requests were sent. */
+  maxRequests?: number;
+  next: (i: number) => RequestSpec;
+  agent?: Agent;
+}
+
+/** `concurrency` clients each sending back to back until the time or request budget is spent. */
+export async function closedLoop(options: ClosedLoopOptions): Promise<{ outcomes: Outcome[]; elapsedMs: number }> {
+  const agent = options.agent ?? newAgent(options.concurrency);
+  const origin = performance.now();
+  const stopAt = origin + options.durationMs;
+  const maxRequests = options.maxRequests ?? Number.POSITIVE_INFINITY;
+  const outcomes: Outcome[] = [];
+  let issued = 0;
+  const client = async () => {
+    while (performance.now() < stopAt && issued < maxRequests) {
+      const spec = options.next(issued++);
+      outcomes.push(await send(options.baseUrl, agent, spec, origin));
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, client));
+  const elapsedMs = performance.now() - origin;
+  if (!options.agent) agent.destroy();
+  return { outcomes, elapsedMs };
+}
+
+export interface OpenLoopOptions {
+  baseUrl: string;
+  /** Mean arrivals per second (Poisson process). */
+  ratePerSecond: number;
+  durationMs: number;
+  next: (i: number) => RequestSpec;
+  /** Seeded uniform [0, 1) source so runs are comparable. */
+  random: () => number;
+  agent?: Agent;
+  /** Requests the client keeps open at most (beyond: counted as `client-overflow`, not sent). */
+  maxOpen?: number;
+}
+
+/**
+ * Poisson arrivals: exponential gaps drawn up front from `random`, fired by a 1 ms timer loop
+ * (every arrival whose time has come is sent at once). The client's own lag (how late arrivals
+ * were sent) is returned so a saturated load generator shows up in the report.
+ */
+export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Outcome[]; elapsedMs: number; lagP99Ms: number }> {
+  const arrivals: number[] = [];
+  for (let t = 0; ; ) {
+    t += (-Math.log(1 - options.random()) * 1000) / options.ratePerSecond;
+    if (t >= options.durationMs) break;
+    arrivals.push(t);
+  }
+  const maxOpen = options.maxOpen ?? 4096;
+  const agent = options.agent ?? newAgent(maxOpen);
+  const origin = performance.now();
+  const pending: Promise<Outcome>[] = [];
+  const lags: number[] = [];
+  let open = 0;
+  let overflow = 0;
+  let next = 0;
+  while (next < arrivals.length) {
+    const now = performance.now() - origin;
+    while (next < arrivals.length && arrivals[next]! <= now) {
+      const spec = options.next(next);
+      lags.push(now - arrivals[next]!);
+      next++;
+      if (open >= maxOpen) {
+        overflow++;
+        continue;
+      }
+      open++;
+      pending.push(
+        send(options.baseUrl, agent, spec, origin).then((outcome) => {
+          open--;
+          return outcome;
+        }),
+      );
+    }
+    if (now > options.durationMs + 5_000) break; // the client cannot keep up at all; stop
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const outcomes = await Promise.all(pending);
+  for (let i = 0; i < overflow; i++) {
+    outcomes.push({ label: "client-overflow", status: 0, sentAt: 0, latencyMs: 0, retryAfter: undefined, batch: undefined, error: "client-overflow", message: undefined });
+  }
+  const elapsedMs = performance.now() - origin;
+  if (!options.agent) agent.destroy();
+  lags.sort((a, b) => a - b);
+  return { outcomes, elapsedMs, lagP99Ms: lags.length ? lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))]! : 0 };
+}
+
+/** mulberry32: a small seeded PRNG, so arrivals and the tier mix repeat between policies. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * @module A throwaway hotpath stack for the benchmark and the overload test: `wrangler dev` on
+ * 127.0.0.1 with its own port, state directory and env file (ADMIN_TOKEN, SCHEDULER_POLICY,
+ * BENCH_ROUTES, ...), model uploads with batching and replica options, and tenants with keys.
+ * `stop()` ends wrangler and removes the temporary directory; call it in a `finally`.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Tier } from "../../config/tiers.ts";
+import { AdminClient } from "../lib/admin-client.ts";
+import { REPO_ROOT, startWranglerDev, type WranglerDev } from "../lib/wrangler-dev.ts";
+
+export const FIXTURES_DIR = resolve(REPO_ROOT, ".hotpath/fixtures");
+export const MODELS_DIR = resolve(REPO_ROOT, ".hotpath/models");
+
+export interface StackOptions {
+  /** 127.0.0.1 port; the benchmark and its tests use 8800-8899. */
+  port: number;
+  /** Extra env vars (override wrangler.toml's [vars]): SCHEDULER_POLICY, BENCH_ROUTES, HOST_MAX_QUEUE_LENGTH. */
+  vars?: Record<string, string>;
+  /** A name for the temp dir, to tell stacks apart in /tmp. */
+  label?: string;
+  /** Every line wrangler prints. */
+  onLine?: (line: string) => void;
+}
+
+export interface UploadOptions {
+  maxBatch?: number;
+  maxQueueDelayMicroseconds?: number;
+  minReplicas?: number;
+  maxReplicas?: number;
+}
+
+export interface TenantKey {
+  tenant: string;
+  tier: Tier;
+  key: string;
+}
+
+export class Stack {
+  readonly url: string;
+  readonly admin: AdminClient;
+  readonly adminToken: string;
+  readonly #dev: WranglerDev;
+  readonly #dir: string;
+
+  private constructor(dev: WranglerDev, dir: string, adminToken: string) {
+    this.#dev = dev;
+    this.#dir = dir;
+    this.url = dev.url;
+    this.adminToken = adminToken;
+    this.admin = new AdminClient({ baseUrl: dev.url, adminToken, timeoutMs: 120_000 });
+  }
+
+  static async start(options: StackOptions): Promise<Stack> {
+    const dir = mkdtempSync(join(tmpdir(), `hotpath-${options.label ?? "bench"}-`));
+    try {
+      const adminToken = `hpadmin_${randomBytes(24).toString("base64url")}`;
+      const vars = { ADMIN_TOKEN: adminToken, ...options.vars };
+      const envFile = join(dir, "dev.vars");
+      writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+      const dev = await startWranglerDev({
+        host: "127.0.0.1",
+        port: options.port,
+        persistTo: join(dir, "state"),
+        envFile,
+        readyTimeoutMs: 120_000,
+        onLine: options.onLine,
+      });
+      return new Stack(dev, dir, adminToken);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  recentOutput(): string {
+    return this.#dev.recentOutput();
+  }
+
+  get exited(): Promise<number | null> {
+    return this.#dev.exited;
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.#dev.stop();
+    } finally {
+      rmSync(this.#dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Uploads raw .onnx bytes as `name@version` with the batching and replica options the admin
+   * API takes (the CLI's client knows only max_batch and placement).
+   */
+  async upload(name: string, version: string, file: string, options: UploadOptions = {}): Promise<void> {
+    const query = new URLSearchParams({ placement: "edge" });
+    if (options.maxBatch !== undefined) query.set("max_batch", String(options.maxBatch));
+    if (options.maxQueueDelayMicroseconds !== undefined) query.set("max_queue_delay_microseconds", String(options.maxQueueDelayMicroseconds));
+    if (options.minReplicas !== undefined) query.set("min_replicas", String(options.minReplicas));
+    if (options.maxReplicas !== undefined) query.set("max_replicas", String(options.maxReplicas));
+    const bytes = readFileSync(file);
+    const url = new URL(`${this.url}/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}?${query}`);
+    const { status, text } = await new Promise<{ status: number; text: string }>((done, fail) => {
+      const req = httpRequest(url, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${this.adminToken}`, "content-type": "application/octet-stream", "content-length": String(bytes.length) },
+      });
+      req.setTimeout(120_000, () => req.destroy(new Error(`upload of ${name}@${version} timed out`)));
+      req.on("error", fail);
+      req.on("response", (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", fail);
+        res.on("end", () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      });
+      req.end(bytes);
+    });
+    if (status !== 201) throw new Error(`upload of ${name}@${version} failed: ${status} ${text.slice(0, 300)}`);
+  }
+
+  /** `count` tenants of `tier` named `<prefix>-<i>`, each with one key. */
+  async tenants(tier: Tier, count: number, prefix = tier): Promise<TenantKey[]> {
+    const keys: TenantKey[] = [];
+    for (let i = 0; i < count; i++) {
+      const tenant = `${prefix}-${i}`;
+      await this.admin.putTenant(tenant, tier, ["*"]);
+      keys.push({ tenant, tier, key: (await this.admin.createKey(tenant)).key });
+    }
+    return keys;
+  }
+
+  /** The scheduler counters of replica 0 of a model (GET /admin/models/{m} -> hosts[0].counters). */
+  async hostCounters(model: string): Promise<Record<string, number>> {
+    const response = await fetch(`${this.url}/admin/models/${encodeURIComponent(model)}`, {
+      headers: { authorization: `Bearer ${this.adminToken}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`GET /admin/models/${model}: ${response.status} ${text.slice(0, 300)}`);
+    const body = JSON.parse(text) as { hosts?: { counters?: Record<string, number> }[] };
+    const counters = body.hosts?.[0]?.counters;
+    if (!counters) throw new Error(`GET /admin/models/${model} has no hosts[0].counters: ${text.slice(0, 300)}`);
+    return counters;
+  }
+}
+
+/** The path of a prepared model (`npm run models`), or a clear error. */
+export function modelFile(name: string, version = "1"): string {
+  const path = join(MODELS_DIR, name, version, "model.onnx");
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run models\` first`);
+  return path;
+}
+
+/** The path of a fixture file (`npm run models`), or a clear error. */
+export function fixtureFile(name: string): string {
+  const path = join(FIXTURES_DIR, name);
+  if (!existsSync(path) || statSync(path).size === 0) throw new Error(`${path} is missing: run \`npm run models\` first`);
+  return path;
+}
