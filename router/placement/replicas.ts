@@ -98,3 +98,8 @@ function weight(set: ReplicaSet, replica: number, now: number): number {
   if (!report || now - report.at > STALE_MS) return 0;
   return report.load.backlogMs + report.load.queued;
 }
+
+/** The backlog a replica last reported (0 when unknown or stale): what the spill decision reads. */
+export function reportedBacklogMs(key: string, bounds: ReplicaBounds, replica: number, now = Date.now()): number {
+  return weight(setFor(key, bounds), replica, now);
+}

@@ -1,8 +1,9 @@
 /**
  * @module `POST /v2/models/{m}[/versions/{v}]/infer`: authenticate, rate-limit the tenant,
- * resolve the version, check the tensors against the model's signature, fix the deadline, pick
- * a ModelHost replica, and encode the answer (JSON or the binary extension) with Server-Timing
- * and x-served-by. A request never outlives its deadline here, whatever the host does.
+ * resolve the version, check the tensors against the model's signature, fix the deadline, run
+ * it where its placement says (a ModelHost replica, or the origin pool: always for `origin`
+ * models, on spill for `auto` ones), and encode the answer (JSON or the binary extension) with
+ * Server-Timing and x-served-by. A request never outlives its deadline here, whatever runs it.
  */
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
@@ -20,7 +21,10 @@ import { inferenceHeaderLength, readBodyLimited } from "../middleware/read-body.
 import { tenantAuth } from "../middleware/tenant-auth.ts";
 import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
 import { regionOf } from "../placement/region.ts";
-import { observeLoad, pickReplica, replicaWarmed } from "../placement/replicas.ts";
+import { observeLoad, pickReplica, replicaWarmed, reportedBacklogMs } from "../placement/replicas.ts";
+import { isCapacityRefusal, maySpill, spillUpFront } from "../placement/spill.ts";
+import { inferOnPool, poolConfigured, type OriginCall } from "../origin-pool/origin-client.ts";
+import type { Tensor } from "../../protocol/tensor.ts";
 import { deadlineFor, TIMEOUT_HEADER } from "../scheduling/deadline.ts";
 import { admitTenant } from "../scheduling/tenant-limits.ts";
 import { mayUseModel } from "../tenants/records.ts";
@@ -41,7 +45,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   const name = c.req.param("model") ?? "";
   const model = await resolveVersion(c.env, name, version);
   if (!mayUseModel(tenant, name)) throw new HttpError(403, `this key may not use model '${name}'`);
-  if (model.placement === "origin") {
+  if (model.placement === "origin" && !poolConfigured(c.env)) {
     throw new HttpError(503, `model '${name}' runs on the origin pool, and no origin is configured`, 30);
   }
 
@@ -53,50 +57,79 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     checkInputs(request.inputs, model.inputs, { maxBatch: model.maxBatch, modelName: name });
     const outputs = selectOutputs(request.outputs, model.outputs, request.binaryByDefault);
     const deadline = deadlineFor(tier, arrivedAt, request.parameters, c.req.header(TIMEOUT_HEADER));
+    const work: Work = { model, inputs: request.inputs, outputNames: outputs.map((o) => o.name), tenant: tenant.id, priority: tier.priority, deadline: deadline.at };
 
     const region = regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined);
     const setKey = `${region}:${name}`;
     const host = modelHostFor(c.env, region, name, pickReplica(setKey, model));
-    const requestId = crypto.randomUUID();
-    const cancel = () => void host.stub.cancel(requestId).catch(() => false);
-    c.req.raw.signal.addEventListener("abort", cancel);
-    let reply: HostInferValue;
-    try {
-      reply = await timing.measure("host", () =>
-        beforeDeadline(
-          deadline.at + DEADLINE_GRACE_MS,
-          (async () =>
-            unwrapReply(
-              await host.stub.infer({
-                model, inputs: request.inputs, outputNames: outputs.map((o) => o.name), requestId,
-                tenant: tenant.id, priority: tier.priority, deadline: deadline.at, maxQueueWaitMs: tier.maxQueueWaitMs,
-              }),
-            ))(),
-        ),
-      );
-    } finally {
-      c.req.raw.signal.removeEventListener("abort", cancel);
+    const spillable = maySpill(c.env, model.placement, tier);
+    let served: Served;
+    if (model.placement === "origin") {
+      served = await onPool(c, work, undefined);
+    } else if (spillable && spillUpFront(c.env, reportedBacklogMs(setKey, model, host.replica), deadline.at - Date.now())) {
+      served = await onPool(c, work, "edge backlog");
+    } else {
+      try {
+        served = await onEdge(c, work, host, setKey, tier.maxQueueWaitMs);
+      } catch (error) {
+        if (!spillable || !isCapacityRefusal(error) || deadline.at <= Date.now()) throw error;
+        served = await onPool(c, work, "edge refused");
+      }
     }
-    growIfBacklogged(c, setKey, model, host, reply);
-
-    const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
-    if (loadMs > 0) timing.add("load", loadMs);
-    timing.add("queue", queueMs);
-    timing.add("infer", inferMs);
-    timing.note("batch", String(batchSize));
-    timing.note("replica", `${host.region}/${host.replica}`);
 
     const encoded = encodeInferResponse(
-      { modelName: name, modelVersion: model.version, id: request.id, outputs: reply.outputs },
+      { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
       { outputs, binaryByDefault: request.binaryByDefault },
     );
-    const headers = new Headers({ "content-type": encoded.contentType, "x-served-by": `edge:${host.region}/${host.replica}` });
+    const headers = new Headers({ "content-type": encoded.contentType, "x-served-by": served.servedBy });
     if (encoded.headerLength !== undefined) headers.set("inference-header-content-length", String(encoded.headerLength));
     headers.set("server-timing", timing.header());
     return new Response(encoded.body, { status: 200, headers });
   } finally {
     release();
   }
+}
+
+interface Work extends Omit<OriginCall, "model"> {
+  model: ModelVersionRecord;
+}
+
+interface Served {
+  outputs: Tensor[];
+  servedBy: string;
+}
+
+/** Runs on a ModelHost replica; cancels its queued work if the client goes away. */
+async function onEdge(c: Context<AppEnv>, work: Work, host: HostChoice, setKey: string, maxQueueWaitMs: number): Promise<Served> {
+  const timing = c.get("timing");
+  const requestId = crypto.randomUUID();
+  const cancel = () => void host.stub.cancel(requestId).catch(() => false);
+  c.req.raw.signal.addEventListener("abort", cancel);
+  let reply: HostInferValue;
+  try {
+    reply = await timing.measure("host", () =>
+      beforeDeadline(work.deadline + DEADLINE_GRACE_MS, (async () => unwrapReply(await host.stub.infer({ ...work, requestId, maxQueueWaitMs })))()),
+    );
+  } finally {
+    c.req.raw.signal.removeEventListener("abort", cancel);
+  }
+  growIfBacklogged(c, setKey, work.model, host, reply);
+  const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
+  if (loadMs > 0) timing.add("load", loadMs);
+  timing.add("queue", queueMs);
+  timing.add("infer", inferMs);
+  timing.note("batch", String(batchSize));
+  timing.note("replica", `${host.region}/${host.replica}`);
+  return { outputs: reply.outputs, servedBy: `edge:${host.region}/${host.replica}` };
+}
+
+/** Runs on the origin pool; `spilled` says why an edge model went there. */
+async function onPool(c: Context<AppEnv>, work: Work, spilled: string | undefined): Promise<Served> {
+  const timing = c.get("timing");
+  if (spilled) timing.note("spill", spilled);
+  const answer = await timing.measure("origin", () => inferOnPool(c.env, work));
+  timing.note("served", `origin:${answer.origin}${answer.attempts > 1 ? ` after ${answer.attempts} tries` : ""}`);
+  return { outputs: answer.outputs, servedBy: `origin:${answer.origin}` };
 }
 
 /** Settles with `work`, or with a 504 at `deadlineAt` if the host has not answered by then. */

@@ -154,7 +154,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Ou
   const pending: Promise<Outcome>[] = [];
   const lags: number[] = [];
   let open = 0;
-  let overflow = 0;
+  const overflow: string[] = [];
   let next = 0;
   while (next < arrivals.length) {
     const now = performance.now() - origin;
@@ -163,7 +163,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Ou
       lags.push(now - arrivals[next]!);
       next++;
       if (open >= maxOpen) {
-        overflow++;
+        overflow.push(spec.label ?? "");
         continue;
       }
       open++;
@@ -178,8 +178,8 @@ export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Ou
     await new Promise((r) => setTimeout(r, 1));
   }
   const outcomes = await Promise.all(pending);
-  for (let i = 0; i < overflow; i++) {
-    outcomes.push({ label: "client-overflow", status: 0, sentAt: 0, latencyMs: 0, retryAfter: undefined, batch: undefined, error: "client-overflow", message: undefined });
+  for (const label of overflow) {
+    outcomes.push({ label, status: 0, sentAt: 0, latencyMs: 0, retryAfter: undefined, batch: undefined, error: "client-overflow", message: undefined });
   }
   const elapsedMs = performance.now() - origin;
   if (!options.agent) agent.destroy();

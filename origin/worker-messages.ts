@@ -1,0 +1,25 @@
+/** @module What the main thread and the inference worker (origin/inference-worker.ts) say to each other. */
+import type { BatchAxes } from "../protocol/batching.ts";
+import type { ErrorStatus } from "../protocol/errors.ts";
+import type { Tensor, TensorSpec } from "../protocol/tensor.ts";
+
+export type WorkerRequest = { id: number } & (
+  | { op: "create"; bytes: Uint8Array; ep: string; threads: number }
+  | { op: "run"; session: number; inputs: Tensor[]; outputNames: string[] }
+  | { op: "release"; session: number }
+);
+
+/** An HttpError's status and message survive; anything else arrives as a 500. */
+export interface WorkerError {
+  status: ErrorStatus;
+  message: string;
+}
+
+export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; error: WorkerError });
+
+export interface CreatedSession {
+  session: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  batchAxes: BatchAxes | undefined;
+}
