@@ -45,6 +45,30 @@ export class ModelRegistry extends DurableObject<Env> {
     }, "registering the model");
   }
 
+  /**
+   * First half of registering a version that runs on the origin pool: the edge cannot load it
+   * (too big for an isolate), so it is recorded as `warming` with no signature yet, which lets
+   * an origin fetch it; `completeOriginVersion` adds the signature the origin read and makes it
+   * ready. Not the default until then.
+   */
+  async addPendingVersion(version: Omit<ModelVersionRecord, "state" | "createdAt">): Promise<RpcReply<ModelRecord>> {
+    return replyOf(async () => {
+      if (this.#tables.version(version.name, version.version)) {
+        throw new HttpError(409, `model '${version.name}' already has version '${version.version}'; delete it first`);
+      }
+      this.#tables.insertVersion({ ...version, state: "warming", createdAt: Date.now() });
+      return this.#publish(version.name);
+    }, "registering the model");
+  }
+
+  async completeOriginVersion(name: string, version: string, signature: Pick<ModelVersionRecord, "inputs" | "outputs">): Promise<RpcReply<ModelRecord>> {
+    return replyOf(async () => {
+      this.#requireVersion(name, version);
+      this.#tables.updateSignature(name, version, signature.inputs, signature.outputs);
+      return this.#setState(name, version, "ready");
+    }, "registering the model");
+  }
+
   /** Removes a version and returns its record, so the caller can delete its bytes. */
   async remove(name: string, version: string): Promise<RpcReply<ModelVersionRecord>> {
     return replyOf(async () => {

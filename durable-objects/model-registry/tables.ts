@@ -1,6 +1,7 @@
 /**
  * @module The registry's SQLite tables and the only SQL that touches them.
  */
+import type { TensorSpec } from "../../protocol/tensor.ts";
 import { chooseDefault, type ModelRecord, type ModelVersionRecord, type VersionState } from "./records.ts";
 
 const SCHEMA = `
@@ -65,6 +66,10 @@ export class RegistryTables {
 
   updateState(name: string, version: string, state: VersionState): void {
     this.#sql.exec("UPDATE versions SET state = ? WHERE name = ? AND version = ?", state, name, version);
+  }
+
+  updateSignature(name: string, version: string, inputs: TensorSpec[], outputs: TensorSpec[]): void {
+    this.#sql.exec("UPDATE versions SET inputs = ?, outputs = ? WHERE name = ? AND version = ?", JSON.stringify(inputs), JSON.stringify(outputs), name, version);
   }
 
   deleteVersion(name: string, version: string): void {

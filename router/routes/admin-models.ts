@@ -5,7 +5,8 @@
  */
 import { Hono, type Context } from "hono";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
-import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type Placement } from "../../durable-objects/model-registry/records.ts";
+import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type ModelVersionRecord, type Placement } from "../../durable-objects/model-registry/records.ts";
+import { loadOnPool } from "../origin-pool/origin-admin.ts";
 import type { AppEnv } from "../app-env.ts";
 import { findModel, invalidateCatalog, registry } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
@@ -44,19 +45,42 @@ adminModelRoutes.put("/admin/models/:name/versions/:version", async (c) => {
     throw new HttpError(409, `model '${name}' already has version '${version}'; delete it first`);
   }
   const { r2Key, sha256, bytes } = await storeUpload(c, name, version);
-  const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name);
+  const settings = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, placement, minReplicas, maxReplicas };
+  const record = placement === "origin" ? await registerOnPool(c, settings) : await registerAtEdge(c, settings);
+  invalidateCatalog(name);
+  return c.json(describeVersion(record, version), 201);
+});
+
+type UploadedVersion = Omit<ModelVersionRecord, "inputs" | "outputs" | "batchAxes" | "state" | "createdAt">;
+
+/** Edge and auto models: a ModelHost of this region loads the bytes, proving them and reading the signature. */
+async function registerAtEdge(c: Context<AppEnv>, upload: UploadedVersion): Promise<ModelRecord> {
+  const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), upload.name);
   try {
-    const hostModel = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, batchAxes: undefined };
-    const inspected = unwrapReply(await host.stub.inspect(hostModel));
-    const record = unwrapReply(await registry(c.env).register({ ...hostModel, ...inspected, placement, minReplicas, maxReplicas }));
-    invalidateCatalog(name);
-    return c.json(describeVersion(record, version), 201);
+    const inspected = unwrapReply(await host.stub.inspect({ ...upload, batchAxes: undefined }));
+    return unwrapReply(await registry(c.env).register({ ...upload, ...inspected }));
   } catch (error) {
-    await host.stub.drop(name, version);
-    await c.env.MODELS.delete(r2Key);
+    await host.stub.drop(upload.name, upload.version);
+    await c.env.MODELS.delete(upload.r2Key);
     throw error;
   }
-});
+}
+
+/** Origin models: too big for an isolate, so the origins load them and report the signature. */
+async function registerOnPool(c: Context<AppEnv>, upload: UploadedVersion): Promise<ModelRecord> {
+  let pending = false;
+  try {
+    unwrapReply(await registry(c.env).addPendingVersion({ ...upload, inputs: [], outputs: [], batchAxes: undefined }));
+    pending = true;
+    invalidateCatalog(upload.name);
+    const signature = await loadOnPool(c.env, upload.name, upload.version);
+    return unwrapReply(await registry(c.env).completeOriginVersion(upload.name, upload.version, signature));
+  } catch (error) {
+    if (pending) await registry(c.env).remove(upload.name, upload.version);
+    await c.env.MODELS.delete(upload.r2Key);
+    throw error;
+  }
+}
 
 adminModelRoutes.delete("/admin/models/:name/versions/:version", async (c) => {
   const removed = unwrapReply(await registry(c.env).remove(c.req.param("name"), c.req.param("version")));

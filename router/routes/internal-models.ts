@@ -5,18 +5,29 @@
 import { Hono } from "hono";
 import { HttpError } from "../../protocol/errors.ts";
 import type { AppEnv } from "../app-env.ts";
-import { resolveVersion } from "../catalog.ts";
+import type { ModelVersionRecord } from "../../durable-objects/model-registry/records.ts";
+import { registry } from "../catalog.ts";
 import { originAuth } from "../middleware/origin-auth.ts";
 
 export const internalModelRoutes = new Hono<AppEnv>();
 internalModelRoutes.use("/internal/*", originAuth);
 
+/**
+ * Read from the registry itself, not the router's cached catalog: an origin is usually asked to
+ * load a version moments after it was added, before KV or another isolate's cache has it.
+ */
+async function versionRecord(env: Env, name: string, version: string): Promise<ModelVersionRecord> {
+  const record = (await registry(env).get(name))?.versions.find((v) => v.version === version);
+  if (!record) throw new HttpError(404, `unknown version '${version}' of model '${name}'`);
+  return record;
+}
+
 internalModelRoutes.get("/internal/models/:name/versions/:version", async (c) => {
-  return c.json(await resolveVersion(c.env, c.req.param("name"), c.req.param("version")));
+  return c.json(await versionRecord(c.env, c.req.param("name"), c.req.param("version")));
 });
 
 internalModelRoutes.get("/internal/models/:name/versions/:version/bytes", async (c) => {
-  const record = await resolveVersion(c.env, c.req.param("name"), c.req.param("version"));
+  const record = await versionRecord(c.env, c.req.param("name"), c.req.param("version"));
   const object = await c.env.MODELS.get(record.r2Key);
   if (!object) throw new HttpError(503, `model bytes of ${record.name}@${record.version} are missing from storage`, 5);
   return new Response(object.body, {

@@ -1,0 +1,64 @@
+/**
+ * @module Assigning a model version to the origin pool: every origin is asked to load it (the
+ * OIP model_repository extension: it fetches the bytes from the edge's internal route, checks
+ * their sha256 and warms a session), and the first answer also proves the model loads and gives
+ * its signature, which the edge cannot read itself for models too big for an isolate.
+ */
+import { HttpError } from "../../protocol/errors.ts";
+import type { TensorSpec } from "../../protocol/tensor.ts";
+import { originPool, type OriginState } from "./pool.ts";
+
+export interface OriginSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+/** Loads `name@version` on every usable origin; resolves with the signature the first one read. */
+export async function loadOnPool(env: Env, name: string, version: string, timeoutMs = 120_000): Promise<OriginSignature> {
+  const origins = originPool(env).filter((o) => o.breaker.state() !== "open");
+  if (origins.length === 0) throw new HttpError(503, "placement=origin needs a reachable origin pool (the ORIGINS var) to load and check the model", 30);
+  const attempts = origins.map((origin) => loadOn(env, origin, name, version, timeoutMs));
+  // The first origin to succeed proves the model; one whose load fails says why.
+  const first = await Promise.any(attempts).catch((error: AggregateError) => {
+    const reasons = error.errors.filter((e): e is HttpError => e instanceof HttpError);
+    throw reasons.find((e) => e.status === 400) ?? reasons[0] ?? new HttpError(503, "no origin could load the model", 5);
+  });
+  return first;
+}
+
+async function loadOn(env: Env, origin: OriginState, name: string, version: string, timeoutMs: number): Promise<OriginSignature> {
+  const headers = { authorization: `Bearer ${env.ORIGIN_TOKEN}`, "content-type": "application/json" };
+  const base = `${origin.config.url}`;
+  const path = `/v2/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`;
+  let load: Response;
+  try {
+    load = await fetch(`${base}/v2/repository/models/${encodeURIComponent(name)}/load`, {
+      method: "POST", headers, body: JSON.stringify({ parameters: { version } }), signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch {
+    origin.breaker.failed();
+    throw new HttpError(503, `origin ${origin.config.id} is unreachable`, 5);
+  }
+  if (!load.ok) {
+    const message = await errorText(load);
+    // The origin reached the bytes but could not make a session of them: the upload is not a model.
+    if (/not a loadable ONNX model|could not be loaded/i.test(message)) throw new HttpError(400, `origin ${origin.config.id}: ${message}`);
+    throw new HttpError(503, `origin ${origin.config.id} could not load the model: ${message}`, 5);
+  }
+  const metadata = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+  if (!metadata.ok) throw new HttpError(503, `origin ${origin.config.id} loaded the model but did not describe it: ${await errorText(metadata)}`, 5);
+  const body = (await metadata.json()) as Partial<OriginSignature>;
+  if (!Array.isArray(body.inputs) || !Array.isArray(body.outputs)) throw new HttpError(503, `origin ${origin.config.id} sent metadata without inputs and outputs`, 5);
+  return { inputs: body.inputs, outputs: body.outputs };
+}
+
+async function errorText(response: Response): Promise<string> {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    if (typeof body.error === "string") return body.error;
+  } catch {
+    // not JSON: keep the text
+  }
+  return `${response.status} ${text.slice(0, 200)}`;
+}
