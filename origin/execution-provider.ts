@@ -51,9 +51,7 @@ export async function chooseExecutionProvider(
 /** undefined when a session opens and runs on `ep`; else the reason, in one short line. */
 async function probe(worker: InferenceWorker, ep: ExecutionProvider, threads: number): Promise<string | undefined> {
   try {
-    const session = await worker.createSession(new Uint8Array(Buffer.from(PROBE_MODEL_BASE64, "base64")), ep, threads);
-    await session.run([{ name: "x", datatype: "FP32", shape: [1, 4], data: new Float32Array(4) }], ["y"]);
-    await session.release();
+    await worker.probe(new Uint8Array(Buffer.from(PROBE_MODEL_BASE64, "base64")), ep, threads);
     return undefined;
   } catch (error) {
     return oneLine(error instanceof Error ? error.message : String(error));
@@ -68,6 +66,5 @@ async function probe(worker: InferenceWorker, ep: ExecutionProvider, threads: nu
 export function oneLine(message: string): string {
   const flat = message.replace(/\s+/g, " ").trim();
   const afterAssertion = flat.split(/ was false\. /).at(-1) ?? flat;
-  const text = afterAssertion.replace(/^not a loadable ONNX model: /, "");
-  return text.length > 240 ? `${text.slice(0, 240)}...` : text;
+  return afterAssertion.length > 240 ? `${afterAssertion.slice(0, 240)}...` : afterAssertion;
 }

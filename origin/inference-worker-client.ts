@@ -52,6 +52,11 @@ export class InferenceWorker {
     };
   }
 
+  /** Opens the 4-input probe model on `ep` and runs it once; rejects with onnxruntime's whole message. */
+  async probe(bytes: Uint8Array, ep: string, threads: number): Promise<void> {
+    await this.#call({ op: "probe", bytes, ep, threads });
+  }
+
   async close(): Promise<void> {
     this.#stopped ??= "the origin is shutting down";
     this.#worker.removeAllListeners("exit");

@@ -31,6 +31,15 @@ port.on("message", (request: WorkerRequest) => {
 
 async function handle(request: WorkerRequest): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   switch (request.op) {
+    case "probe": {
+      // onnxruntime directly, not createModelSession: its message is kept whole (the reason a
+      // provider is missing comes at the end of a long one).
+      const options = sessionOptions(request.ep, request.threads);
+      const session = await ortNode.InferenceSession.create(request.bytes, options);
+      await session.run({ x: new ortNode.Tensor("float32", new Float32Array(4), [1, 4]) });
+      await session.release();
+      return { value: true, transfer: [] };
+    }
     case "create": {
       const session = await createModelSession(ort, request.bytes, sessionOptions(request.ep, request.threads));
       const id = nextSession++;

@@ -4,6 +4,7 @@ import type { ErrorStatus } from "../protocol/errors.ts";
 import type { Tensor, TensorSpec } from "../protocol/tensor.ts";
 
 export type WorkerRequest = { id: number } & (
+  | { op: "probe"; bytes: Uint8Array; ep: string; threads: number }
   | { op: "create"; bytes: Uint8Array; ep: string; threads: number }
   | { op: "run"; session: number; inputs: Tensor[]; outputNames: string[] }
   | { op: "release"; session: number }

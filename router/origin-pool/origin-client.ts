@@ -57,7 +57,7 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
     {
       inputs: call.inputs,
       outputs: call.outputNames.map((name) => ({ name, binary: true })),
-      parameters: { priority: call.priority, timeout: Math.floor(remainingMs * 1000) },
+      parameters: { priority: call.priority, timeout: Math.max(1, Math.floor(remainingMs * 1000)) },
     },
     { binary: true },
   );

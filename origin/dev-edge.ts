@@ -1,0 +1,106 @@
+/**
+ * @module A stand-in for the edge's internal model routes (router/routes/internal-models.ts),
+ * serving the models prepared under `.hotpath/models` (scripts/prepare-models.ts). It lets an
+ * origin run where the edge cannot: the origin's tests, and a GPU machine (GPU.md), which has no
+ * wrangler. Same paths, same bearer token rule, same record fields and `x-model-sha256` header.
+ *
+ * `ORIGIN_TOKEN=... node origin/dev-edge.ts --port 8787 [--root .hotpath/models]`
+ */
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import type { TensorSpec } from "../protocol/tensor.ts";
+
+/** The fields of scripts/prepare-models.ts's manifest that a record is made from. */
+interface ManifestEntry {
+  name: string;
+  version: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+  placement: ModelVersionRecord["placement"];
+  maxBatch: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+export interface DevEdgeOptions {
+  port: number;
+  host?: string;
+  token: string;
+  /** The prepared models' folder, holding manifest.json; paths in it are relative to `repoRoot`. */
+  modelsDir: string;
+  repoRoot: string;
+  /** Triton's max_queue_delay for every record (the edge's upload parameter), milliseconds. */
+  maxQueueDelayMs?: number;
+}
+
+export interface DevEdge {
+  url: string;
+  /** Requests per path kind and model, e.g. `bytes mlp-heavy@1`: how tests see what the origin fetched. */
+  counts: Map<string, number>;
+  close(): Promise<void>;
+}
+
+/** @example const edge = await startDevEdge({ port: 8850, token, modelsDir: ".hotpath/models", repoRoot: "." }); */
+export function startDevEdge(options: DevEdgeOptions): Promise<DevEdge> {
+  const manifest = JSON.parse(readFileSync(resolve(options.modelsDir, "manifest.json"), "utf8")) as ManifestEntry[];
+  const counts = new Map<string, number>();
+  const server: Server = createServer((request, response) => {
+    const send = (status: number, body: string | Uint8Array, headers: Record<string, string> = { "content-type": "application/json" }) => {
+      response.writeHead(status, headers);
+      response.end(body);
+    };
+    const match = /^\/internal\/models\/([^/]+)\/versions\/([^/]+)(\/bytes)?$/.exec(request.url ?? "");
+    if (request.method !== "GET" || !match) return send(404, JSON.stringify({ error: `no route for ${request.method} ${request.url}` }));
+    const token = request.headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    if (!token) return send(401, JSON.stringify({ error: "missing origin token" }));
+    if (token !== options.token) return send(403, JSON.stringify({ error: "this route needs the origin token" }));
+    const [, name = "", version = "", bytes] = match.map((part) => (part === undefined ? undefined : decodeURIComponent(part)));
+    const key = `${bytes ? "bytes" : "record"} ${name}@${version}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const entry = manifest.find((m) => m.name === name && m.version === version);
+    if (!entry) return send(404, JSON.stringify({ error: `unknown model '${name}' version '${version}'` }));
+    if (bytes) {
+      const data = readFileSync(resolve(options.repoRoot, entry.path));
+      return send(200, data, { "content-type": "application/octet-stream", "content-length": String(data.byteLength), "x-model-sha256": entry.sha256 });
+    }
+    return send(200, JSON.stringify(recordOf(entry, options.maxQueueDelayMs ?? 0)));
+  });
+  const host = options.host ?? "127.0.0.1";
+  return new Promise((resolveStart, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, host, () => {
+      resolveStart({
+        url: `http://${host}:${options.port}`,
+        counts,
+        close: () => new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeAllConnections();
+        }),
+      });
+    });
+  });
+}
+
+/** A record as the registry would hold it; the batch axes are read from the model by the origin itself. */
+function recordOf(entry: ManifestEntry, maxQueueDelayMs: number): ModelVersionRecord {
+  return {
+    name: entry.name, version: entry.version, r2Key: `models/${entry.name}/${entry.version}`, sha256: entry.sha256, bytes: entry.bytes,
+    inputs: entry.inputs, outputs: entry.outputs, placement: entry.placement, maxBatch: entry.maxBatch, maxQueueDelayMs,
+    batchAxes: undefined, minReplicas: 1, maxReplicas: 1, state: "ready", createdAt: 0,
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const { values } = parseArgs({
+    options: { port: { type: "string", default: "8787" }, host: { type: "string", default: "127.0.0.1" }, root: { type: "string", default: ".hotpath/models" } },
+  });
+  const token = process.env.ORIGIN_TOKEN;
+  if (!token) throw new Error("set ORIGIN_TOKEN, the secret the origins are started with");
+  const edge = await startDevEdge({ port: Number(values.port), host: values.host, token, modelsDir: values.root, repoRoot: process.cwd() });
+  console.log(`dev edge serving ${values.root} on ${edge.url}`);
+}

@@ -1,0 +1,221 @@
+/**
+ * @module The model versions this origin serves and the state of each: loading (fetching,
+ * creating, warming), ready, or failed (with why). A version is ready only after a warm run, so
+ * `/v2/health/ready` never sends the edge traffic that would pay a cold start. Models assigned at
+ * start are retried with capped backoff until they load (the edge may come up after the origin);
+ * the repository route's load is one attempt, answered with its outcome.
+ */
+import { compareVersions, NAME_PATTERN, type ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import type { HostModel } from "../durable-objects/model-host/contract.ts";
+import { HttpError, notFound } from "../protocol/errors.ts";
+import type { ModelSession } from "../protocol/model-session.ts";
+import type { Tensor } from "../protocol/tensor.ts";
+import type { ModelRef } from "./config.ts";
+import { EdgeError } from "./edge-client.ts";
+import type { LoadedModel, ModelLoader } from "./model-loader.ts";
+
+export type ModelState = "loading" | "ready" | "failed";
+
+export interface ModelEntry {
+  readonly name: string;
+  readonly version: string;
+  state: ModelState;
+  record: ModelVersionRecord | undefined;
+  session: ModelSession | undefined;
+  /** What the scheduler runs; one object per version, as the scheduler compares models by identity. */
+  host: HostModel | undefined;
+  source: LoadedModel["source"] | undefined;
+  /** Fetch (or cache read), session creation and warm-up, milliseconds. */
+  loadMs: number | undefined;
+  error: string | undefined;
+  /** Requests of this version queued or running now. */
+  outstanding: number;
+  attempt: Promise<ModelEntry> | undefined;
+}
+
+export interface ModelStoreOptions {
+  loader: ModelLoader;
+  /** Off: every scheduled model has max batch 1, so the scheduler never merges requests. */
+  batching: boolean;
+  /** Runs the warm-up of a just-created session (see origin.ts: through the scheduler). */
+  warm: (entry: ModelEntry) => Promise<void>;
+  log: (line: string) => void;
+}
+
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+export class ModelStore {
+  readonly #entries = new Map<string, ModelEntry>();
+  readonly #options: ModelStoreOptions;
+  /** Versions given at start: kept (and retried) even while they fail. */
+  readonly #assigned = new Set<string>();
+  #closed = false;
+
+  constructor(options: ModelStoreOptions) {
+    this.#options = options;
+  }
+
+  /** Loads (or joins the load of) one version; rejects with an HttpError saying why it is not servable. */
+  ensure(name: string, version: string): Promise<ModelEntry> {
+    if (!NAME_PATTERN.test(name) || !NAME_PATTERN.test(version)) {
+      return Promise.reject(new HttpError(400, `model names and versions are letters, digits, '.', '_' and '-', got '${name}@${version}'`));
+    }
+    const key = keyOf(name, version);
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      entry = { name, version, state: "loading", record: undefined, session: undefined, host: undefined, source: undefined, loadMs: undefined, error: undefined, outstanding: 0, attempt: undefined };
+      this.#entries.set(key, entry);
+    }
+    if (entry.state === "ready") return Promise.resolve(entry);
+    entry.attempt ??= this.#attempt(entry).finally(() => {
+      entry.attempt = undefined;
+    });
+    return entry.attempt;
+  }
+
+  /** Keeps loading each model until it is ready, unloaded, or the store closes. */
+  assign(models: readonly ModelRef[]): void {
+    for (const { name, version } of models) {
+      this.#assigned.add(keyOf(name, version));
+      void this.#keepLoading(name, version);
+    }
+  }
+
+  /**
+   * One attempt for the repository route. A version that fails here and was not assigned at start
+   * is forgotten, so one bad load request does not leave the whole origin unready.
+   */
+  async load(name: string, version: string): Promise<ModelEntry> {
+    try {
+      return await this.ensure(name, version);
+    } catch (error) {
+      const key = keyOf(name, version);
+      const entry = this.#entries.get(key);
+      if (entry?.state === "failed" && !this.#assigned.has(key)) this.#entries.delete(key);
+      throw error;
+    }
+  }
+
+  /** A ready version: the one named, or the highest ready one. 404 unknown, 503 not ready yet. */
+  servable(name: string, version: string | undefined): ModelEntry {
+    const entry = this.find(name, version, (e) => e.state === "ready");
+    if (entry.state === "ready") return entry;
+    if (entry.state === "failed") throw new HttpError(503, `${name}@${entry.version} failed to load on this origin: ${entry.error}`, 5);
+    throw new HttpError(503, `${name}@${entry.version} is still loading on this origin`, 2);
+  }
+
+  /** The version named, or the highest one `prefer` accepts (else the highest); 404 when none is assigned. */
+  find(name: string, version: string | undefined, prefer: (entry: ModelEntry) => boolean = () => true): ModelEntry {
+    if (version !== undefined) {
+      const entry = this.#entries.get(keyOf(name, version));
+      if (!entry) throw notFound(`this origin does not serve ${name}@${version}`);
+      return entry;
+    }
+    const versions = this.entries().filter((e) => e.name === name).sort((a, b) => compareVersions(b.version, a.version));
+    const entry = versions.find(prefer) ?? versions[0];
+    if (!entry) throw notFound(`this origin does not serve model '${name}'`);
+    return entry;
+  }
+
+  entries(): ModelEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  allReady(): boolean {
+    return this.entries().every((e) => e.state === "ready");
+  }
+
+  /** Stops serving a version; its session is released once nothing of it runs. */
+  async unload(name: string, version: string): Promise<boolean> {
+    const entry = this.#entries.get(keyOf(name, version));
+    if (!entry) return false;
+    this.#entries.delete(keyOf(name, version));
+    this.#assigned.delete(keyOf(name, version));
+    await entry.attempt?.catch(() => undefined);
+    for (let waited = 0; entry.outstanding > 0 && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    await entry.session?.release();
+    return true;
+  }
+
+  /** Counts a request against its version while it is queued or running (health reports it). */
+  async track<T>(entry: ModelEntry, work: Promise<T>): Promise<T> {
+    entry.outstanding++;
+    try {
+      return await work;
+    } finally {
+      entry.outstanding--;
+    }
+  }
+
+  /** The scheduler's RunModel: one run of merged inputs on the version's session. */
+  async run(model: HostModel, inputs: Tensor[], outputNames: string[]): Promise<{ outputs: Tensor[]; loadMs: number; inferMs: number }> {
+    const session = this.#entries.get(keyOf(model.name, model.version))?.session;
+    if (!session) throw new HttpError(503, `${model.name}@${model.version} was unloaded from this origin`, 5);
+    const startedAt = performance.now();
+    const outputs = await session.run(inputs, outputNames);
+    return { outputs, loadMs: 0, inferMs: performance.now() - startedAt };
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #attempt(entry: ModelEntry): Promise<ModelEntry> {
+    const startedAt = performance.now();
+    entry.state = "loading";
+    try {
+      const loaded = await this.#options.loader.load(entry.name, entry.version);
+      if (this.#entries.get(keyOf(entry.name, entry.version)) !== entry) {
+        await loaded.session.release(); // unloaded while it loaded
+        throw new HttpError(503, `${entry.name}@${entry.version} was unloaded while it loaded`, 5);
+      }
+      const { record, session } = loaded;
+      entry.record = record;
+      entry.session = session;
+      entry.source = loaded.source;
+      const maxBatch = this.#options.batching && session.batchAxes ? record.maxBatch : 1;
+      entry.host = { name: record.name, version: record.version, r2Key: record.r2Key, sha256: record.sha256, bytes: record.bytes, maxBatch, maxQueueDelayMs: record.maxQueueDelayMs, batchAxes: session.batchAxes };
+      await this.#options.warm(entry);
+      entry.loadMs = performance.now() - startedAt;
+      entry.state = "ready";
+      entry.error = undefined;
+      this.#options.log(`${entry.name}@${entry.version} ready in ${entry.loadMs.toFixed(0)} ms (bytes from ${loaded.source}; fetch ${loaded.fetchMs.toFixed(0)} ms, session ${loaded.createMs.toFixed(0)} ms)`);
+      return entry;
+    } catch (error) {
+      entry.state = "failed";
+      entry.error = error instanceof Error ? error.message : String(error);
+      throw asHttpError(error, `${entry.name}@${entry.version}`);
+    }
+  }
+
+  async #keepLoading(name: string, version: string): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    let lastError = "";
+    while (!this.#closed) {
+      try {
+        await this.ensure(name, version);
+        return;
+      } catch (error) {
+        const entry = this.#entries.get(keyOf(name, version));
+        if (!entry || this.#closed) return; // unloaded meanwhile
+        const message = error instanceof Error ? error.message : String(error);
+        // One line per new reason, not one per retry, so a long edge outage does not flood the log.
+        if (message !== lastError) this.#options.log(`loading ${name}@${version} failed: ${message}; retrying every ${RETRY_MAX_MS / 1000} s at most`);
+        lastError = message;
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        delay = Math.min(RETRY_MAX_MS, delay * 2);
+      }
+    }
+  }
+}
+
+/** Why a version is not servable, as the status the repository route answers with. */
+function asHttpError(error: unknown, what: string): HttpError {
+  if (error instanceof EdgeError && error.status === 404) return new HttpError(404, error.message);
+  if (error instanceof HttpError && error.status !== 400) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new HttpError(503, `${what} could not be loaded: ${message}`, 5);
+}
+
+const keyOf = (name: string, version: string): string => `${name}@${version}`;
