@@ -7,6 +7,7 @@ import { prepareModels, type ManifestEntry } from "./prepare-models.ts";
 import { AdminApiError, AdminClient, TIERS, type Tier } from "./lib/admin-client.ts";
 import { createProgress } from "./lib/progress.ts";
 import { REPO_ROOT, startWranglerDev } from "./lib/wrangler-dev.ts";
+import { launchOrigin, type LaunchedOrigin } from "../origin/launch.ts";
 
 /** The banner's first line: test/e2e/stack.test.ts waits for it, so keep the wording. */
 const READY_PREFIX = "hotpath ready on ";
@@ -18,12 +19,14 @@ type DemoKeys = { admin: string } & Partial<Record<Tier, string>>;
 interface Options {
   host: string;
   port: number;
+  /** Port of the local origin server; 0 runs no origin (origin-placed models are then skipped). */
+  originPort: number;
   persistTo: string;
   keysFile: string;
   devVars: string;
 }
 
-const USAGE = `usage: npm start -- [--port 8787] [--host 127.0.0.1] [--persist-to .wrangler/state]
+const USAGE = `usage: npm start -- [--port 8787] [--origin-port 8788 (0: no origin)] [--host 127.0.0.1] [--persist-to .wrangler/state]
                     [--keys-file .hotpath/demo-keys.json] [--dev-vars .dev.vars]
 --dev-vars other than <repo>/.dev.vars is passed to wrangler as --env-file, and <repo>/.dev.vars is then
 not read: tests use it to run a second stack with its own admin token.`;
@@ -32,6 +35,7 @@ function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
       port: { type: "string", default: "8787" },
+      "origin-port": { type: "string", default: "8788" },
       host: { type: "string", default: "127.0.0.1" },
       "persist-to": { type: "string", default: join(REPO_ROOT, ".wrangler/state") },
       "keys-file": { type: "string", default: join(REPO_ROOT, ".hotpath/demo-keys.json") },
@@ -45,9 +49,12 @@ function parseOptions(): Options {
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a TCP port, got '${values.port}'`);
+  const originPort = Number(values["origin-port"]);
+  if (!Number.isInteger(originPort) || originPort < 0 || originPort > 65535) throw new Error(`--origin-port must be a TCP port or 0, got '${values["origin-port"]}'`);
   return {
     host: values.host,
     port,
+    originPort,
     persistTo: resolve(values["persist-to"]),
     keysFile: resolve(values["keys-file"]),
     devVars: resolve(values["dev-vars"]),
@@ -84,22 +91,22 @@ function keysText(keys: DemoKeys): string {
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 
-const ADMIN_LINE = /^\s*(?:export\s+)?ADMIN_TOKEN\s*=\s*(.*)$/;
+const varLine = (name: string) => new RegExp(`^\\s*(?:export\\s+)?${name}\\s*=\\s*(.*)$`);
 
-function devVarsToken(text: string): string | undefined {
+function devVar(text: string, name: string): string | undefined {
   for (const line of text.split("\n")) {
-    const value = line.match(ADMIN_LINE)?.[1]?.trim().replace(/^(["'])(.*)\1$/, "$2");
+    const value = line.match(varLine(name))?.[1]?.trim().replace(/^(["'])(.*)\1$/, "$2");
     if (value) return value;
   }
   return undefined;
 }
 
-/** Sets ADMIN_TOKEN in a .dev.vars-style file, keeping every other line as it was. */
-function withAdminToken(text: string, token: string): string {
+/** Sets NAME=value in a .dev.vars-style file, keeping every other line as it was. */
+function withVar(text: string, name: string, value: string): string {
   const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
-  const at = lines.findIndex((line) => ADMIN_LINE.test(line));
-  if (at >= 0) lines[at] = `ADMIN_TOKEN=${token}`;
-  else lines.push(`ADMIN_TOKEN=${token}`);
+  const at = lines.findIndex((line) => varLine(name).test(line));
+  if (at >= 0) lines[at] = `${name}=${value}`;
+  else lines.push(`${name}=${value}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -107,15 +114,19 @@ function withAdminToken(text: string, token: string): string {
  * The admin token, generated once: the keys file's, else one already in .dev.vars (adopted so
  * a hand-set token keeps working), else a new random one. Both files end up agreeing.
  */
-function ensureSecrets(options: Options): DemoKeys {
+function ensureSecrets(options: Options): { keys: DemoKeys; originToken: string } {
   const stored = readKeys(options.keysFile);
-  const devVars = existsSync(options.devVars) ? readFileSync(options.devVars, "utf8") : "";
-  const admin = stored.admin ?? devVarsToken(devVars) ?? randomToken("hpadmin_");
+  let devVars = existsSync(options.devVars) ? readFileSync(options.devVars, "utf8") : "";
+  const admin = stored.admin ?? devVar(devVars, "ADMIN_TOKEN") ?? randomToken("hpadmin_");
   const keys: DemoKeys = { ...stored, admin };
+  // The edge and its local origin share this secret; it never leaves .dev.vars and the origin's environment.
+  const originToken = devVar(devVars, "ORIGIN_TOKEN") ?? randomToken("hporigin_");
+  const origins = options.originPort > 0 ? [{ id: "local", url: `http://${options.host}:${options.originPort}` }] : [];
+  devVars = withVar(withVar(withVar(devVars, "ADMIN_TOKEN", admin), "ORIGIN_TOKEN", originToken), "ORIGINS", JSON.stringify(origins));
   // Saved before wrangler starts: a failed start must not lose the admin token.
   writeSecretFile(options.keysFile, keysText(keys));
-  writeSecretFile(options.devVars, withAdminToken(devVars, admin));
-  return keys;
+  writeSecretFile(options.devVars, devVars);
+  return { keys, originToken };
 }
 
 async function registerMissingModels(client: AdminClient, manifest: ManifestEntry[]): Promise<void> {
@@ -214,6 +225,9 @@ function banner(url: string, options: Options, keys: DemoKeys, manifest: Manifes
     "  try:",
     `    curl -s ${url}/v2/models/mlp-tiny/infer ${auth} -d '${mlpTinyBody(mlp)}'`,
     `    curl -s ${url}/v2/models/silero-vad/infer ${auth} -d @${shown(sileroFile)}`,
+    ...(manifest.some((m) => m.placement === "origin")
+      ? [`  origin-placed models (${manifest.filter((m) => m.placement === "origin").map((m) => m.name).join(", ")}) run on the local origin; their answers say x-served-by: origin:local`]
+      : []),
     "  npm run keys -- create <tenant> --tier standard    npm run push-model -- <name> <version> <file.onnx>",
     "  Ctrl-C stops the stack; the next npm start reuses its models and keys.",
     "",
@@ -243,8 +257,11 @@ setInterval(() => {
 
 async function main(): Promise<number> {
   const options = parseOptions();
-  const manifest = prepareModels();
-  let keys = ensureSecrets(options);
+  const prepared = prepareModels();
+  // Without an origin there is nowhere to run origin-placed models: leave them out.
+  const manifest = options.originPort > 0 ? prepared : prepared.filter((m) => m.placement !== "origin");
+  const secrets = ensureSecrets(options);
+  let keys = secrets.keys;
   const useEnvFile = resolve(options.devVars) !== resolve(REPO_ROOT, ".dev.vars");
   console.log(`starting wrangler dev on ${options.host}:${options.port} (state in ${shown(options.persistTo)})`);
   let ready = false;
@@ -262,8 +279,26 @@ async function main(): Promise<number> {
   // A signal during setup stops wrangler at once; the pending admin call then fails fast.
   void shutdownRequested.then(() => dev.stop());
 
+  let origin: LaunchedOrigin | undefined;
   try {
-    const client = new AdminClient({ baseUrl: dev.url, adminToken: keys.admin, timeoutMs: 120_000 });
+    if (options.originPort > 0) {
+      console.log(`starting the local origin on ${options.host}:${options.originPort} (cpu)`);
+      origin = await launchOrigin({
+        port: options.originPort,
+        host: options.host,
+        edge: dev.url,
+        token: secrets.originToken,
+        models: manifest.filter((m) => m.placement === "origin").map((m) => `${m.name}@${m.version}`),
+        cacheDir: join(dirname(options.keysFile), "origin-cache"),
+        args: ["--id", "local"],
+        readyTimeoutMs: 0,
+        onLine: (line) => {
+          if (ready && line.trim()) console.log(`origin   | ${line}`);
+        },
+      });
+      await waitForLive(origin.url, 30_000);
+    }
+    const client = new AdminClient({ baseUrl: dev.url, adminToken: keys.admin, timeoutMs: 300_000 });
     await registerMissingModels(client, manifest);
     keys = await ensureDemoTenants(client, keys);
     writeSecretFile(options.keysFile, keysText(keys));
@@ -277,8 +312,20 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
+    await origin?.stop();
     await dev.stop();
   }
+}
+
+/** The origin's HTTP server is up (its models may still load: the edge asks it to, on upload). */
+async function waitForLive(url: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const ok = await fetch(`${url}/v2/health/live`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the local origin did not come up on ${url} within ${timeoutMs / 1000} s`);
 }
 
 try {

@@ -12,6 +12,7 @@ import { liveGroupMembers } from "../../scripts/lib/wrangler-dev.ts";
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HOST = "127.0.0.1";
 const PORT = 8797;
+const ORIGIN_PORT = 8798;
 const BASE = `http://${HOST}:${PORT}`;
 const DEMO_MODELS = ["silero-vad", "ppocr-rec", "mlp-tiny"];
 const TOLERANCE = 1e-4;
@@ -59,7 +60,7 @@ async function startStack(): Promise<Stack> {
     process.execPath,
     [
       join(REPO_ROOT, "scripts/start.ts"),
-      "--port", String(PORT), "--host", HOST,
+      "--port", String(PORT), "--origin-port", String(ORIGIN_PORT), "--host", HOST,
       "--persist-to", join(scratch, "state"),
       "--keys-file", keysFile,
       // Its own admin token: the user's .dev.vars is neither read nor written.
