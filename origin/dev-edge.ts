@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import { bearerToken } from "../protocol/bearer.ts";
 import type { TensorSpec } from "../protocol/tensor.ts";
 
 /** The fields of scripts/prepare-models.ts's manifest that a record is made from. */
@@ -56,7 +57,7 @@ export function startDevEdge(options: DevEdgeOptions): Promise<DevEdge> {
     };
     const match = /^\/internal\/models\/([^/]+)\/versions\/([^/]+)(\/bytes)?$/.exec(request.url ?? "");
     if (request.method !== "GET" || !match) return send(404, JSON.stringify({ error: `no route for ${request.method} ${request.url}` }));
-    const token = request.headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    const token = bearerToken(request.headers.authorization);
     if (!token) return send(401, JSON.stringify({ error: "missing origin token" }));
     if (token !== options.token) return send(403, JSON.stringify({ error: "this route needs the origin token" }));
     const [, name = "", version = "", bytes] = match.map((part) => (part === undefined ? undefined : decodeURIComponent(part)));

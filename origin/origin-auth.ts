@@ -4,6 +4,7 @@
  * the comparison time does not depend on how much of the token matched (as at the edge).
  */
 import { createMiddleware } from "hono/factory";
+import { bearerToken } from "../protocol/bearer.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { sha256Hex } from "../protocol/sha256.ts";
 
@@ -15,7 +16,7 @@ export function originAuth(token: string) {
   const expected = sha256Hex(token);
   return createMiddleware(async (c, next) => {
     if (OPEN_PATHS.has(c.req.path)) return next();
-    const given = c.req.header("authorization")?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    const given = bearerToken(c.req.header("authorization"));
     if (!given) throw new HttpError(401, "missing origin token: send Authorization: Bearer <origin token>");
     if ((await sha256Hex(given)) !== (await expected)) throw new HttpError(403, "this origin needs the origin token");
     await next();

@@ -6,6 +6,7 @@
  * overruns it.
  */
 import { Hono, type Context } from "hono";
+import { beforeDeadline } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { parseInferRequest } from "../../protocol/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/infer-response.ts";
@@ -79,15 +80,3 @@ async function infer(c: Context<OriginEnv>, context: OriginContext, version: str
   return new Response(encoded.body, { status: 200, headers });
 }
 
-/** Settles with `work`, or 504 at `deadlineAt` if it has not settled by then. */
-async function beforeDeadline<T>(deadlineAt: number, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(504, "the deadline passed while the model ran")), Math.max(0, deadlineAt - Date.now()));
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -3,14 +3,11 @@
  * Whether the tenant may use a particular model (403) is decided where the model is known.
  */
 import { createMiddleware } from "hono/factory";
+import { bearerToken } from "../../protocol/bearer.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { tenantForKey } from "../tenants/store.ts";
 import type { AppEnv } from "../app-env.ts";
 
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
-  return match?.[1];
-}
 
 export const tenantAuth = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();

@@ -9,6 +9,7 @@ import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
 import type { HostInferValue } from "../../durable-objects/model-host/contract.ts";
 import type { ModelVersionRecord } from "../../durable-objects/model-registry/records.ts";
+import { beforeDeadline } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { parseInferRequest } from "../../protocol/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/infer-response.ts";
@@ -130,19 +131,6 @@ async function onPool(c: Context<AppEnv>, work: Work, spilled: string | undefine
   const answer = await timing.measure("origin", () => inferOnPool(c.env, work));
   timing.note("served", `origin:${answer.origin}${answer.attempts > 1 ? ` after ${answer.attempts} tries` : ""}`);
   return { outputs: answer.outputs, servedBy: `origin:${answer.origin}` };
-}
-
-/** Settles with `work`, or with a 504 at `deadlineAt` if the host has not answered by then. */
-async function beforeDeadline<T>(deadlineAt: number, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(504, "the deadline passed before the model answered")), Math.max(0, deadlineAt - Date.now()));
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Feeds the host's reported load to the replica set; warms a new replica when it should grow. */
