@@ -51,6 +51,15 @@ export class CircuitBreaker {
     this.#coolDownMs = this.#options.coolDownMs;
   }
 
+  /**
+   * The origin answered but did not serve (busy, still loading, deadline): no verdict on its
+   * health. A probe in flight ends, so the next request may probe again; without this a half-open
+   * breaker whose probe got a 503 would wait for a verdict forever and never let traffic through.
+   */
+  released(): void {
+    this.#probing = false;
+  }
+
   failed(now = Date.now()): void {
     this.#failures += 1;
     const wasProbe = this.#probing;

@@ -85,9 +85,13 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
       recordSuccess(origin, Date.now() - started, load); // a healthy origin refusing the input
       return { error: new HttpError(response.status as ErrorStatus, message), retry: false };
     }
-    if (response.status === 504) return { error: new HttpError(504, message), retry: false };
+    if (response.status === 504) {
+      origin.breaker.released();
+      return { error: new HttpError(504, message), retry: false };
+    }
     if (response.status === 503 || response.status === 429 || response.status === 404) {
       // Busy or not serving this model: not a fault of its health, but another may take it.
+      origin.breaker.released();
       return { error: new HttpError(503, message, Number(response.headers.get("retry-after")) || 1), retry: true };
     }
     origin.breaker.failed();

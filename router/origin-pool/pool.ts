@@ -66,8 +66,12 @@ export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, no
   const candidates = pool
     .filter((o) => !tried.has(o.config.id) && o.breaker.state(now) !== "open")
     .sort((a, b) => expectedWaitMs(a, now) - expectedWaitMs(b, now));
+  // A half-open origin gets its probe first: ranked by a round trip remembered from before it
+  // failed, it might never come first again, and so never be probed and never recover. A failed
+  // probe is retried on another origin like any failed attempt.
+  const probe = candidates.find((o) => o.breaker.state(now) === "half-open" && o.breaker.allow(now));
   // allow() is asked only of the one chosen, so a half-open breaker's single probe is not wasted
-  return candidates.find((o) => o.breaker.allow(now));
+  return probe ?? candidates.find((o) => o.breaker.allow(now));
 }
 
 /** Seconds until some origin may take traffic again (for Retry-After when all are open). */

@@ -68,7 +68,13 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     if (model.placement === "origin") {
       served = await onPool(c, work, undefined);
     } else if (spillable && spillUpFront(c.env, reportedBacklogMs(setKey, model, host.replica), deadline.at - Date.now())) {
-      served = await onPool(c, work, "edge backlog");
+      try {
+        served = await onPool(c, work, "edge backlog");
+      } catch (error) {
+        // The pool failed first: the edge may still make it in the time left.
+        if (!isCapacityRefusal(error) || deadline.at <= Date.now()) throw error;
+        served = await onEdge(c, work, host, setKey, tier.maxQueueWaitMs);
+      }
     } else {
       try {
         served = await onEdge(c, work, host, setKey, tier.maxQueueWaitMs);
@@ -107,6 +113,7 @@ async function onEdge(c: Context<AppEnv>, work: Work, host: HostChoice, setKey: 
   const cancel = () => void host.stub.cancel(requestId).catch(() => false);
   c.req.raw.signal.addEventListener("abort", cancel);
   let reply: HostInferValue;
+  const calledAt = Date.now();
   try {
     reply = await timing.measure("host", () =>
       beforeDeadline(work.deadline + DEADLINE_GRACE_MS, (async () => unwrapReply(await host.stub.infer({ ...work, requestId, maxQueueWaitMs })))()),
@@ -114,7 +121,11 @@ async function onEdge(c: Context<AppEnv>, work: Work, host: HostChoice, setKey: 
   } finally {
     c.req.raw.signal.removeEventListener("abort", cancel);
   }
-  growIfBacklogged(c, setKey, work.model, host, reply);
+  // Time spent neither running nor in the host's own queue was spent waiting to reach the host
+  // (its input queue while it ran other work): count it as backlog too, or a host that is busy
+  // before its scheduler ever sees a request would look idle to the spill and scaling decisions.
+  const unseenWaitMs = Math.max(0, Date.now() - calledAt - reply.timing.inferMs - reply.timing.queueMs - reply.timing.loadMs);
+  growIfBacklogged(c, setKey, work.model, host, { ...reply, load: { ...reply.load, backlogMs: reply.load.backlogMs + unseenWaitMs } });
   const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
   if (loadMs > 0) timing.add("load", loadMs);
   timing.add("queue", queueMs);

@@ -47,3 +47,13 @@ test("a failed probe reopens with a doubled cool-down, capped", () => {
   for (let k = 0; k < 3; k++) breaker.failed(now);
   assert.equal(breaker.retryInMs(now), 1_000); // healed: back to the first cool-down
 });
+
+test("a probe that got no verdict (busy, loading) releases the breaker for the next probe", () => {
+  const breaker = new CircuitBreaker(options);
+  for (let k = 0; k < 3; k++) breaker.failed(0);
+  assert.equal(breaker.allow(1_000), true);
+  assert.equal(breaker.allow(1_001), false);
+  breaker.released();
+  assert.equal(breaker.state(1_002), "half-open");
+  assert.equal(breaker.allow(1_002), true); // without released() no probe would ever go again
+});

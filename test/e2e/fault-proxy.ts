@@ -1,0 +1,106 @@
+/**
+ * @module A fault injector for the end-to-end tests: a small HTTP server listed in the edge's
+ * ORIGINS as one more origin, in front of a real origin process. In `pass` mode it forwards every
+ * request unchanged (so it is a healthy origin); in `error-500` mode it answers 500, in `garbage`
+ * mode a 200 whose body is not an OIP response, in `busy` mode a 503 with Retry-After (what an
+ * origin answers while it loads a model or when its queue is full). It never computes anything itself: it only breaks
+ * the answers of a real origin, as a flaky network or a broken server would.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { randomBytes } from "node:crypto";
+
+export type FaultMode = "pass" | "error-500" | "garbage" | "busy";
+
+export interface FaultProxy {
+  url: string;
+  mode: FaultMode;
+  /** Inference requests received, per mode they were answered in. */
+  readonly inferHits: Record<FaultMode, number>;
+  /** When each inference request arrived (performance.now() of this process), in order. */
+  readonly inferHitTimes: number[];
+  close(): Promise<void>;
+}
+
+/** Hop-by-hop and length headers are not copied: node and fetch set their own. */
+const SKIPPED_HEADERS = new Set(["host", "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
+
+export async function startFaultProxy(options: { host: string; port: number; target: string }): Promise<FaultProxy> {
+  const proxy: FaultProxy = {
+    url: `http://${options.host}:${options.port}`,
+    mode: "pass",
+    inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0 },
+    inferHitTimes: [],
+    close: async () => undefined,
+  };
+  const server = createServer((req, res) => {
+    void handle(proxy, options.target, req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: `fault proxy: ${String(error)}` }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  proxy.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return proxy;
+}
+
+async function handle(proxy: FaultProxy, target: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks);
+  const mode = proxy.mode;
+  if (req.method === "POST" && /\/infer$/.test(req.url ?? "")) {
+    proxy.inferHits[mode] += 1;
+    proxy.inferHitTimes.push(performance.now());
+  }
+
+  if (mode === "error-500") {
+    res.writeHead(500, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: "injected fault: internal error" }));
+    return;
+  }
+  if (mode === "busy") {
+    res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+    res.end(JSON.stringify({ error: "injected fault: the model is still loading on this origin" }));
+    return;
+  }
+  if (mode === "garbage") {
+    // A success status with an OIP binary header length, but bytes that are no OIP response.
+    const bytes = randomBytes(48);
+    res.writeHead(200, { "content-type": "application/octet-stream", "inference-header-content-length": "16" });
+    res.end(bytes);
+    return;
+  }
+
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !SKIPPED_HEADERS.has(name)) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  let answer: Response;
+  try {
+    answer = await fetch(`${target}${req.url ?? "/"}`, {
+      method: req.method,
+      headers,
+      body: req.method === "GET" || req.method === "HEAD" ? undefined : body,
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (error) {
+    // The origin behind is gone: a gateway error, as a real proxy in front of it would answer.
+    res.writeHead(502, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: `fault proxy: the origin behind it is unreachable (${String(error)})` }));
+    return;
+  }
+  const out: Record<string, string> = {};
+  answer.headers.forEach((value, name) => {
+    if (!SKIPPED_HEADERS.has(name)) out[name] = value;
+  });
+  const bytes = Buffer.from(await answer.arrayBuffer());
+  res.writeHead(answer.status, out);
+  res.end(bytes);
+}
