@@ -27,6 +27,8 @@ export interface Outcome {
   retryAfter: string | undefined;
   /** Server-Timing `batch` description (rows in the run), when the answer had one. */
   batch: number | undefined;
+  /** Server-Timing durations by metric name (auth, host, queue, infer, total), ms. */
+  server: Record<string, number> | undefined;
   /** timeout | network error text; undefined when an answer came. */
   error: string | undefined;
   /** Error message from the body of non-2xx answers (first 200 chars). */
@@ -44,12 +46,12 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
   const label = spec.label ?? "";
   return new Promise<Outcome>((done) => {
     let settled = false;
-    const finish = (outcome: Omit<Outcome, "label" | "sentAt" | "latencyMs">) => {
+    const finish = (outcome: Omit<Outcome, "label" | "sentAt" | "latencyMs" | "server"> & { server?: Record<string, number> }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      done({ label, sentAt, latencyMs: performance.now() - started, ...outcome });
+      done({ label, sentAt, latencyMs: performance.now() - started, server: undefined, ...outcome });
     };
     const req = httpRequest(`${baseUrl}${spec.path}`, {
       method: "POST",
@@ -76,6 +78,8 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
       res.on("end", () => {
         const timing = String(res.headers["server-timing"] ?? "");
         const batch = /batch;desc="?(\d+)/.exec(timing)?.[1];
+        let server: Record<string, number> | undefined;
+        for (const m of timing.matchAll(/([\w-]+);dur=([\d.]+)/g)) (server ??= {})[m[1]!] = Number(m[2]);
         let message: string | undefined;
         if (status >= 300) {
           const text = Buffer.concat(chunks).toString("utf8");
@@ -86,7 +90,7 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
           }
         }
         const retryAfter = res.headers["retry-after"];
-        finish({ status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, batch: batch === undefined ? undefined : Number(batch), error: undefined, message });
+        finish({ status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, batch: batch === undefined ? undefined : Number(batch), server, error: undefined, message });
       });
     });
     req.end(spec.body);
@@ -179,7 +183,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Ou
   }
   const outcomes = await Promise.all(pending);
   for (const label of overflow) {
-    outcomes.push({ label, status: 0, sentAt: 0, latencyMs: 0, retryAfter: undefined, batch: undefined, error: "client-overflow", message: undefined });
+    outcomes.push({ label, status: 0, sentAt: 0, latencyMs: 0, retryAfter: undefined, batch: undefined, server: undefined, error: "client-overflow", message: undefined });
   }
   const elapsedMs = performance.now() - origin;
   if (!options.agent) agent.destroy();

@@ -10,6 +10,7 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Tier } from "../../config/tiers.ts";
+import type { SchedulerCounters } from "../../durable-objects/model-host/contract.ts";
 import { AdminClient } from "../lib/admin-client.ts";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "../lib/wrangler-dev.ts";
 
@@ -25,6 +26,8 @@ export interface StackOptions {
   label?: string;
   /** Every line wrangler prints. */
   onLine?: (line: string) => void;
+  /** Aborting while wrangler starts stops it and rejects (Ctrl-C during startup). */
+  signal?: AbortSignal;
 }
 
 export interface UploadOptions {
@@ -69,6 +72,7 @@ export class Stack {
         envFile,
         readyTimeoutMs: 120_000,
         onLine: options.onLine,
+        signal: options.signal,
       });
       return new Stack(dev, dir, adminToken);
     } catch (error) {
@@ -124,7 +128,7 @@ export class Stack {
   }
 
   /** `count` tenants of `tier` named `<prefix>-<i>`, each with one key. */
-  async tenants(tier: Tier, count: number, prefix = tier): Promise<TenantKey[]> {
+  async tenants(tier: Tier, count: number, prefix: string = tier): Promise<TenantKey[]> {
     const keys: TenantKey[] = [];
     for (let i = 0; i < count; i++) {
       const tenant = `${prefix}-${i}`;
@@ -135,14 +139,14 @@ export class Stack {
   }
 
   /** The scheduler counters of replica 0 of a model (GET /admin/models/{m} -> hosts[0].counters). */
-  async hostCounters(model: string): Promise<Record<string, number>> {
+  async hostCounters(model: string): Promise<SchedulerCounters> {
     const response = await fetch(`${this.url}/admin/models/${encodeURIComponent(model)}`, {
       headers: { authorization: `Bearer ${this.adminToken}` },
       signal: AbortSignal.timeout(30_000),
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`GET /admin/models/${model}: ${response.status} ${text.slice(0, 300)}`);
-    const body = JSON.parse(text) as { hosts?: { counters?: Record<string, number> }[] };
+    const body = JSON.parse(text) as { hosts?: { counters?: SchedulerCounters }[] };
     const counters = body.hosts?.[0]?.counters;
     if (!counters) throw new Error(`GET /admin/models/${model} has no hosts[0].counters: ${text.slice(0, 300)}`);
     return counters;

@@ -1,0 +1,111 @@
+/**
+ * @module Scenario `batching`: throughput at saturation with dynamic batching on and off. Each
+ * model is uploaded twice on one stack, with its max_batch (mlp-tiny 64, silero-vad 16) and with
+ * max_batch 1, no queue delay; 32 closed-loop clients send one row (mlp-tiny) or one 32 ms frame
+ * (silero-vad) per request, spread over premium tenants so no rate limit is hit. On and off
+ * alternate in rounds so drift on a noisy machine hits both alike.
+ */
+import { mlpTinyRow, sileroFrame, type Body } from "./bodies.ts";
+import { PORTS, type Scenario } from "./context.ts";
+import { closedLoop, type Outcome, type RequestSpec } from "./load.ts";
+import { modelFile, type TenantKey } from "./stack.ts";
+import { ms, percentile, ratio, table } from "./stats.ts";
+import { barChart, COLORS } from "./svg.ts";
+
+const CONCURRENCY = 32;
+
+interface Case {
+  model: string;
+  maxBatch: number;
+  body: Body;
+}
+
+interface Round {
+  throughput: number;
+  outcomes: Outcome[];
+}
+
+export const batching: Scenario = async ({ quick, log, startStack }) => {
+  const rounds = quick ? 1 : 3;
+  const roundMs = quick ? 1_500 : 4_000;
+  log(`batching: starting a stack on ${PORTS.batching}`);
+  const stack = await startStack({ port: PORTS.batching, label: "bench-batching" });
+  const cases: Case[] = [
+    { model: "mlp-tiny", maxBatch: 64, body: mlpTinyRow() },
+    { model: "silero-vad", maxBatch: 16, body: sileroFrame() },
+  ];
+  for (const c of cases) {
+    await stack.upload(c.model, "1", modelFile(c.model), { maxBatch: c.maxBatch, maxReplicas: 1 });
+    await stack.upload(`${c.model}-nobatch`, "1", modelFile(c.model), { maxBatch: 1, maxReplicas: 1 });
+  }
+  const tenants: TenantKey[] = await stack.tenants("premium", 8, "batching");
+  const spec = (model: string, body: Body) => {
+    let k = 0;
+    return (): RequestSpec => ({
+      path: `/v2/models/${model}/infer`,
+      body: body.body,
+      headers: { ...body.headers, authorization: `Bearer ${tenants[k++ % tenants.length]!.key}` },
+      timeoutMs: 10_000,
+    });
+  };
+
+  const results: { model: string; maxBatch: number; on: Round[]; off: Round[] }[] = [];
+  for (const c of cases) {
+    const on = spec(c.model, c.body);
+    const off = spec(`${c.model}-nobatch`, c.body);
+    for (const next of [on, off]) await closedLoop({ baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: quick ? 500 : 1_000, maxRequests: 20_000, next }); // warm-up
+    const result = { model: c.model, maxBatch: c.maxBatch, on: [] as Round[], off: [] as Round[] };
+    for (let r = 0; r < rounds; r++) {
+      for (const which of r % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
+        const run = await closedLoop({ baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: roundMs, maxRequests: 100_000, next: which === "on" ? on : off });
+        const ok = run.outcomes.filter((o) => o.status === 200).length;
+        result[which].push({ throughput: ok / (run.elapsedMs / 1000), outcomes: run.outcomes });
+        log(`batching: ${c.model} batching ${which}, round ${r + 1}/${rounds}: ${(ok / (run.elapsedMs / 1000)).toFixed(0)} req/s`);
+      }
+    }
+    results.push(result);
+  }
+
+  const describe = (list: Round[]) => {
+    const outcomes = list.flatMap((r) => r.outcomes);
+    const ok = outcomes.filter((o) => o.status === 200);
+    const batches = ok.map((o) => o.batch ?? 1);
+    return {
+      throughput: percentile(list.map((r) => r.throughput), 0.5),
+      throughputs: list.map((r) => Math.round(r.throughput * 10) / 10),
+      requests: outcomes.length,
+      failed: outcomes.length - ok.length,
+      p50: percentile(ok.map((o) => o.latencyMs), 0.5),
+      p99: percentile(ok.map((o) => o.latencyMs), 0.99),
+      meanBatch: batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length),
+      inferP50: percentile(ok.flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer])), 0.5),
+    };
+  };
+  const summary = results.map((r) => ({ model: r.model, maxBatch: r.maxBatch, on: describe(r.on), off: describe(r.off) }));
+  const rows = summary.flatMap((s) => [
+    [`${s.model}`, `on (max_batch ${s.maxBatch})`, s.on.throughput.toFixed(0), s.on.throughputs.join(", "), ms(s.on.meanBatch, 1), ms(s.on.p50, 1), ms(s.on.p99, 1), String(s.on.failed)],
+    [`${s.model}`, "off (max_batch 1)", s.off.throughput.toFixed(0), s.off.throughputs.join(", "), ms(s.off.meanBatch, 1), ms(s.off.p50, 1), ms(s.off.p99, 1), String(s.off.failed)],
+    [`**${s.model}**`, "**on / off**", `**${ratio(s.on.throughput / s.off.throughput)}**`, "", "", ratio(s.on.p50 / s.off.p50), ratio(s.on.p99 / s.off.p99), ""],
+  ]);
+  const markdown = [
+    `### batching: throughput at saturation, dynamic batching on vs off`,
+    "",
+    `${CONCURRENCY} closed-loop clients over ${tenants.length} premium tenants, ${rounds} round(s) of ${roundMs / 1000} s per setting, on and off alternating; ` +
+      `throughput is the median over rounds of successful requests per second. mlp-tiny: 1 row per request; silero-vad: one 576-sample frame with its state per request. ` +
+      `No max_queue_delay: batches form from what queues while a run is in progress.`,
+    "",
+    table(["model", "batching", "req/s (median)", "req/s per round", "rows per run (mean per request)", "p50 ms", "p99 ms", "failed"], rows),
+  ].join("\n");
+  const chart = barChart({
+    title: `batching: throughput at saturation (${CONCURRENCY} clients)`,
+    yLabel: "requests per second",
+    groups: summary.map((s) => ({
+      label: s.model,
+      bars: [
+        { name: "batching on", color: COLORS.on, value: s.on.throughput },
+        { name: "batching off (max_batch 1)", color: COLORS.off, value: s.off.throughput },
+      ],
+    })),
+  });
+  return { name: "batching", markdown, data: { concurrency: CONCURRENCY, rounds, roundMs, results: summary }, charts: { "batching-throughput.svg": chart } };
+};

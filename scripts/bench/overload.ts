@@ -1,0 +1,288 @@
+/**
+ * @module Scenario `overload`: tiers under load. Two stacks run side by side, one with
+ * SCHEDULER_POLICY=tiered and one with fifo (the baseline: one queue, same admission). First one
+ * replica's capacity is measured (closed loop, mlp-wide with 128 rows per request in the binary
+ * extension, so the ModelHost's run, not the router's JSON, is the bottleneck), and what one
+ * refused request costs the stack; then Poisson arrivals at 1x, 2x and 4x that capacity, a
+ * seeded mix of premium, standard and free tenants, the same arrivals for both policies, the
+ * policies alternating level by level.
+ */
+import type { Tier } from "../../config/tiers.ts";
+import { TIERS } from "../../config/tiers.ts";
+import { mlpWideRows } from "./bodies.ts";
+import { PORTS, sleep, type Scenario } from "./context.ts";
+import { closedLoop, newAgent, openLoop, seeded, type Outcome, type RequestSpec } from "./load.ts";
+import { fixtureFile, type Stack, type TenantKey } from "./stack.ts";
+import { ms, pct, percentile, ratio, summarize, table, type Summary } from "./stats.ts";
+import { barChart, COLORS, xyChart } from "./svg.ts";
+
+export const MODEL = "mlp-wide";
+export const ROWS = 128;
+/**
+ * Share of requests per tier. Premium is kept at a fifth so that even at 4x capacity premium
+ * alone asks for 0.8x: with a third each, premium alone would be 1.33x capacity at 4x and no
+ * scheduler could serve it all.
+ */
+export const MIX: Record<Tier, number> = { premium: 0.2, standard: 0.3, free: 0.5 };
+/**
+ * Tenants per tier, so that per-tenant rate limits (free: 10/s, burst 20) stay out of the way
+ * up to 4x and the scheduler, not the limiter, decides who is served.
+ */
+export const TENANTS: Record<Tier, number> = { premium: 2, standard: 4, free: 24 };
+export const LEVELS = [1, 2, 4] as const;
+const TIER_ORDER: Tier[] = ["premium", "standard", "free"];
+/** Target: premium p99 within its deadline at 4x, with at least this share served. */
+export const TARGET_PREMIUM_SERVED = 0.999;
+
+type Policy = "tiered" | "fifo";
+
+interface Sample {
+  t: number;
+  queued: number;
+  backlogMs: number;
+}
+
+interface Run {
+  policy: Policy;
+  level: number;
+  ratePerSecond: number;
+  elapsedMs: number;
+  lagP99Ms: number;
+  outcomes: Outcome[];
+  samples: Sample[];
+  byTier: Record<Tier, Summary & { withinDeadline: number; offeredRps: number; routerP50: number; routerP99: number; hostQueueP50: number; hostQueueP99: number }>;
+  counters: Record<string, number>;
+}
+
+/** Tenants, round-robin within a tier, and the request for each arrival. */
+export function mixedRequests(keys: Record<Tier, TenantKey[]>, random: () => number, body: { body: Uint8Array; headers: Record<string, string> }, path: string) {
+  const next: Record<Tier, number> = { premium: 0, standard: 0, free: 0 };
+  return (): RequestSpec => {
+    const r = random();
+    const tier: Tier = r < MIX.premium ? "premium" : r < MIX.premium + MIX.standard ? "standard" : "free";
+    const list = keys[tier];
+    const tenant = list[next[tier]++ % list.length]!;
+    return { path, body: body.body, headers: { ...body.headers, authorization: `Bearer ${tenant.key}` }, timeoutMs: TIERS[tier].defaultDeadlineMs + 2_000, label: tier };
+  };
+}
+
+async function prepare(stack: Stack): Promise<Record<Tier, TenantKey[]>> {
+  await stack.upload(MODEL, "1", fixtureFile("mlp-wide.onnx"), { maxBatch: ROWS, minReplicas: 1, maxReplicas: 1 });
+  const keys = {} as Record<Tier, TenantKey[]>;
+  for (const tier of TIER_ORDER) keys[tier] = await stack.tenants(tier, TENANTS[tier]);
+  return keys;
+}
+
+/** Polls the host's queue length while `until` is pending. */
+async function sampleQueue(stack: Stack, until: Promise<unknown>, origin: number): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  let done = false;
+  void until.finally(() => (done = true));
+  for (let i = 0; i < 400 && !done; i++) {
+    try {
+      const response = await fetch(`${stack.url}/admin/models/${MODEL}`, { headers: { authorization: `Bearer ${stack.adminToken}` }, signal: AbortSignal.timeout(2_000) });
+      const body = (await response.json()) as { hosts?: { load?: { queued: number; backlogMs: number } }[] };
+      const load = body.hosts?.[0]?.load;
+      if (load) samples.push({ t: performance.now() - origin, queued: load.queued, backlogMs: load.backlogMs });
+    } catch {
+      // a missed sample is fine
+    }
+    await sleep(250);
+  }
+  return samples;
+}
+
+/**
+ * `withinDeadline`: answered 200 with the router's own Server-Timing total within the tier's
+ * deadline (the platform's deadline starts when the router receives the request). `router*` and
+ * `hostQueue*` are p50/p99 over successes of Server-Timing `total` and `queue` (the ModelHost's
+ * scheduler queue); the rest of the client's latency was spent before the router.
+ */
+function tierSummaries(outcomes: Outcome[], elapsedMs: number): Run["byTier"] {
+  const out = {} as Run["byTier"];
+  for (const tier of TIER_ORDER) {
+    const mine = outcomes.filter((o) => o.label === tier);
+    const ok = mine.filter((o) => o.status === 200);
+    const summary = summarize(mine);
+    const withinDeadline = ok.filter((o) => (o.server?.total ?? Number.POSITIVE_INFINITY) <= TIERS[tier].defaultDeadlineMs).length;
+    const router = ok.map((o) => o.server?.total ?? Number.NaN);
+    const queue = ok.map((o) => o.server?.queue ?? Number.NaN);
+    out[tier] = {
+      ...summary, withinDeadline, offeredRps: mine.length / (elapsedMs / 1000),
+      routerP50: percentile(router, 0.5), routerP99: percentile(router, 0.99), hostQueueP50: percentile(queue, 0.5), hostQueueP99: percentile(queue, 0.99),
+    };
+  }
+  return out;
+}
+
+export const overload: Scenario = async ({ quick, log, startStack }) => {
+  const durationMs = quick ? 2_500 : 10_000;
+  log(`overload: starting two stacks (tiered on ${PORTS.overloadTiered}, fifo on ${PORTS.overloadFifo})`);
+  const stacks: Record<Policy, Stack> = {
+    tiered: await startStack({ port: PORTS.overloadTiered, vars: { SCHEDULER_POLICY: "tiered" }, label: "bench-tiered" }),
+    fifo: await startStack({ port: PORTS.overloadFifo, vars: { SCHEDULER_POLICY: "fifo" }, label: "bench-fifo" }),
+  };
+  const keys = { tiered: await prepare(stacks.tiered), fifo: await prepare(stacks.fifo) };
+  const body = mlpWideRows(ROWS);
+  const path = `/v2/models/${MODEL}/infer`;
+  const capacitySpec = (policy: Policy): RequestSpec => ({ path, body: body.body, headers: { ...body.headers, authorization: `Bearer ${keys[policy].premium[0]!.key}` }, timeoutMs: 5_000 });
+
+  // Capacity: a closed loop of 4 premium clients keeps the host busy without piling work onto
+  // the one thread the router shares with it under wrangler dev.
+  const capacity: Record<Policy, number> = { tiered: 0, fifo: 0 };
+  for (const policy of ["tiered", "fifo"] as const) {
+    await closedLoop({ baseUrl: stacks[policy].url, concurrency: 4, durationMs: quick ? 500 : 1_000, maxRequests: 500, next: () => capacitySpec(policy) });
+    const run = await closedLoop({ baseUrl: stacks[policy].url, concurrency: 4, durationMs: quick ? 1_500 : 4_000, maxRequests: 2_000, next: () => capacitySpec(policy) });
+    const ok = run.outcomes.filter((o) => o.status === 200).length;
+    capacity[policy] = ok / (run.elapsedMs / 1000);
+    log(`overload: ${policy} stack, closed-loop capacity ${capacity[policy].toFixed(1)} req/s (${ROWS} rows each)`);
+  }
+  // One reference for both so their arrivals are identical: the mean of the two measurements.
+  const reference = (capacity.tiered + capacity.fifo) / 2;
+
+  // What one refused request costs the stack: premium requests whose deadline (1 ms) has passed
+  // when they reach the host go through the whole router path and are refused with 504 there.
+  const refusal = await closedLoop({
+    baseUrl: stacks.tiered.url, concurrency: 8, durationMs: quick ? 1_000 : 2_000, maxRequests: 5_000,
+    next: () => ({ ...capacitySpec("tiered"), headers: { ...capacitySpec("tiered").headers, "x-hotpath-timeout-ms": "1" } }),
+  });
+  const refusalRate = refusal.outcomes.length / (refusal.elapsedMs / 1000);
+  const refusalStatuses = summarize(refusal.outcomes).statuses;
+  log(`overload: refused requests, closed loop of 8: ${refusalRate.toFixed(0)} req/s (${(1000 / refusalRate).toFixed(1)} ms of the stack each), statuses ${JSON.stringify(refusalStatuses)}`);
+
+  const runs: Run[] = [];
+  for (const level of LEVELS) {
+    for (const policy of ["tiered", "fifo"] as const) {
+      const stack = stacks[policy];
+      const ratePerSecond = reference * level;
+      log(`overload: ${policy}, ${level}x = ${ratePerSecond.toFixed(0)} req/s for ${durationMs / 1000} s`);
+      const before = await stack.hostCounters(MODEL);
+      const random = seeded(1000 + level);
+      const next = mixedRequests(keys[policy], seeded(2000 + level), body, path);
+      const origin = performance.now();
+      const agent = newAgent(2048);
+      const load = openLoop({ baseUrl: stack.url, ratePerSecond, durationMs, random, next: () => next(), agent, maxOpen: 2048 });
+      const samples = await sampleQueue(stack, load, origin);
+      const { outcomes, elapsedMs, lagP99Ms } = await load;
+      agent.destroy();
+      const after = await stack.hostCounters(MODEL);
+      const counters = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k as keyof typeof before] ?? 0)]));
+      const byTier = tierSummaries(outcomes, Math.min(elapsedMs, durationMs));
+      runs.push({ policy, level, ratePerSecond, elapsedMs, lagP99Ms, outcomes, samples, byTier, counters });
+      log(
+        `  ` +
+          TIER_ORDER.map((t) => `${t} ${pct(byTier[t].successRate, 1)} ok, p99 ${ms(byTier[t].p99, 0)} ms`).join("; ") +
+          ` (client lag p99 ${lagP99Ms.toFixed(0)} ms)`,
+      );
+      await sleep(1_500); // let the queue drain before the other stack's turn
+    }
+  }
+
+  return report(runs, capacity, reference, durationMs, { ratePerSecond: refusalRate, statuses: refusalStatuses });
+};
+
+function report(runs: Run[], capacity: Record<Policy, number>, reference: number, durationMs: number, refusal: { ratePerSecond: number; statuses: Record<string, number> }) {
+  const rows: string[][] = [];
+  for (const policy of ["tiered", "fifo"] as const) {
+    for (const run of runs.filter((r) => r.policy === policy)) {
+      for (const tier of TIER_ORDER) {
+        const s = run.byTier[tier];
+        const st = (code: string) => String(s.statuses[code] ?? 0);
+        const other = Object.entries(s.statuses).filter(([code]) => !["200", "429", "503", "504"].includes(code)).reduce((n, [, c]) => n + c, 0);
+        rows.push([
+          policy, `${run.level}x`, tier, s.offeredRps.toFixed(1), String(s.count), pct(s.successRate), pct(s.count ? s.withinDeadline / s.count : Number.NaN),
+          ms(s.p50, 0), ms(s.p99, 0), ms(s.routerP99, 0), `${ms(s.hostQueueP50, 0)} / ${ms(s.hostQueueP99, 0)}`, st("429"), st("503"), st("504"), String(other),
+        ]);
+      }
+    }
+  }
+  const premium = (policy: Policy, level: number) => runs.find((r) => r.policy === policy && r.level === level)!.byTier.premium;
+  const at4 = premium("tiered", 4);
+  const served4 = at4.count ? at4.withinDeadline / at4.count : 0;
+  const met = served4 >= TARGET_PREMIUM_SERVED && at4.p99 <= TIERS.premium.defaultDeadlineMs && at4.routerP99 <= TIERS.premium.defaultDeadlineMs;
+  const comparison = LEVELS.map((level) => {
+    const t = premium("tiered", level);
+    const f = premium("fifo", level);
+    return [`${level}x`, pct(t.successRate), pct(f.successRate), ms(t.p50, 0), ms(f.p50, 0), ms(t.p99, 0), ms(f.p99, 0), ratio(t.p99 / f.p99)];
+  });
+  const lag = Math.max(...runs.map((r) => r.lagP99Ms));
+  const markdown = [
+    `### overload: tiers at 1x, 2x, 4x one replica's capacity, tiered vs fifo`,
+    "",
+    `Model \`${MODEL}\` (MLP 256-1024-1024-256), ${ROWS} rows per request (binary tensors in and out), max_batch ${ROWS} (no cross-request batching), one replica. ` +
+      `Capacity (closed loop, 4 premium clients): ${capacity.tiered.toFixed(1)} req/s on the tiered stack, ${capacity.fifo.toFixed(1)} req/s on the fifo stack; ` +
+      `arrivals for both are Poisson at multiples of ${reference.toFixed(1)} req/s, ${durationMs / 1000} s per level, the same seeded sequence for both policies. ` +
+      `Mix by requests: premium ${pct(MIX.premium, 0)}, standard ${pct(MIX.standard, 0)}, free ${pct(MIX.free, 0)}, over ${TENANTS.premium}/${TENANTS.standard}/${TENANTS.free} tenants, ` +
+      `default deadlines (premium ${TIERS.premium.defaultDeadlineMs} ms, standard ${TIERS.standard.defaultDeadlineMs} ms, free ${TIERS.free.defaultDeadlineMs} ms); ` +
+      `client timeout = deadline + 2 s (status 0 if it fires, counted in "other"). Latency percentiles are over successes: p50/p99 as the client saw them, ` +
+      `"router p99" from the router's Server-Timing total (the platform's deadline starts there), "host queue" the time in the ModelHost's scheduler queue. ` +
+      `"within deadline": 200 with the router's total within the tier's deadline. Load generator lag p99 ≤ ${lag.toFixed(0)} ms. ` +
+      `A refused request costs this stack ${(1000 / refusal.ratePerSecond).toFixed(1)} ms (closed loop of 8 clients sending requests refused at the host: ${refusal.ratePerSecond.toFixed(0)} req/s).`,
+    "",
+    table(["policy", "load", "tier", "offered req/s", "requests", "success", "within deadline", "p50 ms", "p99 ms", "router p99 ms", "host queue p50 / p99 ms", "429", "503", "504", "other"], rows),
+    "",
+    "Premium, tiered vs fifo:",
+    "",
+    table(["load", "success tiered", "success fifo", "p50 tiered ms", "p50 fifo ms", "p99 tiered ms", "p99 fifo ms", "p99 tiered/fifo"], comparison),
+    "",
+    `Target (tiered, 4x): premium p99 within its ${TIERS.premium.defaultDeadlineMs} ms deadline and ≥ ${pct(TARGET_PREMIUM_SERVED)} served within it: ` +
+      `**${met ? "met" : "not met"}** (p99 ${ms(at4.p99, 0)} ms at the client, ${ms(at4.routerP99, 0)} ms at the router; ${pct(served4, 2)} of ${at4.count} premium requests served within the deadline).`,
+  ].join("\n");
+
+  const charts: Record<string, string> = {};
+  const gap = 1_500;
+  const span = durationMs + gap;
+  for (const policy of ["tiered", "fifo"] as const) {
+    const mine = runs.filter((r) => r.policy === policy);
+    const series = TIER_ORDER.map((tier) => ({
+      name: tier,
+      color: COLORS[tier],
+      points: mine.flatMap((run, k) => run.outcomes.filter((o) => o.label === tier && o.status === 200).map((o) => [(k * span + o.sentAt) / 1000, o.latencyMs] as [number, number])),
+    }));
+    charts[`overload-latency-${policy}.svg`] = xyChart({
+      title: `overload (${policy}): latency of successful requests over time, 1x | 2x | 4x`,
+      xLabel: "time (s); load levels back to back",
+      yLabel: "latency (ms)",
+      kind: "scatter",
+      xMax: (LEVELS.length * span) / 1000,
+      yMax: TIERS.free.defaultDeadlineMs * 1.05,
+      series,
+      vLines: mine.map((run, k) => ({ x: (k * span) / 1000, label: `${run.level}x` })),
+      hLines: TIER_ORDER.map((tier) => ({ y: TIERS[tier].defaultDeadlineMs, label: `${tier} deadline`, color: COLORS[tier] })),
+    });
+  }
+  charts["overload-queue.svg"] = xyChart({
+    title: "overload: ModelHost queue length over time, 1x | 2x | 4x",
+    xLabel: "time (s); load levels back to back",
+    yLabel: "queued requests",
+    kind: "line",
+    xMax: (LEVELS.length * span) / 1000,
+    series: (["tiered", "fifo"] as const).map((policy) => ({
+      name: policy,
+      color: COLORS[policy],
+      points: runs.filter((r) => r.policy === policy).flatMap((run, k) => run.samples.map((s) => [(k * span + s.t) / 1000, s.queued] as [number, number])),
+    })),
+    vLines: LEVELS.map((level, k) => ({ x: (k * span) / 1000, label: `${level}x` })),
+  });
+  charts["overload-success.svg"] = barChart({
+    title: "overload: share of requests served within the deadline, per tier",
+    yLabel: "served within deadline (%)",
+    yMax: 100,
+    format: (v) => v.toFixed(0),
+    groups: runs.map((run) => ({
+      label: `${run.level}x ${run.policy}`,
+      bars: TIER_ORDER.map((tier) => ({ name: tier, color: COLORS[tier], value: run.byTier[tier].count ? (100 * run.byTier[tier].withinDeadline) / run.byTier[tier].count : 0 })),
+    })),
+  });
+
+  const data = {
+    model: MODEL, rows: ROWS, mix: MIX, tenants: TENANTS, durationMs, capacity, reference, refusal, target: { premiumServed: TARGET_PREMIUM_SERVED, met, premiumP99At4x: at4.p99, premiumServedAt4x: served4 },
+    runs: runs.map((run) => ({
+      policy: run.policy, level: run.level, ratePerSecond: run.ratePerSecond, elapsedMs: run.elapsedMs, lagP99Ms: run.lagP99Ms, byTier: run.byTier, counters: run.counters, samples: run.samples,
+      // compact per request: [tier, status, sentAt ms, latency ms]
+      requests: run.outcomes.map((o) => [o.label, o.status, Math.round(o.sentAt), Math.round(o.latencyMs * 10) / 10]),
+      errors: [...new Set(run.outcomes.filter((o) => o.status !== 200).map((o) => `${o.label} ${o.status} ${o.message ?? o.error ?? ""}`.replace(/\d+(\.\d+)? ms/g, "N ms").replace(/about \d+/g, "about N")))].slice(0, 20),
+    })),
+  };
+  return { name: "overload", markdown, data, charts };
+}
