@@ -5,6 +5,7 @@
  * request has a client timeout and every loop is bounded in requests and time.
  */
 import { Agent, request as httpRequest } from "node:http";
+import { mulberry32 } from "../models/mlp.ts";
 
 export interface RequestSpec {
   path: string;
@@ -191,14 +192,5 @@ export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Ou
   return { outcomes, elapsedMs, lagP99Ms: lags.length ? lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))]! : 0 };
 }
 
-/** mulberry32: a small seeded PRNG, so arrivals and the tier mix repeat between policies. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, the models' generator), so arrivals and the tier mix repeat between policies. */
+export const seeded = mulberry32;
