@@ -88,18 +88,23 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = [];
   const pool = new StackPool();
+  // Ctrl-C: stop the stacks at once, so the requests in flight fail fast and the scenario ends.
+  controller.signal.addEventListener("abort", () => void pool.stopAll(), { once: true });
   try {
     for (const name of names) {
       if (controller.signal.aborted) break;
       log(`scenario ${name}${quick ? " (quick)" : ""}`);
       const scenarioStarted = performance.now();
       try {
-        results.push(await SCENARIOS[name]!({ quick, log, startStack: (options) => pool.start({ ...options, signal: controller.signal }) }));
+        results.push(await SCENARIOS[name]!({ quick, log, signal: controller.signal, startStack: (options) => pool.start({ ...options, signal: controller.signal }) }));
       } finally {
         await pool.stopAll();
       }
       log(`scenario ${name} done in ${((performance.now() - scenarioStarted) / 1000).toFixed(0)} s`);
     }
+  } catch (error) {
+    if (controller.signal.aborted) return 130; // a consequence of stopping the stacks
+    throw error;
   } finally {
     await pool.stopAll();
   }

@@ -25,7 +25,7 @@ interface Round {
   outcomes: Outcome[];
 }
 
-export const batching: Scenario = async ({ quick, log, startStack }) => {
+export const batching: Scenario = async ({ quick, log, startStack, signal }) => {
   const rounds = quick ? 1 : 3;
   const roundMs = quick ? 1_500 : 4_000;
   log(`batching: starting a stack on ${PORTS.batching}`);
@@ -53,11 +53,11 @@ export const batching: Scenario = async ({ quick, log, startStack }) => {
   for (const c of cases) {
     const on = spec(c.model, c.body);
     const off = spec(`${c.model}-nobatch`, c.body);
-    for (const next of [on, off]) await closedLoop({ baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: quick ? 500 : 1_000, maxRequests: 20_000, next }); // warm-up
+    for (const next of [on, off]) await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: quick ? 500 : 1_000, maxRequests: 20_000, next }); // warm-up
     const result = { model: c.model, maxBatch: c.maxBatch, on: [] as Round[], off: [] as Round[] };
     for (let r = 0; r < rounds; r++) {
       for (const which of r % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
-        const run = await closedLoop({ baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: roundMs, maxRequests: 100_000, next: which === "on" ? on : off });
+        const run = await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: roundMs, maxRequests: 100_000, next: which === "on" ? on : off });
         const ok = run.outcomes.filter((o) => o.status === 200).length;
         result[which].push({ throughput: ok / (run.elapsedMs / 1000), outcomes: run.outcomes });
         log(`batching: ${c.model} batching ${which}, round ${r + 1}/${rounds}: ${(ok / (run.elapsedMs / 1000)).toFixed(0)} req/s`);

@@ -7,6 +7,8 @@ export interface ScenarioContext {
   log: (line: string) => void;
   /** Starts a stack that is stopped when the scenario ends, however it ends. */
   startStack: (options: StackOptions) => Promise<Stack>;
+  /** Aborted on Ctrl-C: loops stop sending and the scenario should return or throw soon. */
+  signal: AbortSignal;
 }
 
 export interface ScenarioResult {

@@ -106,6 +106,8 @@ export interface ClosedLoopOptions {
   maxRequests?: number;
   next: (i: number) => RequestSpec;
   agent?: Agent;
+  /** Stops sending (the requests in flight still finish). */
+  signal?: AbortSignal;
 }
 
 /** `concurrency` clients each sending back to back until the time or request budget is spent. */
@@ -117,7 +119,7 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<{ outcomes
   const outcomes: Outcome[] = [];
   let issued = 0;
   const client = async () => {
-    while (performance.now() < stopAt && issued < maxRequests) {
+    while (performance.now() < stopAt && issued < maxRequests && !options.signal?.aborted) {
       const spec = options.next(issued++);
       outcomes.push(await send(options.baseUrl, agent, spec, origin));
     }
@@ -139,6 +141,8 @@ export interface OpenLoopOptions {
   agent?: Agent;
   /** Requests the client keeps open at most (beyond: counted as `client-overflow`, not sent). */
   maxOpen?: number;
+  /** Stops sending (the requests in flight still finish). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -161,7 +165,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Ou
   let open = 0;
   const overflow: string[] = [];
   let next = 0;
-  while (next < arrivals.length) {
+  while (next < arrivals.length && !options.signal?.aborted) {
     const now = performance.now() - origin;
     while (next < arrivals.length && arrivals[next]! <= now) {
       const spec = options.next(next);

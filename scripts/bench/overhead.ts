@@ -15,7 +15,7 @@ import { COLORS, xyChart } from "./svg.ts";
 /** The issue's target: full/bare p50 at most this. */
 export const TARGET_P50_RATIO = 1.15;
 
-export const overhead: Scenario = async ({ quick, log, startStack }) => {
+export const overhead: Scenario = async ({ quick, log, startStack, signal }) => {
   const pairs = quick ? 150 : 2000;
   const warmup = quick ? 30 : 200;
   log(`overhead: starting a stack (BENCH_ROUTES=1) on ${PORTS.overhead}`);
@@ -29,6 +29,7 @@ export const overhead: Scenario = async ({ quick, log, startStack }) => {
 
   log(`overhead: warm-up, ${warmup} requests per path`);
   for (let i = 0; i < warmup; i++) {
+    if (signal.aborted) throw new Error("aborted");
     for (const spec of [full, bare]) {
       const outcome = await send(stack.url, agent, spec);
       if (outcome.status !== 200) throw new Error(`${spec.path}: ${outcome.status} ${outcome.message ?? outcome.error ?? ""}`);
@@ -38,6 +39,7 @@ export const overhead: Scenario = async ({ quick, log, startStack }) => {
   const results: { full: Outcome[]; bare: Outcome[] } = { full: [], bare: [] };
   const origin = performance.now();
   for (let i = 0; i < pairs; i++) {
+    if (signal.aborted) throw new Error("aborted");
     const order = i % 2 === 0 ? (["full", "bare"] as const) : (["bare", "full"] as const);
     for (const which of order) results[which].push(await send(stack.url, agent, which === "full" ? full : bare, origin));
     if ((i + 1) % 500 === 0) log(`overhead: ${i + 1}/${pairs}`);

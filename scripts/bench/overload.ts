@@ -115,7 +115,7 @@ function tierSummaries(outcomes: Outcome[], elapsedMs: number): Run["byTier"] {
   return out;
 }
 
-export const overload: Scenario = async ({ quick, log, startStack }) => {
+export const overload: Scenario = async ({ quick, log, startStack, signal }) => {
   const durationMs = quick ? 2_500 : 10_000;
   log(`overload: starting two stacks (tiered on ${PORTS.overloadTiered}, fifo on ${PORTS.overloadFifo})`);
   const stacks: Record<Policy, Stack> = {
@@ -131,8 +131,8 @@ export const overload: Scenario = async ({ quick, log, startStack }) => {
   // the one thread the router shares with it under wrangler dev.
   const capacity: Record<Policy, number> = { tiered: 0, fifo: 0 };
   for (const policy of ["tiered", "fifo"] as const) {
-    await closedLoop({ baseUrl: stacks[policy].url, concurrency: 4, durationMs: quick ? 500 : 1_000, maxRequests: 500, next: () => capacitySpec(policy) });
-    const run = await closedLoop({ baseUrl: stacks[policy].url, concurrency: 4, durationMs: quick ? 1_500 : 4_000, maxRequests: 2_000, next: () => capacitySpec(policy) });
+    await closedLoop({ signal, baseUrl: stacks[policy].url, concurrency: 4, durationMs: quick ? 500 : 1_000, maxRequests: 500, next: () => capacitySpec(policy) });
+    const run = await closedLoop({ signal, baseUrl: stacks[policy].url, concurrency: 4, durationMs: quick ? 1_500 : 4_000, maxRequests: 2_000, next: () => capacitySpec(policy) });
     const ok = run.outcomes.filter((o) => o.status === 200).length;
     capacity[policy] = ok / (run.elapsedMs / 1000);
     log(`overload: ${policy} stack, closed-loop capacity ${capacity[policy].toFixed(1)} req/s (${ROWS} rows each)`);
@@ -143,6 +143,7 @@ export const overload: Scenario = async ({ quick, log, startStack }) => {
   // What one refused request costs the stack: premium requests whose deadline (1 ms) has passed
   // when they reach the host go through the whole router path and are refused with 504 there.
   const refusal = await closedLoop({
+    signal,
     baseUrl: stacks.tiered.url, concurrency: 8, durationMs: quick ? 1_000 : 2_000, maxRequests: 5_000,
     next: () => ({ ...capacitySpec("tiered"), headers: { ...capacitySpec("tiered").headers, "x-hotpath-timeout-ms": "1" } }),
   });
@@ -153,6 +154,7 @@ export const overload: Scenario = async ({ quick, log, startStack }) => {
   const runs: Run[] = [];
   for (const level of LEVELS) {
     for (const policy of ["tiered", "fifo"] as const) {
+      if (signal.aborted) throw new Error("aborted");
       const stack = stacks[policy];
       const ratePerSecond = reference * level;
       log(`overload: ${policy}, ${level}x = ${ratePerSecond.toFixed(0)} req/s for ${durationMs / 1000} s`);
@@ -161,7 +163,7 @@ export const overload: Scenario = async ({ quick, log, startStack }) => {
       const next = mixedRequests(keys[policy], seeded(2000 + level), body, path);
       const origin = performance.now();
       const agent = newAgent(2048);
-      const load = openLoop({ baseUrl: stack.url, ratePerSecond, durationMs, random, next: () => next(), agent, maxOpen: 2048 });
+      const load = openLoop({ signal, baseUrl: stack.url, ratePerSecond, durationMs, random, next: () => next(), agent, maxOpen: 2048 });
       const samples = await sampleQueue(stack, load, origin);
       const { outcomes, elapsedMs, lagP99Ms } = await load;
       agent.destroy();

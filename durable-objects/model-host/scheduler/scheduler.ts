@@ -55,6 +55,8 @@ export class Scheduler {
   readonly #now: () => number;
   #running: { model: HostModel; rows: number; work: number; startedAt: number } | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Between two runs: let calls that arrived during a run reach the queue before choosing. */
+  #yielding = false;
   readonly counters: SchedulerCounters = {
     admitted: 0, completed: 0, rejectedDeadline: 0, rejectedFull: 0, shed: 0, expired: 0, cancelled: 0, batches: 0, batchedRequests: 0,
   };
@@ -179,7 +181,7 @@ export class Scheduler {
   }
 
   #kick(): void {
-    if (this.#running) return;
+    if (this.#running || this.#yielding) return;
     let head = this.#queue.peek();
     // A run that blocked the thread past some deadlines delays their timers: answer them now
     // rather than start work nobody can use.
@@ -252,7 +254,15 @@ export class Scheduler {
       for (const job of batch) job.reject(httpError);
     } finally {
       this.#running = undefined;
-      this.#kick();
+      // session.run holds the thread, so requests that arrived during the run still wait in the
+      // runtime's input queue, not in ours. Choosing the next run now would see none of them and
+      // serve by arrival order; one turn of the event loop lets them in first, so priorities,
+      // deadlines, fair share, shedding and batching apply to them.
+      this.#yielding = true;
+      setTimeout(() => {
+        this.#yielding = false;
+        this.#kick();
+      }, 0);
     }
   }
 }
