@@ -51,7 +51,7 @@ export class ModelHost extends DurableObject<Env> {
   /** Loads the session (if needed) so that traffic moved to it finds it warm. */
   async warm(model: HostModel): Promise<RpcReply<HostState>> {
     return replyOf(async () => {
-      await this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async () => undefined);
+      await this.#withSession(model, async () => undefined);
       return this.state();
     }, "warming the model");
   }
@@ -63,7 +63,7 @@ export class ModelHost extends DurableObject<Env> {
    */
   async inspect(model: HostModel): Promise<RpcReply<InspectedModel>> {
     return replyOf(
-      () => this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async ({ inputs, outputs, batchAxes }) => ({ inputs, outputs, batchAxes })),
+      () => this.#withSession(model, async ({ inputs, outputs, batchAxes }) => ({ inputs, outputs, batchAxes })),
       "loading the model",
     );
   }
@@ -96,11 +96,16 @@ export class ModelHost extends DurableObject<Env> {
   async #run(model: HostModel, inputs: Tensor[], outputNames: string[]) {
     const calledAt = Date.now();
     const wasWarm = this.#sessions.has(keyOf(model));
-    return this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), async (session) => {
+    return this.#withSession(model, async (session) => {
       const startedAt = Date.now();
       const outputs = await session.run(inputs, outputNames);
       return { outputs, loadMs: wasWarm ? 0 : startedAt - calledAt, inferMs: Date.now() - startedAt };
     });
+  }
+
+  /** Runs `use` on the model's warm session, loading it first if this host has none. */
+  #withSession<T>(model: HostModel, use: (session: ModelSession) => Promise<T>): Promise<T> {
+    return this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), use);
   }
 
   async #load(model: HostModel): Promise<ModelSession> {

@@ -35,10 +35,7 @@ export class ModelRegistry extends DurableObject<Env> {
    */
   async register(version: Omit<ModelVersionRecord, "state" | "createdAt">): Promise<RpcReply<ModelRecord>> {
     return replyOf(async () => {
-      if (this.#tables.version(version.name, version.version)) {
-        throw new HttpError(409, `model '${version.name}' already has version '${version.version}'; delete it first`);
-      }
-      this.#tables.insertVersion({ ...version, state: "warming", createdAt: Date.now() });
+      this.#insertWarming(version);
       await this.#publish(version.name);
       await this.#warmHosts(version.name, version);
       return this.#setState(version.name, version.version, "ready");
@@ -53,10 +50,7 @@ export class ModelRegistry extends DurableObject<Env> {
    */
   async addPendingVersion(version: Omit<ModelVersionRecord, "state" | "createdAt">): Promise<RpcReply<ModelRecord>> {
     return replyOf(async () => {
-      if (this.#tables.version(version.name, version.version)) {
-        throw new HttpError(409, `model '${version.name}' already has version '${version.version}'; delete it first`);
-      }
-      this.#tables.insertVersion({ ...version, state: "warming", createdAt: Date.now() });
+      this.#insertWarming(version);
       return this.#publish(version.name);
     }, "registering the model");
   }
@@ -107,6 +101,14 @@ export class ModelRegistry extends DurableObject<Env> {
   /** Called by a ModelHost when it first serves a model, so swaps know whom to warm. */
   recordHost(model: string, host: string): void {
     this.#tables.addHost(model, host);
+  }
+
+  /** A new version, not yet eligible as default; 409 when the version exists. */
+  #insertWarming(version: Omit<ModelVersionRecord, "state" | "createdAt">): void {
+    if (this.#tables.version(version.name, version.version)) {
+      throw new HttpError(409, `model '${version.name}' already has version '${version.version}'; delete it first`);
+    }
+    this.#tables.insertVersion({ ...version, state: "warming", createdAt: Date.now() });
   }
 
   async #setState(name: string, version: string, state: VersionState): Promise<ModelRecord> {
