@@ -63,6 +63,8 @@ export const TIERS = {
 
 export type Tier = keyof typeof TIERS;
 export const TIER_NAMES = Object.keys(TIERS) as Tier[];
+/** Every tier's priority, once each: what hosts report their wait ahead for. */
+export const TIER_PRIORITIES: readonly number[] = [...new Set(TIER_NAMES.map((t) => TIERS[t].priority))].sort((a, b) => a - b);
 
 export function isTier(name: unknown): name is Tier {
   return typeof name === "string" && Object.hasOwn(TIERS, name);

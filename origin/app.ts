@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { Scheduler } from "../durable-objects/model-host/scheduler/scheduler.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
 import { onError, onNotFound } from "../router/middleware/errors.ts";
 import { ServerTiming } from "../router/server-timing.ts";
 import type { OriginConfig } from "./config.ts";
@@ -42,9 +42,11 @@ export function createOriginApp(context: OriginContext): Hono<OriginEnv> {
       c.set("timing", timing);
       await next();
       // Set after the handler (or the error handler) so the load is the one after this request.
-      const { queued, running, backlogMs } = context.scheduler.load();
+      const { queued, running, backlogMs, waitAheadMs, gapMs } = context.scheduler.load();
+      const tenths = (ms: number) => Math.round(ms * 10) / 10;
+      const waits = Object.fromEntries(Object.entries(waitAheadMs).map(([priority, ms]) => [priority, tenths(ms)]));
       c.res.headers.set(SERVED_BY_HEADER, `origin:${context.config.id}`);
-      c.res.headers.set(LOAD_HEADER, JSON.stringify({ queued, running, backlogMs: Math.round(backlogMs * 10) / 10 }));
+      c.res.headers.set(LOAD_HEADER, JSON.stringify({ queued, running, backlogMs: tenths(backlogMs), waitAheadMs: waits, gapMs: tenths(gapMs) }));
       if (!c.res.headers.has("server-timing")) c.res.headers.set("server-timing", timing.header());
     }),
   );

@@ -3,8 +3,8 @@
  * provider, the model cache and store, the shared Scheduler (one per origin: one device runs one
  * batch at a time, so priorities and the predicted backlog are origin-wide), and the app.
  */
-import { randomUUID } from "node:crypto";
-import { Scheduler } from "../durable-objects/model-host/scheduler/scheduler.ts";
+import { TIER_PRIORITIES } from "../config/tiers.ts";
+import { Scheduler } from "../scheduler/scheduler.ts";
 import { HttpError } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/tensor.ts";
 import { createOriginApp, type OriginContext } from "./app.ts";
@@ -34,8 +34,12 @@ export async function createOrigin(config: OriginConfig, log: (line: string) => 
     const loader = new ModelLoader({ cache: new ModelCache(config.cacheDir), edge: new EdgeClient(config.edge, config.token), worker, ep: provider.ep, threads: config.threads, log });
     // The store warms through the scheduler and the scheduler runs on the store's sessions.
     let scheduler: Scheduler | undefined;
-    const store = new ModelStore({ loader, batching: config.batching, log, warm: (entry) => warm(entry, scheduler!, config, log) });
-    scheduler = new Scheduler({ maxQueueLength: config.maxQueueLength, run: (model, inputs, names) => store.run(model, inputs, names) });
+    const store = new ModelStore({ loader, batching: config.batching, log, warm: (entry) => warm(entry, scheduler!, log) });
+    scheduler = new Scheduler({
+      maxQueueLength: config.maxQueueLength,
+      run: (model, inputs, names) => store.run(model, inputs, names),
+      reportPriorities: [...new Set([...TIER_PRIORITIES, config.defaultPriority])],
+    });
     const context: OriginContext = { config, provider, store, scheduler, startedAt: Date.now() };
     return {
       ...context,
@@ -52,11 +56,11 @@ export async function createOrigin(config: OriginConfig, log: (line: string) => 
 }
 
 /**
- * A first run on the session itself (one-time costs, not worth predicting from), then runs of one
- * row and of max_batch rows through the scheduler, so its service-time predictor knows this model
- * before the first request: admission can refuse early and correctly from the start.
+ * A first run on the session (one-time costs, not worth predicting from), then timed runs of one
+ * row and of max_batch rows that teach the scheduler's predictor this model before the first
+ * request, so admission can refuse early and correctly from the start.
  */
-async function warm(entry: ModelEntry, scheduler: Scheduler, config: OriginConfig, log: (line: string) => void): Promise<void> {
+async function warm(entry: ModelEntry, scheduler: Scheduler, log: (line: string) => void): Promise<void> {
   const { session, host, record } = entry;
   if (!session || !host || !record) return;
   const what = `${entry.name}@${entry.version}`;
@@ -66,16 +70,16 @@ async function warm(entry: ModelEntry, scheduler: Scheduler, config: OriginConfi
     return;
   }
   const outputNames = session.outputs.map((o) => o.name);
-  const submit = (inputs: Tensor[]) =>
-    scheduler.submit({
-      model: host, inputs, outputNames, requestId: `warm-${randomUUID()}`, tenant: "warm-up",
-      priority: config.defaultPriority, deadline: Date.now() + 120_000, maxQueueWaitMs: Number.POSITIVE_INFINITY,
-    });
+  const timedRun = async (inputs: Tensor[]) => {
+    const startedAt = performance.now();
+    await session.run(inputs, outputNames);
+    scheduler.observe(host, inputs, performance.now() - startedAt);
+  };
   try {
     await session.run(one, outputNames);
-    await submit(one);
+    await timedRun(one);
     const full = record.maxBatch > 1 && session.batchAxes ? zeroInputs(session.inputs, session.batchAxes, record.maxBatch) : undefined;
-    if (full) await submit(full);
+    if (full) await timedRun(full);
   } catch (error) {
     // A 400 is the model refusing zeros as data (e.g. a sample rate of 0): it loads and runs, serve it.
     if (!(error instanceof HttpError) || error.status !== 400) throw error;

@@ -7,10 +7,10 @@
  * needs no rewriting; the shorter deadline wins.
  */
 import { badRequest } from "../protocol/errors.ts";
+import { timeoutBudgetMs } from "../protocol/deadline.ts";
 import { describeValue } from "../protocol/json-tensor.ts";
 
 export const TENANT_HEADER = "x-hotpath-tenant";
-export const TIMEOUT_HEADER = "x-hotpath-timeout-ms";
 export const DEFAULT_TENANT = "anonymous";
 
 export interface SchedulePolicy {
@@ -41,19 +41,7 @@ export function schedulePolicy(
   if (priority !== undefined && (typeof priority !== "number" || !Number.isSafeInteger(priority) || priority < 0)) {
     throw badRequest(`parameters.priority must be a non-negative integer (lower runs first), got ${describeValue(priority)}`);
   }
-  const asked: number[] = [];
-  if (timeout !== undefined) {
-    if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0) {
-      throw badRequest(`parameters.timeout must be a positive number of microseconds, got ${describeValue(timeout)}`);
-    }
-    asked.push(timeout / 1000);
-  }
-  if (headers.timeoutMs !== undefined) {
-    const ms = Number(headers.timeoutMs);
-    if (!Number.isFinite(ms) || ms <= 0) throw badRequest(`${TIMEOUT_HEADER} must be a positive number of milliseconds, got '${headers.timeoutMs}'`);
-    asked.push(ms);
-  }
-  const budgetMs = Math.min(defaults.maxTimeoutMs, ...(asked.length > 0 ? asked : [defaults.timeoutMs]));
+  const budgetMs = timeoutBudgetMs(parameters, headers.timeoutMs, { defaultMs: defaults.timeoutMs, maxMs: defaults.maxTimeoutMs });
   const tenant = headers.tenant?.trim() || DEFAULT_TENANT;
   if (tenant.length > 128) throw badRequest(`${TENANT_HEADER} must be at most 128 characters`);
   return { priority: priority || defaults.priority, deadline: arrivedAt + budgetMs, tenant };

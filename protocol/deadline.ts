@@ -1,5 +1,34 @@
-/** @module Racing work against a deadline, for the edge router and the origin alike. */
-import { HttpError } from "./errors.ts";
+/**
+ * @module Deadlines, for the edge router and the origin alike: how long a request may take (the
+ * OIP `schedule_policy` parameter `timeout` in microseconds, or the `x-hotpath-timeout-ms`
+ * header; a client may shorten its deadline, never lengthen it past the maximum), and racing
+ * work against it.
+ */
+import { badRequest, HttpError } from "./errors.ts";
+import { describeValue } from "./json-tensor.ts";
+
+export const TIMEOUT_HEADER = "x-hotpath-timeout-ms";
+
+/**
+ * Milliseconds a request may take: the shortest it asked for, or `defaultMs`, never above `maxMs`.
+ * @example timeoutBudgetMs({ timeout: 250_000 }, undefined, { defaultMs: 1_000, maxMs: 10_000 }) // 250
+ */
+export function timeoutBudgetMs(parameters: Record<string, unknown>, header: string | undefined, limits: { defaultMs: number; maxMs: number }): number {
+  const asked: number[] = [];
+  const timeoutUs = parameters.timeout;
+  if (timeoutUs !== undefined) {
+    if (typeof timeoutUs !== "number" || !Number.isFinite(timeoutUs) || timeoutUs <= 0) {
+      throw badRequest(`parameters.timeout must be a positive number of microseconds, got ${describeValue(timeoutUs)}`);
+    }
+    asked.push(timeoutUs / 1000);
+  }
+  if (header !== undefined) {
+    const ms = Number(header);
+    if (!Number.isFinite(ms) || ms <= 0) throw badRequest(`${TIMEOUT_HEADER} must be a positive number of milliseconds, got '${header}'`);
+    asked.push(ms);
+  }
+  return Math.min(limits.maxMs, ...(asked.length > 0 ? asked : [limits.defaultMs]));
+}
 
 /**
  * Settles with `work`, or rejects with a 504 at `deadlineAt` (epoch ms) if it has not settled.

@@ -8,6 +8,7 @@ import type { AppEnv } from "./app-env.ts";
 import { onError, onNotFound } from "./middleware/errors.ts";
 import { adminModelRoutes } from "./routes/admin-models.ts";
 import { adminTenantRoutes } from "./routes/admin-tenants.ts";
+import { adminOriginRoutes } from "./routes/admin-origins.ts";
 import { benchRoutes } from "./routes/bench.ts";
 import { internalModelRoutes } from "./routes/internal-models.ts";
 import { oipInferRoutes } from "./routes/oip-infer.ts";
@@ -29,6 +30,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", oipRepositoryRoutes);
   app.route("/", adminModelRoutes);
   app.route("/", adminTenantRoutes);
+  app.route("/", adminOriginRoutes);
   app.route("/", benchRoutes);
   app.route("/", internalModelRoutes);
   app.onError(onError);

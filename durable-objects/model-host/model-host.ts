@@ -1,20 +1,21 @@
 /**
  * @module ModelHost: one Durable Object per (region, model, replica) that keeps warm
  * onnxruntime-web sessions and schedules inference on them (priorities, deadlines, fair share,
- * dynamic batching: see scheduler/). The router calls it by RPC with the model's record, so
+ * dynamic batching: see /scheduler). The router calls it by RPC with the model's record, so
  * the host needs no lookup on the hot path; it reads weights from R2 only when a session is
  * created and checks their sha256 first.
  */
 import { DurableObject } from "cloudflare:workers";
+import { TIER_PRIORITIES } from "../../config/tiers.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
 import type { Tensor } from "../../protocol/tensor.ts";
+import { Scheduler } from "../../scheduler/scheduler.ts";
 import { REGISTRY_NAME } from "../model-registry/model-registry.ts";
 import type { HostInferCall, HostInferValue, HostLoad, HostModel, HostState, InspectedModel } from "./contract.ts";
 import { ortWeb } from "./ort-web.ts";
-import { Scheduler } from "./scheduler/scheduler.ts";
 import { SessionCache } from "./session-cache.ts";
 
 export class ModelHost extends DurableObject<Env> {
@@ -28,6 +29,7 @@ export class ModelHost extends DurableObject<Env> {
       maxQueueLength: Number(env.HOST_MAX_QUEUE_LENGTH),
       policy: env.SCHEDULER_POLICY === "fifo" ? "fifo" : "tiered",
       run: (model, inputs, outputNames) => this.#run(model, inputs, outputNames),
+      reportPriorities: TIER_PRIORITIES,
     });
   }
 

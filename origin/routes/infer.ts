@@ -13,7 +13,8 @@ import { encodeInferResponse } from "../../protocol/infer-response.ts";
 import { checkInputs, selectOutputs } from "../../protocol/tensor-check.ts";
 import { inferenceHeaderLength, readBodyLimited } from "../../router/middleware/read-body.ts";
 import type { OriginContext, OriginEnv } from "../app.ts";
-import { schedulePolicy, TENANT_HEADER, TIMEOUT_HEADER } from "../schedule-policy.ts";
+import { TIMEOUT_HEADER } from "../../protocol/deadline.ts";
+import { schedulePolicy, TENANT_HEADER } from "../schedule-policy.ts";
 
 /** How long past its deadline a run may still answer before the guard answers 504. */
 const DEADLINE_GRACE_MS = 20;

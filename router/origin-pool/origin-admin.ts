@@ -6,7 +6,7 @@
  */
 import { HttpError } from "../../protocol/errors.ts";
 import type { TensorSpec } from "../../protocol/tensor.ts";
-import { originPool, type OriginState } from "./pool.ts";
+import { originPool, usable, type OriginState } from "./pool.ts";
 
 export interface OriginSignature {
   inputs: TensorSpec[];
@@ -15,7 +15,7 @@ export interface OriginSignature {
 
 /** Loads `name@version` on every usable origin; resolves with the signature the first one read. */
 export async function loadOnPool(env: Env, name: string, version: string, timeoutMs = 120_000): Promise<OriginSignature> {
-  const origins = originPool(env).filter((o) => o.breaker.state() !== "open");
+  const origins = originPool(env).filter((o) => usable(o));
   if (origins.length === 0) throw new HttpError(503, "placement=origin needs a reachable origin pool (the ORIGINS var) to load and check the model", 30);
   const attempts = origins.map((origin) => loadOn(env, origin, name, version, timeoutMs));
   // The first origin to succeed proves the model; one whose load fails says why.

@@ -9,6 +9,7 @@ import type { ModelVersionRecord } from "../../durable-objects/model-registry/re
 import { HttpError, type ErrorStatus } from "../../protocol/errors.ts";
 import { decodeInferResponse, encodeInferRequest } from "../../protocol/infer-response.ts";
 import type { Tensor } from "../../protocol/tensor.ts";
+import { loadFrom } from "./origin-load.ts";
 import { chooseOrigin, originPool, poolRetryAfterSeconds, recordSuccess, type OriginState } from "./pool.ts";
 
 export interface OriginCall {
@@ -40,7 +41,7 @@ export async function inferOnPool(env: Env, call: OriginCall): Promise<OriginAns
   for (;;) {
     const remainingMs = call.deadline - Date.now();
     if (remainingMs <= 0) throw lastError?.status === 504 ? lastError : new HttpError(504, "the deadline passed before an origin answered");
-    const origin = chooseOrigin(pool, tried);
+    const origin = chooseOrigin(pool, tried, call.priority);
     if (!origin) throw lastError ?? new HttpError(503, "no origin is available now", poolRetryAfterSeconds(pool));
     tried.add(origin.config.id);
     const outcome = await attempt(env, origin, call, remainingMs);
@@ -109,8 +110,7 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
 function parseLoad(header: string | null): HostLoad | undefined {
   if (!header) return undefined;
   try {
-    const load = JSON.parse(header) as Partial<HostLoad>;
-    return { queued: Number(load.queued) || 0, running: Number(load.running) || 0, backlogMs: Number(load.backlogMs) || 0 };
+    return loadFrom(JSON.parse(header));
   } catch {
     return undefined;
   }

@@ -1,10 +1,12 @@
 /**
  * @module The origin pool as one router isolate sees it: the origins configured in the ORIGINS
  * var, each with a circuit breaker, its outstanding requests, a round-trip estimate, and the load
- * it last reported. An origin is chosen by least expected wait: its reported backlog plus its
- * round trip times the requests this isolate already has outstanding there.
+ * it last reported, and what its last health check found. An origin is chosen by least expected
+ * wait: its reported backlog plus its round trip times the requests this isolate already has
+ * outstanding there; origins whose breaker is open or whose health check failed are skipped.
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
+import { waitAheadFor } from "../../scheduler/contract.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 
 export interface OriginConfig {
@@ -20,6 +22,16 @@ export interface OriginState {
   roundTripMs: number;
   load: HostLoad | undefined;
   loadAt: number;
+  health: OriginHealth;
+}
+
+/** What the last active health check (health-check.ts) found. */
+export interface OriginHealth {
+  /** `unknown` until the first check: the origin is used, as it was before checks existed. */
+  state: "unknown" | "ready" | "down";
+  checkedAt: number;
+  /** Why it is down. */
+  reason?: string;
 }
 
 const ROUND_TRIP_PRIOR_MS = 20;
@@ -28,13 +40,21 @@ const LOAD_STALE_MS = 5_000;
 let parsedFrom: string | undefined;
 let origins: OriginState[] = [];
 
+/** What the pool reads of the Worker's env (the whole Env fits; Node tests pass just these). */
+export interface PoolEnv {
+  /** JSON array of {"id", "url"}. */
+  ORIGINS?: string;
+  /** The shared secret between edge and origins. */
+  ORIGIN_TOKEN: string;
+}
+
 /** The pool for this isolate, rebuilt only when the ORIGINS var changes. */
-export function originPool(env: Env): OriginState[] {
+export function originPool(env: PoolEnv): OriginState[] {
   const raw = env.ORIGINS ?? "[]";
   if (raw !== parsedFrom) {
     parsedFrom = raw;
     origins = parseOrigins(raw).map((config) => ({
-      config, breaker: new CircuitBreaker(), outstanding: 0, roundTripMs: ROUND_TRIP_PRIOR_MS, load: undefined, loadAt: 0,
+      config, breaker: new CircuitBreaker(), outstanding: 0, roundTripMs: ROUND_TRIP_PRIOR_MS, load: undefined, loadAt: 0, health: { state: "unknown", checkedAt: 0 },
     }));
   }
   return origins;
@@ -55,17 +75,23 @@ export function parseOrigins(raw: string): OriginConfig[] {
   });
 }
 
-/** Expected milliseconds until an origin would answer a new request. */
-export function expectedWaitMs(origin: OriginState, now = Date.now()): number {
-  const backlog = origin.load && now - origin.loadAt < LOAD_STALE_MS ? origin.load.backlogMs : 0;
+/** Expected milliseconds until an origin would answer a new request of `priority`. */
+export function expectedWaitMs(origin: OriginState, priority: number, now = Date.now()): number {
+  const reported = origin.load && now - origin.loadAt < LOAD_STALE_MS ? waitAheadFor(origin.load, priority) - (now - origin.loadAt) : 0;
+  const backlog = Math.max(0, reported);
   return backlog + origin.roundTripMs * (1 + origin.outstanding);
 }
 
-/** The origin to try next, skipping those tried already and those whose breaker is open. */
-export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, now = Date.now()): OriginState | undefined {
+/** Whether an origin may be sent requests now: its breaker is not open and its last check did not find it down. */
+export function usable(origin: OriginState, now = Date.now()): boolean {
+  return origin.health.state !== "down" && origin.breaker.state(now) !== "open";
+}
+
+/** The origin to try next, skipping those tried already and those not usable. */
+export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, priority: number, now = Date.now()): OriginState | undefined {
   const candidates = pool
-    .filter((o) => !tried.has(o.config.id) && o.breaker.state(now) !== "open")
-    .sort((a, b) => expectedWaitMs(a, now) - expectedWaitMs(b, now));
+    .filter((o) => !tried.has(o.config.id) && usable(o, now))
+    .sort((a, b) => expectedWaitMs(a, priority, now) - expectedWaitMs(b, priority, now));
   // A half-open origin gets its probe first: ranked by a round trip remembered from before it
   // failed, it might never come first again, and so never be probed and never recover. A failed
   // probe is retried on another origin like any failed attempt.
@@ -83,8 +109,19 @@ export function poolRetryAfterSeconds(pool: OriginState[], now = Date.now()): nu
 export function recordSuccess(origin: OriginState, roundTripMs: number, load: HostLoad | undefined, now = Date.now()): void {
   origin.breaker.succeeded();
   origin.roundTripMs += 0.2 * (roundTripMs - origin.roundTripMs);
-  if (load) {
-    origin.load = load;
-    origin.loadAt = now;
-  }
+  recordLoad(origin, load, now);
+}
+
+/**
+ * Back from down: what it took before says little about the restarted process, and an origin
+ * ranked by a slow old round trip might never be chosen, so never measured again.
+ */
+export function forgetRoundTrip(origin: OriginState): void {
+  origin.roundTripMs = ROUND_TRIP_PRIOR_MS;
+}
+
+export function recordLoad(origin: OriginState, load: HostLoad | undefined, now = Date.now()): void {
+  if (!load) return;
+  origin.load = load;
+  origin.loadAt = now;
 }

@@ -7,6 +7,7 @@
  * The state is per isolate: each isolate scales on what it sees, which is what it sends.
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
+import { waitAheadFor } from "../../scheduler/contract.ts";
 
 /** Predicted queue work that counts as pressure. */
 export const SCALE_UP_BACKLOG_MS = 50;
@@ -99,7 +100,13 @@ function weight(set: ReplicaSet, replica: number, now: number): number {
   return report.load.backlogMs + report.load.queued;
 }
 
-/** The backlog a replica last reported (0 when unknown or stale): what the spill decision reads. */
-export function reportedBacklogMs(key: string, bounds: ReplicaBounds, replica: number, now = Date.now()): number {
-  return weight(setFor(key, bounds), replica, now);
+/**
+ * The wait a new request of `priority` would have at a replica: what it last reported ahead of
+ * that priority, less the time since (the replica has been working it off); 0 when unknown or
+ * stale. What early refusal and the spill decision read.
+ */
+export function replicaWaitMs(key: string, bounds: ReplicaBounds, replica: number, priority: number, now = Date.now()): number {
+  const report = setFor(key, bounds).reports.get(replica);
+  if (!report || now - report.at > STALE_MS) return 0;
+  return Math.max(0, waitAheadFor(report.load, priority) - (now - report.at));
 }

@@ -1,6 +1,7 @@
 /**
  * @module `POST /v2/models/{m}[/versions/{v}]/infer`: authenticate, rate-limit the tenant,
- * resolve the version, check the tensors against the model's signature, fix the deadline, run
+ * resolve the version, refuse at once when the chosen host already has more work ahead of this
+ * tier than it may wait, check the tensors against the model's signature, fix the deadline, run
  * it where its placement says (a ModelHost replica, or the origin pool: always for `origin`
  * models, on spill for `auto` ones), and encode the answer (JSON or the binary extension) with
  * Server-Timing and x-served-by. A request never outlives its deadline here, whatever runs it.
@@ -9,7 +10,7 @@ import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
 import type { HostInferValue } from "../../durable-objects/model-host/contract.ts";
 import type { ModelVersionRecord } from "../../durable-objects/model-registry/records.ts";
-import { beforeDeadline } from "../../protocol/deadline.ts";
+import { beforeDeadline, TIMEOUT_HEADER } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { parseInferRequest } from "../../protocol/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/infer-response.ts";
@@ -22,11 +23,14 @@ import { inferenceHeaderLength, readBodyLimited } from "../middleware/read-body.
 import { tenantAuth } from "../middleware/tenant-auth.ts";
 import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
 import { regionOf } from "../placement/region.ts";
-import { observeLoad, pickReplica, replicaWarmed, reportedBacklogMs } from "../placement/replicas.ts";
+import { observeLoad, pickReplica, replicaWaitMs, replicaWarmed } from "../placement/replicas.ts";
 import { isCapacityRefusal, maySpill, spillUpFront } from "../placement/spill.ts";
+import { checkOriginsWhenDue } from "../origin-pool/health-check.ts";
 import { inferOnPool, poolConfigured, type OriginCall } from "../origin-pool/origin-client.ts";
 import type { Tensor } from "../../protocol/tensor.ts";
-import { deadlineFor, TIMEOUT_HEADER } from "../scheduling/deadline.ts";
+import { withWaitBefore } from "../../scheduler/contract.ts";
+import { deadlineFor } from "../scheduling/deadline.ts";
+import { refuseEarly } from "../scheduling/early-refusal.ts";
 import { admitTenant } from "../scheduling/tenant-limits.ts";
 import { mayUseModel } from "../tenants/records.ts";
 
@@ -49,9 +53,21 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   if (model.placement === "origin" && !poolConfigured(c.env)) {
     throw new HttpError(503, `model '${name}' runs on the origin pool, and no origin is configured`, 30);
   }
+  if (model.placement !== "edge") checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
 
   const release = admitTenant(tenant.id, tier, arrivedAt);
   try {
+    const region = regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined);
+    const setKey = `${region}:${name}`;
+    const host = modelHostFor(c.env, region, name, pickReplica(setKey, model));
+    const spillable = maySpill(c.env, model.placement, tier);
+    const edgeWaitMs = model.placement === "origin" ? 0 : replicaWaitMs(setKey, model, host.replica, tier.priority);
+    if (model.placement !== "origin" && !spillable) {
+      // The body may only shorten the deadline the header and the tier allow, so this bound holds.
+      const budgetMs = deadlineFor(tier, arrivedAt, {}, c.req.header(TIMEOUT_HEADER)).budgetMs;
+      refuseEarly(tenant.tier, tier, edgeWaitMs, budgetMs - (Date.now() - arrivedAt));
+    }
+
     const limits = limitsOf(c.env);
     const body = await readBodyLimited(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes));
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
@@ -60,14 +76,10 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const deadline = deadlineFor(tier, arrivedAt, request.parameters, c.req.header(TIMEOUT_HEADER));
     const work: Work = { model, inputs: request.inputs, outputNames: outputs.map((o) => o.name), tenant: tenant.id, priority: tier.priority, deadline: deadline.at };
 
-    const region = regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined);
-    const setKey = `${region}:${name}`;
-    const host = modelHostFor(c.env, region, name, pickReplica(setKey, model));
-    const spillable = maySpill(c.env, model.placement, tier);
     let served: Served;
     if (model.placement === "origin") {
       served = await onPool(c, work, undefined);
-    } else if (spillable && spillUpFront(c.env, reportedBacklogMs(setKey, model, host.replica), deadline.at - Date.now())) {
+    } else if (spillable && spillUpFront(c.env, edgeWaitMs, deadline.at - Date.now(), tier.priority)) {
       try {
         served = await onPool(c, work, "edge backlog");
       } catch (error) {
@@ -125,7 +137,7 @@ async function onEdge(c: Context<AppEnv>, work: Work, host: HostChoice, setKey: 
   // (its input queue while it ran other work): count it as backlog too, or a host that is busy
   // before its scheduler ever sees a request would look idle to the spill and scaling decisions.
   const unseenWaitMs = Math.max(0, Date.now() - calledAt - reply.timing.inferMs - reply.timing.queueMs - reply.timing.loadMs);
-  growIfBacklogged(c, setKey, work.model, host, { ...reply, load: { ...reply.load, backlogMs: reply.load.backlogMs + unseenWaitMs } });
+  growIfBacklogged(c, setKey, work.model, host, { ...reply, load: withWaitBefore(reply.load, unseenWaitMs) });
   const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
   if (loadMs > 0) timing.add("load", loadMs);
   timing.add("queue", queueMs);

@@ -1,21 +1,26 @@
 /**
  * @module A fault injector for the end-to-end tests: a small HTTP server listed in the edge's
  * ORIGINS as one more origin, in front of a real origin process. In `pass` mode it forwards every
- * request unchanged (so it is a healthy origin); in `error-500` mode it answers 500, in `garbage`
- * mode a 200 whose body is not an OIP response, in `busy` mode a 503 with Retry-After (what an
- * origin answers while it loads a model or when its queue is full). It never computes anything itself: it only breaks
- * the answers of a real origin, as a flaky network or a broken server would.
+ * request unchanged (so it is a healthy origin). The other modes break inference answers only
+ * (its health route still passes, as a server whose model fails while the process lives): in
+ * `error-500` mode it answers 500, in `garbage` mode a 200 whose body is not an OIP response, in
+ * `busy` mode a 503 with Retry-After (what an origin answers when its queue is full). In
+ * `unready` mode the health route fails too: `/v2/health/ready` and inference answer 503, as an
+ * origin does while it restarts and loads its models. It never computes anything itself: it
+ * only breaks the answers of a real origin, as a flaky network or a broken server would.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 
-export type FaultMode = "pass" | "error-500" | "garbage" | "busy";
+export type FaultMode = "pass" | "error-500" | "garbage" | "busy" | "unready";
 
 export interface FaultProxy {
   url: string;
   mode: FaultMode;
   /** Inference requests received, per mode they were answered in. */
   readonly inferHits: Record<FaultMode, number>;
+  /** `GET /v2/health/ready` requests received (the edge's health checks). */
+  readonly readyChecks: number[];
   /** When each inference request arrived (performance.now() of this process), in order. */
   readonly inferHitTimes: number[];
   close(): Promise<void>;
@@ -28,8 +33,9 @@ export async function startFaultProxy(options: { host: string; port: number; tar
   const proxy: FaultProxy = {
     url: `http://${options.host}:${options.port}`,
     mode: "pass",
-    inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0 },
+    inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0, unready: 0 },
     inferHitTimes: [],
+    readyChecks: [],
     close: async () => undefined,
   };
   const server = createServer((req, res) => {
@@ -54,12 +60,20 @@ async function handle(proxy: FaultProxy, target: string, req: IncomingMessage, r
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks);
-  const mode = proxy.mode;
-  if (req.method === "POST" && /\/infer$/.test(req.url ?? "")) {
+  const isInfer = req.method === "POST" && /\/infer$/.test(req.url ?? "");
+  const isReadyCheck = req.method === "GET" && req.url === "/v2/health/ready";
+  const mode = isInfer || (isReadyCheck && proxy.mode === "unready") ? proxy.mode : "pass";
+  if (isInfer) {
     proxy.inferHits[mode] += 1;
     proxy.inferHitTimes.push(performance.now());
   }
+  if (isReadyCheck) proxy.readyChecks.push(performance.now());
 
+  if (mode === "unready") {
+    res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+    res.end(JSON.stringify({ error: "injected fault: not ready: mlp-heavy@1 loading" }));
+    return;
+  }
   if (mode === "error-500") {
     res.writeHead(500, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: "injected fault: internal error" }));

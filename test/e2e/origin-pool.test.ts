@@ -239,6 +239,14 @@ const tally = (replies: Reply[], key: (r: Reply) => string) =>
   replies.reduce<Record<string, number>>((counts, r) => ({ ...counts, [key(r)]: (counts[key(r)] ?? 0) + 1 }), {});
 const log = (line: string) => console.log(`# ${line}`);
 
+/** Every reply is a 200 with onnxruntime-node's answer. */
+function assertAllServed(replies: Reply[], expected: Float32Array): void {
+  for (const reply of replies) {
+    assert.equal(reply.status, 200, reply.error);
+    assert.ok(maxDiff(reply.output, expected) <= 1e-4);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 test("the origin pool: origin and auto placement, spill, faults, auth, restart from a verified cache", { timeout: 240_000 }, async (t) => {
@@ -387,12 +395,7 @@ test("the origin pool: origin and auto placement, spill, faults, auth, restart f
     const heavyInput = rows(HEAVY.width, 2, 11);
     const expected = await reference(HEAVY, heavyInput);
     const call = () => infer(key, HEAVY.name, heavyInput, 5_000);
-    const check = (replies: Reply[]) => {
-      for (const reply of replies) {
-        assert.equal(reply.status, 200, reply.error);
-        assert.ok(maxDiff(reply.output, expected) <= 1e-4);
-      }
-    };
+    const check = (replies: Reply[]) => assertAllServed(replies, expected);
     // 500s: concurrent requests, so the least-expected-wait choice spreads them over all three.
     proxy.mode = "error-500";
     const hitsBefore = proxy.inferHitTimes.length;
@@ -447,6 +450,54 @@ test("the origin pool: origin and auto placement, spill, faults, auth, restart f
     assert.ok(recovered, "the healed origin got no traffic back within 10 s");
     log(`healed: o3 served again ${((recovered.startedAt - healedAt) / 1000).toFixed(1)} s after it healed`);
     lap("faulty origin");
+  });
+
+  await t.test("active health checks: an origin whose ready check fails leaves the choice before requests fail on it, and is back once it passes", async () => {
+    const proxy = faulty!;
+    const heavyInput = rows(HEAVY.width, 2, 13);
+    const expected = await reference(HEAVY, heavyInput);
+    const call = () => infer(key, HEAVY.name, heavyInput, 5_000);
+    const check = (replies: Reply[]) => assertAllServed(replies, expected);
+    type OriginView = { id: string; usable: boolean; health: { state: string; reason?: string } };
+    const o3 = async () => (await admin<{ origins: OriginView[] }>("GET", "/admin/origins")).origins.find((o) => o.id === "o3")!;
+    await waitFor("o3 checked and ready", async () => (await o3()).health.state === "ready", 10_000);
+
+    // Not ready (restarting, loading its models): the check finds it while traffic flows.
+    proxy.mode = "unready";
+    const unreadyAt = performance.now();
+    let down: OriginView | undefined;
+    const noticing = closedLoop(2, 10_000, call, () => down !== undefined);
+    await waitFor("o3 found down", async () => {
+      const view = await o3();
+      if (view.health.state === "down") down = view;
+      return down !== undefined;
+    }, 10_000);
+    check(await noticing);
+    assert.equal(down!.usable, false);
+    assert.match(down!.health.reason ?? "", /not ready \(503: injected fault/);
+    const noticedMs = performance.now() - unreadyAt;
+    // While it is down, no request reaches it (each would fail and be retried), but checks do.
+    const hitsAtDown = proxy.inferHits.unready;
+    const checksAtDown = proxy.readyChecks.length;
+    const whileDown = await closedLoop(2, 2_000, call);
+    check(whileDown);
+    assert.equal(proxy.inferHits.unready, hitsAtDown, "requests were sent to an origin its health check found down");
+    assert.ok(proxy.readyChecks.length - checksAtDown >= 2, `only ${proxy.readyChecks.length - checksAtDown} checks of the down origin in 2 s`);
+
+    // Ready again: the next check brings it back, no failed request needed.
+    proxy.mode = "pass";
+    const readyAt = performance.now();
+    let back: Reply | undefined;
+    const serving = await closedLoop(2, 10_000, async () => {
+      const reply = await call();
+      if (reply.servedBy === "origin:o3") back ??= reply;
+      return reply;
+    }, () => back !== undefined);
+    check(serving);
+    assert.ok(back, `o3 got no traffic back within 10 s of passing its checks: ${JSON.stringify(await admin("GET", "/admin/origins"))}`);
+    assert.equal((await o3()).health.state, "ready");
+    log(`health: o3 found down ${(noticedMs / 1000).toFixed(1)} s after it stopped being ready (${hitsAtDown} requests reached it first); ${whileDown.length} requests while down, none to it; served again ${((back.startedAt - readyAt) / 1000).toFixed(1)} s after it was ready`);
+    lap("health checks");
   });
 
   await t.test("faults: an origin killed mid-load, every origin down, a restart from the cache, a tampered cache file", async (t) => {

@@ -104,7 +104,7 @@ describe("origin server", () => {
     assert.ok(body.models.every((m) => m.serviceTimes.length >= 1), "warm-up runs seed the service-time estimates");
     assert.equal(health.headers.get("x-served-by"), "origin:test-a");
     const load = JSON.parse(health.headers.get("x-hotpath-load") ?? "null") as Record<string, number>;
-    assert.deepEqual(Object.keys(load).sort(), ["backlogMs", "queued", "running"]);
+    assert.deepEqual(Object.keys(load).sort(), ["backlogMs", "gapMs", "queued", "running", "waitAheadMs"]);
 
     const meta = await fetch(`${batching.url}/v2/models/mlp-heavy`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.deepEqual(((await meta.json()) as { inputs: unknown }).inputs, [{ name: "input", datatype: "FP32", shape: [-1, 1024] }]);

@@ -3,11 +3,15 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   activeReplicas, observeLoad, pickReplica, replicaWarmed, SCALE_DOWN_AFTER_MS, SCALE_UP_AFTER_MS, SCALE_UP_BACKLOG_MS,
+  replicaWaitMs,
 } from "../../router/placement/replicas.ts";
+import { TIERS } from "../../config/tiers.ts";
+import type { HttpError } from "../../protocol/errors.ts";
+import { refuseEarly } from "../../router/scheduling/early-refusal.ts";
 
 const bounds = { minReplicas: 1, maxReplicas: 3 };
-const busy = { queued: 10, running: 1, backlogMs: SCALE_UP_BACKLOG_MS * 2 };
-const idle = { queued: 0, running: 0, backlogMs: 0 };
+const busy = { queued: 10, running: 1, backlogMs: SCALE_UP_BACKLOG_MS * 2, waitAheadMs: {}, gapMs: 0 };
+const idle = { queued: 0, running: 0, backlogMs: 0, waitAheadMs: {}, gapMs: 0 };
 let setCounter = 0;
 const freshKey = () => `test:set${setCounter++}`;
 
@@ -76,5 +80,34 @@ describe("replicas", () => {
     // ten seconds on, replica 0's big backlog report is stale (it has drained since), so it wins
     const picks = new Set(Array.from({ length: 20 }, (_, k) => pickReplica(key, two, 5_010_000, () => (k % 10) / 10)));
     assert.deepEqual([...picks].sort(), [0]);
+  });
+
+  test("the wait a replica reports ahead of a priority drains with time, and a stale or missing report counts as none", () => {
+    const key = freshKey();
+    const now = 6_000_000;
+    assert.equal(replicaWaitMs(key, bounds, 0, 1, now), 0, "no report yet");
+    observeLoad(key, bounds, 0, { ...busy, backlogMs: 900, waitAheadMs: { 1: 100, 3: 900 } }, now);
+    assert.equal(replicaWaitMs(key, bounds, 0, 1, now), 100);
+    assert.equal(replicaWaitMs(key, bounds, 0, 3, now + 400), 500, "worked off for 400 ms");
+    assert.equal(replicaWaitMs(key, bounds, 0, 2, now), 900, "a priority the report has no figure for waits for everything");
+    assert.equal(replicaWaitMs(key, bounds, 0, 1, now + 150), 0, "never below zero");
+    assert.equal(replicaWaitMs(key, bounds, 0, 3, now + 60_000), 0, "stale");
+  });
+});
+
+describe("early refusal at the router", () => {
+  const tier = TIERS.free; // waits at most 500 ms in a queue
+
+  test("passes a request the host could still take", () => {
+    assert.doesNotThrow(() => refuseEarly("free", tier, 0, 3_000));
+    assert.doesNotThrow(() => refuseEarly("free", tier, tier.maxQueueWaitMs, 3_000));
+  });
+
+  test("refuses with 503 and Retry-After past the tier's queue wait or the request's time", () => {
+    assert.throws(
+      () => refuseEarly("free", tier, 2_400, 3_000),
+      (e: HttpError) => e.status === 503 && e.retryAfterSeconds === 3 && /2400 ms of work is queued ahead of free requests/.test(e.message),
+    );
+    assert.throws(() => refuseEarly("free", tier, 300, 200), (e: HttpError) => e.status === 503 && /more than the 200 ms/.test(e.message));
   });
 });

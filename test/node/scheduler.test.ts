@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { HostInferCall, HostModel } from "../../durable-objects/model-host/contract.ts";
-import { Scheduler, type RunModel } from "../../durable-objects/model-host/scheduler/scheduler.ts";
+import { Scheduler, type RunModel } from "../../scheduler/scheduler.ts";
 import { mergeInputs, splitOutputs, type BatchAxes } from "../../protocol/batching.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import type { Tensor } from "../../protocol/tensor.ts";
@@ -138,6 +138,59 @@ describe("Scheduler", () => {
     const started = Date.now();
     await scheduler.submit(call(3, { model: { ...delayed, maxQueueDelayMs: 1_000 }, deadlineInMs: 80 }));
     assert.ok(Date.now() - started < 80, "ran before its deadline instead of waiting for company");
+  });
+
+  test("load() reports the wait ahead of each priority: premium sees only the work it would wait for", async () => {
+    const solo = { ...MODEL, batchAxes: undefined };
+    const scheduler = new Scheduler({ maxQueueLength: 64, run: doubling(20), reportPriorities: [1, 2, 3] });
+    scheduler.observe(solo, call(0).inputs, 20);
+    const sent = [scheduler.submit(call(0, { model: solo, priority: 1 }))];
+    await sleep(2);
+    for (let k = 0; k < 6; k++) sent.push(scheduler.submit(call(k, { model: solo, priority: 3 })));
+    sent.push(scheduler.submit(call(9, { model: solo, priority: 1 })));
+    const load = scheduler.load();
+    // premium waits for the running job and the one queued premium job; free waits for all 7
+    assert.ok(load.waitAheadMs[1]! >= 20 && load.waitAheadMs[1]! <= 45, JSON.stringify(load));
+    assert.ok(Math.abs(load.waitAheadMs[2]! - load.waitAheadMs[1]!) <= 2, "nothing of priority 2 is queued");
+    assert.ok(load.waitAheadMs[3]! >= 7 * 20 - 5 && Math.abs(load.waitAheadMs[3]! - load.backlogMs) <= 2, JSON.stringify(load));
+    await Promise.all(sent);
+  });
+
+  test("time lost between runs while work waits counts in the predicted wait, so admission refuses what it cannot finish", async () => {
+    const solo = { ...MODEL, batchAxes: undefined };
+    // Each run, as it ends, leaves 25 ms of other work on the thread (as the router's does when
+    // it shares the thread with the host): the next run starts that much later.
+    const blockAfterRun: RunModel = async (model, inputs, names) => {
+      const result = await doubling(5)(model, inputs, names);
+      setTimeout(() => {
+        const until = performance.now() + 25;
+        while (performance.now() < until);
+      }, 0);
+      return result;
+    };
+    const scheduler = new Scheduler({ maxQueueLength: 64, run: blockAfterRun });
+    await Promise.all(Array.from({ length: 12 }, (_, k) => scheduler.submit(call(k, { model: solo }))));
+    const { gapMs } = scheduler.load();
+    assert.ok(gapMs > 15 && gapMs < 40, `gap ${gapMs.toFixed(1)} ms`);
+    // 10 queued runs of 5 ms each take about 300 ms with the gaps, not 50: a 150 ms deadline is refused at once
+    const queued = Array.from({ length: 10 }, (_, k) => scheduler.submit(call(k, { model: solo })));
+    const started = Date.now();
+    await assert.rejects(scheduler.submit(call(99, { model: solo, deadlineInMs: 150 })), (e: HttpError) => e.status === 503);
+    assert.ok(Date.now() - started < 20, "refused at once");
+    await Promise.all(queued);
+  });
+
+  test("observe() teaches the predictor a warm-up run without counting it as served", async () => {
+    const solo = { ...MODEL, batchAxes: undefined };
+    const scheduler = new Scheduler({ maxQueueLength: 8, run: doubling(5) });
+    const inputs = call(0).inputs;
+    scheduler.observe(solo, inputs, 400);
+    assert.equal(scheduler.counters.admitted, 0);
+    assert.equal(scheduler.serviceTimes()["double@1"]?.[0]?.meanMs, 400);
+    // one 400 ms run predicted ahead: a second request with a 300 ms deadline is refused at once
+    const first = scheduler.submit(call(1, { model: solo }));
+    await assert.rejects(scheduler.submit(call(2, { model: solo, deadlineInMs: 300 })), (e: HttpError) => e.status === 503);
+    await first;
   });
 
   test("max_batch caps the rows in one run", async () => {

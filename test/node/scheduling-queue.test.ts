@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { TieredFairQueue } from "../../durable-objects/model-host/scheduler/tiered-fair-queue.ts";
+import { TieredFairQueue } from "../../scheduler/tiered-fair-queue.ts";
 
 interface Item {
   id: number;

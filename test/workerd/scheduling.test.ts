@@ -130,6 +130,37 @@ describe("deadlines and admission", () => {
   });
 });
 
+describe("early refusal at the router", () => {
+  it("a tier whose wait ahead the host last reported is too long is refused by the router, without calling the host", async () => {
+    const upload = await uploadModel("wide-early", "1", await fixtureBytes("fixtures/mlp-wide.onnx"), "?max_batch=64");
+    expect(upload.status).toBe(201);
+    for (let k = 0; k < 3; k++) await (await inferJson("wide-early", premium, wideInput(64))).arrayBuffer(); // learn its speed
+    const standard = await createTenant("early-standard", "standard");
+    const free = await createTenant("early-free", "free");
+    const body = JSON.stringify(wideInput(64));
+    const send = (key: string, timeoutMs: number) =>
+      call("/v2/models/wide-early/infer", { method: "POST", key, body, headers: { "x-hotpath-timeout-ms": String(timeoutMs) } });
+    const counters = async () => ((await (await call("/admin/models/wide-early", { key: ADMIN })).json()) as { hosts: { counters: { admitted: number; rejectedDeadline: number; rejectedFull: number } }[] }).hosts[0]!.counters;
+
+    // A backlog of standard work; its first answer carries the host's load to the router.
+    const backlog = Array.from({ length: 40 }, () => send(standard, 10_000));
+    await Promise.race(backlog);
+    const before = await counters();
+    const [freeAnswer, premiumAnswer] = await Promise.all([send(free, 5_000), send(premium, 5_000)]);
+    const after = await counters();
+    const statuses = (await Promise.all(backlog)).map((r) => r.status);
+
+    expect(freeAnswer.status, await freeAnswer.clone().text()).toBe(503);
+    expect(Number(freeAnswer.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(((await freeAnswer.json()) as { error: string }).error).toMatch(/queued ahead of free requests/);
+    // premium waits only for the run in progress: the host takes it and it jumps the standard backlog
+    expect(premiumAnswer.status).toBe(200);
+    expect(after.admitted - before.admitted, "only the premium request reached the host").toBe(1);
+    expect(after.rejectedDeadline + after.rejectedFull).toBe(before.rejectedDeadline + before.rejectedFull);
+    expect(statuses.every((s) => s === 200 || s === 503), statuses.join(",")).toBe(true);
+  });
+});
+
 describe("cancellation", () => {
   it("cancelled queued work is dropped and answered 499 inside the host", async () => {
     // mlp-batched holds a lone request up to 50 ms to fill a batch: long enough to cancel it.

@@ -9,20 +9,30 @@
  * - One run at a time (a Durable Object has one thread). When the model can batch, the next
  *   request takes compatible queued requests along, up to max_batch rows, and may wait up to
  *   max_queue_delay for more, but never so long that the batch would miss a deadline.
+ * - Predicted waits count the runs ahead and the gap between two runs while work waits (taking
+ *   in arrivals; under `wrangler dev` also the router's work, which shares the thread), so a
+ *   host that spends time around its runs does not admit work it cannot finish in time.
+ * - load() reports the wait ahead of each of `reportPriorities`, so a router can refuse a tier
+ *   before it sends the request at all.
  */
-import { batchKey, batchSizeOf, mergeInputs, splitOutputs } from "../../../protocol/batching.ts";
-import { HttpError } from "../../../protocol/errors.ts";
-import type { Tensor } from "../../../protocol/tensor.ts";
-import type { HostInferCall, HostInferValue, HostLoad, HostModel, SchedulerCounters } from "../contract.ts";
+import { batchKey, batchSizeOf, mergeInputs, splitOutputs } from "../protocol/batching.ts";
+import { HttpError } from "../protocol/errors.ts";
+import type { Tensor } from "../protocol/tensor.ts";
+import type { ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
 import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
 
+/** Kept between the latest start of a batch and the deadline it must meet, for timer jitter. */
+const HOLD_MARGIN_MS = 2;
+/** Weight of the newest gap between runs in its running mean. */
+const GAP_ALPHA = 0.2;
+
 /** Runs merged inputs on the model's session; reports how long the load and the run took. */
-export type RunModel = (model: HostModel, inputs: Tensor[], outputNames: string[]) => Promise<{ outputs: Tensor[]; loadMs: number; inferMs: number }>;
+export type RunModel = (model: ScheduledModel, inputs: Tensor[], outputNames: string[]) => Promise<{ outputs: Tensor[]; loadMs: number; inferMs: number }>;
 
 interface Job extends Schedulable {
-  call: HostInferCall;
+  call: ScheduledCall;
   /** Jobs with equal keys can share a run; undefined: runs alone. */
   key: string | undefined;
   rows: number;
@@ -30,7 +40,7 @@ interface Job extends Schedulable {
   work: number;
   enqueuedAt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
-  resolve: (value: HostInferValue) => void;
+  resolve: (value: ScheduledResult) => void;
   reject: (error: HttpError) => void;
 }
 
@@ -44,6 +54,8 @@ export interface SchedulerOptions {
   maxQueueLength: number;
   policy?: SchedulingPolicy;
   run: RunModel;
+  /** Priorities whose wait ahead load() reports (the tiers' priorities). */
+  reportPriorities?: readonly number[];
   now?: () => number;
 }
 
@@ -53,10 +65,14 @@ export class Scheduler {
   readonly #predictors = new Map<string, ServiceTimePredictor>();
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
-  #running: { model: HostModel; rows: number; work: number; startedAt: number } | undefined;
+  #running: { model: ScheduledModel; rows: number; work: number; startedAt: number } | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   /** Between two runs: let calls that arrived during a run reach the queue before choosing. */
   #yielding = false;
+  /** When the last run ended, until the next starts with work waiting (then: one gap measured). */
+  #gapFrom: number | undefined;
+  /** Running mean of the time between runs while work waited. */
+  #gapMs = 0;
   readonly counters: SchedulerCounters = {
     admitted: 0, completed: 0, rejectedDeadline: 0, rejectedFull: 0, shed: 0, expired: 0, cancelled: 0, batches: 0, batchedRequests: 0,
   };
@@ -66,7 +82,7 @@ export class Scheduler {
     this.#now = options.now ?? Date.now;
   }
 
-  submit(call: HostInferCall): Promise<HostInferValue> {
+  submit(call: ScheduledCall): Promise<ScheduledResult> {
     const now = this.#now();
     if (call.deadline <= now) {
       this.counters.rejectedDeadline++;
@@ -74,7 +90,7 @@ export class Scheduler {
     }
     const { model } = call;
     const rows = model.batchAxes ? batchSizeOf(call.inputs, model.batchAxes) : 1;
-    const work = call.inputs.reduce((sum, input) => sum + input.data.length, 0);
+    const work = workOf(call.inputs);
     const waitMs = this.#predictedWaitMs(this.#options.policy === "fifo" ? 0 : call.priority);
     const runMs = this.#predictor(model).upper(work);
     if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
@@ -87,7 +103,7 @@ export class Scheduler {
       this.counters.rejectedFull++;
       return Promise.reject(new HttpError(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfter(waitMs)));
     }
-    return new Promise<HostInferValue>((resolve, reject) => {
+    return new Promise<ScheduledResult>((resolve, reject) => {
       const job: Job = {
         call, rows, work, resolve, reject, enqueuedAt: now, timer: undefined,
         ...(this.#options.policy === "fifo"
@@ -114,15 +130,27 @@ export class Scheduler {
     return true;
   }
 
-  load(): HostLoad {
-    return { queued: this.#queue.size, running: this.#running?.rows ?? 0, backlogMs: this.#predictedWaitMs(Number.POSITIVE_INFINITY) };
+  load(): SchedulerLoad {
+    const priorities = this.#options.reportPriorities ?? [];
+    return {
+      queued: this.#queue.size,
+      running: this.#running?.rows ?? 0,
+      backlogMs: this.#predictedWaitMs(Number.POSITIVE_INFINITY),
+      waitAheadMs: Object.fromEntries(priorities.map((p) => [p, this.#predictedWaitMs(this.#options.policy === "fifo" ? Number.POSITIVE_INFINITY : p)])),
+      gapMs: this.#gapMs,
+    };
+  }
+
+  /** Teaches the predictor a run made outside the queue (a warm-up), without counting it as served. */
+  observe(model: ScheduledModel, inputs: readonly Tensor[], inferMs: number): void {
+    this.#predictor(model).observe(workOf(inputs), inferMs);
   }
 
   serviceTimes(): Record<string, ServiceTimeSnapshot[]> {
     return Object.fromEntries([...this.#predictors].map(([version, predictor]) => [version, predictor.snapshot()]));
   }
 
-  #predictor(model: HostModel): ServiceTimePredictor {
+  #predictor(model: ScheduledModel): ServiceTimePredictor {
     const key = `${model.name}@${model.version}`;
     let predictor = this.#predictors.get(key);
     if (!predictor) this.#predictors.set(key, (predictor = new ServiceTimePredictor()));
@@ -131,15 +159,16 @@ export class Scheduler {
 
   /**
    * Work ahead of a new request of this priority: the rest of the current run plus the queued
-   * jobs that would go first, grouped into runs of up to max_batch rows when the model batches.
+   * jobs that would go first, grouped into runs of up to max_batch rows when the model batches,
+   * and the gap after each of those runs.
    */
   #predictedWaitMs(priority: number): number {
     const running = this.#running;
-    let waitMs = running ? Math.max(0, this.#predictor(running.model).mean(running.work) - (this.#now() - running.startedAt)) : 0;
+    let waitMs = running ? Math.max(0, this.#predictor(running.model).mean(running.work) - (this.#now() - running.startedAt)) + this.#gapMs : 0;
     let run = { rows: 0, work: 0 };
-    let runModel: HostModel | undefined;
+    let runModel: ScheduledModel | undefined;
     const flush = () => {
-      if (runModel && run.rows > 0) waitMs += this.#predictor(runModel).mean(run.work);
+      if (runModel && run.rows > 0) waitMs += this.#predictor(runModel).mean(run.work) + this.#gapMs;
       run = { rows: 0, work: 0 };
     };
     for (const job of this.#queue.itemsAhead(priority)) {
@@ -189,7 +218,10 @@ export class Scheduler {
       this.#expire(head, false);
       head = this.#queue.peek();
     }
-    if (!head) return;
+    if (!head) {
+      this.#gapFrom = undefined; // idle: the time until the next arrival is no gap
+      return;
+    }
     const batch = this.#gather(head);
     const model = head.call.model;
     const rows = batch.reduce((sum, job) => sum + job.rows, 0);
@@ -198,14 +230,17 @@ export class Scheduler {
     const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
     // Waiting may grow the batch to max_batch rows; its run must still end before every deadline.
     const fullWork = (work / rows) * model.maxBatch;
-    const latestStart = Math.min(...batch.map((job) => job.call.deadline)) - this.#predictor(model).upper(fullWork);
+    const latestStart = Math.min(...batch.map((job) => job.call.deadline)) - this.#predictor(model).upper(fullWork) - this.#gapMs - HOLD_MARGIN_MS;
     if (head.key !== undefined && rows < model.maxBatch && now < Math.min(waitUntil, latestStart)) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
+      this.#gapFrom = undefined; // a chosen wait, not time lost between runs
       clearTimeout(this.#batchTimer);
       this.#batchTimer = setTimeout(() => this.#kick(), Math.min(waitUntil, latestStart) - now);
       return;
     }
     clearTimeout(this.#batchTimer);
+    if (this.#gapFrom !== undefined) this.#gapMs += GAP_ALPHA * (now - this.#gapFrom - this.#gapMs);
+    this.#gapFrom = undefined;
     for (const job of batch) this.#take(job);
     void this.#run(batch, rows, work);
   }
@@ -259,6 +294,7 @@ export class Scheduler {
       // serve by arrival order; one turn of the event loop lets them in first, so priorities,
       // deadlines, fair share, shedding and batching apply to them.
       this.#yielding = true;
+      this.#gapFrom = this.#now();
       setTimeout(() => {
         this.#yielding = false;
         this.#kick();
@@ -267,11 +303,15 @@ export class Scheduler {
   }
 }
 
-function batchKeyOf(call: HostInferCall): string | undefined {
+function batchKeyOf(call: ScheduledCall): string | undefined {
   const { model } = call;
   if (!model.batchAxes || model.maxBatch <= 1) return undefined;
   const key = batchKey(call.inputs, model.batchAxes, call.outputNames);
   return key === undefined ? undefined : `${model.name}@${model.version}|${key}`;
+}
+
+function workOf(inputs: readonly Tensor[]): number {
+  return inputs.reduce((sum, input) => sum + input.data.length, 0);
 }
 
 function retryAfter(waitMs: number): number {

@@ -1,0 +1,63 @@
+/**
+ * @module Active health checks of the origin pool. While an isolate sends work to the pool, it
+ * asks each origin `GET /v2/health/ready` (OIP; Triton answers it too) every few seconds in the
+ * background, more often while the origin is down. A failed check takes the origin out of the
+ * choice before a client's request has to fail on it; a passing one brings it back and refreshes
+ * the load it reports, so an origin that gets no traffic is still weighed on fresh figures.
+ *
+ * The check says nothing to the circuit breaker: an origin that is ready but fails requests
+ * stays open-circuited, and its backoff is not cut short by a health route that still answers.
+ * Like the breakers, the state is per isolate: each isolate checks the origins it uses.
+ */
+import { forgetRoundTrip, originPool, recordLoad, type OriginState, type PoolEnv } from "./pool.ts";
+import { loadFrom } from "./origin-load.ts";
+
+/** Between two checks of a ready (or not yet checked) origin. */
+export const CHECK_EVERY_MS = 2_000;
+/** Between two checks of a down origin: it is back in the choice soon after it recovers. */
+export const CHECK_DOWN_EVERY_MS = 500;
+/** A check slower than this fails: a healthy origin answers its health route at once. */
+export const CHECK_TIMEOUT_MS = 1_000;
+
+const inFlight = new WeakSet<OriginState>();
+
+/** Starts the checks that are due, in the background (`waitUntil`); never delays the caller. */
+export function checkOriginsWhenDue(env: PoolEnv, waitUntil: (promise: Promise<unknown>) => void, now = Date.now()): void {
+  for (const origin of originPool(env)) {
+    const every = origin.health.state === "down" ? CHECK_DOWN_EVERY_MS : CHECK_EVERY_MS;
+    if (inFlight.has(origin) || now - origin.health.checkedAt < every) continue;
+    waitUntil(checkOrigin(env, origin));
+  }
+}
+
+/** Checks every origin now and waits for the answers (the admin view). */
+export async function checkOriginsNow(env: PoolEnv): Promise<void> {
+  await Promise.all(originPool(env).filter((o) => !inFlight.has(o)).map((o) => checkOrigin(env, o)));
+}
+
+async function checkOrigin(env: PoolEnv, origin: OriginState): Promise<void> {
+  inFlight.add(origin);
+  try {
+    const response = await fetch(`${origin.config.url}/v2/health/ready`, {
+      headers: { authorization: `Bearer ${env.ORIGIN_TOKEN}` },
+      signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+    });
+    const body = await response.json().catch(() => undefined);
+    const now = Date.now();
+    recordLoad(origin, loadFrom((body as { load?: unknown } | undefined)?.load), now);
+    if (response.status === 200 && origin.health.state === "down") forgetRoundTrip(origin);
+    origin.health = response.status === 200
+      ? { state: "ready", checkedAt: now }
+      : { state: "down", checkedAt: now, reason: `not ready (${response.status}${errorOf(body)})` };
+  } catch (error) {
+    const timedOut = error instanceof Error && error.name === "TimeoutError";
+    origin.health = { state: "down", checkedAt: Date.now(), reason: timedOut ? `no answer within ${CHECK_TIMEOUT_MS} ms` : "unreachable" };
+  } finally {
+    inFlight.delete(origin);
+  }
+}
+
+function errorOf(body: unknown): string {
+  const error = (body as { error?: unknown } | undefined)?.error;
+  return typeof error === "string" ? `: ${error.slice(0, 200)}` : "";
+}

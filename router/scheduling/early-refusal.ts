@@ -1,0 +1,21 @@
+/**
+ * @module Saying no at the router, before the body is read and before a host is called, when the
+ * host's last report (less the time since) already puts more work ahead of this tier than the
+ * tier may wait or than the request has time for. The host would refuse the same request; doing
+ * it here spares the body's parsing and the call, which under overload is most of what a refused
+ * request costs, and (under `wrangler dev`, where every part shares one thread) time the host
+ * needs to serve the requests it admits. A host with a stale or no report is always asked.
+ */
+import type { TierConfig } from "../../config/tiers.ts";
+import { HttpError } from "../../protocol/errors.ts";
+
+/** Throws a 503 with Retry-After when `waitAheadMs` already rules the request out. */
+export function refuseEarly(tierName: string, tier: TierConfig, waitAheadMs: number, budgetMs: number): void {
+  const limitMs = Math.min(tier.maxQueueWaitMs, budgetMs);
+  if (waitAheadMs <= limitMs) return;
+  throw new HttpError(
+    503,
+    `the model is busy: about ${Math.round(waitAheadMs)} ms of work is queued ahead of ${tierName} requests, more than the ${Math.round(limitMs)} ms this request may wait`,
+    Math.max(1, Math.ceil(waitAheadMs / 1000)),
+  );
+}

@@ -1,0 +1,78 @@
+/**
+ * @module What a Scheduler takes and gives back. The ModelHost (edge) and the origin server
+ * both schedule through it, so these types belong to neither.
+ */
+import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import type { Tensor } from "../protocol/tensor.ts";
+
+/** The part of a version record needed to load, schedule and run it. */
+export type ScheduledModel = Pick<ModelVersionRecord, "name" | "version" | "r2Key" | "sha256" | "bytes" | "maxBatch" | "maxQueueDelayMs" | "batchAxes">;
+
+export interface ScheduledCall {
+  model: ScheduledModel;
+  inputs: Tensor[];
+  outputNames: string[];
+  /** Lets the caller cancel queued work when its client goes away. */
+  requestId: string;
+  tenant: string;
+  /** Tier priority: lower runs first. */
+  priority: number;
+  /** Absolute deadline, epoch milliseconds. */
+  deadline: number;
+  /** The tier's longest acceptable wait in the queue. */
+  maxQueueWaitMs: number;
+}
+
+export interface RunTiming {
+  /** Milliseconds spent loading the session, 0 when it was warm. */
+  loadMs: number;
+  /** Milliseconds waiting in the queue (including any wait to fill a batch). */
+  queueMs: number;
+  inferMs: number;
+  /** Rows in the run this request was part of. */
+  batchSize: number;
+}
+
+/** The load a scheduler reports with every answer, so callers can pick, shed and spill. */
+export interface SchedulerLoad {
+  queued: number;
+  running: number;
+  /** Predicted milliseconds of work queued ahead of a new request of the lowest priority. */
+  backlogMs: number;
+  /**
+   * Predicted milliseconds ahead of a new request of each reported priority (keys are
+   * priorities): what a router reads to refuse a tier before it sends the request at all.
+   */
+  waitAheadMs: Record<number, number>;
+  /** Time between two runs when work was waiting (the work around each run), ms per run. */
+  gapMs: number;
+}
+
+export interface ScheduledResult {
+  outputs: Tensor[];
+  timing: RunTiming;
+  load: SchedulerLoad;
+}
+
+export interface SchedulerCounters {
+  admitted: number;
+  completed: number;
+  rejectedDeadline: number;
+  rejectedFull: number;
+  shed: number;
+  expired: number;
+  cancelled: number;
+  batches: number;
+  batchedRequests: number;
+}
+
+/** Predicted wait ahead of a new request of `priority`; the whole backlog when the report has no figure for it. */
+export function waitAheadFor(load: SchedulerLoad, priority: number): number {
+  return load.waitAheadMs[priority] ?? load.backlogMs;
+}
+
+/** The same load with `ms` more ahead of everyone (e.g. time spent before the scheduler saw a request). */
+export function withWaitBefore(load: SchedulerLoad, ms: number): SchedulerLoad {
+  const waitAheadMs = Object.fromEntries(Object.entries(load.waitAheadMs).map(([priority, wait]) => [priority, wait + ms]));
+  return { ...load, backlogMs: load.backlogMs + ms, waitAheadMs };
+}

@@ -1,0 +1,98 @@
+/**
+ * The edge's view of the origin pool, in Node against real HTTP servers on 127.0.0.1: active
+ * health checks (ready, not ready, unreachable, back again), which origins are usable, the
+ * choice by least expected wait for a priority, and reading whatever load an origin reports.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { after, before, describe, test } from "node:test";
+import { checkOriginsNow, checkOriginsWhenDue } from "../../router/origin-pool/health-check.ts";
+import { loadFrom } from "../../router/origin-pool/origin-load.ts";
+import { chooseOrigin, expectedWaitMs, originPool, usable, type PoolEnv } from "../../router/origin-pool/pool.ts";
+
+const HOST = "127.0.0.1";
+const PORT = 8877;
+let status = 200;
+let checks = 0;
+let server: Server;
+
+before(async () => {
+  server = createServer((req, res) => {
+    if (req.url !== "/v2/health/ready" || req.headers.authorization !== "Bearer origin-secret") {
+      res.writeHead(401).end();
+      return;
+    }
+    checks++;
+    const body = status === 200
+      ? { ready: true, load: { queued: 3, running: 1, backlogMs: 120, waitAheadMs: { 1: 40, 3: 120 }, gapMs: 1 } }
+      : { error: "not ready: mlp-heavy@1 loading" };
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(PORT, HOST, resolve));
+});
+after(() => server.close());
+
+const env = (origins: { id: string; url: string }[]): PoolEnv => ({ ORIGINS: JSON.stringify(origins), ORIGIN_TOKEN: "origin-secret" });
+
+describe("active health checks", () => {
+  const pool = env([{ id: "up", url: `http://${HOST}:${PORT}` }, { id: "gone", url: `http://${HOST}:1` }]);
+
+  test("a ready origin is usable and its reported load is kept; an unreachable one is down", async () => {
+    status = 200;
+    await checkOriginsNow(pool);
+    const [up, gone] = originPool(pool);
+    assert.equal(up!.health.state, "ready");
+    assert.equal(up!.load?.waitAheadMs[1], 40);
+    assert.ok(usable(up!));
+    assert.deepEqual([gone!.health.state, gone!.health.reason], ["down", "unreachable"]);
+    assert.equal(usable(gone!), false);
+    assert.equal(chooseOrigin(originPool(pool), new Set(), 1)?.config.id, "up");
+  });
+
+  test("not ready takes it out of the choice, with the reason; ready again brings it back with a fresh round trip", async () => {
+    const [up] = originPool(pool);
+    status = 503;
+    await checkOriginsNow(pool);
+    assert.equal(up!.health.state, "down");
+    assert.match(up!.health.reason ?? "", /not ready \(503: not ready: mlp-heavy@1 loading\)/);
+    assert.equal(chooseOrigin(originPool(pool), new Set(), 1), undefined);
+    up!.roundTripMs = 900; // slow before it went down
+    status = 200;
+    await checkOriginsNow(pool);
+    assert.equal(up!.health.state, "ready");
+    assert.ok(up!.roundTripMs < 100, `round trip still ${up!.roundTripMs} ms`);
+  });
+
+  test("checks run in the background only when due: every 2 s when ready, every 0.5 s when down", async () => {
+    const [up] = originPool(pool);
+    const started: Promise<unknown>[] = [];
+    const before = checks;
+    const at = up!.health.checkedAt;
+    checkOriginsWhenDue(pool, (p) => started.push(p), at + 600);
+    assert.equal(started.length, 1, "only the down origin is due after 600 ms");
+    await Promise.all(started);
+    checkOriginsWhenDue(pool, (p) => started.push(p), at + 2_500);
+    await Promise.all(started);
+    assert.equal(checks, before + 1, "the ready origin was checked once, when due");
+  });
+});
+
+describe("choice and load", () => {
+  test("least expected wait for the request's priority, from the report less the time since", () => {
+    const pool = env([{ id: "a", url: "http://127.0.0.1:9" }, { id: "b", url: "http://127.0.0.1:10" }]);
+    const [a, b] = originPool(pool);
+    const now = 10_000_000;
+    Object.assign(a!, { load: loadFrom({ backlogMs: 500, waitAheadMs: { 1: 10, 3: 500 } }), loadAt: now });
+    Object.assign(b!, { load: loadFrom({ backlogMs: 200, waitAheadMs: { 1: 200, 3: 200 } }), loadAt: now });
+    assert.equal(chooseOrigin(originPool(pool), new Set(), 1, now)?.config.id, "a", "premium waits 10 ms on a");
+    assert.equal(chooseOrigin(originPool(pool), new Set(), 3, now)?.config.id, "b", "free waits for everything on a");
+    assert.equal(expectedWaitMs(a!, 3, now + 300) - expectedWaitMs(a!, 3, now), -300, "the backlog drains with time");
+  });
+
+  test("a load report that is missing, partial or not numbers counts as zeros", () => {
+    assert.equal(loadFrom("nonsense"), undefined);
+    assert.deepEqual(loadFrom({ queued: "many", backlogMs: -4, waitAheadMs: { x: 5, 2: Number.NaN, 1: 7 } }), {
+      queued: 0, running: 0, backlogMs: 0, waitAheadMs: { 1: 7, 2: 0 }, gapMs: 0,
+    });
+  });
+});
