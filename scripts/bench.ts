@@ -1,6 +1,6 @@
 /**
- * @module `npm run bench [-- --scenario overhead|overload|batching] [--quick]`: starts its own
- * local stacks (wrangler dev on 127.0.0.1:882x, temporary state), runs the scenarios one by one
+ * @module `npm run bench [-- --scenario overhead|overload|batching|spill|origin-batching] [--quick]`:
+ * starts its own local stacks (wrangler dev on 127.0.0.1:882x, temporary state) and origins, runs the scenarios one by one
  * with progress on stderr, prints BENCHMARKS.md-ready markdown on stdout, and writes
  * results.json, report.md and SVG charts under .hotpath/bench/. Every stack it starts is stopped,
  * on success, failure or Ctrl-C.
@@ -12,18 +12,20 @@ import { parseArgs } from "node:util";
 import { batching } from "./bench/batching.ts";
 import { StackPool, type Scenario, type ScenarioResult } from "./bench/context.ts";
 import { overhead } from "./bench/overhead.ts";
+import { originBatching } from "./bench/origin-batching.ts";
 import { overload } from "./bench/overload.ts";
+import { spill } from "./bench/spill.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
-const SCENARIOS: Record<string, Scenario> = { overhead, overload, batching };
+const SCENARIOS: Record<string, Scenario> = { overhead, overload, batching, spill, "origin-batching": originBatching };
 
-const USAGE = `usage: npm run bench [-- --scenario overhead|overload|batching ...] [--quick] [--out DIR]
+const USAGE = `usage: npm run bench [-- --scenario overhead|overload|batching|spill|origin-batching ...] [--quick] [--out DIR]
 
   --scenario, -s  run only these (repeat or comma-separate); default: all, in the order above
   --quick         short runs (about a minute in all) to check the setup, not to quote
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 
-Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8824.`;
+Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8830.`;
 
 function versionOf(pkg: string): string {
   try {
@@ -96,7 +98,7 @@ async function main(): Promise<number> {
       log(`scenario ${name}${quick ? " (quick)" : ""}`);
       const scenarioStarted = performance.now();
       try {
-        results.push(await SCENARIOS[name]!({ quick, log, signal: controller.signal, startStack: (options) => pool.start({ ...options, signal: controller.signal }) }));
+        results.push(await SCENARIOS[name]!({ quick, log, signal: controller.signal, startStack: (options) => pool.start({ ...options, signal: controller.signal }), track: (process) => pool.track(process) }));
       } finally {
         await pool.stopAll();
       }

@@ -10,7 +10,12 @@ import { HttpError, type ErrorStatus } from "../../protocol/errors.ts";
 import { decodeInferResponse, encodeInferRequest } from "../../protocol/infer-response.ts";
 import type { Tensor } from "../../protocol/tensor.ts";
 import { loadFrom } from "./origin-load.ts";
-import { chooseOrigin, originPool, poolRetryAfterSeconds, recordSuccess, type OriginState } from "./pool.ts";
+import { chooseOrigin, expectedWaitMs, originPool, poolRetryAfterSeconds, recordSuccess, type OriginState } from "./pool.ts";
+
+/** A timeout counts against an origin's breaker only if the request gave it this many times its expected wait... */
+const AMPLE_TIME_FACTOR = 3;
+/** ...plus this much. */
+const AMPLE_TIME_SLACK_MS = 100;
 
 export interface OriginCall {
   model: ModelVersionRecord;
@@ -70,6 +75,7 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
   if (headerLength !== undefined) headers["inference-header-content-length"] = String(headerLength);
   const url = `${origin.config.url}/v2/models/${encodeURIComponent(call.model.name)}/versions/${encodeURIComponent(call.model.version)}/infer`;
   const started = Date.now();
+  const expectedAtStart = expectedWaitMs(origin, call.priority, started);
   origin.outstanding += 1;
   try {
     const response = await fetch(url, { method: "POST", body, headers, signal: AbortSignal.timeout(remainingMs) });
@@ -98,8 +104,11 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
     origin.breaker.failed();
     return { error: new HttpError(503, `origin ${origin.config.id} failed (${response.status})`, 1), retry: true };
   } catch (error) {
-    origin.breaker.failed();
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    // A timeout is the origin's fault only when it had ample time: a request sent with little of
+    // its deadline left (a late spill) says nothing about the origin's health.
+    if (!timedOut || remainingMs >= AMPLE_TIME_FACTOR * expectedAtStart + AMPLE_TIME_SLACK_MS) origin.breaker.failed();
+    else origin.breaker.released();
     if (timedOut) return { error: new HttpError(504, `origin ${origin.config.id} did not answer before the deadline`), retry: false };
     return { error: new HttpError(503, `origin ${origin.config.id} is unreachable or sent garbage`, 1), retry: true };
   } finally {

@@ -16,8 +16,21 @@ export function maySpill(env: Env, placement: Placement, tier: TierConfig): bool
 /** Whether to send an `auto` request to the pool before trying the edge. */
 export function spillUpFront(env: Env, edgeWaitMs: number, budgetMs: number, priority: number): boolean {
   if (edgeWaitMs <= 0) return false;
-  const best = Math.min(...originPool(env).filter((o) => usable(o)).map((o) => expectedWaitMs(o, priority)));
-  return edgeWaitMs >= budgetMs || edgeWaitMs > best;
+  return edgeWaitMs >= budgetMs || edgeWaitMs > poolWaitMs(env, priority);
+}
+
+/**
+ * Whether a request the edge refused is still worth sending to the pool: only while the time it
+ * has left exceeds what the pool is expected to take. Otherwise the refusal is the answer, given
+ * at once, rather than a 504 after the deadline from an origin that never had the time.
+ */
+export function spillAfterRefusal(env: Env, error: unknown, remainingMs: number, priority: number): boolean {
+  return isCapacityRefusal(error) && remainingMs > poolWaitMs(env, priority);
+}
+
+/** The least expected wait among usable origins (Infinity when none). */
+function poolWaitMs(env: Env, priority: number): number {
+  return Math.min(...originPool(env).filter((o) => usable(o)).map((o) => expectedWaitMs(o, priority)));
 }
 
 /** A host refusal that the pool might still serve: no capacity or no time at the edge. */

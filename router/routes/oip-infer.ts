@@ -24,7 +24,7 @@ import { tenantAuth } from "../middleware/tenant-auth.ts";
 import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
 import { regionOf } from "../placement/region.ts";
 import { observeLoad, pickReplica, replicaWaitMs, replicaWarmed } from "../placement/replicas.ts";
-import { isCapacityRefusal, maySpill, spillUpFront } from "../placement/spill.ts";
+import { isCapacityRefusal, maySpill, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
 import { checkOriginsWhenDue } from "../origin-pool/health-check.ts";
 import { inferOnPool, poolConfigured, type OriginCall } from "../origin-pool/origin-client.ts";
 import type { Tensor } from "../../protocol/tensor.ts";
@@ -91,7 +91,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
       try {
         served = await onEdge(c, work, host, setKey, tier.maxQueueWaitMs);
       } catch (error) {
-        if (!spillable || !isCapacityRefusal(error) || deadline.at <= Date.now()) throw error;
+        if (!spillable || !spillAfterRefusal(c.env, error, deadline.at - Date.now(), tier.priority)) throw error;
         served = await onPool(c, work, "edge refused");
       }
     }

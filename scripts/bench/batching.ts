@@ -7,9 +7,9 @@
  */
 import { mlpTinyRow, sileroFrame, type Body } from "./bodies.ts";
 import { PORTS, type Scenario } from "./context.ts";
-import { closedLoop, type Outcome, type RequestSpec } from "./load.ts";
+import { closedLoop, type RequestSpec } from "./load.ts";
 import { modelFile, type TenantKey } from "./stack.ts";
-import { ms, percentile, ratio, table } from "./stats.ts";
+import { describeRounds, ms, ratio, table, type Round } from "./stats.ts";
 import { barChart, COLORS } from "./svg.ts";
 
 const CONCURRENCY = 32;
@@ -18,11 +18,6 @@ interface Case {
   model: string;
   maxBatch: number;
   body: Body;
-}
-
-interface Round {
-  throughput: number;
-  outcomes: Outcome[];
 }
 
 export const batching: Scenario = async ({ quick, log, startStack, signal }) => {
@@ -66,22 +61,7 @@ export const batching: Scenario = async ({ quick, log, startStack, signal }) => 
     results.push(result);
   }
 
-  const describe = (list: Round[]) => {
-    const outcomes = list.flatMap((r) => r.outcomes);
-    const ok = outcomes.filter((o) => o.status === 200);
-    const batches = ok.map((o) => o.batch ?? 1);
-    return {
-      throughput: percentile(list.map((r) => r.throughput), 0.5),
-      throughputs: list.map((r) => Math.round(r.throughput * 10) / 10),
-      requests: outcomes.length,
-      failed: outcomes.length - ok.length,
-      p50: percentile(ok.map((o) => o.latencyMs), 0.5),
-      p99: percentile(ok.map((o) => o.latencyMs), 0.99),
-      meanBatch: batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length),
-      inferP50: percentile(ok.flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer])), 0.5),
-    };
-  };
-  const summary = results.map((r) => ({ model: r.model, maxBatch: r.maxBatch, on: describe(r.on), off: describe(r.off) }));
+  const summary = results.map((r) => ({ model: r.model, maxBatch: r.maxBatch, on: describeRounds(r.on), off: describeRounds(r.off) }));
   const rows = summary.flatMap((s) => [
     [`${s.model}`, `on (max_batch ${s.maxBatch})`, s.on.throughput.toFixed(0), s.on.throughputs.join(", "), ms(s.on.meanBatch, 1), ms(s.on.p50, 1), ms(s.on.p99, 1), String(s.on.failed)],
     [`${s.model}`, "off (max_batch 1)", s.off.throughput.toFixed(0), s.off.throughputs.join(", "), ms(s.off.meanBatch, 1), ms(s.off.p50, 1), ms(s.off.p99, 1), String(s.off.failed)],

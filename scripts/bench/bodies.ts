@@ -1,7 +1,7 @@
 /**
  * @module Request bodies the benchmark and the overload test send: one mlp-tiny row and one
- * Silero frame as OIP JSON (from the fixtures of `npm run models`), and `rows` x 256 rows for
- * mlp-wide in the binary tensor extension, both ways, so the router's JSON work stays small and
+ * Silero frame as OIP JSON (from the fixtures of `npm run models`), and rows for mlp-wide and
+ * mlp-heavy in the binary tensor extension, both ways, so the router's JSON work stays small and
  * the ModelHost's run is what limits throughput.
  */
 import { readFileSync } from "node:fs";
@@ -40,10 +40,20 @@ export function sileroFrame(): Body {
 
 /** `rows` x 256 FP32 for mlp-wide (256-1024-1024-256), binary in and out. */
 export function mlpWideRows(rows: number): Body {
-  const data = new Float32Array(rows * 256);
+  return mlpRows(rows, 256);
+}
+
+/** `rows` x 1024 FP32 for mlp-heavy (the origin's model), binary in and out. */
+export function mlpHeavyRows(rows: number): Body {
+  return mlpRows(rows, 1024);
+}
+
+/** `rows` x `width` FP32 named `input` (the generated MLPs), binary in and out. */
+function mlpRows(rows: number, width: number): Body {
+  const data = new Float32Array(rows * width);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5;
   const encoded = encodeInferRequest(
-    { inputs: [{ name: "input", datatype: "FP32", shape: [rows, 256], data }], binaryByDefault: true },
+    { inputs: [{ name: "input", datatype: "FP32", shape: [rows, width], data }], binaryByDefault: true },
     { binary: true },
   );
   const headers: Record<string, string> = { "content-type": encoded.contentType };

@@ -7,6 +7,8 @@ export interface ScenarioContext {
   log: (line: string) => void;
   /** Starts a stack that is stopped when the scenario ends, however it ends. */
   startStack: (options: StackOptions) => Promise<Stack>;
+  /** Stops `process` (an origin, a stand-in edge) when the scenario ends, however it ends. */
+  track: <T extends Stoppable>(process: T) => T;
   /** Aborted on Ctrl-C: loops stop sending and the scenario should return or throw soon. */
   signal: AbortSignal;
 }
@@ -23,17 +25,30 @@ export interface ScenarioResult {
 
 export type Scenario = (context: ScenarioContext) => Promise<ScenarioResult>;
 
-/** Ports for the benchmark's own stacks (the overload e2e test uses 885x). */
-export const PORTS = { overhead: 8821, overloadTiered: 8822, overloadFifo: 8823, batching: 8824 } as const;
+/** Ports for the benchmark's own stacks and origins (the overload e2e test uses 885x). */
+export const PORTS = {
+  overhead: 8821, overloadTiered: 8822, overloadFifo: 8823, batching: 8824,
+  originBatchingEdge: 8825, originBatchingOn: 8826, originBatchingOff: 8827,
+  spillWithPool: 8828, spillWithoutPool: 8829, spillOrigin: 8830,
+} as const;
 
-/** Keeps the stacks a scenario started so the runner can stop them on failure or Ctrl-C. */
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+/** Keeps the stacks and processes a scenario started so the runner can stop them on failure or Ctrl-C. */
 export class StackPool {
-  readonly #running = new Set<Stack>();
+  readonly #running = new Set<Stoppable>();
 
   async start(options: StackOptions): Promise<Stack> {
     const stack = await Stack.start(options);
     this.#running.add(stack);
     return stack;
+  }
+
+  track<T extends Stoppable>(process: T): T {
+    this.#running.add(process);
+    return process;
   }
 
   async stopAll(): Promise<void> {

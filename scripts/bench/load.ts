@@ -28,6 +28,8 @@ export interface Outcome {
   retryAfter: string | undefined;
   /** Server-Timing `batch` description (rows in the run), when the answer had one. */
   batch: number | undefined;
+  /** The x-served-by header (`edge:<region>/<replica>` or `origin:<id>`), when the answer had one. */
+  servedBy?: string | undefined;
   /** Server-Timing durations by metric name (auth, host, queue, infer, total), ms. */
   server: Record<string, number> | undefined;
   /** timeout | network error text; undefined when an answer came. */
@@ -91,7 +93,11 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
           }
         }
         const retryAfter = res.headers["retry-after"];
-        finish({ status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, batch: batch === undefined ? undefined : Number(batch), server, error: undefined, message });
+        const servedBy = res.headers["x-served-by"];
+        finish({
+          status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, batch: batch === undefined ? undefined : Number(batch), server, error: undefined, message,
+          servedBy: Array.isArray(servedBy) ? servedBy[0] : servedBy,
+        });
       });
     });
     req.end(spec.body);

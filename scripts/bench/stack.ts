@@ -31,6 +31,8 @@ export interface StackOptions {
 }
 
 export interface UploadOptions {
+  /** edge (default), auto or origin. */
+  placement?: "edge" | "auto" | "origin";
   maxBatch?: number;
   maxQueueDelayMicroseconds?: number;
   minReplicas?: number;
@@ -102,7 +104,7 @@ export class Stack {
    * API takes (the CLI's client knows only max_batch and placement).
    */
   async upload(name: string, version: string, file: string, options: UploadOptions = {}): Promise<void> {
-    const query = new URLSearchParams({ placement: "edge" });
+    const query = new URLSearchParams({ placement: options.placement ?? "edge" });
     if (options.maxBatch !== undefined) query.set("max_batch", String(options.maxBatch));
     if (options.maxQueueDelayMicroseconds !== undefined) query.set("max_queue_delay_microseconds", String(options.maxQueueDelayMicroseconds));
     if (options.minReplicas !== undefined) query.set("min_replicas", String(options.minReplicas));

@@ -63,3 +63,26 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const rule = header.map((_, k) => ((align?.[k] ?? (k === 0 ? "l" : "r")) === "r" ? "---:" : "---"));
   return [header, rule, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
 }
+
+/** One timed round of a closed loop at saturation. */
+export interface Round {
+  throughput: number;
+  outcomes: Outcome[];
+}
+
+/** Rounds of one setting: median throughput, latencies, rows per run (Server-Timing batch) and the run time. */
+export function describeRounds(list: readonly Round[]) {
+  const outcomes = list.flatMap((r) => r.outcomes);
+  const ok = outcomes.filter((o) => o.status === 200);
+  const batches = ok.map((o) => o.batch ?? 1);
+  return {
+    throughput: percentile(list.map((r) => r.throughput), 0.5),
+    throughputs: list.map((r) => Math.round(r.throughput * 10) / 10),
+    requests: outcomes.length,
+    failed: outcomes.length - ok.length,
+    p50: percentile(ok.map((o) => o.latencyMs), 0.5),
+    p99: percentile(ok.map((o) => o.latencyMs), 0.99),
+    meanBatch: batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length),
+    inferP50: percentile(ok.flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer])), 0.5),
+  };
+}
