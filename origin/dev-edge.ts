@@ -4,13 +4,11 @@
  * origin run where the edge cannot: the origin's tests, and a GPU machine (GPU.md), which has no
  * wrangler. Same paths, same bearer token rule, same record fields and `x-model-sha256` header.
  *
- * `ORIGIN_TOKEN=... node origin/dev-edge.ts --port 8787 [--root .hotpath/models]`
+ * From the shell: `ORIGIN_TOKEN=... node origin/dev-edge-main.ts --port 8787 [--root .hotpath/models]`.
  */
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
 import { bearerToken } from "../protocol/bearer.ts";
 import type { TensorSpec } from "../protocol/tensor.ts";
@@ -94,14 +92,4 @@ function recordOf(entry: ManifestEntry, maxQueueDelayMs: number): ModelVersionRe
     inputs: entry.inputs, outputs: entry.outputs, placement: entry.placement, maxBatch: entry.maxBatch, maxQueueDelayMs,
     batchAxes: undefined, minReplicas: 1, maxReplicas: 1, state: "ready", createdAt: 0,
   };
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const { values } = parseArgs({
-    options: { port: { type: "string", default: "8787" }, host: { type: "string", default: "127.0.0.1" }, root: { type: "string", default: ".hotpath/models" } },
-  });
-  const token = process.env.ORIGIN_TOKEN;
-  if (!token) throw new Error("set ORIGIN_TOKEN, the secret the origins are started with");
-  const edge = await startDevEdge({ port: Number(values.port), host: values.host, token, modelsDir: values.root, repoRoot: process.cwd() });
-  console.log(`dev edge serving ${values.root} on ${edge.url}`);
 }

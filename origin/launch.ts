@@ -4,6 +4,7 @@
  * poll and kill logic.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface LaunchOptions {
@@ -33,7 +34,8 @@ export interface LaunchedOrigin {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-const SERVER = fileURLToPath(new URL("./server.ts", import.meta.url));
+// server.ts beside this file, or server.mjs beside the bundle this file was built into (GPU.md).
+const SERVER = fileURLToPath(new URL(`./server${extname(new URL(import.meta.url).pathname)}`, import.meta.url));
 
 /**
  * @example

@@ -13,19 +13,23 @@ import { batching } from "./bench/batching.ts";
 import { StackPool, type Scenario, type ScenarioResult } from "./bench/context.ts";
 import { overhead } from "./bench/overhead.ts";
 import { originBatching } from "./bench/origin-batching.ts";
+import { originEp } from "./bench/origin-ep.ts";
 import { overload } from "./bench/overload.ts";
 import { spill } from "./bench/spill.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
 const SCENARIOS: Record<string, Scenario> = { overhead, overload, batching, spill, "origin-batching": originBatching };
+/** Run only when asked for: it needs a GPU machine to say anything (GPU.md). */
+const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
 
-const USAGE = `usage: npm run bench [-- --scenario overhead|overload|batching|spill|origin-batching ...] [--quick] [--out DIR]
+const USAGE = `usage: npm run bench [-- --scenario overhead|overload|batching|spill|origin-batching|origin-ep ...] [--quick] [--out DIR]
 
-  --scenario, -s  run only these (repeat or comma-separate); default: all, in the order above
+  --scenario, -s  run only these (repeat or comma-separate); default: all but origin-ep, in the order above
+                  (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see GPU.md)
   --quick         short runs (about a minute in all) to check the setup, not to quote
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 
-Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8830.`;
+Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8833.`;
 
 function versionOf(pkg: string): string {
   try {
@@ -79,7 +83,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const names = (values.scenario ?? Object.keys(SCENARIOS)).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
-  for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario '${name}'; choose from ${Object.keys(SCENARIOS).join(", ")}`);
+  const known = { ...SCENARIOS, ...ON_REQUEST };
+  for (const name of names) if (!known[name]) throw new Error(`unknown scenario '${name}'; choose from ${Object.keys(known).join(", ")}`);
   const outDir = resolve(values.out);
   mkdirSync(outDir, { recursive: true });
   const quick = values.quick;
@@ -98,7 +103,7 @@ async function main(): Promise<number> {
       log(`scenario ${name}${quick ? " (quick)" : ""}`);
       const scenarioStarted = performance.now();
       try {
-        results.push(await SCENARIOS[name]!({ quick, log, signal: controller.signal, startStack: (options) => pool.start({ ...options, signal: controller.signal }), track: (process) => pool.track(process) }));
+        results.push(await known[name]!({ quick, log, signal: controller.signal, startStack: (options) => pool.start({ ...options, signal: controller.signal }), track: (process) => pool.track(process) }));
       } finally {
         await pool.stopAll();
       }

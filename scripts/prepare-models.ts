@@ -109,7 +109,11 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // `prepare-models.ts [root] [name ...]`: names limit the catalog (a GPU machine needs only mlp-heavy).
+  const [root, ...names] = process.argv.slice(2);
+  const unknown = names.filter((name) => !CATALOG.some((entry) => entry.name === name));
+  if (unknown.length > 0) throw new Error(`not in the catalog: ${unknown.join(", ")}; choose from ${CATALOG.map((e) => e.name).join(", ")}`);
   const started = performance.now();
-  const manifest = prepareModels(process.argv[2]);
+  const manifest = prepareModels(root, names.length > 0 ? CATALOG.filter((entry) => names.includes(entry.name)) : CATALOG);
   console.log(`${manifest.length} models ready in ${(performance.now() - started).toFixed(0)} ms`);
 }

@@ -13,7 +13,7 @@ import { mlpWideRows } from "./bodies.ts";
 import { PORTS, sleep, type Scenario } from "./context.ts";
 import { closedLoop, newAgent, openLoop, seeded, type Outcome, type RequestSpec } from "./load.ts";
 import { fixtureFile, type Stack, type TenantKey } from "./stack.ts";
-import { ms, pct, percentile, ratio, summarize, table, type Summary } from "./stats.ts";
+import { ms, pct, percentile, ratio, summarize, table, topMessages, type Summary } from "./stats.ts";
 import { barChart, COLORS, xyChart } from "./svg.ts";
 
 export const MODEL = "mlp-wide";
@@ -176,6 +176,7 @@ export const overload: Scenario = async ({ quick, log, startStack, signal }) => 
           TIER_ORDER.map((t) => `${t} ${pct(byTier[t].successRate, 1)} ok, p99 ${ms(byTier[t].p99, 0)} ms`).join("; ") +
           ` (client lag p99 ${lagP99Ms.toFixed(0)} ms)`,
       );
+      for (const tier of TIER_ORDER) for (const [message, count] of topMessages(outcomes.filter((o) => o.label === tier), 2)) log(`    ${tier}: ${count} x ${message}`);
       await sleep(1_500); // let the queue drain before the other stack's turn
     }
   }

@@ -15,7 +15,7 @@ import { mlpWideRows } from "./bodies.ts";
 import { PORTS, sleep, type Scenario } from "./context.ts";
 import { closedLoop, newAgent, openLoop, seeded, type Outcome, type RequestSpec } from "./load.ts";
 import { fixtureFile, type Stack, type TenantKey } from "./stack.ts";
-import { ms, pct, percentile, summarize, table } from "./stats.ts";
+import { ms, pct, percentile, summarize, table, topMessages } from "./stats.ts";
 import { barChart, COLORS } from "./svg.ts";
 
 const MODEL = "mlp-wide";
@@ -94,17 +94,6 @@ export const spill: Scenario = async ({ quick, log, startStack, track, signal })
   }
   return report(runs, capacity, durationMs);
 };
-
-/** The commonest error messages (numbers masked), so a run's refusals say why. */
-function topMessages(outcomes: Outcome[], top = 3): [string, number][] {
-  const counts = new Map<string, number>();
-  for (const o of outcomes) {
-    if (o.status === 200) continue;
-    const message = `${o.status} ${(o.message ?? o.error ?? "").replace(/\d+(\.\d+)?/g, "N")}`;
-    counts.set(message, (counts.get(message) ?? 0) + 1);
-  }
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, top);
-}
 
 function describe(outcomes: Outcome[]) {
   const summary = summarize(outcomes);

@@ -86,3 +86,14 @@ export function describeRounds(list: readonly Round[]) {
     inferP50: percentile(ok.flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer])), 0.5),
   };
 }
+
+/** The commonest error messages (numbers masked), so a run's refusals say why. */
+export function topMessages(outcomes: readonly Outcome[], top = 3): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const o of outcomes) {
+    if (o.status === 200) continue;
+    const message = `${o.status} ${(o.message ?? o.error ?? "").replace(/\d+(\.\d+)?/g, "N")}`;
+    counts.set(message, (counts.get(message) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, top);
+}
