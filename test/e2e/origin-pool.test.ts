@@ -461,12 +461,15 @@ test("the origin pool: origin and auto placement, spill, faults, auth, restart f
     type OriginView = { id: string; usable: boolean; health: { state: string; reason?: string } };
     const o3 = async () => (await admin<{ origins: OriginView[] }>("GET", "/admin/origins")).origins.find((o) => o.id === "o3")!;
     await waitFor("o3 checked and ready", async () => (await o3()).health.state === "ready", 10_000);
+    // Concurrent clients, so the least-expected-wait choice spreads them over every usable origin
+    // (one at a time, the fastest origin would take them all and o3 would get none either way).
+    const CLIENTS = 6;
 
     // Not ready (restarting, loading its models): the check finds it while traffic flows.
     proxy.mode = "unready";
     const unreadyAt = performance.now();
     let down: OriginView | undefined;
-    const noticing = closedLoop(2, 10_000, call, () => down !== undefined);
+    const noticing = closedLoop(CLIENTS, 10_000, call, () => down !== undefined);
     await waitFor("o3 found down", async () => {
       const view = await o3();
       if (view.health.state === "down") down = view;
@@ -479,7 +482,7 @@ test("the origin pool: origin and auto placement, spill, faults, auth, restart f
     // While it is down, no request reaches it (each would fail and be retried), but checks do.
     const hitsAtDown = proxy.inferHits.unready;
     const checksAtDown = proxy.readyChecks.length;
-    const whileDown = await closedLoop(2, 2_000, call);
+    const whileDown = await closedLoop(CLIENTS, 2_000, call);
     check(whileDown);
     assert.equal(proxy.inferHits.unready, hitsAtDown, "requests were sent to an origin its health check found down");
     assert.ok(proxy.readyChecks.length - checksAtDown >= 2, `only ${proxy.readyChecks.length - checksAtDown} checks of the down origin in 2 s`);
@@ -488,7 +491,7 @@ test("the origin pool: origin and auto placement, spill, faults, auth, restart f
     proxy.mode = "pass";
     const readyAt = performance.now();
     let back: Reply | undefined;
-    const serving = await closedLoop(2, 10_000, async () => {
+    const serving = await closedLoop(CLIENTS, 10_000, async () => {
       const reply = await call();
       if (reply.servedBy === "origin:o3") back ??= reply;
       return reply;
