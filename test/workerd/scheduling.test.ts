@@ -1,11 +1,14 @@
 /**
  * Scheduling through the real Worker and ModelHost: rate limits (429), batched runs equal to
  * separate runs for mlp-tiny and silero-vad, deadlines (504 on time), early refusal and a full
- * queue (503 with Retry-After), and cancelled work dropped from the queue.
+ * queue (503 with Retry-After), refusal at the router, and cancelled work dropped from the queue
+ * (by the host's cancel call, and by a client abort reaching the router's fetch handler).
  */
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ModelRecord } from "../../durable-objects/model-registry/records.ts";
+import worker from "../../router/index.ts";
 import { ADMIN, call, createTenant, ensureDemoModel, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
 import { expectOutputsClose, loadFixture, type Fixture, type FixtureTensor } from "./fixtures.ts";
 
@@ -176,6 +179,37 @@ describe("cancellation", () => {
     if (!reply.ok) expect(reply.error.status).toBe(499);
     expect(await host.cancel("queued")).toBe(false);
     expect((await host.state()).counters).toMatchObject({ cancelled: 1, completed: 0 });
+  });
+});
+
+describe("client aborts", () => {
+  it("a client that aborts while its request is queued: the router cancels it and the host drops it", async () => {
+    // A copy of mlp-tiny that holds a lone request as long as its deadline allows to fill a batch,
+    // so the request is still queued when its client goes away.
+    const upload = await uploadModel("mlp-held", "1", await fixtureBytes("models/mlp-tiny/1/model.onnx"), "?max_batch=16&max_queue_delay_microseconds=1000000");
+    expect(upload.status).toBe(201);
+    const body = JSON.stringify({ inputs: mlp.inputs });
+    const headers = { authorization: `Bearer ${premium}`, "content-type": "application/json" };
+    const warm = await call("/v2/models/mlp-held/infer", { method: "POST", body, headers: { ...headers, "x-hotpath-timeout-ms": "200" } });
+    expect(warm.status).toBe(200); // loads the session; held under 200 ms by its deadline
+    const counters = async () => ((await (await call("/admin/models/mlp-held", { key: ADMIN })).json()) as { hosts: { counters: { cancelled: number; completed: number } }[] }).hosts[0]!.counters;
+    const before = await counters();
+
+    // The Worker's own fetch handler with a request whose signal the test controls: what the
+    // runtime hands the router when a client disconnects (wrangler dev's proxy does not pass it on).
+    const controller = new AbortController();
+    const request = new Request("http://hotpath.test/v2/models/mlp-held/infer", { method: "POST", body, headers, signal: controller.signal });
+    const started = Date.now();
+    const answer = worker.fetch(request, env, createExecutionContext());
+    await new Promise((r) => setTimeout(r, 150));
+    controller.abort();
+    const response = await answer;
+    const after = await counters();
+
+    expect(Date.now() - started, "answered at the abort, not when the batch hold ended").toBeLessThan(600);
+    expect(response.status).toBe(499);
+    expect(after.cancelled - before.cancelled, "the host dropped the queued request").toBe(1);
+    expect(after.completed).toBe(before.completed);
   });
 });
 
