@@ -4,7 +4,8 @@
  * request unchanged (so it is a healthy origin). The other modes break inference answers only
  * (its health route still passes, as a server whose model fails while the process lives): in
  * `error-500` mode it answers 500, in `garbage` mode a 200 whose body is not an OIP response, in
- * `busy` mode a 503 with Retry-After (what an origin answers when its queue is full). In
+ * `busy` mode a 503 with Retry-After (what an origin answers when its queue is full), in `slow`
+ * mode the real answer after `slowMs` (an overloaded or throttled GPU). In
  * `unready` mode the health route fails too: `/v2/health/ready` and inference answer 503, as an
  * origin does while it restarts and loads its models. It never computes anything itself: it
  * only breaks the answers of a real origin, as a flaky network or a broken server would.
@@ -12,11 +13,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 
-export type FaultMode = "pass" | "error-500" | "garbage" | "busy" | "unready";
+export type FaultMode = "pass" | "error-500" | "garbage" | "busy" | "unready" | "slow";
 
 export interface FaultProxy {
   url: string;
   mode: FaultMode;
+  /** How long `slow` mode holds an inference request before passing it on. */
+  slowMs: number;
   /** Inference requests received, per mode they were answered in. */
   readonly inferHits: Record<FaultMode, number>;
   /** `GET /v2/health/ready` requests received (the edge's health checks). */
@@ -33,7 +36,8 @@ export async function startFaultProxy(options: { host: string; port: number; tar
   const proxy: FaultProxy = {
     url: `http://${options.host}:${options.port}`,
     mode: "pass",
-    inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0, unready: 0 },
+    slowMs: 3_000,
+    inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0, unready: 0, slow: 0 },
     inferHitTimes: [],
     readyChecks: [],
     close: async () => undefined,
@@ -69,6 +73,7 @@ async function handle(proxy: FaultProxy, target: string, req: IncomingMessage, r
   }
   if (isReadyCheck) proxy.readyChecks.push(performance.now());
 
+  if (mode === "slow") await new Promise((resolve) => setTimeout(resolve, proxy.slowMs));
   if (mode === "unready") {
     res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
     res.end(JSON.stringify({ error: "injected fault: not ready: mlp-heavy@1 loading" }));

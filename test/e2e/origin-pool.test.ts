@@ -503,6 +503,41 @@ test("the origin pool: origin and auto placement, spill, faults, auth, restart f
     lap("health checks");
   });
 
+  await t.test("a slow origin: requests sent to it end at their deadline, never later; its breaker opens and the rest go elsewhere", async () => {
+    const proxy = faulty!;
+    const heavyInput = rows(HEAVY.width, 2, 17);
+    const expected = await reference(HEAVY, heavyInput);
+    const DEADLINE_MS = 800;
+    proxy.slowMs = 3_000;
+    proxy.mode = "slow";
+    const loadMs = 6_000;
+    const replies = await closedLoop(6, loadMs, () => infer(key, HEAVY.name, heavyInput, DEADLINE_MS));
+    proxy.mode = "pass";
+    const slowHits = proxy.inferHits.slow;
+    const outcome = tally(replies, (r) => (r.hung ? "hung" : `${r.status}`));
+    log(`slow origin: ${replies.length} requests ${JSON.stringify(outcome)}; ${slowHits} reached o3, answered at most ${Math.max(...replies.map((r) => r.elapsedMs)).toFixed(0)} ms after they were sent`);
+    for (const reply of replies) {
+      assert.equal(reply.hung, false, "a request got no answer");
+      assert.ok(reply.status === 200 || reply.status === 504, `status ${reply.status}: ${reply.error}`);
+      // the router's own deadline guard answers shortly after the deadline; local overhead on top
+      assert.ok(reply.elapsedMs <= DEADLINE_MS + 400, `answered ${reply.elapsedMs.toFixed(0)} ms after it was sent, deadline ${DEADLINE_MS} ms`);
+      if (reply.status === 200) assert.ok(maxDiff(reply.output, expected) <= 1e-4);
+    }
+    assert.ok(slowHits >= 3, `only ${slowHits} requests reached the slow origin`);
+    // Three timeouts with ample time open its breaker; then only probes reach it (2 s, then 4 s).
+    assert.ok(slowHits <= 3 + Math.ceil(loadMs / 2_000), `${slowHits} requests reached the slow origin in ${loadMs} ms`);
+    assert.equal(outcome["504"], slowHits, "a 504 that did not come from the slow origin");
+    // Healthy again: its next probe succeeds and it takes traffic, for the tests after this one.
+    let back = false;
+    await closedLoop(6, 15_000, async () => {
+      const reply = await infer(key, HEAVY.name, heavyInput, 5_000);
+      back ||= reply.servedBy === "origin:o3";
+      return reply;
+    }, () => back);
+    assert.ok(back, "o3 did not serve again after it stopped being slow");
+    lap("slow origin");
+  });
+
   await t.test("faults: an origin killed mid-load, every origin down, a restart from the cache, a tampered cache file", async (t) => {
     const heavyInput = rows(HEAVY.width, 64, 5);
     const expected = await reference(HEAVY, heavyInput);
