@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import type { Tier } from "../../config/tiers.ts";
 import type { SchedulerCounters } from "../../durable-objects/model-host/contract.ts";
 import { AdminClient } from "../lib/admin-client.ts";
-import { REPO_ROOT, startWranglerDev, type WranglerDev } from "../lib/wrangler-dev.ts";
+import { REPO_ROOT, startWranglerDev, type WranglerDev, type WranglerDevOptions } from "../lib/wrangler-dev.ts";
 
 export const FIXTURES_DIR = resolve(REPO_ROOT, ".hotpath/fixtures");
 export const MODELS_DIR = resolve(REPO_ROOT, ".hotpath/models");
@@ -28,6 +28,8 @@ export interface StackOptions {
   onLine?: (line: string) => void;
   /** Aborting while wrangler starts stops it and rejects (Ctrl-C during startup). */
   signal?: AbortSignal;
+  /** wrangler's log level; default `warn`, which saves each request a log call (see WranglerDevOptions). */
+  logLevel?: WranglerDevOptions["logLevel"];
 }
 
 export interface UploadOptions {
@@ -75,6 +77,7 @@ export class Stack {
         readyTimeoutMs: 120_000,
         onLine: options.onLine,
         signal: options.signal,
+        logLevel: options.logLevel ?? "warn",
       });
       return new Stack(dev, dir, adminToken);
     } catch (error) {

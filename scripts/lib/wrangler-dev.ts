@@ -32,6 +32,12 @@ export interface WranglerDevOptions {
   onLine?: (line: string) => void;
   /** Aborting while waiting for readiness stops wrangler and rejects (Ctrl-C during startup). */
   signal?: AbortSignal;
+  /**
+   * `warn` drops the per-request log line, which wrangler's entry Worker sends to the Node
+   * process with one more HTTP call per request on the Worker's own thread: what a load test
+   * wants (the Worker's warnings and errors still show). Default: wrangler's own (`log`).
+   */
+  logLevel?: "log" | "info" | "warn";
 }
 
 export interface WranglerDev {
@@ -155,6 +161,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
 
   const args = [WRANGLER_JS, "dev", "--ip", host, "--port", String(port), "--persist-to", persistTo, "--show-interactive-dev-session=false"];
   if (options.envFile) args.push("--env-file", resolve(options.envFile));
+  if (options.logLevel) args.push("--log-level", options.logLevel);
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     // stdin closed: wrangler's interactive hotkeys must not wait on a terminal.
