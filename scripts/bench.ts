@@ -1,5 +1,5 @@
 /**
- * @module `npm run bench [-- --scenario overhead|overload|batching|spill|origin-batching] [--quick]`:
+ * @module `npm run bench [-- --scenario overhead|cost|overload|batching|spill|origin-batching] [--quick]`:
  * starts its own local stacks (wrangler dev on 127.0.0.1:882x, temporary state) and origins, runs the scenarios one by one
  * with progress on stderr, prints BENCHMARKS.md-ready markdown on stdout, and writes
  * results.json, report.md and SVG charts under .hotpath/bench/. Every stack it starts is stopped,
@@ -10,6 +10,7 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { batching } from "./bench/batching.ts";
+import { cost } from "./bench/cost.ts";
 import { StackPool, type Scenario, type ScenarioResult } from "./bench/context.ts";
 import { overhead } from "./bench/overhead.ts";
 import { originBatching } from "./bench/origin-batching.ts";
@@ -18,18 +19,18 @@ import { overload } from "./bench/overload.ts";
 import { spill } from "./bench/spill.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
-const SCENARIOS: Record<string, Scenario> = { overhead, overload, batching, spill, "origin-batching": originBatching };
+const SCENARIOS: Record<string, Scenario> = { overhead, cost, overload, batching, spill, "origin-batching": originBatching };
 /** Run only when asked for: it needs a GPU machine to say anything (GPU.md). */
 const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
 
-const USAGE = `usage: npm run bench [-- --scenario overhead|overload|batching|spill|origin-batching|origin-ep ...] [--quick] [--out DIR]
+const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|batching|spill|origin-batching|origin-ep ...] [--quick] [--out DIR]
 
   --scenario, -s  run only these (repeat or comma-separate); default: all but origin-ep, in the order above
                   (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see GPU.md)
   --quick         short runs (about a minute in all) to check the setup, not to quote
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 
-Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8833.`;
+Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8834.`;
 
 function versionOf(pkg: string): string {
   try {
@@ -129,7 +130,7 @@ async function main(): Promise<number> {
     `Machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB RAM, ${host.kernel}; Node ${host.node}, wrangler ${host.wrangler} (workerd ${host.workerd}), ` +
     `onnxruntime-web ${host.onnxruntimeWeb}; load average at start ${host.loadAverageAtStart.join(" ")}; ${host.date}; ` +
     `${quick ? "`--quick` run" : "full run"} of ${names.join(", ")} in ${totalS.toFixed(0)} s.`;
-  const markdown = [machineLine, "", ...results.map((r) => r.markdown + "\n"), `Charts: ${charts.map((c) => `\`${relative(REPO_ROOT, join(outDir, c))}\``).join(", ")}.`, ""].join("\n");
+  const markdown = [machineLine, "", ...results.map((r) => r.markdown + "\n"), ...(charts.length > 0 ? [`Charts: ${charts.map((c) => `\`${relative(REPO_ROOT, join(outDir, c))}\``).join(", ")}.`] : []), ""].join("\n");
   writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ machine: host, quick, totalSeconds: totalS, scenarios: Object.fromEntries(results.map((r) => [r.name, r.data])) })}\n`);
   writeFileSync(join(outDir, "report.md"), markdown);
   process.stdout.write(markdown);

@@ -86,6 +86,11 @@ export class Stack {
     }
   }
 
+  /** The wrangler launcher's PID (workerd runs below it). */
+  get pid(): number {
+    return this.#dev.pid;
+  }
+
   recentOutput(): string {
     return this.#dev.recentOutput();
   }

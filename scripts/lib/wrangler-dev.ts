@@ -65,7 +65,7 @@ async function assertPortFree(host: string, port: number): Promise<void> {
 }
 
 /** Every descendant PID of `pid`, from /proc (Linux); empty where /proc is not available. */
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   const found: number[] = [];
   const queue = [pid];
   while (queue.length > 0) {

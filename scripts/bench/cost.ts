@@ -1,0 +1,113 @@
+/**
+ * @module Scenario `cost`: what one request costs the machine under `wrangler dev`, by outcome,
+ * in CPU time of each workerd process (from /proc, Linux only): served, refused by the host (its
+ * deadline already gone), refused by the router before the body is read (a key for other models:
+ * 403, the same path as a refusal for lack of time there), and refused without a key (401). wrangler dev runs two workerd processes: its proxy,
+ * and the one whose single thread runs the router and every Durable Object, so that thread's CPU
+ * per request is the budget overload spends; it is what explains the overload figures.
+ */
+import { readFileSync } from "node:fs";
+import { descendants } from "../lib/wrangler-dev.ts";
+import { mlpWideRows } from "./bodies.ts";
+import { PORTS, type Scenario } from "./context.ts";
+import { closedLoop, type RequestSpec } from "./load.ts";
+import { fixtureFile, type Stack } from "./stack.ts";
+import { ms, table } from "./stats.ts";
+
+const MODEL = "mlp-wide";
+const ROWS = 128;
+/** Linux clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on every common kernel). */
+const TICKS_PER_SECOND = 100;
+
+interface Case {
+  name: string;
+  concurrency: number;
+  next: () => RequestSpec;
+}
+
+interface Measured {
+  name: string;
+  requests: number;
+  statuses: Record<string, number>;
+  wallMsPerRequest: number;
+  /** Process label -> CPU ms per request. */
+  cpuMs: Record<string, number>;
+}
+
+export const cost: Scenario = async ({ quick, log, signal, startStack }) => {
+  const stack = await startStack({ port: PORTS.cost, label: "bench-cost" });
+  const processes = workerdProcesses(stack);
+  if (processes.length === 0) throw new Error("no workerd processes found under wrangler dev (this scenario reads /proc)");
+  log(`cost: workerd processes ${processes.map((p) => `${p.label} (${p.pid})`).join(", ")}`);
+  await stack.upload(MODEL, "1", fixtureFile("mlp-wide.onnx"), { maxBatch: ROWS, minReplicas: 1, maxReplicas: 1 });
+  const [premium] = await stack.tenants("premium", 1, "cost-premium");
+  // A key for other models only: refused by the router before the body is read, like a refusal
+  // for lack of time at the router (a rate-limited tenant would let some requests through).
+  await stack.admin.putTenant("cost-elsewhere", "premium", ["mlp-tiny"]);
+  const elsewhere = (await stack.admin.createKey("cost-elsewhere")).key;
+  const body = mlpWideRows(ROWS);
+  const path = `/v2/models/${MODEL}/infer`;
+  const as = (key: string | undefined, extra: Record<string, string> = {}) => (): RequestSpec => ({
+    path, body: body.body, headers: { ...body.headers, ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra }, timeoutMs: 10_000,
+  });
+  const cases: Case[] = [
+    { name: "served (200)", concurrency: 4, next: as(premium!.key) },
+    { name: "refused by the host (deadline gone: 504)", concurrency: 8, next: as(premium!.key, { "x-hotpath-timeout-ms": "1" }) },
+    { name: "refused by the router, body unread (403: a key for other models)", concurrency: 8, next: as(elsewhere) },
+    { name: "no key (401)", concurrency: 8, next: as(undefined) },
+  ];
+  await closedLoop({ signal, baseUrl: stack.url, concurrency: 4, durationMs: 1_000, next: as(premium!.key) }); // warm
+  const results: Measured[] = [];
+  for (const c of cases) {
+    const before = processes.map((p) => cpuTicks(p.pid));
+    const run = await closedLoop({ signal, baseUrl: stack.url, concurrency: c.concurrency, durationMs: quick ? 1_500 : 4_000, maxRequests: 100_000, next: c.next });
+    const after = processes.map((p) => cpuTicks(p.pid));
+    const n = run.outcomes.length;
+    const statuses: Record<string, number> = {};
+    for (const o of run.outcomes) statuses[String(o.status)] = (statuses[String(o.status)] ?? 0) + 1;
+    const cpuMs = Object.fromEntries(processes.map((p, k) => [p.label, (((after[k]! - before[k]!) * 1000) / TICKS_PER_SECOND) / Math.max(1, n)]));
+    results.push({ name: c.name, requests: n, statuses, wallMsPerRequest: (run.elapsedMs * c.concurrency) / Math.max(1, n), cpuMs });
+    log(`cost: ${c.name}: ${n} requests ${JSON.stringify(statuses)}, CPU per request ${Object.entries(cpuMs).map(([l, v]) => `${l} ${v.toFixed(2)} ms`).join(", ")}`);
+  }
+  return report(results, processes.map((p) => p.label));
+};
+
+function report(results: Measured[], labels: string[]) {
+  const rows = results.map((r) => [r.name, String(r.requests), JSON.stringify(r.statuses), ...labels.map((l) => ms(r.cpuMs[l] ?? Number.NaN, 2))]);
+  const markdown = [
+    `### cost: CPU per request under wrangler dev, by outcome`,
+    "",
+    `Model \`${MODEL}\`, ${ROWS} rows per request (128 KB binary body), closed loops of 4 (served) or 8 clients. CPU time of each workerd process ` +
+      `(user + system, from /proc) divided by the requests of the loop. "worker" is the process whose one thread runs the router and every Durable Object; ` +
+      `"proxy" is wrangler's proxy in front of it. The client (Node) runs on the same machine.`,
+    "",
+    table(["outcome", "requests", "statuses", ...labels.map((l) => `${l} CPU ms per request`)], rows),
+  ].join("\n");
+  return { name: "cost", markdown, data: { model: MODEL, rows: ROWS, results }, charts: {} };
+}
+
+/** wrangler dev's workerd processes: its proxy (listening on the stack's port) and the worker. */
+function workerdProcesses(stack: Stack): { pid: number; label: string }[] {
+  const port = new URL(stack.url).port;
+  return descendants(stack.pid).flatMap((pid) => {
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    } catch {
+      return [];
+    }
+    if (!/\/workerd\s+serve\b/.test(cmdline)) return [];
+    // The proxy's entry socket is the stack's port; the worker's is an ephemeral one.
+    return [{ pid, label: new RegExp(`entry=\\S*:${port}(\\s|$)`).test(cmdline) ? "proxy" : "worker" }];
+  });
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+  } catch {
+    return Number.NaN;
+  }
+}
