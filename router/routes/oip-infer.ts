@@ -76,26 +76,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const deadline = deadlineFor(tier, arrivedAt, request.parameters, c.req.header(TIMEOUT_HEADER));
     const work: Work = { model, inputs: request.inputs, outputNames: outputs.map((o) => o.name), tenant: tenant.id, priority: tier.priority, deadline: deadline.at };
 
-    let served: Served;
-    if (model.placement === "origin") {
-      served = await onPool(c, work, undefined);
-    } else if (spillable && spillUpFront(c.env, edgeWaitMs, deadline.at - Date.now(), tier.priority)) {
-      try {
-        served = await onPool(c, work, "edge backlog");
-      } catch (error) {
-        // The pool failed first: the edge may still make it in the time left.
-        if (!isCapacityRefusal(error) || deadline.at <= Date.now()) throw error;
-        served = await onEdge(c, work, host, setKey, tier.maxQueueWaitMs);
-      }
-    } else {
-      try {
-        served = await onEdge(c, work, host, setKey, tier.maxQueueWaitMs);
-      } catch (error) {
-        if (!spillable || !spillAfterRefusal(c.env, error, deadline.at - Date.now(), tier.priority)) throw error;
-        served = await onPool(c, work, "edge refused");
-      }
-    }
-
+    const served = await serve(c, work, { host, setKey, spillable, edgeWaitMs, maxQueueWaitMs: tier.maxQueueWaitMs });
     const encoded = encodeInferResponse(
       { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
       { outputs, binaryByDefault: request.binaryByDefault },
@@ -116,6 +97,41 @@ interface Work extends Omit<OriginCall, "model"> {
 interface Served {
   outputs: Tensor[];
   servedBy: string;
+}
+
+interface Route {
+  host: HostChoice;
+  setKey: string;
+  /** An `auto` model whose tier may spill, with a usable pool. */
+  spillable: boolean;
+  /** The chosen replica's expected wait for this tier. */
+  edgeWaitMs: number;
+  maxQueueWaitMs: number;
+}
+
+/**
+ * Where the work runs: `origin` models on the pool; spillable ones on the pool first when the
+ * edge is already too slow, else at the edge with the pool behind it for refusals; the rest at
+ * the edge. Each fallback happens only while the deadline leaves time for it.
+ */
+async function serve(c: Context<AppEnv>, work: Work, route: Route): Promise<Served> {
+  const { host, setKey, spillable, edgeWaitMs, maxQueueWaitMs } = route;
+  if (work.model.placement === "origin") return onPool(c, work, undefined);
+  if (spillable && spillUpFront(c.env, edgeWaitMs, work.deadline - Date.now(), work.priority)) {
+    try {
+      return await onPool(c, work, "edge backlog");
+    } catch (error) {
+      // The pool failed first: the edge may still make it in the time left.
+      if (!isCapacityRefusal(error) || work.deadline <= Date.now()) throw error;
+      return onEdge(c, work, host, setKey, maxQueueWaitMs);
+    }
+  }
+  try {
+    return await onEdge(c, work, host, setKey, maxQueueWaitMs);
+  } catch (error) {
+    if (!spillable || !spillAfterRefusal(c.env, error, work.deadline - Date.now(), work.priority)) throw error;
+    return onPool(c, work, "edge refused");
+  }
 }
 
 /** Runs on a ModelHost replica; cancels its queued work if the client goes away. */
