@@ -196,6 +196,14 @@ function mlpTinyBody(entry: ManifestEntry | undefined): string {
   return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }] });
 }
 
+/** One row of a generated MLP (mlp-heavy: 1024 wide), for a request file. */
+function mlpRowBody(entry: ManifestEntry): string {
+  const spec = entry.inputs[0] ?? { name: "input", datatype: "FP32", shape: [-1, 1024] };
+  const width = spec.shape[1] ?? 1024;
+  const data = Array.from({ length: width }, (_, i) => Number(Math.sin(i + 1).toFixed(3)));
+  return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }] });
+}
+
 /**
  * Silero takes 64 context samples plus 512 new ones at 16 kHz, zero state and sr: the speech
  * fixture's frame when present, else silence. Too long for a command line, so it goes to a file.
@@ -208,6 +216,20 @@ function sileroBody(): string {
     { name: "sr", datatype: "INT64", shape: [], data: [16000] },
   ];
   return JSON.stringify({ inputs });
+}
+
+/** For origin-placed models: a request whose answer headers show where it ran, and the pool's state. */
+function originLines(url: string, auth: string, keys: DemoKeys, manifest: ManifestEntry[], requests: string): string[] {
+  const onOrigin = manifest.filter((m) => m.placement === "origin");
+  const first = onOrigin[0];
+  if (!first) return [];
+  const file = join(requests, `${first.name}.json`);
+  writeFileSync(file, `${mlpRowBody(first)}\n`);
+  return [
+    `  origin-placed models (${onOrigin.map((m) => m.name).join(", ")}) run on the local origin; the answer's headers say where it ran:`,
+    `    curl -s -D - -o /dev/null ${url}/v2/models/${first.name}/infer ${auth} -d @${shown(file)}`,
+    `    curl -s ${url}/admin/origins -H 'authorization: Bearer ${keys.admin}'    # the pool: health, breaker, load`,
+  ];
 }
 
 function banner(url: string, options: Options, keys: DemoKeys, manifest: ManifestEntry[]): string {
@@ -225,9 +247,7 @@ function banner(url: string, options: Options, keys: DemoKeys, manifest: Manifes
     "  try:",
     `    curl -s ${url}/v2/models/mlp-tiny/infer ${auth} -d '${mlpTinyBody(mlp)}'`,
     `    curl -s ${url}/v2/models/silero-vad/infer ${auth} -d @${shown(sileroFile)}`,
-    ...(manifest.some((m) => m.placement === "origin")
-      ? [`  origin-placed models (${manifest.filter((m) => m.placement === "origin").map((m) => m.name).join(", ")}) run on the local origin; their answers say x-served-by: origin:local`]
-      : []),
+    ...originLines(url, auth, keys, manifest, requests),
     "  npm run keys -- create <tenant> --tier standard    npm run push-model -- <name> <version> <file.onnx>",
     "  Ctrl-C stops the stack; the next npm start reuses its models and keys.",
     "",
