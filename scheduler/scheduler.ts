@@ -1,5 +1,6 @@
 /**
- * @module A ModelHost's scheduler: admission, the queue, deadline timers, dynamic batching.
+ * @module The scheduler of a ModelHost (and of each origin server): admission, the queue, deadline
+ * timers, dynamic batching.
  *
  * - Admission says no at once (503 with Retry-After) when the work predicted ahead of a request
  *   would take it past its deadline or its tier's longest queue wait, or when the queue is full
