@@ -30,7 +30,7 @@ import { inferOnPool, poolConfigured, type OriginCall } from "../origin-pool/ori
 import type { Tensor } from "../../protocol/tensor.ts";
 import { withWaitBefore } from "../../scheduler/contract.ts";
 import { deadlineFor } from "../scheduling/deadline.ts";
-import { refuseEarly } from "../scheduling/early-refusal.ts";
+import { budgetBeforeBodyMs, refuseEarly } from "../scheduling/early-refusal.ts";
 import { admitTenant } from "../scheduling/tenant-limits.ts";
 import { mayUseModel } from "../tenants/records.ts";
 
@@ -63,9 +63,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const spillable = maySpill(c.env, model.placement, tier);
     const edgeWaitMs = model.placement === "origin" ? 0 : replicaWaitMs(setKey, model, host.replica, tier.priority);
     if (model.placement !== "origin" && !spillable) {
-      // The body may only shorten the deadline the header and the tier allow, so this bound holds.
-      const budgetMs = deadlineFor(tier, arrivedAt, {}, c.req.header(TIMEOUT_HEADER)).budgetMs;
-      refuseEarly(tenant.tier, tier, edgeWaitMs, budgetMs - (Date.now() - arrivedAt));
+      refuseEarly(tenant.tier, tier, edgeWaitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
     }
 
     const limits = limitsOf(c.env);

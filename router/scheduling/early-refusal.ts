@@ -7,7 +7,16 @@
  * needs to serve the requests it admits. A host with a stale or no report is always asked.
  */
 import type { TierConfig } from "../../config/tiers.ts";
+import { timeoutBudgetMs } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
+
+/**
+ * The longest a request may take, known before its body is read: the timeout header's, or the
+ * tier's maximum (the body's `parameters.timeout` may ask for anything up to it).
+ */
+export function budgetBeforeBodyMs(tier: TierConfig, timeoutHeader: string | undefined): number {
+  return timeoutBudgetMs({}, timeoutHeader, { defaultMs: tier.maxDeadlineMs, maxMs: tier.maxDeadlineMs });
+}
 
 /** Throws a 503 with Retry-After when `waitAheadMs` already rules the request out. */
 export function refuseEarly(tierName: string, tier: TierConfig, waitAheadMs: number, budgetMs: number): void {

@@ -7,7 +7,7 @@ import {
 } from "../../router/placement/replicas.ts";
 import { TIERS } from "../../config/tiers.ts";
 import type { HttpError } from "../../protocol/errors.ts";
-import { refuseEarly } from "../../router/scheduling/early-refusal.ts";
+import { budgetBeforeBodyMs, refuseEarly } from "../../router/scheduling/early-refusal.ts";
 
 const bounds = { minReplicas: 1, maxReplicas: 3 };
 const busy = { queued: 10, running: 1, backlogMs: SCALE_UP_BACKLOG_MS * 2, waitAheadMs: {}, gapMs: 0 };
@@ -97,6 +97,14 @@ describe("replicas", () => {
 
 describe("early refusal at the router", () => {
   const tier = TIERS.free; // waits at most 500 ms in a queue
+
+  test("before the body is read, a request may take the header's time, else the tier's longest deadline", () => {
+    // no header: the body's parameters.timeout may still ask for up to the tier's maximum
+    assert.equal(budgetBeforeBodyMs(TIERS.premium, undefined), TIERS.premium.maxDeadlineMs);
+    assert.equal(budgetBeforeBodyMs(TIERS.premium, "300"), 300);
+    assert.equal(budgetBeforeBodyMs(TIERS.premium, "999999"), TIERS.premium.maxDeadlineMs);
+    assert.throws(() => budgetBeforeBodyMs(TIERS.premium, "soon"), (e: HttpError) => e.status === 400);
+  });
 
   test("passes a request the host could still take", () => {
     assert.doesNotThrow(() => refuseEarly("free", tier, 0, 3_000));
