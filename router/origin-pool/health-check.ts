@@ -3,7 +3,9 @@
  * asks each origin `GET /v2/health/ready` (OIP; Triton answers it too) every few seconds in the
  * background, more often while the origin is down. A failed check takes the origin out of the
  * choice before a client's request has to fail on it; a passing one brings it back and refreshes
- * the load it reports, so an origin that gets no traffic is still weighed on fresh figures.
+ * the load it reports, so an origin that gets no traffic is still weighed on fresh figures. An
+ * origin that is not ready as a whole but lists the versions it serves (ours, while it loads a
+ * new model) keeps taking requests for those.
  *
  * The check says nothing to the circuit breaker: an origin that is ready but fails requests
  * stays open-circuited, and its backoff is not cut short by a health route that still answers.
@@ -46,15 +48,29 @@ async function checkOrigin(env: PoolEnv, origin: OriginState): Promise<void> {
     const now = Date.now();
     recordLoad(origin, loadFrom((body as { load?: unknown } | undefined)?.load), now);
     if (response.status === 200 && origin.health.state === "down") forgetRoundTrip(origin);
-    origin.health = response.status === 200
-      ? { state: "ready", checkedAt: now }
-      : { state: "down", checkedAt: now, reason: `not ready (${response.status}${errorOf(body)})` };
+    const reason = `not ready (${response.status}${errorOf(body)})`;
+    const models = readyModelsOf(body);
+    if (response.status === 200) origin.health = { state: "ready", checkedAt: now };
+    // Not ready as a whole, but it says which versions it serves (ours does: one model loading
+    // or failed must not stop the others); without that list (e.g. Triton) it is down.
+    else if (models !== undefined) origin.health = { state: "partial", checkedAt: now, reason, readyModels: models };
+    else origin.health = { state: "down", checkedAt: now, reason };
   } catch (error) {
     const timedOut = error instanceof Error && error.name === "TimeoutError";
     origin.health = { state: "down", checkedAt: Date.now(), reason: timedOut ? `no answer within ${CHECK_TIMEOUT_MS} ms` : "unreachable" };
   } finally {
     inFlight.delete(origin);
   }
+}
+
+/** `name@version` of each model the ready body lists as ready; undefined when it lists none at all. */
+function readyModelsOf(body: unknown): string[] | undefined {
+  const models = (body as { models?: unknown } | undefined)?.models;
+  if (!Array.isArray(models)) return undefined;
+  return models.flatMap((m: unknown) => {
+    const { name, version, state } = (m ?? {}) as Record<string, unknown>;
+    return typeof name === "string" && typeof version === "string" && state === "ready" ? [`${name}@${version}`] : [];
+  });
 }
 
 function errorOf(body: unknown): string {

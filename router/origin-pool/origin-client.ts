@@ -46,7 +46,7 @@ export async function inferOnPool(env: Env, call: OriginCall): Promise<OriginAns
   for (;;) {
     const remainingMs = call.deadline - Date.now();
     if (remainingMs <= 0) throw lastError?.status === 504 ? lastError : new HttpError(504, "the deadline passed before an origin answered");
-    const origin = chooseOrigin(pool, tried, call.priority);
+    const origin = chooseOrigin(pool, tried, call.model, call.priority);
     if (!origin) throw lastError ?? new HttpError(503, "no origin is available now", poolRetryAfterSeconds(pool));
     tried.add(origin.config.id);
     const outcome = await attempt(env, origin, call, remainingMs);

@@ -27,11 +27,22 @@ export interface OriginState {
 
 /** What the last active health check (health-check.ts) found. */
 export interface OriginHealth {
-  /** `unknown` until the first check: the origin is used, as it was before checks existed. */
-  state: "unknown" | "ready" | "down";
+  /**
+   * `unknown` until the first check (the origin is used, as before checks existed); `partial`:
+   * not ready as a whole (loading or failing some model) but serving the versions in `readyModels`.
+   */
+  state: "unknown" | "ready" | "partial" | "down";
   checkedAt: number;
-  /** Why it is down. */
+  /** Why it is down or partial. */
   reason?: string;
+  /** With `partial`: the versions ("name@version") it reported ready. */
+  readyModels?: string[];
+}
+
+/** The version a request is for, as origins name it in their ready reports. */
+export interface ModelVersion {
+  name: string;
+  version: string;
 }
 
 const ROUND_TRIP_PRIOR_MS = 20;
@@ -82,15 +93,20 @@ export function expectedWaitMs(origin: OriginState, priority: number, now = Date
   return backlog + origin.roundTripMs * (1 + origin.outstanding);
 }
 
-/** Whether an origin may be sent requests now: its breaker is not open and its last check did not find it down. */
-export function usable(origin: OriginState, now = Date.now()): boolean {
-  return origin.health.state !== "down" && origin.breaker.state(now) !== "open";
+/**
+ * Whether an origin may be sent requests now (for `model`, when given): its breaker is not open,
+ * its last check did not find it down, and if it is partly ready, `model` is among what it serves.
+ */
+export function usable(origin: OriginState, model?: ModelVersion, now = Date.now()): boolean {
+  if (origin.breaker.state(now) === "open" || origin.health.state === "down") return false;
+  if (origin.health.state !== "partial" || model === undefined) return true;
+  return (origin.health.readyModels ?? []).includes(`${model.name}@${model.version}`);
 }
 
-/** The origin to try next, skipping those tried already and those not usable. */
-export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, priority: number, now = Date.now()): OriginState | undefined {
+/** The origin to try next for `model`, skipping those tried already and those not usable for it. */
+export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, model: ModelVersion, priority: number, now = Date.now()): OriginState | undefined {
   const candidates = pool
-    .filter((o) => !tried.has(o.config.id) && usable(o, now))
+    .filter((o) => !tried.has(o.config.id) && usable(o, model, now))
     .sort((a, b) => expectedWaitMs(a, priority, now) - expectedWaitMs(b, priority, now));
   // A half-open origin gets its probe first: ranked by a round trip remembered from before it
   // failed, it might never come first again, and so never be probed and never recover. A failed

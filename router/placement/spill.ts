@@ -7,16 +7,16 @@
 import type { TierConfig } from "../../config/tiers.ts";
 import type { Placement } from "../../durable-objects/model-registry/records.ts";
 import { HttpError } from "../../protocol/errors.ts";
-import { expectedWaitMs, originPool, usable } from "../origin-pool/pool.ts";
+import { expectedWaitMs, originPool, usable, type ModelVersion } from "../origin-pool/pool.ts";
 
-export function maySpill(env: Env, placement: Placement, tier: TierConfig): boolean {
-  return placement === "auto" && tier.maySpill && originPool(env).some((o) => usable(o));
+export function maySpill(env: Env, model: ModelVersion & { placement: Placement }, tier: TierConfig): boolean {
+  return model.placement === "auto" && tier.maySpill && originPool(env).some((o) => usable(o, model));
 }
 
 /** Whether to send an `auto` request to the pool before trying the edge. */
-export function spillUpFront(env: Env, edgeWaitMs: number, budgetMs: number, priority: number): boolean {
+export function spillUpFront(env: Env, model: ModelVersion, edgeWaitMs: number, budgetMs: number, priority: number): boolean {
   if (edgeWaitMs <= 0) return false;
-  return edgeWaitMs >= budgetMs || edgeWaitMs > poolWaitMs(env, priority);
+  return edgeWaitMs >= budgetMs || edgeWaitMs > poolWaitMs(env, model, priority);
 }
 
 /**
@@ -24,13 +24,13 @@ export function spillUpFront(env: Env, edgeWaitMs: number, budgetMs: number, pri
  * has left exceeds what the pool is expected to take. Otherwise the refusal is the answer, given
  * at once, rather than a 504 after the deadline from an origin that never had the time.
  */
-export function spillAfterRefusal(env: Env, error: unknown, remainingMs: number, priority: number): boolean {
-  return isCapacityRefusal(error) && remainingMs > poolWaitMs(env, priority);
+export function spillAfterRefusal(env: Env, model: ModelVersion, error: unknown, remainingMs: number, priority: number): boolean {
+  return isCapacityRefusal(error) && remainingMs > poolWaitMs(env, model, priority);
 }
 
-/** The least expected wait among usable origins (Infinity when none). */
-function poolWaitMs(env: Env, priority: number): number {
-  return Math.min(...originPool(env).filter((o) => usable(o)).map((o) => expectedWaitMs(o, priority)));
+/** The least expected wait among origins usable for `model` (Infinity when none). */
+function poolWaitMs(env: Env, model: ModelVersion, priority: number): number {
+  return Math.min(...originPool(env).filter((o) => usable(o, model)).map((o) => expectedWaitMs(o, priority)));
 }
 
 /** A host refusal that the pool might still serve: no capacity or no time at the edge. */

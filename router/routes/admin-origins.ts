@@ -20,7 +20,7 @@ adminOriginRoutes.get("/admin/origins", async (c) => {
   const origins = originPool(c.env).map((o) => ({
     id: o.config.id,
     url: o.config.url,
-    usable: usable(o, now),
+    usable: usable(o, undefined, now),
     health: { ...o.health, checkedAgoMs: o.health.checkedAt === 0 ? null : now - o.health.checkedAt },
     breaker: o.breaker.state(now),
     outstanding: o.outstanding,

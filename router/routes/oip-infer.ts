@@ -60,7 +60,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const region = regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined);
     const setKey = `${region}:${name}`;
     const host = modelHostFor(c.env, region, name, pickReplica(setKey, model));
-    const spillable = maySpill(c.env, model.placement, tier);
+    const spillable = maySpill(c.env, model, tier);
     const edgeWaitMs = model.placement === "origin" ? 0 : replicaWaitMs(setKey, model, host.replica, tier.priority);
     if (model.placement !== "origin" && !spillable) {
       refuseEarly(tenant.tier, tier, edgeWaitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
@@ -115,7 +115,7 @@ interface Route {
 async function serve(c: Context<AppEnv>, work: Work, route: Route): Promise<Served> {
   const { host, setKey, spillable, edgeWaitMs, maxQueueWaitMs } = route;
   if (work.model.placement === "origin") return onPool(c, work, undefined);
-  if (spillable && spillUpFront(c.env, edgeWaitMs, work.deadline - Date.now(), work.priority)) {
+  if (spillable && spillUpFront(c.env, work.model, edgeWaitMs, work.deadline - Date.now(), work.priority)) {
     try {
       return await onPool(c, work, "edge backlog");
     } catch (error) {
@@ -127,7 +127,7 @@ async function serve(c: Context<AppEnv>, work: Work, route: Route): Promise<Serv
   try {
     return await onEdge(c, work, host, setKey, maxQueueWaitMs);
   } catch (error) {
-    if (!spillable || !spillAfterRefusal(c.env, error, work.deadline - Date.now(), work.priority)) throw error;
+    if (!spillable || !spillAfterRefusal(c.env, work.model, error, work.deadline - Date.now(), work.priority)) throw error;
     return onPool(c, work, "edge refused");
   }
 }

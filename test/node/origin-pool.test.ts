@@ -13,6 +13,8 @@ import { chooseOrigin, expectedWaitMs, originPool, usable, type PoolEnv } from "
 const HOST = "127.0.0.1";
 const PORT = 8877;
 let status = 200;
+/** What the ready body lists, as our origin's does; undefined: no list (as Triton). */
+let models: { name: string; version: string; state: string }[] | undefined;
 let checks = 0;
 let server: Server;
 
@@ -25,13 +27,14 @@ before(async () => {
     checks++;
     const body = status === 200
       ? { ready: true, load: { queued: 3, running: 1, backlogMs: 120, waitAheadMs: { 1: 40, 3: 120 }, gapMs: 1 } }
-      : { error: "not ready: mlp-heavy@1 loading" };
+      : { error: "not ready: mlp-heavy@1 loading", ...(models ? { models } : {}) };
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(PORT, HOST, resolve));
 });
 after(() => server.close());
 
+const HEAVY = { name: "mlp-heavy", version: "1" };
 const env = (origins: { id: string; url: string }[]): PoolEnv => ({ ORIGINS: JSON.stringify(origins), ORIGIN_TOKEN: "origin-secret" });
 
 describe("active health checks", () => {
@@ -46,7 +49,7 @@ describe("active health checks", () => {
     assert.ok(usable(up!));
     assert.deepEqual([gone!.health.state, gone!.health.reason], ["down", "unreachable"]);
     assert.equal(usable(gone!), false);
-    assert.equal(chooseOrigin(originPool(pool), new Set(), 1)?.config.id, "up");
+    assert.equal(chooseOrigin(originPool(pool), new Set(), HEAVY, 1)?.config.id, "up");
   });
 
   test("not ready takes it out of the choice, with the reason; ready again brings it back with a fresh round trip", async () => {
@@ -55,12 +58,27 @@ describe("active health checks", () => {
     await checkOriginsNow(pool);
     assert.equal(up!.health.state, "down");
     assert.match(up!.health.reason ?? "", /not ready \(503: not ready: mlp-heavy@1 loading\)/);
-    assert.equal(chooseOrigin(originPool(pool), new Set(), 1), undefined);
+    assert.equal(chooseOrigin(originPool(pool), new Set(), HEAVY, 1), undefined);
     up!.roundTripMs = 900; // slow before it went down
     status = 200;
     await checkOriginsNow(pool);
     assert.equal(up!.health.state, "ready");
     assert.ok(up!.roundTripMs < 100, `round trip still ${up!.roundTripMs} ms`);
+  });
+
+  test("not ready as a whole but listing what it serves: requests for those still go there, not for the one loading", async () => {
+    const [up] = originPool(pool);
+    status = 503;
+    models = [{ name: "mlp-tiny", version: "1", state: "ready" }, { name: "mlp-heavy", version: "1", state: "loading" }];
+    await checkOriginsNow(pool);
+    models = undefined;
+    assert.equal(up!.health.state, "partial");
+    assert.equal(chooseOrigin(originPool(pool), new Set(), { name: "mlp-tiny", version: "1" }, 1)?.config.id, "up");
+    assert.equal(chooseOrigin(originPool(pool), new Set(), HEAVY, 1), undefined);
+    assert.ok(usable(up!), "still asked to load models");
+    status = 200;
+    await checkOriginsNow(pool);
+    assert.equal(chooseOrigin(originPool(pool), new Set(), HEAVY, 1)?.config.id, "up");
   });
 
   test("checks run in the background only when due: every 2 s when ready, every 0.5 s when down", async () => {
@@ -84,8 +102,8 @@ describe("choice and load", () => {
     const now = 10_000_000;
     Object.assign(a!, { load: loadFrom({ backlogMs: 500, waitAheadMs: { 1: 10, 3: 500 } }), loadAt: now });
     Object.assign(b!, { load: loadFrom({ backlogMs: 200, waitAheadMs: { 1: 200, 3: 200 } }), loadAt: now });
-    assert.equal(chooseOrigin(originPool(pool), new Set(), 1, now)?.config.id, "a", "premium waits 10 ms on a");
-    assert.equal(chooseOrigin(originPool(pool), new Set(), 3, now)?.config.id, "b", "free waits for everything on a");
+    assert.equal(chooseOrigin(originPool(pool), new Set(), HEAVY, 1, now)?.config.id, "a", "premium waits 10 ms on a");
+    assert.equal(chooseOrigin(originPool(pool), new Set(), HEAVY, 3, now)?.config.id, "b", "free waits for everything on a");
     assert.equal(expectedWaitMs(a!, 3, now + 300) - expectedWaitMs(a!, 3, now), -300, "the backlog drains with time");
   });
 
