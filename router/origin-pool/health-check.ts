@@ -1,7 +1,7 @@
 /**
  * @module Active health checks of the origin pool. While an isolate sends work to the pool, it
- * asks each origin `GET /v2/health/ready` (OIP; Triton answers it too) every few seconds in the
- * background, more often while the origin is down. A failed check takes the origin out of the
+ * asks each origin `GET /v2/health/ready` (OIP; Triton answers it too) every 5 s in the
+ * background, every second while the origin is down or partly ready. A failed check takes the origin out of the
  * choice before a client's request has to fail on it; a passing one brings it back and refreshes
  * the load it reports, so an origin that gets no traffic is still weighed on fresh figures. An
  * origin that is not ready as a whole but lists the versions it serves (ours, while it loads a
@@ -14,10 +14,14 @@
 import { forgetRoundTrip, originPool, recordLoad, type OriginState, type PoolEnv } from "./pool.ts";
 import { loadFrom } from "./origin-load.ts";
 
-/** Between two checks of a ready (or not yet checked) origin. */
-export const CHECK_EVERY_MS = 2_000;
-/** Between two checks of a down origin: it is back in the choice soon after it recovers. */
-export const CHECK_DOWN_EVERY_MS = 500;
+/**
+ * Between two checks of a ready (or not yet checked) origin. Every isolate that uses the pool
+ * checks on its own, so an origin answers about (isolates / 5) checks a second: cheap for a
+ * health route, and the breakers still react to failed requests at once.
+ */
+export const CHECK_EVERY_MS = 5_000;
+/** Between two checks of an origin that is down or partly ready: it is back soon after it recovers. */
+export const CHECK_DOWN_EVERY_MS = 1_000;
 /** A check slower than this fails: a healthy origin answers its health route at once. */
 export const CHECK_TIMEOUT_MS = 1_000;
 
@@ -26,7 +30,7 @@ const inFlight = new WeakSet<OriginState>();
 /** Starts the checks that are due, in the background (`waitUntil`); never delays the caller. */
 export function checkOriginsWhenDue(env: PoolEnv, waitUntil: (promise: Promise<unknown>) => void, now = Date.now()): void {
   for (const origin of originPool(env)) {
-    const every = origin.health.state === "down" ? CHECK_DOWN_EVERY_MS : CHECK_EVERY_MS;
+    const every = origin.health.state === "down" || origin.health.state === "partial" ? CHECK_DOWN_EVERY_MS : CHECK_EVERY_MS;
     if (inFlight.has(origin) || now - origin.health.checkedAt < every) continue;
     waitUntil(checkOrigin(env, origin));
   }

@@ -482,10 +482,10 @@ test("the origin pool: origin and auto placement, spill, faults, auth, restart f
     // While it is down, no request reaches it (each would fail and be retried), but checks do.
     const hitsAtDown = proxy.inferHits.unready;
     const checksAtDown = proxy.readyChecks.length;
-    const whileDown = await closedLoop(CLIENTS, 2_000, call);
+    const whileDown = await closedLoop(CLIENTS, 3_000, call);
     check(whileDown);
     assert.equal(proxy.inferHits.unready, hitsAtDown, "requests were sent to an origin its health check found down");
-    assert.ok(proxy.readyChecks.length - checksAtDown >= 2, `only ${proxy.readyChecks.length - checksAtDown} checks of the down origin in 2 s`);
+    assert.ok(proxy.readyChecks.length - checksAtDown >= 2, `only ${proxy.readyChecks.length - checksAtDown} checks of the down origin in 3 s`);
 
     // Ready again: the next check brings it back, no failed request needed.
     proxy.mode = "pass";
