@@ -33,6 +33,11 @@ export interface SerializedHttpError {
   retryAfterSeconds: number | undefined;
 }
 
+/** Retry-After for a wait of `waitMs`: whole seconds, at least 1. */
+export function retryAfterSecondsFor(waitMs: number): number {
+  return Math.max(1, Math.ceil(waitMs / 1000));
+}
+
 export const badRequest = (message: string): HttpError => new HttpError(400, message);
 export const notFound = (message: string): HttpError => new HttpError(404, message);
 export const payloadTooLarge = (message: string): HttpError => new HttpError(413, message);

@@ -67,8 +67,17 @@ export interface SchedulerCounters {
 }
 
 /** Predicted wait ahead of a new request of `priority`; the whole backlog when the report has no figure for it. */
-export function waitAheadFor(load: SchedulerLoad, priority: number): number {
+function waitAheadFor(load: SchedulerLoad, priority: number): number {
   return load.waitAheadMs[priority] ?? load.backlogMs;
+}
+
+/**
+ * The wait ahead of `priority` now, from a report made at `reportedAt`: what it said less the
+ * time since (the scheduler has been working it off), never below 0; 0 once older than `staleMs`.
+ */
+export function waitAheadSince(load: SchedulerLoad, reportedAt: number, priority: number, now: number, staleMs: number): number {
+  if (now - reportedAt > staleMs) return 0;
+  return Math.max(0, waitAheadFor(load, priority) - (now - reportedAt));
 }
 
 /** The same load with `ms` more ahead of everyone (e.g. time spent before the scheduler saw a request). */

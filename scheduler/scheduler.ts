@@ -17,7 +17,7 @@
  *   before it sends the request at all.
  */
 import { batchKey, batchSizeOf, mergeInputs, splitOutputs } from "../protocol/batching.ts";
-import { HttpError } from "../protocol/errors.ts";
+import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/tensor.ts";
 import type { ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
@@ -92,17 +92,17 @@ export class Scheduler {
     const { model } = call;
     const rows = model.batchAxes ? batchSizeOf(call.inputs, model.batchAxes) : 1;
     const work = workOf(call.inputs);
-    const waitMs = this.#predictedWaitMs(this.#options.policy === "fifo" ? 0 : call.priority);
+    const waitMs = this.#waitAheadMs(call.priority);
     const runMs = this.#predictor(model).upper(work);
     if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
       this.counters.rejectedDeadline++;
       return Promise.reject(
-        new HttpError(503, `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (predicted run ${runMs.toFixed(1)} ms)`, retryAfter(waitMs)),
+        new HttpError(503, `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (predicted run ${runMs.toFixed(1)} ms)`, retryAfterSecondsFor(waitMs)),
       );
     }
     if (this.#queue.size >= this.#options.maxQueueLength && !this.#shedFor(call.priority)) {
       this.counters.rejectedFull++;
-      return Promise.reject(new HttpError(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfter(waitMs)));
+      return Promise.reject(new HttpError(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfterSecondsFor(waitMs)));
     }
     return new Promise<ScheduledResult>((resolve, reject) => {
       const job: Job = {
@@ -137,7 +137,7 @@ export class Scheduler {
       queued: this.#queue.size,
       running: this.#running?.rows ?? 0,
       backlogMs: this.#predictedWaitMs(Number.POSITIVE_INFINITY),
-      waitAheadMs: Object.fromEntries(priorities.map((p) => [p, this.#predictedWaitMs(this.#options.policy === "fifo" ? Number.POSITIVE_INFINITY : p)])),
+      waitAheadMs: Object.fromEntries(priorities.map((p) => [p, this.#waitAheadMs(p)])),
       gapMs: this.#gapMs,
     };
   }
@@ -156,6 +156,11 @@ export class Scheduler {
     let predictor = this.#predictors.get(key);
     if (!predictor) this.#predictors.set(key, (predictor = new ServiceTimePredictor()));
     return predictor;
+  }
+
+  /** Work ahead of a new request of `priority` under this policy (FIFO: everything queued). */
+  #waitAheadMs(priority: number): number {
+    return this.#predictedWaitMs(this.#options.policy === "fifo" ? Number.POSITIVE_INFINITY : priority);
   }
 
   /**
@@ -313,8 +318,4 @@ function batchKeyOf(call: ScheduledCall): string | undefined {
 
 function workOf(inputs: readonly Tensor[]): number {
   return inputs.reduce((sum, input) => sum + input.data.length, 0);
-}
-
-function retryAfter(waitMs: number): number {
-  return Math.max(1, Math.ceil(waitMs / 1000));
 }

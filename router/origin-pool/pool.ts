@@ -6,7 +6,8 @@
  * outstanding there; origins whose breaker is open or whose health check failed are skipped.
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
-import { waitAheadFor } from "../../scheduler/contract.ts";
+import { retryAfterSecondsFor } from "../../protocol/errors.ts";
+import { waitAheadSince } from "../../scheduler/contract.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 
 export interface OriginConfig {
@@ -88,8 +89,7 @@ export function parseOrigins(raw: string): OriginConfig[] {
 
 /** Expected milliseconds until an origin would answer a new request of `priority`. */
 export function expectedWaitMs(origin: OriginState, priority: number, now = Date.now()): number {
-  const reported = origin.load && now - origin.loadAt < LOAD_STALE_MS ? waitAheadFor(origin.load, priority) - (now - origin.loadAt) : 0;
-  const backlog = Math.max(0, reported);
+  const backlog = origin.load ? waitAheadSince(origin.load, origin.loadAt, priority, now, LOAD_STALE_MS) : 0;
   return backlog + origin.roundTripMs * (1 + origin.outstanding);
 }
 
@@ -119,7 +119,7 @@ export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, mo
 /** Seconds until some origin may take traffic again (for Retry-After when all are open). */
 export function poolRetryAfterSeconds(pool: OriginState[], now = Date.now()): number {
   const waits = pool.map((o) => o.breaker.retryInMs(now));
-  return Math.max(1, Math.ceil(Math.min(...waits, 30_000) / 1000));
+  return retryAfterSecondsFor(Math.min(...waits, 30_000));
 }
 
 export function recordSuccess(origin: OriginState, roundTripMs: number, load: HostLoad | undefined, now = Date.now()): void {

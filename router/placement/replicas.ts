@@ -7,7 +7,7 @@
  * The state is per isolate: each isolate scales on what it sees, which is what it sends.
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
-import { waitAheadFor } from "../../scheduler/contract.ts";
+import { waitAheadSince } from "../../scheduler/contract.ts";
 
 /** Predicted queue work that counts as pressure. */
 export const SCALE_UP_BACKLOG_MS = 50;
@@ -107,6 +107,5 @@ function weight(set: ReplicaSet, replica: number, now: number): number {
  */
 export function replicaWaitMs(key: string, bounds: ReplicaBounds, replica: number, priority: number, now = Date.now()): number {
   const report = setFor(key, bounds).reports.get(replica);
-  if (!report || now - report.at > STALE_MS) return 0;
-  return Math.max(0, waitAheadFor(report.load, priority) - (now - report.at));
+  return report ? waitAheadSince(report.load, report.at, priority, now, STALE_MS) : 0;
 }

@@ -1,8 +1,8 @@
 /**
  * @module Where an `auto` model's request runs: at the edge until the edge would miss the
  * deadline or be slower than the origin pool, then (if the tier may spill) on the pool.
- * Decided up front from the wait ahead of this tier that the chosen ModelHost last reported, and again when the
- * host itself refuses for lack of time.
+ * Decided up front from the wait ahead of this tier that the chosen ModelHost last reported,
+ * and again when the host itself refuses for lack of time.
  */
 import type { TierConfig } from "../../config/tiers.ts";
 import type { Placement } from "../../durable-objects/model-registry/records.ts";

@@ -8,7 +8,7 @@
  */
 import type { TierConfig } from "../../config/tiers.ts";
 import { timeoutBudgetMs } from "../../protocol/deadline.ts";
-import { HttpError } from "../../protocol/errors.ts";
+import { HttpError, retryAfterSecondsFor } from "../../protocol/errors.ts";
 
 /**
  * The longest a request may take, known before its body is read: the timeout header's, or the
@@ -25,6 +25,6 @@ export function refuseEarly(tierName: string, tier: TierConfig, waitAheadMs: num
   throw new HttpError(
     503,
     `the model is busy: about ${Math.round(waitAheadMs)} ms of work is queued ahead of ${tierName} requests, more than the ${Math.round(limitMs)} ms this request may wait`,
-    Math.max(1, Math.ceil(waitAheadMs / 1000)),
+    retryAfterSecondsFor(waitAheadMs),
   );
 }

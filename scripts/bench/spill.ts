@@ -107,8 +107,9 @@ function describe(outcomes: Outcome[]) {
 }
 
 function report(runs: Run[], capacity: number, durationMs: number) {
-  const rows = runs.map((run) => {
-    const s = describe(run.outcomes);
+  // Each run summarized once; the table, the JSON and both charts read these.
+  const described = runs.map((run) => ({ run, s: describe(run.outcomes) }));
+  const rows = described.map(({ run, s }) => {
     const other = s.count - s.ok - (s.statuses["503"] ?? 0) - (s.statuses["504"] ?? 0) - (s.statuses["429"] ?? 0);
     return [
       `${run.level}x`, run.setting, (run.outcomes.length / (Math.min(run.elapsedMs, durationMs) / 1000)).toFixed(1), String(s.count), pct(s.successRate),
@@ -116,7 +117,7 @@ function report(runs: Run[], capacity: number, durationMs: number) {
       String(s.statuses["503"] ?? 0), String(s.statuses["504"] ?? 0), String(other),
     ];
   });
-  const summaries = runs.map((run) => ({ setting: run.setting, level: run.level, ratePerSecond: run.ratePerSecond, lagP99Ms: run.lagP99Ms, ...describe(run.outcomes) }));
+  const summaries = described.map(({ run, s }) => ({ setting: run.setting, level: run.level, ratePerSecond: run.ratePerSecond, lagP99Ms: run.lagP99Ms, ...s }));
   const markdown = [
     `### spill: an auto model at 2x and 4x the edge's capacity, with the origin pool vs without`,
     "",
@@ -132,8 +133,8 @@ function report(runs: Run[], capacity: number, durationMs: number) {
     [...new Set(runs.map((r) => r.level))].map((level) => ({
       label: `${level}x capacity`,
       bars: (["with pool", "without pool"] as const).map((setting) => {
-        const run = runs.find((r) => r.level === level && r.setting === setting);
-        return { name: setting === "with pool" ? "with the origin pool" : "edge only", color: setting === "with pool" ? COLORS.on : COLORS.off, value: run ? value(describe(run.outcomes)) : Number.NaN };
+        const found = described.find(({ run }) => run.level === level && run.setting === setting);
+        return { name: setting === "with pool" ? "with the origin pool" : "edge only", color: setting === "with pool" ? COLORS.on : COLORS.off, value: found ? value(found.s) : Number.NaN };
       }),
     }));
   const charts = {
