@@ -13,6 +13,10 @@
  * - Predicted waits count the runs ahead and the gap between two runs while work waits (taking
  *   in arrivals; under `wrangler dev` also the router's work, which shares the thread), so a
  *   host that spends time around its runs does not admit work it cannot finish in time.
+ * - Under the tiered policy a request also waits for more important work that arrives while it
+ *   waits: its predicted wait is the work ahead stretched by the share of the thread those
+ *   priorities have used lately (busy-share.ts), so standard work that premium would push past
+ *   its deadline is refused at once, not answered 504 at the end of its wait.
  * - load() reports the wait ahead of each of `reportPriorities`, so a router can refuse a tier
  *   before it sends the request at all.
  */
@@ -21,6 +25,7 @@ import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/tensor.ts";
 import type { ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
+import { BusyShare } from "./busy-share.ts";
 import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
 
@@ -57,6 +62,8 @@ export interface SchedulerOptions {
   run: RunModel;
   /** Priorities whose wait ahead load() reports (the tiers' priorities). */
   reportPriorities?: readonly number[];
+  /** Time constant of the thread share each priority used lately (BusyShare); default 2 s. */
+  busyWindowMs?: number;
   now?: () => number;
 }
 
@@ -64,6 +71,8 @@ export class Scheduler {
   readonly #queue: SchedulingQueue<Job> = new TieredFairQueue<Job>();
   readonly #byRequest = new Map<string, Job>();
   readonly #predictors = new Map<string, ServiceTimePredictor>();
+  /** Thread time used lately by each priority (tiered policy: stretches the waits of less important work). */
+  readonly #busy: BusyShare;
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
   #running: { model: ScheduledModel; rows: number; work: number; startedAt: number } | undefined;
@@ -81,6 +90,7 @@ export class Scheduler {
   constructor(options: SchedulerOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#busy = new BusyShare(options.busyWindowMs);
   }
 
   submit(call: ScheduledCall): Promise<ScheduledResult> {
@@ -158,9 +168,13 @@ export class Scheduler {
     return predictor;
   }
 
-  /** Work ahead of a new request of `priority` under this policy (FIFO: everything queued). */
+  /**
+   * Wait of a new request of `priority` under this policy. FIFO: everything queued. Tiered: the
+   * work that would go first, stretched by the more important work expected to arrive meanwhile.
+   */
   #waitAheadMs(priority: number): number {
-    return this.#predictedWaitMs(this.#options.policy === "fifo" ? Number.POSITIVE_INFINITY : priority);
+    if (this.#options.policy === "fifo") return this.#predictedWaitMs(Number.POSITIVE_INFINITY);
+    return this.#predictedWaitMs(priority) * this.#busy.stretch(priority, this.#now());
   }
 
   /**
@@ -274,6 +288,9 @@ export class Scheduler {
       const inputs = batch.length > 1 && axes ? mergeInputs(batch.map((job) => job.call.inputs), axes) : first.call.inputs;
       const result = await this.#options.run(model, inputs, first.call.outputNames);
       this.#predictor(model).observe(work, result.inferMs);
+      // The run and the gap before the next one are thread time its requests' priorities used.
+      const usedMs = result.inferMs + this.#gapMs;
+      for (const job of batch) this.#busy.add(job.call.priority, (usedMs * job.work) / Math.max(1, work), this.#now());
       const parts = batch.length > 1 && axes ? splitOutputs(result.outputs, axes, batch.map((job) => job.rows)) : [result.outputs];
       if (batch.length > 1) {
         this.counters.batches++;

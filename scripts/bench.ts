@@ -1,5 +1,5 @@
 /**
- * @module `npm run bench [-- --scenario overhead|cost|overload|batching|spill|origin-batching] [--quick]`:
+ * @module `npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching] [--quick]`:
  * starts its own local stacks (wrangler dev on 127.0.0.1:882x, temporary state) and origins, runs the scenarios one by one
  * with progress on stderr, prints BENCHMARKS.md-ready markdown on stdout, and writes
  * results.json, report.md and SVG charts under .hotpath/bench/. Every stack it starts is stopped,
@@ -15,22 +15,24 @@ import { StackPool, type Scenario, type ScenarioResult } from "./bench/context.t
 import { overhead } from "./bench/overhead.ts";
 import { originBatching } from "./bench/origin-batching.ts";
 import { originEp } from "./bench/origin-ep.ts";
-import { overload } from "./bench/overload.ts";
+import { overloadIn } from "./bench/overload.ts";
 import { spill } from "./bench/spill.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
-const SCENARIOS: Record<string, Scenario> = { overhead, cost, overload, batching, spill, "origin-batching": originBatching };
+const SCENARIOS: Record<string, Scenario> = {
+  overhead, cost, overload: overloadIn("split"), "overload-one-session": overloadIn("one-session"), batching, spill, "origin-batching": originBatching,
+};
 /** Run only when asked for: it needs a GPU machine to say anything (GPU.md). */
 const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
 
-const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|batching|spill|origin-batching|origin-ep ...] [--quick] [--out DIR]
+const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|origin-ep ...] [--quick] [--out DIR]
 
   --scenario, -s  run only these (repeat or comma-separate); default: all but origin-ep, in the order above
                   (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see GPU.md)
   --quick         short runs (about a minute in all) to check the setup, not to quote
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 
-Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8834.`;
+Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8836.`;
 
 function versionOf(pkg: string): string {
   try {

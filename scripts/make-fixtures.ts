@@ -236,6 +236,15 @@ function makeWideMlp(dir: string): void {
   writeFileSync(join(dir, "mlp-wide.onnx"), generateMlp({ ...MLP_TINY_SPEC, layers: [256, 1024, 1024, 256], seed: 3 }));
 }
 
+/**
+ * A compute-bound MLP (32-1024-1024-1024-32, 8.7 MB): a request's run is long for the bytes it
+ * carries (96 rows: 12 KB each way, ~30 ms of wasm), so under overload the ModelHost's runs, not
+ * moving request bodies, are what the machine spends its time on; the overload benchmark's model.
+ */
+function makeNarrowMlp(dir: string): void {
+  writeFileSync(join(dir, "mlp-narrow.onnx"), generateMlp({ ...MLP_TINY_SPEC, layers: [32, 1024, 1024, 1024, 32], seed: 5 }));
+}
+
 /** Writes the media and the JSON cases; a relative root is under the repo root. */
 export async function makeFixtures(root = ".hotpath/fixtures"): Promise<Record<string, Fixture>> {
   const dir = resolve(REPO_ROOT, root);
@@ -250,6 +259,7 @@ export async function makeFixtures(root = ".hotpath/fixtures"): Promise<Record<s
   };
   fixtures["mlp-tiny-v2.json"] = await makeMlpV2Fixture(dir, fixtures["mlp-tiny.json"]!);
   makeWideMlp(dir);
+  makeNarrowMlp(dir);
   for (const [file, fixture] of Object.entries(fixtures)) {
     writeFileSync(join(dir, file), `${JSON.stringify(fixture)}\n`);
     console.log(`${file}: ${fixture.model}@${fixture.version} ${fixture.outputs.map((o) => `${o.name}[${o.shape.join(",")}]`).join(" ")}`);

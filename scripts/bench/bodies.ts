@@ -1,7 +1,7 @@
 /**
  * @module Request bodies the benchmark and the overload test send: one mlp-tiny row and one
- * Silero frame as OIP JSON (from the fixtures of `npm run models`), and rows for mlp-wide and
- * mlp-heavy in the binary tensor extension, both ways, so the router's JSON work stays small and
+ * Silero frame as OIP JSON (from the fixtures of `npm run models`), and rows for mlp-wide,
+ * mlp-narrow and mlp-heavy in the binary tensor extension, both ways, so the router's JSON work stays small and
  * the ModelHost's run is what limits throughput.
  */
 import { readFileSync } from "node:fs";
@@ -41,6 +41,11 @@ export function sileroFrame(): Body {
 /** `rows` x 256 FP32 for mlp-wide (256-1024-1024-256), binary in and out. */
 export function mlpWideRows(rows: number): Body {
   return mlpRows(rows, 256);
+}
+
+/** `rows` x 32 FP32 for mlp-narrow (32-1024-1024-1024-32), binary in and out. */
+export function mlpNarrowRows(rows: number): Body {
+  return mlpRows(rows, 32);
 }
 
 /** `rows` x 1024 FP32 for mlp-heavy (the origin's model), binary in and out. */

@@ -31,6 +31,7 @@ export const PORTS = {
   originBatchingEdge: 8825, originBatchingOn: 8826, originBatchingOff: 8827,
   spillWithPool: 8828, spillWithoutPool: 8829, spillOrigin: 8830,
   originEpEdge: 8831, originEpCpu: 8832, originEpWebgpu: 8833, cost: 8834,
+  overloadTieredHost: 8835, overloadFifoHost: 8836,
 } as const;
 
 export interface Stoppable {

@@ -6,18 +6,13 @@
  * and the one whose single thread runs the router and every Durable Object, so that thread's CPU
  * per request is the budget overload spends; it is what explains the overload figures.
  */
-import { readFileSync } from "node:fs";
-import { descendants } from "../lib/wrangler-dev.ts";
-import { mlpWideRows } from "./bodies.ts";
 import { PORTS, type Scenario } from "./context.ts";
 import { closedLoop, type RequestSpec } from "./load.ts";
-import { fixtureFile, type Stack } from "./stack.ts";
+import { MODEL, MODEL_FILE, overloadBody, ROWS } from "./overload.ts";
+import { fixtureFile } from "./stack.ts";
 import { ms, table } from "./stats.ts";
+import { cpuTicks, TICKS_PER_SECOND, workerdProcesses } from "./workerd-processes.ts";
 
-const MODEL = "mlp-wide";
-const ROWS = 128;
-/** Linux clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on every common kernel). */
-const TICKS_PER_SECOND = 100;
 
 interface Case {
   name: string;
@@ -36,20 +31,20 @@ interface Measured {
 
 export const cost: Scenario = async ({ quick, log, signal, startStack }) => {
   const stack = await startStack({ port: PORTS.cost, label: "bench-cost" });
-  const processes = workerdProcesses(stack);
+  const processes = workerdProcesses(stack.pid, Number(new URL(stack.url).port));
   if (processes.length === 0) {
     // Not Linux (no /proc): the other scenarios still run.
     log("cost: skipped, no workerd processes found through /proc");
     return { name: "cost", markdown: "### cost: CPU per request under wrangler dev\n\nSkipped: it reads CPU times from /proc (Linux).", data: { skipped: true }, charts: {} };
   }
   log(`cost: workerd processes ${processes.map((p) => `${p.label} (${p.pid})`).join(", ")}`);
-  await stack.upload(MODEL, "1", fixtureFile("mlp-wide.onnx"), { maxBatch: ROWS, minReplicas: 1, maxReplicas: 1 });
+  await stack.upload(MODEL, "1", fixtureFile(MODEL_FILE), { maxBatch: ROWS, minReplicas: 1, maxReplicas: 1 });
   const [premium] = await stack.tenants("premium", 1, "cost-premium");
   // A key for other models only: refused by the router before the body is read, like a refusal
   // for lack of time at the router (a rate-limited tenant would let some requests through).
   await stack.admin.putTenant("cost-elsewhere", "premium", ["mlp-tiny"]);
   const elsewhere = (await stack.admin.createKey("cost-elsewhere")).key;
-  const body = mlpWideRows(ROWS);
+  const body = overloadBody();
   const path = `/v2/models/${MODEL}/infer`;
   const as = (key: string | undefined, extra: Record<string, string> = {}) => (): RequestSpec => ({
     path, body: body.body, headers: { ...body.headers, ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra }, timeoutMs: 10_000,
@@ -73,45 +68,19 @@ export const cost: Scenario = async ({ quick, log, signal, startStack }) => {
     results.push({ name: c.name, requests: n, statuses, wallMsPerRequest: (run.elapsedMs * c.concurrency) / Math.max(1, n), cpuMs });
     log(`cost: ${c.name}: ${n} requests ${JSON.stringify(statuses)}, CPU per request ${Object.entries(cpuMs).map(([l, v]) => `${l} ${v.toFixed(2)} ms`).join(", ")}`);
   }
-  return report(results, processes.map((p) => p.label));
+  return report(results, processes.map((p) => p.label), body.body.length);
 };
 
-function report(results: Measured[], labels: string[]) {
+function report(results: Measured[], labels: string[], bodyBytes: number) {
   const rows = results.map((r) => [r.name, String(r.requests), JSON.stringify(r.statuses), ...labels.map((l) => ms(r.cpuMs[l] ?? Number.NaN, 2))]);
   const markdown = [
     `### cost: CPU per request under wrangler dev, by outcome`,
     "",
-    `Model \`${MODEL}\`, ${ROWS} rows per request (128 KB binary body), closed loops of 4 (served) or 8 clients. CPU time of each workerd process ` +
+    `Model \`${MODEL}\` (the overload scenario's), ${ROWS} rows per request (${(bodyBytes / 1024).toFixed(0)} KB binary body), closed loops of 4 (served) or 8 clients. CPU time of each workerd process ` +
       `(user + system, from /proc) divided by the requests of the loop. "worker" is the process whose one thread runs the router and every Durable Object; ` +
       `"proxy" is wrangler's proxy in front of it. The client (Node) runs on the same machine.`,
     "",
     table(["outcome", "requests", "statuses", ...labels.map((l) => `${l} CPU ms per request`)], rows),
   ].join("\n");
   return { name: "cost", markdown, data: { model: MODEL, rows: ROWS, results }, charts: {} };
-}
-
-/** wrangler dev's workerd processes: its proxy (listening on the stack's port) and the worker. */
-function workerdProcesses(stack: Stack): { pid: number; label: string }[] {
-  const port = new URL(stack.url).port;
-  return descendants(stack.pid).flatMap((pid) => {
-    let cmdline = "";
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-    } catch {
-      return [];
-    }
-    if (!/\/workerd\s+serve\b/.test(cmdline)) return [];
-    // The proxy's entry socket is the stack's port; the worker's is an ephemeral one.
-    return [{ pid, label: new RegExp(`entry=\\S*:${port}(\\s|$)`).test(cmdline) ? "proxy" : "worker" }];
-  });
-}
-
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
-  } catch {
-    return Number.NaN;
-  }
 }

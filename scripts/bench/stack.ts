@@ -12,10 +12,13 @@ import { join, resolve } from "node:path";
 import type { Tier } from "../../config/tiers.ts";
 import type { SchedulerCounters } from "../../durable-objects/model-host/contract.ts";
 import { AdminClient } from "../lib/admin-client.ts";
+import { workerEntryUrl } from "./workerd-processes.ts";
 import { REPO_ROOT, startWranglerDev, type WranglerDev, type WranglerDevOptions } from "../lib/wrangler-dev.ts";
 
 export const FIXTURES_DIR = resolve(REPO_ROOT, ".hotpath/fixtures");
 export const MODELS_DIR = resolve(REPO_ROOT, ".hotpath/models");
+
+const STATE_DIR = "state";
 
 export interface StackOptions {
   /** 127.0.0.1 port; the benchmark and its tests use 8800-8899. */
@@ -30,6 +33,10 @@ export interface StackOptions {
   signal?: AbortSignal;
   /** wrangler's log level; default `warn`, which saves each request a log call (see WranglerDevOptions). */
   logLevel?: WranglerDevOptions["logLevel"];
+  /** Another wrangler config (the split topology's router, whose ModelHost lives in another session). */
+  config?: string;
+  /** The Worker's name, for a session other sessions bind to. */
+  name?: string;
 }
 
 export interface UploadOptions {
@@ -72,18 +79,33 @@ export class Stack {
       const dev = await startWranglerDev({
         host: "127.0.0.1",
         port: options.port,
-        persistTo: join(dir, "state"),
+        persistTo: join(dir, STATE_DIR),
         envFile,
         readyTimeoutMs: 120_000,
         onLine: options.onLine,
         signal: options.signal,
         logLevel: options.logLevel ?? "warn",
+        config: options.config,
+        name: options.name,
       });
       return new Stack(dev, dir, adminToken);
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** Where this stack's local R2, KV and Durable Object state live (wrangler's --persist-to). */
+  get stateDir(): string {
+    return join(this.#dir, STATE_DIR);
+  }
+
+  /**
+   * The Worker's own entry socket, leaving wrangler's proxy (a second workerd process, for live
+   * reload) out of a load test's path and CPU; the proxied URL where it cannot be found.
+   */
+  async entryUrl(): Promise<string> {
+    return (await workerEntryUrl(this.pid, Number(new URL(this.url).port))) ?? this.url;
   }
 
   /** The wrangler launcher's PID (workerd runs below it). */

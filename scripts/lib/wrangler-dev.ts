@@ -38,6 +38,10 @@ export interface WranglerDevOptions {
    * wants (the Worker's warnings and errors still show). Default: wrangler's own (`log`).
    */
   logLevel?: "log" | "info" | "warn";
+  /** Another wrangler config than the repository's wrangler.toml (its paths are relative to it). */
+  config?: string;
+  /** The Worker's name (`--name`): other `wrangler dev` sessions bind to it by this name. */
+  name?: string;
 }
 
 export interface WranglerDev {
@@ -162,6 +166,8 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   const args = [WRANGLER_JS, "dev", "--ip", host, "--port", String(port), "--persist-to", persistTo, "--show-interactive-dev-session=false"];
   if (options.envFile) args.push("--env-file", resolve(options.envFile));
   if (options.logLevel) args.push("--log-level", options.logLevel);
+  if (options.config) args.push("--config", resolve(options.config));
+  if (options.name) args.push("--name", options.name);
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     // stdin closed: wrangler's interactive hotkeys must not wait on a terminal.

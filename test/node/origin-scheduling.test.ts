@@ -42,7 +42,7 @@ after(async () => {
 });
 
 interface Health {
-  load: { queued: number; running: number; backlogMs: number };
+  load: { queued: number; running: number; backlogMs: number; waitAheadMs: Record<string, number> };
   counters: { cancelled: number };
   models: { name: string; outstanding: number; serviceTimes: { work: number; meanMs: number }[] }[];
 }
@@ -92,6 +92,9 @@ async function busyFor(ms: number): Promise<{ done: Promise<Outcome[]> }> {
   throw new Error(`60 runs of 64 rows did not make ${ms} ms of backlog`);
 }
 
+/** Two and a half of the scheduler's default busy-share windows (2 s): a share decays to under a tenth. */
+const SHARE_DECAY_MS = 5_000;
+
 /** Waits (bounded) until `model` has a request queued or running on the origin. */
 async function untilOutstanding(model: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -124,8 +127,14 @@ describe("origin scheduling", () => {
     assert.ok(early.retryAfter !== null && Number(early.retryAfter) >= 1, "503 carries Retry-After");
     assert.ok(early.ms < backlogMs / 3, `refused after ${early.ms.toFixed(0)} ms, before its ${(backlogMs / 3).toFixed(0)} ms deadline`);
 
-    // Admitted (the backlog fits its deadline), then overtaken by priority-1 work until it cannot.
-    const timeoutMs = (await health()).load.backlogMs + 150;
+    // Admitted (its wait fits its deadline), then overtaken by priority-1 work until it cannot.
+    // Right after the work above, priority 1 has had the whole thread, so a priority-3 wait is
+    // stretched tenfold (more priority-1 work is expected): let that share decay first, then
+    // queue a little priority-1 work for it to wait behind.
+    assert.ok((await busy.done).every((o) => o.status === 200));
+    await new Promise((r) => setTimeout(r, SHARE_DECAY_MS));
+    const ahead = await busyFor(200);
+    const timeoutMs = (await health()).load.waitAheadMs["3"]! + 150;
     const late = send("mlp-tiny", 1, { priority: 3, timeout: timeoutMs * 1000 });
     await untilOutstanding("mlp-tiny");
     const overtaking = await busyFor(timeoutMs + 300);
@@ -133,7 +142,7 @@ describe("origin scheduling", () => {
     assert.equal(outcome.status, 504);
     // At its deadline, not when the work ahead of it is done (300 ms or more later).
     assert.ok(outcome.ms >= timeoutMs - 5 && outcome.ms < timeoutMs + 250, `504 after ${outcome.ms.toFixed(0)} ms for a ${timeoutMs.toFixed(0)} ms deadline`);
-    const rest = [...(await busy.done), ...(await overtaking.done)];
+    const rest = [...(await ahead.done), ...(await overtaking.done)];
     assert.ok(rest.every((o) => o.status === 200), "the work that overtook it all ran");
   });
 

@@ -180,6 +180,38 @@ describe("Scheduler", () => {
     await Promise.all(queued);
   });
 
+  test("under the tiered policy, lower tiers' waits stretch by the share of the thread more important work uses", async () => {
+    const solo = { ...MODEL, batchAxes: undefined };
+    const scheduler = new Scheduler({ maxQueueLength: 64, run: doubling(20), reportPriorities: [1, 3], busyWindowMs: 300 });
+    scheduler.observe(solo, call(0).inputs, 20);
+    // Premium arrives every 25 ms with 20 ms runs: about 80% of the thread, for 600 ms (two windows).
+    const premium: Promise<unknown>[] = [];
+    const stream = setInterval(() => premium.push(status(scheduler.submit(call(1, { model: solo, priority: 1 })))), 25);
+    const standard: Promise<number>[] = [];
+    try {
+      await sleep(600);
+      standard.push(...[1, 2, 3].map((v) => status(scheduler.submit(call(v, { model: solo, priority: 3 })))));
+      const load = scheduler.load();
+      // Premium waits for its queue alone; free's wait is its queue stretched by premium's share.
+      assert.ok(load.waitAheadMs[1]! <= load.backlogMs + 1, JSON.stringify(load));
+      assert.ok(load.waitAheadMs[3]! >= 2.5 * load.backlogMs, `free not stretched enough: ${JSON.stringify(load)}`);
+      // A request whose queue alone would fit its deadline, but not once premium keeps arriving: 503 at once.
+      const deadlineInMs = Math.round(load.backlogMs + 20 + (load.waitAheadMs[3]! - load.backlogMs) / 2);
+      const started = Date.now();
+      assert.equal(await status(scheduler.submit(call(9, { model: solo, priority: 3, deadlineInMs }))), 503, `deadline ${deadlineInMs} ms, load ${JSON.stringify(load)}`);
+      assert.ok(Date.now() - started < 20, "refused at once");
+    } finally {
+      clearInterval(stream);
+      await Promise.all([...premium, ...standard]);
+    }
+    // Once premium stops, its share decays and the stretch with it.
+    await sleep(1_200);
+    const idle = [4, 5, 6].map((v) => scheduler.submit(call(v, { model: solo, priority: 3 })));
+    const after = scheduler.load();
+    assert.ok(after.waitAheadMs[3]! <= 1.15 * after.backlogMs + 1, `still stretched: ${JSON.stringify(after)}`);
+    await Promise.all(idle);
+  });
+
   test("observe() teaches the predictor a warm-up run without counting it as served", async () => {
     const solo = { ...MODEL, batchAxes: undefined };
     const scheduler = new Scheduler({ maxQueueLength: 8, run: doubling(5) });

@@ -1,0 +1,97 @@
+/**
+ * @module The workerd processes below a `wrangler dev` session, read from /proc (Linux only;
+ * elsewhere every function finds nothing): which is wrangler's proxy and which runs the Worker,
+ * their CPU time, and the Worker's own entry socket, which a load test can call to leave the
+ * proxy out (production has no such hop: it exists for wrangler's live reload).
+ */
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { descendants } from "../lib/wrangler-dev.ts";
+
+export interface WorkerdProcess {
+  pid: number;
+  /** "proxy": wrangler's, listening on the session's port; "worker": the one whose thread runs the Worker and its Durable Objects. */
+  label: "proxy" | "worker";
+}
+
+/** Linux clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on every common kernel). */
+export const TICKS_PER_SECOND = 100;
+
+export function workerdProcesses(launcherPid: number, port: number): WorkerdProcess[] {
+  return descendants(launcherPid).flatMap((pid): WorkerdProcess[] => {
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    } catch {
+      return [];
+    }
+    if (!/\/workerd\s+serve\b/.test(cmdline)) return [];
+    // The proxy's entry socket is the session's port; the worker's is an ephemeral one.
+    return [{ pid, label: new RegExp(`entry=\\S*:${port}(\\s|$)`).test(cmdline) ? "proxy" : "worker" }];
+  });
+}
+
+/** User + system CPU ticks of a process so far; NaN when it is gone. */
+export function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** TCP ports a process listens on: its socket inodes matched against /proc/net/tcp{,6} in LISTEN state. */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  for (const fd of fds) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] === "0A" && inodes.has(fields[9] ?? "")) ports.push(Number.parseInt(fields[1]?.split(":")[1] ?? "", 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * The URL of the Worker's own entry socket (the one of the worker process's listening ports that
+ * answers hotpath's health check), or undefined where it cannot be found. Its other sockets are
+ * miniflare's loopback and debug ports.
+ */
+export async function workerEntryUrl(launcherPid: number, port: number): Promise<string | undefined> {
+  for (const worker of workerdProcesses(launcherPid, port).filter((p) => p.label === "worker")) {
+    for (const candidate of listeningPorts(worker.pid)) {
+      const url = `http://127.0.0.1:${candidate}`;
+      try {
+        const response = await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(2_000) });
+        const body = await response.text();
+        if (response.status === 200 && body.includes('"ready"')) return url;
+      } catch {
+        // not an HTTP socket
+      }
+    }
+  }
+  return undefined;
+}
