@@ -9,7 +9,7 @@ import { mlpTinyRow, sileroFrame, type Body } from "./bodies.ts";
 import { PORTS, type Scenario } from "./context.ts";
 import { closedLoop, type RequestSpec } from "./load.ts";
 import { modelFile, type TenantKey } from "./stack.ts";
-import { describeRounds, ms, ratio, table, type Round } from "./stats.ts";
+import { describeRounds, ms, ratio, table, topMessages, type Round } from "./stats.ts";
 import { barChart, COLORS } from "./svg.ts";
 
 const CONCURRENCY = 32;
@@ -56,6 +56,9 @@ export const batching: Scenario = async ({ quick, log, startStack, signal }) => 
         const ok = run.outcomes.filter((o) => o.status === 200).length;
         result[which].push({ throughput: ok / (run.elapsedMs / 1000), outcomes: run.outcomes });
         log(`batching: ${c.model} batching ${which}, round ${r + 1}/${rounds}: ${(ok / (run.elapsedMs / 1000)).toFixed(0)} req/s`);
+        for (const [message, count] of topMessages(run.outcomes, 3)) log(`    failed: ${count} x ${message}`);
+        const firstFailure = run.outcomes.find((o) => o.status !== 200);
+        if (firstFailure) log(`    first failure, ${firstFailure.sentAt.toFixed(0)} ms into the round: ${firstFailure.status} ${firstFailure.message ?? firstFailure.error ?? ""}`);
       }
     }
     results.push(result);
