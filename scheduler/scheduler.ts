@@ -187,15 +187,20 @@ export class Scheduler {
     let waitMs = running ? Math.max(0, this.#predictor(running.model).mean(running.work) - (this.#now() - running.startedAt)) + this.#gapMs : 0;
     let run = { rows: 0, work: 0 };
     let runModel: ScheduledModel | undefined;
+    // Jobs share a run when their batch keys match (same model version, shapes and outputs).
+    // Not by model object: every call brings its own copy of the record.
+    let runKey: string | undefined;
     const flush = () => {
       if (runModel && run.rows > 0) waitMs += this.#predictor(runModel).mean(run.work) + this.#gapMs;
       run = { rows: 0, work: 0 };
+      runKey = undefined;
     };
     for (const job of this.#queue.itemsAhead(priority)) {
       const jobModel = job.call.model;
       const batches = job.key !== undefined;
-      if (!batches || jobModel !== runModel || run.rows + job.rows > jobModel.maxBatch) flush();
+      if (!batches || job.key !== runKey || run.rows + job.rows > jobModel.maxBatch) flush();
       runModel = jobModel;
+      runKey = job.key;
       run.rows += job.rows;
       run.work += job.work;
       if (!batches) flush();

@@ -156,6 +156,22 @@ describe("Scheduler", () => {
     await Promise.all(sent);
   });
 
+  test("the predicted wait counts queued requests that will share a run as one run, though each brings its own model record", async () => {
+    // Like calls over RPC: equal model records, never the same object.
+    const copy = (): HostModel => ({ ...MODEL, maxBatch: 8 });
+    const scheduler = new Scheduler({ maxQueueLength: 64, run: doubling(30), reportPriorities: [2] });
+    scheduler.observe(copy(), call(0).inputs, 30);
+    scheduler.observe(copy(), [{ name: "x", datatype: "FP32", shape: [8, 1], data: new Float32Array(8) }], 30); // a run of 8 rows takes as long
+    const first = scheduler.submit(call(0, { model: copy() }));
+    await sleep(2);
+    const queued = Array.from({ length: 16 }, (_, k) => scheduler.submit(call(k, { model: copy() })));
+    const { waitAheadMs, backlogMs } = scheduler.load();
+    // The running job, then two runs of 8 rows: about 3 x 30 ms, not 17 x 30 ms.
+    assert.ok(backlogMs > 2 * 30 && backlogMs < 4 * 30, `16 queued rows predicted as ${backlogMs.toFixed(0)} ms of work`);
+    assert.ok(Math.abs(waitAheadMs[2]! - backlogMs) <= 2, JSON.stringify({ waitAheadMs, backlogMs }));
+    await Promise.all([first, ...queued]);
+  });
+
   test("time lost between runs while work waits counts in the predicted wait, so admission refuses what it cannot finish", async () => {
     const solo = { ...MODEL, batchAxes: undefined };
     // Each run, as it ends, leaves 25 ms of other work on the thread (as the router's does when
