@@ -1,13 +1,14 @@
 /**
- * @module Scenario `overload`: tiers under load. Two stacks run side by side, one with
- * SCHEDULER_POLICY=tiered and one with fifo (the baseline: one queue, same admission). First one
- * replica's capacity is measured (closed loop, mlp-narrow with 96 rows per request in the binary
- * extension: ~30 ms of run for 12 KB each way, so the ModelHost's run, not moving bodies, is the
- * bottleneck), and what one
- * refused request costs the stack; then Poisson arrivals at 1x, 2x and 4x that capacity, a
- * seeded mix of premium, standard and free tenants, the same arrivals for both policies, the
- * policies alternating level by level.
- */
+ * @module Scenarios `overload` and `overload-one-session`: tiers under load. Two stacks run side
+ * by side, one with SCHEDULER_POLICY=tiered and one with fifo (the baseline: one queue, same
+ * admission). `overload` gives each stack's ModelHost its own wrangler dev session and core
+ * (split-stack.ts), as production keeps a Durable Object's thread apart from the router's;
+ * `overload-one-session` runs each stack in one session, one thread. First one replica's
+ * capacity is measured (closed loop, mlp-narrow with 96 rows per request in the binary
+ * extension: ~30 ms of run for 12 KB each way, so the ModelHost's run, not moving bodies, is
+ * the bottleneck), and what one refused request costs the stack; then Poisson arrivals at 1x, 2x
+ * and 4x that capacity, a seeded mix of premium, standard and free tenants, the same arrivals for
+ * both policies, the policies alternating level by level. */
 import type { Tier } from "../../config/tiers.ts";
 import { TIERS } from "../../config/tiers.ts";
 import { mlpNarrowRows, type Body } from "./bodies.ts";
