@@ -8,7 +8,8 @@
  * extension: ~30 ms of run for 12 KB each way, so the ModelHost's run, not moving bodies, is
  * the bottleneck), and what one refused request costs the stack; then Poisson arrivals at 1x, 2x
  * and 4x that capacity, a seeded mix of premium, standard and free tenants, the same arrivals for
- * both policies, the policies alternating level by level. */
+ * both policies, the policies alternating level by level.
+ */
 import type { Tier } from "../../config/tiers.ts";
 import { TIERS } from "../../config/tiers.ts";
 import { mlpNarrowRows, type Body } from "./bodies.ts";
