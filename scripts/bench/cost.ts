@@ -13,7 +13,6 @@ import { fixtureFile } from "./stack.ts";
 import { ms, table } from "./stats.ts";
 import { cpuTicks, TICKS_PER_SECOND, workerdProcesses } from "./workerd-processes.ts";
 
-
 interface Case {
   name: string;
   concurrency: number;

@@ -62,6 +62,8 @@ interface Run {
   level: number;
   ratePerSecond: number;
   elapsedMs: number;
+  /** The time arrivals were sent (the level's duration, or less when the loop stopped early): rates are over it. */
+  arrivalMs: number;
   lagP99Ms: number;
   outcomes: Outcome[];
   samples: Sample[];
@@ -244,8 +246,9 @@ async function measure({ topology, quick, log, signal, durationsMs, stacks, keys
       agent.destroy();
       const after = await stack.hostCounters(MODEL);
       const counters = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k as keyof typeof before] ?? 0)]));
-      const byTier = tierSummaries(outcomes, Math.min(elapsedMs, durationMs));
-      runs.push({ policy, level, ratePerSecond, elapsedMs, lagP99Ms, outcomes, samples, byTier, counters });
+      const arrivalMs = Math.min(elapsedMs, durationMs);
+      const byTier = tierSummaries(outcomes, arrivalMs);
+      runs.push({ policy, level, ratePerSecond, elapsedMs, arrivalMs, lagP99Ms, outcomes, samples, byTier, counters });
       log(
         `  ` +
           TIER_ORDER.map((t) => `${t} ${pct(byTier[t].successRate, 1)} ok, p99 ${ms(byTier[t].p99, 0)} ms`).join("; ") +
@@ -288,8 +291,7 @@ function report(topology: Topology, cores: HostCore | undefined, runs: Run[], ca
   // What the host really did at each level: the capacity measured before the levels is a
   // reference for the arrival rates, but a shared machine's speed drifts over minutes.
   const hostRows = runs.map((run) => {
-    const seconds = Math.min(run.elapsedMs, durationsMs[run.level as Level]) / 1000;
-    const served = (run.counters.completed ?? 0) / seconds;
+    const served = (run.counters.completed ?? 0) / (run.arrivalMs / 1000);
     const runMs = percentile(run.outcomes.filter((o) => o.status === 200).map((o) => o.server?.infer ?? Number.NaN), 0.5);
     return [run.policy, `${run.level}x`, served.toFixed(1), ms(runMs, 1), ratio(run.byTier.premium.offeredRps / served)];
   });

@@ -128,14 +128,8 @@ export class SplitStack implements BenchStack {
   }
 
   async #routerR2Key(name: string, version: string): Promise<string> {
-    const response = await fetch(`${this.router.url}/admin/models/${encodeURIComponent(name)}`, {
-      headers: { authorization: `Bearer ${this.router.adminToken}` },
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`GET /admin/models/${name}: ${response.status} ${text.slice(0, 300)}`);
-    const record = (JSON.parse(text) as { versions?: { version: string; r2Key: string }[] }).versions?.find((v) => v.version === version);
-    if (!record) throw new Error(`the router has no record of ${name}@${version}: ${text.slice(0, 300)}`);
+    const record = (await this.router.admin.getModel(name))?.versions.find((v) => v.version === version);
+    if (!record) throw new Error(`the router has no record of ${name}@${version}`);
     return record.r2Key;
   }
 

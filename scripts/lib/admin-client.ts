@@ -14,6 +14,8 @@ export interface ModelVersion {
   version: string;
   sha256: string;
   bytes: number;
+  /** Where the registry keeps the version's bytes in R2. */
+  r2Key: string;
   state: "warming" | "ready" | "unloaded";
   placement: Placement;
   maxBatch: number;
