@@ -5,33 +5,14 @@
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { Scheduler } from "../scheduler/scheduler.ts";
-import { onError, onNotFound } from "../router/middleware/errors.ts";
-import { ServerTiming } from "../router/server-timing.ts";
-import type { OriginConfig } from "./config.ts";
-import type { ProviderChoice } from "./execution-provider.ts";
-import type { ModelStore } from "./model-store.ts";
+import { onError, onNotFound } from "../protocol/http/error-response.ts";
+import { ServerTiming } from "../protocol/http/server-timing.ts";
+import { LOAD_HEADER, SERVED_BY_HEADER } from "../protocol/headers.ts";
+import type { OriginContext, OriginEnv } from "./context.ts";
 import { originAuth } from "./origin-auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { inferRoutes } from "./routes/infer.ts";
 import { modelRoutes } from "./routes/models.ts";
-
-/** Everything a route may need, made once at start (origin.ts). */
-export interface OriginContext {
-  config: OriginConfig;
-  provider: ProviderChoice;
-  store: ModelStore;
-  scheduler: Scheduler;
-  startedAt: number;
-}
-
-export interface OriginEnv {
-  Variables: { timing: ServerTiming };
-}
-
-/** The edge reads these on every answer to choose the least loaded origin. */
-export const SERVED_BY_HEADER = "x-served-by";
-export const LOAD_HEADER = "x-hotpath-load";
 
 export function createOriginApp(context: OriginContext): Hono<OriginEnv> {
   const app = new Hono<OriginEnv>();
@@ -41,7 +22,7 @@ export function createOriginApp(context: OriginContext): Hono<OriginEnv> {
       const timing = new ServerTiming();
       c.set("timing", timing);
       await next();
-      // Set after the handler (or the error handler) so the load is the one after this request.
+      // The edge reads these on every answer to choose the least loaded origin. Set after the handler (or the error handler) so the load is the one after this request.
       const { queued, running, backlogMs, waitAheadMs, gapMs } = context.scheduler.load();
       const tenths = (ms: number) => Math.round(ms * 10) / 10;
       const waits = Object.fromEntries(Object.entries(waitAheadMs).map(([priority, ms]) => [priority, tenths(ms)]));

@@ -4,7 +4,7 @@
  */
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { NAME_PATTERN } from "../durable-objects/model-registry/records.ts";
+import { NAME_PATTERN } from "../protocol/model-record.ts";
 
 export type ExecutionProvider = "cpu" | "webgpu";
 

@@ -9,9 +9,10 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { resolve } from "node:path";
-import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
-import { bearerToken } from "../protocol/bearer.ts";
-import type { TensorSpec } from "../protocol/tensor.ts";
+import type { ModelVersionRecord } from "../protocol/model-record.ts";
+import { bearerToken } from "../protocol/http/bearer.ts";
+import type { TensorSpec } from "../protocol/oip/tensor.ts";
+import { MODEL_SHA256_HEADER } from "../protocol/headers.ts";
 
 /** The fields of scripts/prepare-models.ts's manifest that a record is made from. */
 interface ManifestEntry {
@@ -65,7 +66,7 @@ export function startDevEdge(options: DevEdgeOptions): Promise<DevEdge> {
     if (!entry) return send(404, JSON.stringify({ error: `unknown model '${name}' version '${version}'` }));
     if (bytes) {
       const data = readFileSync(resolve(options.repoRoot, entry.path));
-      return send(200, data, { "content-type": "application/octet-stream", "content-length": String(data.byteLength), "x-model-sha256": entry.sha256 });
+      return send(200, data, { "content-type": "application/octet-stream", "content-length": String(data.byteLength), [MODEL_SHA256_HEADER]: entry.sha256 });
     }
     return send(200, JSON.stringify(recordOf(entry, options.maxQueueDelayMs ?? 0)));
   });

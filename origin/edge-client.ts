@@ -3,7 +3,8 @@
  * a version's record and its bytes, authenticated with the shared origin token. Every response
  * is checked here, because a record names the cache path and the sha256 the bytes must have.
  */
-import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import type { ModelVersionRecord } from "../protocol/model-record.ts";
+import { MODEL_SHA256_HEADER } from "../protocol/headers.ts";
 import { sha256Hex } from "../protocol/sha256.ts";
 import { checkedRecord, RecordError } from "./model-record.ts";
 
@@ -50,7 +51,7 @@ export class EdgeClient {
   async bytes(record: ModelVersionRecord): Promise<Uint8Array> {
     const { name, version, sha256 } = record;
     const response = await this.#get(name, version, "/bytes", BYTES_TIMEOUT_MS);
-    const header = response.headers.get("x-model-sha256");
+    const header = response.headers.get(MODEL_SHA256_HEADER);
     if (header !== null && header !== sha256) throw new EdgeError(0, `the edge sends ${name}@${version} with sha256 ${header}, its record says ${sha256}`);
     let bytes: Uint8Array;
     try {

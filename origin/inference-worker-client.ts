@@ -7,7 +7,7 @@ import { extname } from "node:path";
 import { Worker } from "node:worker_threads";
 import { HttpError } from "../protocol/errors.ts";
 import type { ModelSession } from "../protocol/model-session.ts";
-import type { Tensor } from "../protocol/tensor.ts";
+import type { Tensor } from "../protocol/oip/tensor.ts";
 import type { CreatedSession, WorkerReply, WorkerRequest } from "./worker-messages.ts";
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: HttpError) => void };

@@ -12,7 +12,7 @@ import { parentPort } from "node:worker_threads";
 import * as ortNode from "onnxruntime-node";
 import { HttpError } from "../protocol/errors.ts";
 import { createModelSession, type ModelSession, type OrtRuntime } from "../protocol/model-session.ts";
-import type { Tensor } from "../protocol/tensor.ts";
+import type { Tensor } from "../protocol/oip/tensor.ts";
 import type { WorkerError, WorkerReply, WorkerRequest } from "./worker-messages.ts";
 
 const ort = ortNode as unknown as OrtRuntime;

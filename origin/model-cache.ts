@@ -7,7 +7,7 @@
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import type { ModelVersionRecord } from "../protocol/model-record.ts";
 import { sha256Hex } from "../protocol/sha256.ts";
 import { checkedRecord } from "./model-record.ts";
 

@@ -3,7 +3,7 @@
  * its bytes from the disk cache when their sha256 still matches (else from the edge, verified,
  * then cached), then a session on the inference worker. Warming is the store's job.
  */
-import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import type { ModelVersionRecord } from "../protocol/model-record.ts";
 import type { ModelSession } from "../protocol/model-session.ts";
 import type { ExecutionProvider } from "./config.ts";
 import { EdgeError, type EdgeClient } from "./edge-client.ts";

@@ -3,8 +3,8 @@
  * version become cache paths, its sha256 decides which bytes are loaded, its batch limits feed
  * the scheduler. Records come from the edge, or from the cache when the edge is unreachable.
  */
-import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
-import { NAME_PATTERN } from "../durable-objects/model-registry/records.ts";
+import type { ModelVersionRecord } from "../protocol/model-record.ts";
+import { NAME_PATTERN } from "../protocol/model-record.ts";
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 

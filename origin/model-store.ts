@@ -5,11 +5,11 @@
  * start are retried with capped backoff until they load (the edge may come up after the origin);
  * the repository route's load is one attempt, answered with its outcome.
  */
-import { compareVersions, NAME_PATTERN, type ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
-import type { HostModel } from "../durable-objects/model-host/contract.ts";
+import { compareVersions, NAME_PATTERN, type ModelVersionRecord } from "../protocol/model-record.ts";
+import type { ScheduledModel } from "../scheduler/contract.ts";
 import { HttpError, notFound } from "../protocol/errors.ts";
 import type { ModelSession } from "../protocol/model-session.ts";
-import type { Tensor } from "../protocol/tensor.ts";
+import type { Tensor } from "../protocol/oip/tensor.ts";
 import type { ModelRef } from "./config.ts";
 import { EdgeError } from "./edge-client.ts";
 import type { LoadedModel, ModelLoader } from "./model-loader.ts";
@@ -23,7 +23,7 @@ export interface ModelEntry {
   record: ModelVersionRecord | undefined;
   session: ModelSession | undefined;
   /** What the scheduler runs; one object per version, as the scheduler compares models by identity. */
-  host: HostModel | undefined;
+  host: ScheduledModel | undefined;
   source: LoadedModel["source"] | undefined;
   /** Fetch (or cache read), session creation and warm-up, milliseconds. */
   loadMs: number | undefined;
@@ -149,7 +149,7 @@ export class ModelStore {
   }
 
   /** The scheduler's RunModel: one run of merged inputs on the version's session. */
-  async run(model: HostModel, inputs: Tensor[], outputNames: string[]): Promise<{ outputs: Tensor[]; loadMs: number; inferMs: number }> {
+  async run(model: ScheduledModel, inputs: Tensor[], outputNames: string[]): Promise<{ outputs: Tensor[]; loadMs: number; inferMs: number }> {
     const session = this.#entries.get(keyOf(model.name, model.version))?.session;
     if (!session) throw new HttpError(503, `${model.name}@${model.version} was unloaded from this origin`, 5);
     const startedAt = performance.now();

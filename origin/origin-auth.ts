@@ -4,7 +4,7 @@
  * the comparison time does not depend on how much of the token matched (as at the edge).
  */
 import { createMiddleware } from "hono/factory";
-import { bearerToken } from "../protocol/bearer.ts";
+import { bearerToken } from "../protocol/http/bearer.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { sha256Hex } from "../protocol/sha256.ts";
 

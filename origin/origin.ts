@@ -6,8 +6,9 @@
 import { TIER_PRIORITIES } from "../config/tiers.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { HttpError } from "../protocol/errors.ts";
-import type { Tensor } from "../protocol/tensor.ts";
-import { createOriginApp, type OriginContext } from "./app.ts";
+import type { Tensor } from "../protocol/oip/tensor.ts";
+import { createOriginApp } from "./app.ts";
+import type { OriginContext } from "./context.ts";
 import type { OriginConfig } from "./config.ts";
 import { EdgeClient } from "./edge-client.ts";
 import { chooseExecutionProvider } from "./execution-provider.ts";

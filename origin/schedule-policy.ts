@@ -8,9 +8,9 @@
  */
 import { badRequest } from "../protocol/errors.ts";
 import { timeoutBudgetMs } from "../protocol/deadline.ts";
-import { describeValue } from "../protocol/json-tensor.ts";
+import { describeValue } from "../protocol/oip/json-tensor.ts";
+import { TENANT_HEADER } from "../protocol/headers.ts";
 
-export const TENANT_HEADER = "x-hotpath-tenant";
 export const DEFAULT_TENANT = "anonymous";
 
 export interface SchedulePolicy {

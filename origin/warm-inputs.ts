@@ -1,7 +1,7 @@
 /** @module Zero-filled inputs for warming a model: the first run pays one-time costs (allocations, kernel choice) so no client does. */
 import type { BatchAxes } from "../protocol/batching.ts";
-import { BYTES_PER_ELEMENT, typedArrayFor } from "../protocol/datatypes.ts";
-import { elementCount, type Tensor, type TensorSpec } from "../protocol/tensor.ts";
+import { BYTES_PER_ELEMENT, typedArrayFor } from "../protocol/oip/datatypes.ts";
+import { elementCount, type Tensor, type TensorSpec } from "../protocol/oip/tensor.ts";
 
 /**
  * Zeros of `rows` rows for every input, or undefined when a dimension other than the batch is

@@ -1,7 +1,7 @@
 /** @module What the main thread and the inference worker (origin/inference-worker.ts) say to each other. */
 import type { BatchAxes } from "../protocol/batching.ts";
 import type { ErrorStatus } from "../protocol/errors.ts";
-import type { Tensor, TensorSpec } from "../protocol/tensor.ts";
+import type { Tensor, TensorSpec } from "../protocol/oip/tensor.ts";
 
 export type WorkerRequest = { id: number } & (
   | { op: "probe"; bytes: Uint8Array; ep: string; threads: number }

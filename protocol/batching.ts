@@ -8,7 +8,7 @@
  * axis 0 when every input and output has a dynamic first dimension. Tensors without a batch
  * axis (Silero's `sr`) are shared: requests merge only when those are equal.
  */
-import type { Tensor, TensorData } from "./tensor.ts";
+import type { Tensor, TensorData } from "./oip/tensor.ts";
 
 /** Per tensor name, the batch axis, or null for a tensor shared by the whole batch. */
 export interface BatchAxes {

@@ -5,9 +5,9 @@
  * work against it.
  */
 import { badRequest, HttpError } from "./errors.ts";
-import { describeValue } from "./json-tensor.ts";
+import { TIMEOUT_HEADER } from "./headers.ts";
+import { describeValue } from "./oip/json-tensor.ts";
 
-export const TIMEOUT_HEADER = "x-hotpath-timeout-ms";
 
 /**
  * Milliseconds a request may take: the shortest it asked for, or `defaultMs`, never above `maxMs`.

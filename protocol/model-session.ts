@@ -5,9 +5,9 @@
  */
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from "onnxruntime-common";
 import { inferBatchAxes, type BatchAxes } from "./batching.ts";
-import { fromOrtType, toOrtType } from "./datatypes.ts";
+import { fromOrtType, toOrtType } from "./oip/datatypes.ts";
 import { badRequest } from "./errors.ts";
-import type { Tensor, TensorSpec } from "./tensor.ts";
+import type { Tensor, TensorSpec } from "./oip/tensor.ts";
 
 /** A loaded model that can run; `release` frees its native memory. */
 export interface ModelSession {

@@ -1,5 +1,5 @@
 /** @module The Hono environment: bindings plus what middleware hands to routes. */
-import type { ServerTiming } from "./server-timing.ts";
+import type { ServerTiming } from "../protocol/http/server-timing.ts";
 import type { TenantRecord } from "./tenants/records.ts";
 
 export interface AppEnv {

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./app-env.ts";
-import { onError, onNotFound } from "./middleware/errors.ts";
+import { onError, onNotFound } from "../protocol/http/error-response.ts";
 import { adminModelRoutes } from "./routes/admin-models.ts";
 import { adminTenantRoutes } from "./routes/admin-tenants.ts";
 import { adminOriginRoutes } from "./routes/admin-origins.ts";
@@ -14,7 +14,7 @@ import { internalModelRoutes } from "./routes/internal-models.ts";
 import { oipInferRoutes } from "./routes/oip-infer.ts";
 import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
 import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
-import { ServerTiming } from "./server-timing.ts";
+import { ServerTiming } from "../protocol/http/server-timing.ts";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

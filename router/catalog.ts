@@ -5,7 +5,7 @@
  */
 import { HttpError, notFound } from "../protocol/errors.ts";
 import { REGISTRY_NAME } from "../durable-objects/model-registry/model-registry.ts";
-import { catalogKey, type ModelRecord, type ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
+import { catalogKey, type ModelRecord, type ModelVersionRecord } from "../protocol/model-record.ts";
 
 const CATALOG_CACHE_MS = 2_000;
 const cache = new Map<string, { record: ModelRecord | null; expires: number }>();

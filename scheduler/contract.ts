@@ -2,8 +2,8 @@
  * @module What a Scheduler takes and gives back. The ModelHost (edge) and the origin server
  * both schedule through it, so these types belong to neither.
  */
-import type { ModelVersionRecord } from "../durable-objects/model-registry/records.ts";
-import type { Tensor } from "../protocol/tensor.ts";
+import type { ModelVersionRecord } from "../protocol/model-record.ts";
+import type { Tensor } from "../protocol/oip/tensor.ts";
 
 /** The part of a version record needed to load, schedule and run it. */
 export type ScheduledModel = Pick<ModelVersionRecord, "name" | "version" | "r2Key" | "sha256" | "bytes" | "maxBatch" | "maxQueueDelayMs" | "batchAxes">;

@@ -22,7 +22,7 @@
  */
 import { batchKey, batchSizeOf, mergeInputs, splitOutputs } from "../protocol/batching.ts";
 import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
-import type { Tensor } from "../protocol/tensor.ts";
+import type { Tensor } from "../protocol/oip/tensor.ts";
 import type { ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
 import { BusyShare } from "./busy-share.ts";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-node";
-import type { OipDatatype } from "../protocol/tensor.ts";
+import type { OipDatatype } from "../protocol/oip/tensor.ts";
 import { ctcGreedyDecode, parseKeys } from "../functions/ocr/ctc-decode.ts";
 import { PPOCR_REC_HEIGHT, ppocrRecInput } from "../functions/ocr/preprocess.ts";
 import { MLP_TINY_SPEC, REPO_ROOT, catalogEntry, modelBytes, readRepoFile } from "./models/catalog.ts";

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { TensorSpec } from "../protocol/tensor.ts";
+import type { TensorSpec } from "../protocol/oip/tensor.ts";
 import { CATALOG, REPO_ROOT, modelBytes, readRepoFile } from "./models/catalog.ts";
 import type { CatalogEntry, Placement } from "./models/catalog.ts";
 

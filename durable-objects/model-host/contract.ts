@@ -3,7 +3,7 @@
  * (wrapped in an RpcReply: failures are values, see protocol/rpc-reply.ts).
  */
 import type { BatchAxes } from "../../protocol/batching.ts";
-import type { TensorSpec } from "../../protocol/tensor.ts";
+import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import type { SchedulerCounters, SchedulerLoad } from "../../scheduler/contract.ts";
 import type { ServiceTimeSnapshot } from "../../scheduler/service-time.ts";
 

@@ -11,7 +11,7 @@ import { HttpError } from "../../protocol/errors.ts";
 import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
-import type { Tensor } from "../../protocol/tensor.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { Scheduler } from "../../scheduler/scheduler.ts";
 import { REGISTRY_NAME } from "../model-registry/model-registry.ts";
 import type { HostInferCall, HostInferValue, HostLoad, HostModel, HostState, InspectedModel } from "./contract.ts";

@@ -1,8 +1,8 @@
 /**
  * @module The registry's SQLite tables and the only SQL that touches them.
  */
-import type { TensorSpec } from "../../protocol/tensor.ts";
-import { chooseDefault, type ModelRecord, type ModelVersionRecord, type VersionState } from "./records.ts";
+import type { TensorSpec } from "../../protocol/oip/tensor.ts";
+import { chooseDefault, type ModelRecord, type ModelVersionRecord, type VersionState } from "../../protocol/model-record.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS versions (

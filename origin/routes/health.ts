@@ -4,7 +4,7 @@
  * backlog, and per model its outstanding requests and service-time estimates.
  */
 import { Hono } from "hono";
-import type { OriginContext, OriginEnv } from "../app.ts";
+import type { OriginContext, OriginEnv } from "../context.ts";
 import type { ModelEntry } from "../model-store.ts";
 
 export const ORIGIN_VERSION = "0.1.0";

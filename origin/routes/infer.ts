@@ -8,13 +8,13 @@
 import { Hono, type Context } from "hono";
 import { beforeDeadline } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
-import { parseInferRequest } from "../../protocol/infer-request.ts";
-import { encodeInferResponse } from "../../protocol/infer-response.ts";
-import { checkInputs, selectOutputs } from "../../protocol/tensor-check.ts";
-import { inferenceHeaderLength, readBodyLimited } from "../../router/middleware/read-body.ts";
-import type { OriginContext, OriginEnv } from "../app.ts";
-import { TIMEOUT_HEADER } from "../../protocol/deadline.ts";
-import { schedulePolicy, TENANT_HEADER } from "../schedule-policy.ts";
+import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
+import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
+import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
+import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
+import type { OriginContext, OriginEnv } from "../context.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER, TENANT_HEADER, TIMEOUT_HEADER } from "../../protocol/headers.ts";
+import { schedulePolicy } from "../schedule-policy.ts";
 
 /** How long past its deadline a run may still answer before the guard answers 504. */
 const DEADLINE_GRACE_MS = 20;
@@ -77,7 +77,7 @@ async function infer(c: Context<OriginEnv>, context: OriginContext, version: str
     { outputs, binaryByDefault: request.binaryByDefault },
   );
   const headers = new Headers({ "content-type": encoded.contentType, "server-timing": timing.header() });
-  if (encoded.headerLength !== undefined) headers.set("inference-header-content-length", String(encoded.headerLength));
+  if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
   return new Response(encoded.body, { status: 200, headers });
 }
 

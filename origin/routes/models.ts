@@ -5,9 +5,9 @@
  */
 import { Hono, type Context } from "hono";
 import { badRequest, HttpError, notFound } from "../../protocol/errors.ts";
-import { describeValue } from "../../protocol/json-tensor.ts";
-import { isObject } from "../../protocol/wire-tensors.ts";
-import type { OriginContext, OriginEnv } from "../app.ts";
+import { describeValue } from "../../protocol/oip/json-tensor.ts";
+import { isObject } from "../../protocol/oip/wire-tensors.ts";
+import type { OriginContext, OriginEnv } from "../context.ts";
 import type { ModelEntry } from "../model-store.ts";
 
 export function modelRoutes(context: OriginContext): Hono<OriginEnv> {

@@ -7,7 +7,7 @@ import { HttpError } from "../../protocol/errors.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
 import type { AppEnv } from "../app-env.ts";
 import { tenantForKey } from "../tenants/store.ts";
-import { bearerToken } from "../../protocol/bearer.ts";
+import { bearerToken } from "../../protocol/http/bearer.ts";
 
 export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));

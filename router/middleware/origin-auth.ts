@@ -7,7 +7,7 @@ import { createMiddleware } from "hono/factory";
 import { HttpError } from "../../protocol/errors.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
 import type { AppEnv } from "../app-env.ts";
-import { bearerToken } from "../../protocol/bearer.ts";
+import { bearerToken } from "../../protocol/http/bearer.ts";
 
 export const originAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));

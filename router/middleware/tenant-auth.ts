@@ -3,7 +3,7 @@
  * Whether the tenant may use a particular model (403) is decided where the model is known.
  */
 import { createMiddleware } from "hono/factory";
-import { bearerToken } from "../../protocol/bearer.ts";
+import { bearerToken } from "../../protocol/http/bearer.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { tenantForKey } from "../tenants/store.ts";
 import type { AppEnv } from "../app-env.ts";

@@ -5,7 +5,7 @@
  * its signature, which the edge cannot read itself for models too big for an isolate.
  */
 import { HttpError } from "../../protocol/errors.ts";
-import type { TensorSpec } from "../../protocol/tensor.ts";
+import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import { originPool, usable, type OriginState } from "./pool.ts";
 
 export interface OriginSignature {

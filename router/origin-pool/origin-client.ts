@@ -5,10 +5,11 @@
  * while its deadline allows; a client's mistake (4xx) is passed back and never retried.
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
-import type { ModelVersionRecord } from "../../durable-objects/model-registry/records.ts";
+import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { HttpError, type ErrorStatus } from "../../protocol/errors.ts";
-import { decodeInferResponse, encodeInferRequest } from "../../protocol/infer-response.ts";
-import type { Tensor } from "../../protocol/tensor.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER, LOAD_HEADER, TENANT_HEADER } from "../../protocol/headers.ts";
+import { decodeInferResponse, encodeInferRequest } from "../../protocol/oip/infer-response.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { loadFrom } from "./origin-load.ts";
 import { chooseOrigin, expectedWaitMs, originPool, poolRetryAfterSeconds, recordSuccess, type OriginState } from "./pool.ts";
 
@@ -70,9 +71,9 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
   const headers: Record<string, string> = {
     authorization: `Bearer ${env.ORIGIN_TOKEN}`,
     "content-type": "application/octet-stream",
-    "x-hotpath-tenant": call.tenant,
+    [TENANT_HEADER]: call.tenant,
   };
-  if (headerLength !== undefined) headers["inference-header-content-length"] = String(headerLength);
+  if (headerLength !== undefined) headers[INFERENCE_HEADER_LENGTH_HEADER] = String(headerLength);
   const url = `${origin.config.url}/v2/models/${encodeURIComponent(call.model.name)}/versions/${encodeURIComponent(call.model.version)}/infer`;
   const started = Date.now();
   const expectedAtStart = expectedWaitMs(origin, call.priority, started);
@@ -80,9 +81,9 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
   try {
     const response = await fetch(url, { method: "POST", body, headers, signal: AbortSignal.timeout(remainingMs) });
     const bytes = new Uint8Array(await response.arrayBuffer());
-    const load = parseLoad(response.headers.get("x-hotpath-load"));
+    const load = parseLoad(response.headers.get(LOAD_HEADER));
     if (response.ok) {
-      const raw = response.headers.get("inference-header-content-length");
+      const raw = response.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
       const result = decodeInferResponse(bytes, raw === null ? undefined : Number(raw));
       recordSuccess(origin, Date.now() - started, load);
       return { answer: { outputs: result.outputs, origin: origin.config.id, roundTripMs: Date.now() - started } };

@@ -5,7 +5,7 @@
  * and again when the host itself refuses for lack of time.
  */
 import type { TierConfig } from "../../config/tiers.ts";
-import type { Placement } from "../../durable-objects/model-registry/records.ts";
+import type { Placement } from "../../protocol/model-record.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { expectedWaitMs, originPool, usable, type ModelVersion } from "../origin-pool/pool.ts";
 

@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
-import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type ModelVersionRecord, type Placement } from "../../durable-objects/model-registry/records.ts";
+import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type ModelVersionRecord, type Placement } from "../../protocol/model-record.ts";
 import { loadOnPool } from "../origin-pool/origin-admin.ts";
 import type { AppEnv } from "../app-env.ts";
 import { findModel, invalidateCatalog, registry } from "../catalog.ts";

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
-import { NAME_PATTERN } from "../../durable-objects/model-registry/records.ts";
+import { NAME_PATTERN } from "../../protocol/model-record.ts";
 import type { AppEnv } from "../app-env.ts";
 import { adminAuth } from "../middleware/admin-auth.ts";
 import { isTier, TIER_NAMES } from "../../config/tiers.ts";

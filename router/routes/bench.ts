@@ -5,8 +5,8 @@
  */
 import { Hono } from "hono";
 import { HttpError } from "../../protocol/errors.ts";
-import { parseInferRequest } from "../../protocol/infer-request.ts";
-import { encodeInferResponse } from "../../protocol/infer-response.ts";
+import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
+import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
 import { unwrapReply } from "../../protocol/rpc-reply.ts";
 import type { AppEnv } from "../app-env.ts";
 import { resolveVersion } from "../catalog.ts";

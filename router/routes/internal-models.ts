@@ -4,8 +4,9 @@
  */
 import { Hono } from "hono";
 import { HttpError } from "../../protocol/errors.ts";
+import { MODEL_SHA256_HEADER } from "../../protocol/headers.ts";
 import type { AppEnv } from "../app-env.ts";
-import type { ModelVersionRecord } from "../../durable-objects/model-registry/records.ts";
+import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { registry } from "../catalog.ts";
 import { originAuth } from "../middleware/origin-auth.ts";
 
@@ -34,7 +35,7 @@ internalModelRoutes.get("/internal/models/:name/versions/:version/bytes", async 
     headers: {
       "content-type": "application/octet-stream",
       "content-length": String(object.size),
-      "x-model-sha256": record.sha256,
+      [MODEL_SHA256_HEADER]: record.sha256,
     },
   });
 });

@@ -9,17 +9,18 @@
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
 import type { HostInferValue } from "../../durable-objects/model-host/contract.ts";
-import type { ModelVersionRecord } from "../../durable-objects/model-registry/records.ts";
-import { beforeDeadline, TIMEOUT_HEADER } from "../../protocol/deadline.ts";
+import type { ModelVersionRecord } from "../../protocol/model-record.ts";
+import { beforeDeadline } from "../../protocol/deadline.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER, SERVED_BY_HEADER, TIMEOUT_HEADER } from "../../protocol/headers.ts";
 import { HttpError } from "../../protocol/errors.ts";
-import { parseInferRequest } from "../../protocol/infer-request.ts";
-import { encodeInferResponse } from "../../protocol/infer-response.ts";
+import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
+import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
 import { unwrapReply } from "../../protocol/rpc-reply.ts";
-import { checkInputs, selectOutputs } from "../../protocol/tensor-check.ts";
+import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
 import type { AppEnv } from "../app-env.ts";
 import { resolveVersion } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
-import { inferenceHeaderLength, readBodyLimited } from "../middleware/read-body.ts";
+import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
 import { tenantAuth } from "../middleware/tenant-auth.ts";
 import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
 import { regionOf } from "../placement/region.ts";
@@ -27,11 +28,11 @@ import { observeLoad, pickReplica, replicaWaitMs, replicaWarmed } from "../place
 import { isCapacityRefusal, maySpill, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
 import { checkOriginsWhenDue } from "../origin-pool/health-check.ts";
 import { inferOnPool, poolConfigured, type OriginCall } from "../origin-pool/origin-client.ts";
-import type { Tensor } from "../../protocol/tensor.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { withWaitBefore } from "../../scheduler/contract.ts";
-import { deadlineFor } from "../scheduling/deadline.ts";
-import { budgetBeforeBodyMs, refuseEarly } from "../scheduling/early-refusal.ts";
-import { admitTenant } from "../scheduling/tenant-limits.ts";
+import { deadlineFor } from "../admission/deadline.ts";
+import { budgetBeforeBodyMs, refuseEarly } from "../admission/early-refusal.ts";
+import { admitTenant } from "../admission/tenant-limits.ts";
 import { mayUseModel } from "../tenants/records.ts";
 
 /** Time past the deadline the router gives a host's answer to arrive before it answers 504 itself. */
@@ -79,8 +80,8 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
       { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
       { outputs, binaryByDefault: request.binaryByDefault },
     );
-    const headers = new Headers({ "content-type": encoded.contentType, "x-served-by": served.servedBy });
-    if (encoded.headerLength !== undefined) headers.set("inference-header-content-length", String(encoded.headerLength));
+    const headers = new Headers({ "content-type": encoded.contentType, [SERVED_BY_HEADER]: served.servedBy });
+    if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
     headers.set("server-timing", timing.header());
     return new Response(encoded.body, { status: 200, headers });
   } finally {

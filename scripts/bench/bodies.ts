@@ -5,7 +5,7 @@
  * the ModelHost's run is what limits throughput.
  */
 import { readFileSync } from "node:fs";
-import { encodeInferRequest } from "../../protocol/infer-response.ts";
+import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import { fixtureFile } from "./stack.ts";
 
 interface FixtureTensor {

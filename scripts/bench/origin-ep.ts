@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevEdge } from "../../origin/dev-edge.ts";
 import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
-import { decodeInferResponse } from "../../protocol/infer-response.ts";
+import { decodeInferResponse } from "../../protocol/oip/infer-response.ts";
 import { REPO_ROOT } from "../lib/wrangler-dev.ts";
 import { mlpHeavyRows, type Body } from "./bodies.ts";
 import { PORTS, type Scenario } from "./context.ts";

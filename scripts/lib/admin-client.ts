@@ -3,7 +3,7 @@ import { createReadStream, readFileSync, statSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { TIER_NAMES, type Tier } from "../../config/tiers.ts";
-import type { TensorSpec } from "../../protocol/tensor.ts";
+import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 
 export type Placement = "edge" | "origin" | "auto";
 export type { Tier };

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TensorSpec } from "../../protocol/tensor.ts";
+import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import { generateMlp } from "./mlp.ts";
 import type { MlpSpec } from "./mlp.ts";
 

@@ -1,7 +1,7 @@
 /** @module Bit-exact tests of protocol/fp16.ts, against hand-picked cases and Node's own Float16Array. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { floatToHalf, floatsToHalves, halfToFloat, halvesToFloats, isHalfNonFinite } from "../../protocol/fp16.ts";
+import { floatToHalf, floatsToHalves, halfToFloat, halvesToFloats, isHalfNonFinite } from "../../protocol/oip/fp16.ts";
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, "0")}`;
 

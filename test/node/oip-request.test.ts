@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HttpError } from "../../protocol/errors.ts";
-import { parseInferRequest } from "../../protocol/infer-request.ts";
-import { encodeInferRequest } from "../../protocol/infer-response.ts";
-import type { Tensor } from "../../protocol/tensor.ts";
+import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
+import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
 
 const LIMITS = { maxTensorElements: 1_000_000, maxInputs: 8 };
 const utf8 = new TextEncoder();

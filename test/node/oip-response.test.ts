@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HttpError } from "../../protocol/errors.ts";
-import { decodeInferResponse, encodeInferRequest, encodeInferResponse } from "../../protocol/infer-response.ts";
-import type { InferResult, Tensor } from "../../protocol/tensor.ts";
+import { decodeInferResponse, encodeInferRequest, encodeInferResponse } from "../../protocol/oip/infer-response.ts";
+import type { InferResult, Tensor } from "../../protocol/oip/tensor.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startDevEdge, type DevEdge } from "../../origin/dev-edge.ts";
 import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
-import { encodeInferRequest } from "../../protocol/infer-response.ts";
+import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import { REPO_ROOT } from "../../scripts/models/catalog.ts";
 import { prepareModels } from "../../scripts/prepare-models.ts";
 

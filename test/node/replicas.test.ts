@@ -7,7 +7,7 @@ import {
 } from "../../router/placement/replicas.ts";
 import { TIERS } from "../../config/tiers.ts";
 import type { HttpError } from "../../protocol/errors.ts";
-import { budgetBeforeBodyMs, refuseEarly } from "../../router/scheduling/early-refusal.ts";
+import { budgetBeforeBodyMs, refuseEarly } from "../../router/admission/early-refusal.ts";
 
 const bounds = { minReplicas: 1, maxReplicas: 3 };
 const busy = { queued: 10, running: 1, backlogMs: SCALE_UP_BACKLOG_MS * 2, waitAheadMs: {}, gapMs: 0 };

@@ -10,7 +10,7 @@ import type { HostInferCall, HostModel } from "../../durable-objects/model-host/
 import { Scheduler, type RunModel } from "../../scheduler/scheduler.ts";
 import { mergeInputs, splitOutputs, type BatchAxes } from "../../protocol/batching.ts";
 import { HttpError } from "../../protocol/errors.ts";
-import type { Tensor } from "../../protocol/tensor.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
 
 const AXES: BatchAxes = { inputs: { x: 0 }, outputs: { y: 0 } };
 const MODEL: HostModel = { name: "double", version: "1", r2Key: "k", sha256: "s", bytes: 1, maxBatch: 8, maxQueueDelayMs: 0, batchAxes: AXES };

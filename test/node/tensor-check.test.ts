@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HttpError } from "../../protocol/errors.ts";
-import { checkInputs, selectOutputs } from "../../protocol/tensor-check.ts";
-import type { Tensor, TensorSpec } from "../../protocol/tensor.ts";
+import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
+import type { Tensor, TensorSpec } from "../../protocol/oip/tensor.ts";
 
 const MLP: TensorSpec[] = [{ name: "input", datatype: "FP32", shape: [-1, 16] }];
 const VAD: TensorSpec[] = [

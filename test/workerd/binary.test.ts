@@ -3,8 +3,8 @@
  * default), mixed JSON and binary, with results equal to the JSON path and to onnxruntime-node.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeInferResponse, encodeInferRequest } from "../../protocol/infer-response.ts";
-import type { Tensor } from "../../protocol/tensor.ts";
+import { decodeInferResponse, encodeInferRequest } from "../../protocol/oip/infer-response.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { call, createTenant, ensureDemoModel } from "./helpers.ts";
 import { expectOutputsClose, loadFixture, type Fixture, type FixtureTensor } from "./fixtures.ts";
 

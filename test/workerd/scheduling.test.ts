@@ -7,7 +7,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ModelRecord } from "../../durable-objects/model-registry/records.ts";
+import type { ModelRecord } from "../../protocol/model-record.ts";
 import worker from "../../router/index.ts";
 import { ADMIN, call, createTenant, ensureDemoModel, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
 import { expectOutputsClose, loadFixture, type Fixture, type FixtureTensor } from "./fixtures.ts";

@@ -2,9 +2,9 @@
  * @module The binary tensor data extension (Triton's): a JSON header of Inference-Header-Content-Length
  * bytes, then each binary tensor's little-endian bytes in order; BYTES elements length-prefixed.
  */
-import { concatBytes } from "./bytes.ts";
+import { concatBytes } from "../bytes.ts";
 import { BYTES_PER_ELEMENT, typedArrayFor } from "./datatypes.ts";
-import { badRequest } from "./errors.ts";
+import { badRequest } from "../errors.ts";
 import type { OipDatatype, TensorData } from "./tensor.ts";
 
 // Typed arrays use the host's byte order and the wire is little-endian; every host hotpath runs on

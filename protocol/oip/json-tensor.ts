@@ -2,7 +2,7 @@
  * @module Tensor data in OIP JSON: flat or nested `data` arrays <-> typed arrays, with exact
  * range checks on the way in and lossless number formatting on the way out.
  */
-import { badRequest } from "./errors.ts";
+import { badRequest } from "../errors.ts";
 import { floatToHalf, HALF_OVERFLOW_THRESHOLD, halfToFloat } from "./fp16.ts";
 import type { OipDatatype, TensorData } from "./tensor.ts";
 

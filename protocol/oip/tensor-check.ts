@@ -2,7 +2,7 @@
  * @module Checks parsed tensors against a model's declared signature before they are queued, so
  * a mismatch is a clear 400 at the edge instead of an onnxruntime error deep inside a batch.
  */
-import { badRequest } from "./errors.ts";
+import { badRequest } from "../errors.ts";
 import { halfToFloat, isHalfNonFinite } from "./fp16.ts";
 import type { RequestedOutput, Tensor, TensorSpec } from "./tensor.ts";
 

@@ -3,7 +3,7 @@
  * InferRequest, refusing every client mistake with a 400 (or 413 for sizes) that says what and where.
  */
 import { splitBody } from "./binary-tensor.ts";
-import { badRequest, payloadTooLarge } from "./errors.ts";
+import { badRequest, payloadTooLarge } from "../errors.ts";
 import { describeValue } from "./json-tensor.ts";
 import type { InferRequest, RequestedOutput } from "./tensor.ts";
 import { isObject, readTensors } from "./wire-tensors.ts";

@@ -3,8 +3,9 @@
  * declared Content-Length over the limit and, for chunked bodies, as soon as the limit is passed,
  * so a huge body never reaches the isolate's 128 MB.
  */
-import { concatBytes } from "../../protocol/bytes.ts";
-import { HttpError, payloadTooLarge } from "../../protocol/errors.ts";
+import { concatBytes } from "../bytes.ts";
+import { HttpError, payloadTooLarge } from "../errors.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER } from "../headers.ts";
 
 export async function readBodyLimited(request: Request, limitBytes: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
@@ -30,7 +31,7 @@ export async function readBodyLimited(request: Request, limitBytes: number): Pro
 
 /** The binary extension's JSON header length, validated; undefined for a pure JSON body. */
 export function inferenceHeaderLength(request: Request): number | undefined {
-  const raw = request.headers.get("inference-header-content-length");
+  const raw = request.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
   if (raw === null) return undefined;
   const length = Number(raw);
   if (!Number.isSafeInteger(length) || length < 0) {

@@ -3,8 +3,8 @@
  * router's fast reads, and hands to a ModelHost with every call (so the host never has to
  * look metadata up on the hot path).
  */
-import type { BatchAxes } from "../../protocol/batching.ts";
-import type { TensorSpec } from "../../protocol/tensor.ts";
+import type { BatchAxes } from "./batching.ts";
+import type { TensorSpec } from "./oip/tensor.ts";
 
 export type Placement = "edge" | "origin" | "auto";
 export const PLACEMENTS: readonly Placement[] = ["edge", "origin", "auto"];

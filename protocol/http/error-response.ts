@@ -4,7 +4,7 @@
  * and answered with a generic 500 that leaks nothing.
  */
 import type { Context } from "hono";
-import { HttpError } from "../../protocol/errors.ts";
+import { HttpError } from "../errors.ts";
 
 export function errorResponse(error: HttpError): Response {
   const headers = new Headers({ "content-type": "application/json" });

@@ -3,7 +3,7 @@
  * entry's name, datatype and shape, then takes its elements from JSON `data` or the binary section.
  */
 import { decodeBinaryTensor, fixedBinarySize } from "./binary-tensor.ts";
-import { badRequest, payloadTooLarge } from "./errors.ts";
+import { badRequest, payloadTooLarge } from "../errors.ts";
 import { describeValue, flattenData, formatShape, jsonToTensorData } from "./json-tensor.ts";
 import type { JsonDecodeOptions } from "./json-tensor.ts";
 import { OIP_DATATYPES, elementCount } from "./tensor.ts";

@@ -14,7 +14,7 @@
  *   BOOL as true/false; BYTES as strings; -0 as 0 (binary keeps the sign).
  */
 import { encodeBinaryTensor, joinBody, splitBody } from "./binary-tensor.ts";
-import { badRequest, HttpError } from "./errors.ts";
+import { badRequest, HttpError } from "../errors.ts";
 import { describeValue, tensorDataToJson } from "./json-tensor.ts";
 import type { NonFiniteMode } from "./json-tensor.ts";
 import { elementCount } from "./tensor.ts";
