@@ -2,16 +2,12 @@
  * @module The origin server's configuration: command-line flags plus the ORIGIN_TOKEN secret from
  * the environment (a secret never goes on a command line, where `ps` shows it to everyone).
  */
+import { badRequest } from "../protocol/errors.ts";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { NAME_PATTERN } from "../protocol/model-record.ts";
+import { NAME_PATTERN, type ModelRef } from "../protocol/model-record.ts";
 
 export type ExecutionProvider = "cpu" | "webgpu";
-
-export interface ModelRef {
-  name: string;
-  version: string;
-}
 
 export interface OriginConfig {
   host: string;
@@ -50,10 +46,6 @@ export const USAGE = `usage: ORIGIN_TOKEN=<secret> node origin/server.ts [option
   --max-queue 256 --default-priority 2 --default-timeout-ms 10000 --max-timeout-ms 60000
   --max-body-mb 64 --threads 0`;
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
-
 /**
  * @example
  * parseConfig(["--port", "8850", "--models", "mlp-tiny@1"], { ORIGIN_TOKEN: "s3cret" }).models // [{ name: "mlp-tiny", version: "1" }]
@@ -83,17 +75,17 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       },
     }));
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    throw badRequest(error instanceof Error ? error.message : String(error));
   }
   const token = env.ORIGIN_TOKEN ?? "";
-  if (token.length < 8) throw new ConfigError("ORIGIN_TOKEN must be set in the environment (at least 8 characters): the secret shared with the edge");
-  if (values.ep !== "cpu" && values.ep !== "webgpu") throw new ConfigError(`--ep must be cpu or webgpu, got '${values.ep}'`);
-  if (values.batching !== "on" && values.batching !== "off") throw new ConfigError(`--batching must be on or off, got '${values.batching}'`);
+  if (token.length < 8) throw badRequest("ORIGIN_TOKEN must be set in the environment (at least 8 characters): the secret shared with the edge");
+  if (values.ep !== "cpu" && values.ep !== "webgpu") throw badRequest(`--ep must be cpu or webgpu, got '${values.ep}'`);
+  if (values.batching !== "on" && values.batching !== "off") throw badRequest(`--batching must be on or off, got '${values.batching}'`);
   let edge: URL;
   try {
     edge = new URL(values.edge);
   } catch {
-    throw new ConfigError(`--edge must be a URL, got '${values.edge}'`);
+    throw badRequest(`--edge must be a URL, got '${values.edge}'`);
   }
   const port = int(values.port, "--port", 0, 65535);
   const defaultTimeoutMs = int(values["default-timeout-ms"], "--default-timeout-ms", 1, 3_600_000);
@@ -127,7 +119,7 @@ export function parseModelList(list: string): ModelRef[] {
     .map((item) => {
       const [name = "", version = "", ...rest] = item.split("@");
       if (rest.length > 0 || !NAME_PATTERN.test(name) || !NAME_PATTERN.test(version)) {
-        throw new ConfigError(`--models entries are name@version (letters, digits, . _ -), got '${item}'`);
+        throw badRequest(`--models entries are name@version (letters, digits, . _ -), got '${item}'`);
       }
       return { name, version };
     });
@@ -135,6 +127,6 @@ export function parseModelList(list: string): ModelRef[] {
 
 function int(raw: string, flag: string, min: number, max: number): number {
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new ConfigError(`${flag} must be an integer from ${min} to ${max}, got '${raw}'`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw badRequest(`${flag} must be an integer from ${min} to ${max}, got '${raw}'`);
   return value;
 }

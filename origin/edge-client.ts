@@ -5,21 +5,13 @@
  */
 import type { ModelVersionRecord } from "../protocol/model-record.ts";
 import { MODEL_SHA256_HEADER } from "../protocol/headers.ts";
+import { badGateway, HttpError } from "../protocol/errors.ts";
+import { errorMessageOf } from "../protocol/http/error-response.ts";
 import { sha256Hex } from "../protocol/sha256.ts";
-import { checkedRecord, RecordError } from "./model-record.ts";
+import { checkedRecord } from "./model-record.ts";
 
 const RECORD_TIMEOUT_MS = 10_000;
 const BYTES_TIMEOUT_MS = 300_000;
-
-/** `status` is the edge's HTTP status, or 0 when it could not be reached or answered garbage. */
-export class EdgeError extends Error {
-  override readonly name = "EdgeError";
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
 
 export class EdgeClient {
   readonly #base: string;
@@ -37,14 +29,9 @@ export class EdgeClient {
     try {
       body = await response.json();
     } catch {
-      throw new EdgeError(0, `the edge's record of ${name}@${version} is not JSON`);
+      throw badGateway(`the edge's record of ${name}@${version} is not JSON`);
     }
-    try {
-      return checkedRecord(body, name, version);
-    } catch (error) {
-      if (error instanceof RecordError) throw new EdgeError(0, `the edge's ${error.message}`);
-      throw error;
-    }
+    return checkedRecord(body, name, version);
   }
 
   /** The bytes, only if their sha256 is the record's (and the edge's x-model-sha256 header agrees). */
@@ -52,15 +39,15 @@ export class EdgeClient {
     const { name, version, sha256 } = record;
     const response = await this.#get(name, version, "/bytes", BYTES_TIMEOUT_MS);
     const header = response.headers.get(MODEL_SHA256_HEADER);
-    if (header !== null && header !== sha256) throw new EdgeError(0, `the edge sends ${name}@${version} with sha256 ${header}, its record says ${sha256}`);
+    if (header !== null && header !== sha256) throw badGateway(`the edge sends ${name}@${version} with sha256 ${header}, its record says ${sha256}`);
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
-      throw new EdgeError(0, `reading the bytes of ${name}@${version} failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw badGateway(`reading the bytes of ${name}@${version} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     const actual = await sha256Hex(bytes);
-    if (actual !== sha256) throw new EdgeError(0, `the bytes of ${name}@${version} from the edge have sha256 ${actual}, the record says ${sha256}`);
+    if (actual !== sha256) throw badGateway(`the bytes of ${name}@${version} from the edge have sha256 ${actual}, the record says ${sha256}`);
     return bytes;
   }
 
@@ -71,22 +58,15 @@ export class EdgeClient {
       response = await fetch(url, { headers: { authorization: `Bearer ${this.#token}` }, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-      throw new EdgeError(0, `the edge at ${this.#base} is unreachable: ${cause}`);
+      throw badGateway(`the edge at ${this.#base} is unreachable: ${cause}`);
     }
     if (!response.ok) {
-      const detail = await response.text().then((text) => errorText(text), () => "");
-      throw new EdgeError(response.status, `the edge answered ${response.status} for ${name}@${version}${suffix}${detail ? `: ${detail}` : ""}`);
+      const detail = await response.text().then(errorMessageOf, () => undefined);
+      const message = `the edge answered ${response.status} for ${name}@${version}${suffix}${detail ? `: ${detail}` : ""}`;
+      // The edge's own refusals (404 unknown version, 401/403 token) keep their status; its
+      // failures are a bad gateway seen from here.
+      throw response.status < 500 && HttpError.isErrorStatus(response.status) ? new HttpError(response.status, message) : badGateway(message);
     }
     return response;
   }
-}
-
-function errorText(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    if (typeof parsed.error === "string") return parsed.error;
-  } catch {
-    // not JSON: show the start of it
-  }
-  return text.slice(0, 200);
 }

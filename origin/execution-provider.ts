@@ -4,6 +4,7 @@
  * machine without a GPU (or without the Vulkan loader, see GPU.md) says why in one line and falls
  * back to cpu, or stops with `--strict`, instead of failing later on the first heavy model.
  */
+import { HttpError } from "../protocol/errors.ts";
 import type { ExecutionProvider } from "./config.ts";
 import type { InferenceWorker } from "./inference-worker-client.ts";
 
@@ -13,10 +14,6 @@ import type { InferenceWorker } from "./inference-worker-client.ts";
  */
 export const PROBE_MODEL_BASE64 =
   "CAgSB2hvdHBhdGgaATEyLWhvdHBhdGggZGV0ZXJtaW5pc3RpYyBNTFAgbGF5ZXJzPVs0LDRdIHNlZWQ9MTrbAQonCgF4CgpmYzAud2VpZ2h0CghmYzAuYmlhcxIBeRoDZmMwIgRHZW1tEgNtbHAqVAoCBAQQAUIKZmMwLndlaWdodEpATF6fPtzom7+JsIk9gNOWP0zakj9nQwm//oONPthrCj8xHzq+6CSbP4Zi4L3h+eC86Gliv1Jvcb7uUR6/IqhYvyohCgEEEAFCCGZjMC5iaWFzShDO3TG8soHdvtTR171iwog+WhgKAXgSEwoRCAESDQoHEgViYXRjaAoCCARiGAoBeRITChEIARINCgcSBWJhdGNoCgIIBEIECgAQEQ==";
-
-export class ProviderError extends Error {
-  override readonly name = "ProviderError";
-}
 
 export interface ProviderChoice {
   ep: ExecutionProvider;
@@ -40,11 +37,11 @@ export async function chooseExecutionProvider(
   if (failure === undefined) return { ep: requested, fallbackReason: undefined, probeMs: performance.now() - startedAt };
   const reason = `execution provider '${requested}' is unavailable: ${failure}`;
   if (requested === "cpu" || options.strict) {
-    throw new ProviderError(requested === "cpu" ? reason : `${reason} (--strict: not falling back to cpu)`);
+    throw new HttpError(503, requested === "cpu" ? reason : `${reason} (--strict: not falling back to cpu)`);
   }
   options.log(`${reason}; falling back to cpu (GPU.md: a GPU, its Vulkan driver and VK_DRIVER_FILES are needed)`);
   const cpuFailure = await probe(worker, "cpu", options.threads);
-  if (cpuFailure !== undefined) throw new ProviderError(`execution provider 'cpu' is unavailable too: ${cpuFailure}`);
+  if (cpuFailure !== undefined) throw new HttpError(503, `execution provider 'cpu' is unavailable too: ${cpuFailure}`);
   return { ep: "cpu", fallbackReason: failure, probeMs: performance.now() - startedAt };
 }
 

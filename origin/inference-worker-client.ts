@@ -77,7 +77,7 @@ export class InferenceWorker {
     if (!pending) return;
     this.#pending.delete(reply.id);
     if (reply.ok) pending.resolve(reply.value);
-    else pending.reject(new HttpError(reply.error.status, reply.error.message));
+    else pending.reject(HttpError.fromJSON(reply.error));
   }
 
   #stop(reason: string, onExit: (reason: string) => void): void {

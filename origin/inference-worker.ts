@@ -13,7 +13,7 @@ import * as ortNode from "onnxruntime-node";
 import { HttpError } from "../protocol/errors.ts";
 import { createModelSession, type ModelSession, type OrtRuntime } from "../protocol/model-session.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
-import type { WorkerError, WorkerReply, WorkerRequest } from "./worker-messages.ts";
+import type { WorkerReply, WorkerRequest } from "./worker-messages.ts";
 
 const ort = ortNode as unknown as OrtRuntime;
 const port = parentPort;
@@ -25,7 +25,7 @@ let nextSession = 1;
 port.on("message", (request: WorkerRequest) => {
   void handle(request).then(
     ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies WorkerReply, transfer),
-    (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies WorkerReply),
+    (error: unknown) => port.postMessage({ id: request.id, ok: false, error: HttpError.from(error).toJSON() } satisfies WorkerReply),
   );
 });
 
@@ -74,9 +74,4 @@ function bufferOf(tensor: Tensor): ArrayBuffer[] {
   const data = tensor.data;
   if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) return [];
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer] : [];
-}
-
-function serialize(error: unknown): WorkerError {
-  if (error instanceof HttpError) return { status: error.status, message: error.message };
-  return { status: 500, message: error instanceof Error ? error.message : String(error) };
 }

@@ -6,7 +6,8 @@
 import type { ModelVersionRecord } from "../protocol/model-record.ts";
 import type { ModelSession } from "../protocol/model-session.ts";
 import type { ExecutionProvider } from "./config.ts";
-import { EdgeError, type EdgeClient } from "./edge-client.ts";
+import { HttpError } from "../protocol/errors.ts";
+import type { EdgeClient } from "./edge-client.ts";
 import type { InferenceWorker } from "./inference-worker-client.ts";
 import type { ModelCache } from "./model-cache.ts";
 
@@ -62,12 +63,15 @@ export class ModelLoader {
     return { record, session, source, fetchMs, createMs };
   }
 
-  /** The edge's record; the cached one when the edge cannot answer (down, 5xx), so a restart still serves. */
+  /**
+   * The edge's record; the cached one when the edge cannot answer (down, 5xx, garbage: 502), so a
+   * restart still serves. The edge's refusals (unknown version, a token it does not take) are final.
+   */
   async #record(name: string, version: string): Promise<ModelVersionRecord> {
     try {
       return await this.#options.edge.record(name, version);
     } catch (error) {
-      if (!(error instanceof EdgeError) || (error.status !== 0 && error.status < 500)) throw error;
+      if (!(error instanceof HttpError) || error.status < 500) throw error;
       const cached = await this.#options.cache.readRecord(name, version);
       if (!cached) throw error;
       this.#options.log(`${error.message}; using the cached record of ${name}@${version} (sha256 ${cached.sha256.slice(0, 12)})`);

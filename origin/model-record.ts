@@ -5,17 +5,14 @@
  */
 import type { ModelVersionRecord } from "../protocol/model-record.ts";
 import { NAME_PATTERN } from "../protocol/model-record.ts";
+import { badGateway } from "../protocol/errors.ts";
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
-
-export class RecordError extends Error {
-  override readonly name = "RecordError";
-}
 
 /** The record's fields the origin relies on; they name files and decide what bytes are trusted. */
 export function checkedRecord(body: unknown, name: string, version: string): ModelVersionRecord {
   const record = body as Partial<ModelVersionRecord> | null;
-  const bad = (what: string) => new RecordError(`record of ${name}@${version} is invalid: ${what}`);
+  const bad = (what: string) => badGateway(`record of ${name}@${version} is invalid: ${what}`);
   if (typeof record !== "object" || record === null) throw bad("not an object");
   if (record.name !== name || record.version !== version) throw bad(`it names ${String(record.name)}@${String(record.version)}`);
   if (!NAME_PATTERN.test(name) || !NAME_PATTERN.test(version)) throw bad("name or version has characters a path cannot hold");

@@ -5,13 +5,12 @@
  * start are retried with capped backoff until they load (the edge may come up after the origin);
  * the repository route's load is one attempt, answered with its outcome.
  */
-import { compareVersions, NAME_PATTERN, type ModelVersionRecord } from "../protocol/model-record.ts";
+import { compareVersions, NAME_PATTERN, type ModelRef, type ModelVersionRecord } from "../protocol/model-record.ts";
 import type { ScheduledModel } from "../scheduler/contract.ts";
+import { allIdleWithin, InFlight } from "../scheduler/in-flight.ts";
 import { HttpError, notFound } from "../protocol/errors.ts";
 import type { ModelSession } from "../protocol/model-session.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
-import type { ModelRef } from "./config.ts";
-import { EdgeError } from "./edge-client.ts";
 import type { LoadedModel, ModelLoader } from "./model-loader.ts";
 
 export type ModelState = "loading" | "ready" | "failed";
@@ -29,7 +28,7 @@ export interface ModelEntry {
   loadMs: number | undefined;
   error: string | undefined;
   /** Requests of this version queued or running now. */
-  outstanding: number;
+  readonly requests: InFlight;
   attempt: Promise<ModelEntry> | undefined;
 }
 
@@ -44,6 +43,8 @@ export interface ModelStoreOptions {
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+/** An unloaded version's session is released once its requests finish, or after this long whatever they do. */
+const UNLOAD_WAIT_MS = 30_000;
 
 export class ModelStore {
   readonly #entries = new Map<string, ModelEntry>();
@@ -64,7 +65,7 @@ export class ModelStore {
     const key = keyOf(name, version);
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = { name, version, state: "loading", record: undefined, session: undefined, host: undefined, source: undefined, loadMs: undefined, error: undefined, outstanding: 0, attempt: undefined };
+      entry = { name, version, state: "loading", record: undefined, session: undefined, host: undefined, source: undefined, loadMs: undefined, error: undefined, requests: new InFlight(), attempt: undefined };
       this.#entries.set(key, entry);
     }
     if (entry.state === "ready") return Promise.resolve(entry);
@@ -133,19 +134,14 @@ export class ModelStore {
     this.#entries.delete(keyOf(name, version));
     this.#assigned.delete(keyOf(name, version));
     await entry.attempt?.catch(() => undefined);
-    for (let waited = 0; entry.outstanding > 0 && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    await allIdleWithin([entry.requests], UNLOAD_WAIT_MS);
     await entry.session?.release();
     return true;
   }
 
   /** Counts a request against its version while it is queued or running (health reports it). */
-  async track<T>(entry: ModelEntry, work: Promise<T>): Promise<T> {
-    entry.outstanding++;
-    try {
-      return await work;
-    } finally {
-      entry.outstanding--;
-    }
+  track<T>(entry: ModelEntry, work: Promise<T>): Promise<T> {
+    return entry.requests.track(() => work);
   }
 
   /** The scheduler's RunModel: one run of merged inputs on the version's session. */
@@ -210,12 +206,17 @@ export class ModelStore {
   }
 }
 
-/** Why a version is not servable, as the status the repository route answers with. */
+/**
+ * Why a version is not servable, as the status the repository route answers with: 404 when the
+ * edge does not know it, 422 when its bytes are not a model (onnxruntime refused them: the
+ * uploader's mistake, which the edge passes back as 400), 503 with Retry-After for the rest
+ * (the edge unreachable or refusing, the worker busy or gone), which may pass.
+ */
 function asHttpError(error: unknown, what: string): HttpError {
-  if (error instanceof EdgeError && error.status === 404) return new HttpError(404, error.message);
-  if (error instanceof HttpError && error.status !== 400) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new HttpError(503, `${what} could not be loaded: ${message}`, 5);
+  const cause = HttpError.from(error);
+  if (cause.status === 404 || cause.status === 422 || cause.status === 503) return cause;
+  if (cause.status === 400) return new HttpError(422, `${what} could not be loaded: ${cause.message}`);
+  return new HttpError(503, `${what} could not be loaded: ${cause.message}`, 5);
 }
 
 const keyOf = (name: string, version: string): string => `${name}@${version}`;

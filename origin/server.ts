@@ -6,14 +6,17 @@
  * cannot start or loses its inference worker.
  */
 import { serve } from "@hono/node-server";
-import { ConfigError, parseConfig, USAGE, type OriginConfig } from "./config.ts";
+import { HttpError } from "../protocol/errors.ts";
+import { allIdleWithin } from "../scheduler/in-flight.ts";
+import { parseConfig, USAGE, type OriginConfig } from "./config.ts";
 import { createOrigin, type Origin } from "./origin.ts";
 
 let config: OriginConfig;
 try {
   config = parseConfig(process.argv.slice(2), process.env);
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
+  // A 400 is the command line's mistake: say what, and how to call it.
+  if (!(error instanceof HttpError) || error.status !== 400) throw error;
   console.error(`origin: ${error.message}\n${USAGE}`);
   process.exit(2);
 }
@@ -53,8 +56,7 @@ async function stop(signal: string): Promise<void> {
   setTimeout(() => process.exit(0), 4_000).unref();
   server.close();
   if ("closeIdleConnections" in server) server.closeIdleConnections();
-  const busy = () => store.entries().some((e) => e.outstanding > 0);
-  for (let waited = 0; busy() && waited < 3_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  await allIdleWithin(store.entries().map((e) => e.requests), 3_000);
   if ("closeAllConnections" in server) server.closeAllConnections();
   await origin.close();
   process.exit(0);

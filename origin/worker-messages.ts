@@ -1,6 +1,6 @@
 /** @module What the main thread and the inference worker (origin/inference-worker.ts) say to each other. */
 import type { BatchAxes } from "../protocol/batching.ts";
-import type { ErrorStatus } from "../protocol/errors.ts";
+import type { SerializedHttpError } from "../protocol/errors.ts";
 import type { Tensor, TensorSpec } from "../protocol/oip/tensor.ts";
 
 export type WorkerRequest = { id: number } & (
@@ -10,13 +10,8 @@ export type WorkerRequest = { id: number } & (
   | { op: "release"; session: number }
 );
 
-/** An HttpError's status and message survive; anything else arrives as a 500. */
-export interface WorkerError {
-  status: ErrorStatus;
-  message: string;
-}
-
-export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; error: WorkerError });
+/** A failure crosses as the HttpError's plain form (anything else thrown there arrives as a 500). */
+export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; error: SerializedHttpError });
 
 export interface CreatedSession {
   session: number;

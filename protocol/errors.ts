@@ -1,12 +1,27 @@
 /**
- * @module One error type for everything a client can get wrong or that we refuse on purpose.
- * Thrown anywhere (router, Durable Objects, origin); mapped to `{"error": "..."}` once, by the
- * router's error handler. Anything that is not an HttpError is our fault: logged, answered 500.
+ * @module The one error type of hotpath. Thrown anywhere (router, Durable Objects, the scheduler,
+ * the origin and its worker thread), it carries a status, a message and Retry-After across every
+ * hop: as a value over Durable Object RPC and worker messages (`toJSON`/`fromJSON`), as
+ * `{"error": ...}` plus the status and Retry-After header over HTTP (protocol/http/error-response.ts).
+ * A 4xx is the caller's mistake; a 5xx is a refusal (503, 504) or our fault (500, 502).
  */
 
-/** Statuses hotpath answers on purpose (DESIGN.md, "Interfaces that stay fixed"). */
-/** 499: the client went away (nginx's convention); never sent, only recorded. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 411 | 413 | 415 | 429 | 499 | 500 | 503 | 504;
+/**
+ * Statuses hotpath answers on purpose (docs/architecture.md, "Status codes"). 422: a model's
+ * bytes are not a model it can load; 499: the client went away (nginx's convention), recorded,
+ * never sent; 502: an upstream (an origin, or the edge seen from an origin) failed or sent garbage.
+ */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 411 | 413 | 415 | 422 | 429 | 499 | 500 | 502 | 503 | 504;
+
+const STATUSES: ReadonlySet<number> = new Set<ErrorStatus>([400, 401, 403, 404, 405, 409, 411, 413, 415, 422, 429, 499, 500, 502, 503, 504]);
+
+/** The plain form of an HttpError: what crosses a Durable Object RPC or a worker thread. */
+export interface SerializedHttpError {
+  httpError: true;
+  status: ErrorStatus;
+  message: string;
+  retryAfterSeconds: number | undefined;
+}
 
 export class HttpError extends Error {
   override readonly name = "HttpError";
@@ -20,17 +35,35 @@ export class HttpError extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 
-  /** Plain form that survives a Durable Object RPC boundary (Error subclasses do not; see rpc-reply.ts). */
+  /** The caller's mistake, as opposed to a refusal or a fault of ours. */
+  get isClientError(): boolean {
+    return this.status >= 400 && this.status < 500;
+  }
+
+  /** Plain form that survives a Durable Object RPC or postMessage (Error subclasses do not). */
   toJSON(): SerializedHttpError {
     return { httpError: true, status: this.status, message: this.message, retryAfterSeconds: this.retryAfterSeconds };
   }
-}
 
-export interface SerializedHttpError {
-  httpError: true;
-  status: ErrorStatus;
-  message: string;
-  retryAfterSeconds: number | undefined;
+  /** The HttpError a `toJSON` value stood for; anything else that arrives is a 500. */
+  static fromJSON(value: unknown): HttpError {
+    const plain = (typeof value === "object" && value !== null ? value : {}) as Partial<SerializedHttpError>;
+    const status = typeof plain.status === "number" && STATUSES.has(plain.status) ? plain.status : 500;
+    const message = typeof plain.message === "string" ? plain.message : "internal error";
+    const retryAfter = typeof plain.retryAfterSeconds === "number" && plain.retryAfterSeconds > 0 ? plain.retryAfterSeconds : undefined;
+    return new HttpError(status, message, retryAfter);
+  }
+
+  /** `error` as an HttpError: itself when it is one, else a 500 that keeps its message. */
+  static from(error: unknown): HttpError {
+    if (error instanceof HttpError) return error;
+    return new HttpError(500, error instanceof Error ? error.message : String(error));
+  }
+
+  /** Whether `status` is one hotpath answers with (a status read off another server may not be). */
+  static isErrorStatus(status: number): status is ErrorStatus {
+    return STATUSES.has(status);
+  }
 }
 
 /** Retry-After for a wait of `waitMs`: whole seconds, at least 1. */
@@ -41,3 +74,5 @@ export function retryAfterSecondsFor(waitMs: number): number {
 export const badRequest = (message: string): HttpError => new HttpError(400, message);
 export const notFound = (message: string): HttpError => new HttpError(404, message);
 export const payloadTooLarge = (message: string): HttpError => new HttpError(413, message);
+/** Something behind us (an origin, the edge) failed or answered what cannot be read. */
+export const badGateway = (message: string): HttpError => new HttpError(502, message);

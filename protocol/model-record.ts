@@ -9,12 +9,16 @@ import type { TensorSpec } from "./oip/tensor.ts";
 export type Placement = "edge" | "origin" | "auto";
 export const PLACEMENTS: readonly Placement[] = ["edge", "origin", "auto"];
 
+/** A model version by name, as the origins, the pool and the command lines refer to one. */
+export interface ModelRef {
+  name: string;
+  version: string;
+}
+
 /** `warming`: uploaded, being loaded by the hosts, not yet eligible as default. */
 export type VersionState = "warming" | "ready" | "unloaded";
 
-export interface ModelVersionRecord {
-  name: string;
-  version: string;
+export interface ModelVersionRecord extends ModelRef {
   /** Object key of the .onnx bytes in the MODELS bucket. */
   r2Key: string;
   sha256: string;

@@ -6,7 +6,7 @@
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from "onnxruntime-common";
 import { inferBatchAxes, type BatchAxes } from "./batching.ts";
 import { fromOrtType, toOrtType } from "./oip/datatypes.ts";
-import { badRequest } from "./errors.ts";
+import { badRequest, HttpError } from "./errors.ts";
 import type { Tensor, TensorSpec } from "./oip/tensor.ts";
 
 /** A loaded model that can run; `release` frees its native memory. */
@@ -68,7 +68,7 @@ export async function createModelSession(
 
 function toTensor(name: string, value: OrtTensor): Tensor {
   const datatype = fromOrtType(value.type);
-  if (!datatype) throw new Error(`output '${name}' has type ${value.type}, which OIP cannot carry`);
+  if (!datatype) throw new HttpError(500, `output '${name}' has type ${value.type}, which OIP cannot carry`);
   const data = value.data as Tensor["data"];
   const tensor: Tensor = { name, datatype, shape: [...value.dims], data: Array.isArray(data) ? [...data] : data.slice() };
   value.dispose();

@@ -1,8 +1,8 @@
 /**
  * @module Durable Object RPC results as values. An Error subclass loses its status crossing
  * RPC, and an error thrown out of an RPC method is logged by the runtime as an uncaught
- * exception, so expected refusals (404, 409, 503) travel as `{ ok: false, error }` instead and
- * become an HttpError again on the caller's side.
+ * exception, so expected refusals (404, 409, 503) travel as `{ ok: false, error }` (the
+ * HttpError's `toJSON`) and become the same HttpError again on the caller's side.
  */
 import { HttpError, type SerializedHttpError } from "./errors.ts";
 
@@ -21,6 +21,6 @@ export async function replyOf<T>(work: () => T | Promise<T>, what: string): Prom
 
 /** The reply's value, or its refusal rethrown as the HttpError it was. */
 export function unwrapReply<T>(reply: RpcReply<T>): T {
-  if (!reply.ok) throw new HttpError(reply.error.status, reply.error.message, reply.error.retryAfterSeconds);
+  if (!reply.ok) throw HttpError.fromJSON(reply.error);
   return reply.value;
 }

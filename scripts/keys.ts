@@ -1,7 +1,8 @@
 /** @module `npm run keys -- create|revoke|show`: manage tenants and their API keys through the admin API. */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { AdminClient, TIERS, resolveAdminToken, resolveBaseUrl, type Tier } from "./lib/admin-client.ts";
+import { TIER_NAMES, type Tier } from "../config/tiers.ts";
+import { AdminClient, resolveAdminToken, resolveBaseUrl } from "./lib/admin-client.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
 const USAGE = `usage: npm run keys -- <command> [--url URL] [--admin-token TOKEN]
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   switch (command) {
     case "create": {
       const tier = values.tier as Tier | undefined;
-      if (!tier || !TIERS.includes(tier)) usageError(`create: --tier must be one of ${TIERS.join(", ")}`);
+      if (!tier || !TIER_NAMES.includes(tier)) usageError(`create: --tier must be one of ${TIER_NAMES.join(", ")}`);
       const models = values.models ? values.models.split(",").map((m) => m.trim()).filter(Boolean) : ["*"];
       const record = await client.putTenant(tenant!, tier!, models);
       const created = await client.createKey(record.id);

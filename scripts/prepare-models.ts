@@ -8,7 +8,8 @@ import { dirname, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { TensorSpec } from "../protocol/oip/tensor.ts";
 import { CATALOG, REPO_ROOT, modelBytes, readRepoFile } from "./models/catalog.ts";
-import type { CatalogEntry, Placement } from "./models/catalog.ts";
+import type { CatalogEntry } from "./models/catalog.ts";
+import type { Placement } from "../protocol/model-record.ts";
 
 export interface ManifestAsset {
   name: string;

@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { AdminClient, resolveAdminToken, resolveBaseUrl, type Placement } from "./lib/admin-client.ts";
+import { PLACEMENTS, type Placement } from "../protocol/model-record.ts";
+import { AdminClient, resolveAdminToken, resolveBaseUrl } from "./lib/admin-client.ts";
 import { createProgress, formatBytes } from "./lib/progress.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
@@ -12,7 +13,6 @@ const USAGE = `usage: npm run push-model -- <name> <version> <file.onnx> [--plac
 URL: --url, HOTPATH_URL, or http://127.0.0.1:8787 (a deployed Worker: https://hotpath.<account>.workers.dev).
 Admin token: --admin-token, HOTPATH_ADMIN_TOKEN, or the local stack's .hotpath/demo-keys.json.`;
 
-const PLACEMENTS: readonly Placement[] = ["edge", "origin", "auto"];
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");

@@ -4,7 +4,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { prepareModels, type ManifestEntry } from "./prepare-models.ts";
-import { AdminApiError, AdminClient, TIERS, type Tier } from "./lib/admin-client.ts";
+import { TIER_NAMES, type Tier } from "../config/tiers.ts";
+import { AdminApiError, AdminClient } from "./lib/admin-client.ts";
 import { createProgress } from "./lib/progress.ts";
 import { REPO_ROOT, startWranglerDev } from "./lib/wrangler-dev.ts";
 import { launchOrigin, type LaunchedOrigin } from "../origin/launch.ts";
@@ -162,7 +163,7 @@ async function registerMissingModels(client: AdminClient, manifest: ManifestEntr
 /** Keeps each stored tenant key that still authenticates; makes tenant and key otherwise. */
 async function ensureDemoTenants(client: AdminClient, keys: DemoKeys): Promise<DemoKeys> {
   const result: DemoKeys = { ...keys };
-  for (const tier of TIERS) {
+  for (const tier of TIER_NAMES) {
     const stored = keys[tier];
     if (stored) {
       const status = await client.keyStatus(stored, PROBE_MODEL);

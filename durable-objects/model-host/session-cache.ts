@@ -6,6 +6,7 @@
  * shrinks and the isolate has 128 MB in all.
  */
 import type { ModelSession } from "../../protocol/model-session.ts";
+import { InFlight } from "../../scheduler/in-flight.ts";
 
 export interface CachedSessionInfo {
   key: string;
@@ -20,7 +21,7 @@ interface Entry {
   bytes: number;
   session: Promise<ModelSession>;
   ready: boolean;
-  inFlight: number;
+  requests: InFlight;
   lastUsed: number;
 }
 
@@ -40,13 +41,10 @@ export class SessionCache {
    */
   async with<T>(key: string, bytes: number, load: () => Promise<ModelSession>, use: (session: ModelSession) => Promise<T>): Promise<T> {
     const entry = this.#entries.get(key) ?? this.#startLoad(key, bytes, load);
-    entry.inFlight += 1;
     entry.lastUsed = this.#now();
     try {
-      const session = await entry.session;
-      return await use(session);
+      return await entry.requests.track(async () => use(await entry.session));
     } finally {
-      entry.inFlight -= 1;
       entry.lastUsed = this.#now();
     }
   }
@@ -65,7 +63,7 @@ export class SessionCache {
   }
 
   info(): CachedSessionInfo[] {
-    return [...this.#entries.values()].map(({ key, bytes, inFlight, lastUsed, ready }) => ({ key, bytes, inFlight, lastUsed, ready }));
+    return [...this.#entries.values()].map(({ key, bytes, requests, lastUsed, ready }) => ({ key, bytes, inFlight: requests.count, lastUsed, ready }));
   }
 
   heldBytes(): number {
@@ -75,7 +73,7 @@ export class SessionCache {
   }
 
   #startLoad(key: string, bytes: number, load: () => Promise<ModelSession>): Entry {
-    const entry: Entry = { key, bytes, session: load(), ready: false, inFlight: 0, lastUsed: this.#now() };
+    const entry: Entry = { key, bytes, session: load(), ready: false, requests: new InFlight(), lastUsed: this.#now() };
     this.#entries.set(key, entry);
     entry.session.then(
       () => {
@@ -92,7 +90,7 @@ export class SessionCache {
 
   #evictOverBudget(keep: string): void {
     const idle = [...this.#entries.values()]
-      .filter((entry) => entry.key !== keep && entry.ready && entry.inFlight === 0)
+      .filter((entry) => entry.key !== keep && entry.ready && entry.requests.count === 0)
       .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of idle) {
       if (this.heldBytes() <= this.#budgetBytes) return;
@@ -103,7 +101,7 @@ export class SessionCache {
 
   async #releaseWhenIdle(entry: Entry): Promise<void> {
     const session = await entry.session.catch(() => undefined);
-    while (entry.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await entry.requests.idle();
     await session?.release();
   }
 }

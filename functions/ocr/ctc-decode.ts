@@ -7,6 +7,7 @@
  * blank, classes 1..6623 are the key lines in order, and class 6624 is a space " "
  * (PaddleOCR's use_space_char).
  */
+import { badRequest } from "../../protocol/errors.ts";
 
 export interface CtcResult {
   text: string;
@@ -35,11 +36,11 @@ export function ctcGreedyDecode(
   keys: readonly string[],
 ): CtcResult {
   if (probs.length < timesteps * classes) {
-    throw new Error(`ctcGreedyDecode: ${probs.length} values < ${timesteps} x ${classes}`);
+    throw badRequest(`ctcGreedyDecode: ${probs.length} values < ${timesteps} x ${classes}`);
   }
   // blank + keys + space; anything else means the keys file does not belong to this model.
   if (classes !== keys.length + 2) {
-    throw new Error(`ctcGreedyDecode: ${classes} classes but ${keys.length} keys (want keys + 2)`);
+    throw badRequest(`ctcGreedyDecode: ${classes} classes but ${keys.length} keys (want keys + 2)`);
   }
   let text = "";
   let probSum = 0;

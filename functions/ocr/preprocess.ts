@@ -2,6 +2,7 @@
  * @module PP-OCR text-line recognition input from pixels: pure TS (no Node APIs) so the same code
  * runs in a Worker function and in Node fixture scripts. Resizing to height 48 happens upstream.
  */
+import { badRequest } from "../../protocol/errors.ts";
 
 /** The PP-OCR rec models take lines exactly this tall. */
 export const PPOCR_REC_HEIGHT = 48;
@@ -15,10 +16,10 @@ export const PPOCR_REC_HEIGHT = 48;
  */
 export function ppocrRecInput(rgb: Uint8Array, width: number, height: number): Float32Array {
   if (height !== PPOCR_REC_HEIGHT) {
-    throw new Error(`ppocrRecInput: height must be ${PPOCR_REC_HEIGHT}, got ${height}`);
+    throw badRequest(`ppocrRecInput: height must be ${PPOCR_REC_HEIGHT}, got ${height}`);
   }
   if (!Number.isInteger(width) || width < 1 || rgb.length !== width * height * 3) {
-    throw new Error(`ppocrRecInput: expected ${width}x${height}x3 bytes, got ${rgb.length}`);
+    throw badRequest(`ppocrRecInput: expected ${width}x${height}x3 bytes, got ${rgb.length}`);
   }
   const plane = width * height;
   const out = new Float32Array(3 * plane);

@@ -4,6 +4,8 @@
  * backlog, and per model its outstanding requests and service-time estimates.
  */
 import { Hono } from "hono";
+import { HttpError } from "../../protocol/errors.ts";
+import { errorResponse } from "../../protocol/http/error-response.ts";
 import type { OriginContext, OriginEnv } from "../context.ts";
 import type { ModelEntry } from "../model-store.ts";
 
@@ -32,7 +34,7 @@ export function healthRoutes(context: OriginContext): Hono<OriginEnv> {
     // OIP: the status code is the answer; the body says what is still missing.
     if (ready) return c.json(body);
     const waiting = store.entries().filter((e) => e.state !== "ready").map((e) => `${e.name}@${e.version} ${e.state}`);
-    return c.json({ error: `not ready: ${waiting.join(", ")}`, ...body }, 503, { "retry-after": "2" });
+    return errorResponse(new HttpError(503, `not ready: ${waiting.join(", ")}`, 2), body);
   });
   return routes;
 }
@@ -43,7 +45,7 @@ function describe(entry: ModelEntry, serviceTimes: unknown[]) {
     version: entry.version,
     state: entry.state,
     ...(entry.error && entry.state !== "ready" ? { error: entry.error } : {}),
-    outstanding: entry.outstanding,
+    outstanding: entry.requests.count,
     maxBatch: entry.host?.maxBatch,
     source: entry.source,
     loadMs: entry.loadMs === undefined ? undefined : Math.round(entry.loadMs),

@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import { badRequest, HttpError, notFound } from "../../protocol/errors.ts";
+import { errorResponse } from "../../protocol/http/error-response.ts";
 import { describeValue } from "../../protocol/oip/json-tensor.ts";
 import { isObject } from "../../protocol/oip/wire-tensors.ts";
 import type { OriginContext, OriginEnv } from "../context.ts";
@@ -31,7 +32,7 @@ export function modelRoutes(context: OriginContext): Hono<OriginEnv> {
     const entry = store.find(name, c.req.param("version"), (e) => e.state === "ready");
     const body = { name, version: entry.version, ready: entry.state === "ready" };
     if (body.ready) return c.json(body);
-    return c.json({ error: `${name}@${entry.version} is ${entry.state}${entry.error ? `: ${entry.error}` : ""}`, ...body }, 503, { "retry-after": "2" });
+    return errorResponse(new HttpError(503, `${name}@${entry.version} is ${entry.state}${entry.error ? `: ${entry.error}` : ""}`, 2), body);
   };
   routes.get("/v2/models/:model", metadata);
   routes.get("/v2/models/:model/versions/:version", metadata);

@@ -4,7 +4,7 @@
  */
 import { concatBytes } from "../bytes.ts";
 import { BYTES_PER_ELEMENT, typedArrayFor } from "./datatypes.ts";
-import { badRequest } from "../errors.ts";
+import { badRequest, HttpError } from "../errors.ts";
 import type { OipDatatype, TensorData } from "./tensor.ts";
 
 // Typed arrays use the host's byte order and the wire is little-endian; every host hotpath runs on
@@ -61,7 +61,7 @@ export function decodeBinaryTensor(datatype: OipDatatype, bytes: Uint8Array, cou
   if (bytes.byteLength !== expected) {
     throw badRequest(`${where}: binary data of ${bytes.byteLength} bytes does not match ${datatype} x ${count} elements = ${expected} bytes`);
   }
-  if (!LITTLE_ENDIAN_HOST && BYTES_PER_ELEMENT[datatype] > 1) throw new Error("binary tensors need a little-endian host");
+  if (!LITTLE_ENDIAN_HOST && BYTES_PER_ELEMENT[datatype] > 1) throw new HttpError(500, "binary tensors need a little-endian host");
   const copy = bytes.slice(); // fresh ArrayBuffer at offset 0: aligned for every element size
   if (datatype === "BOOL") {
     const bad = copy.findIndex((b) => b > 1);
@@ -120,7 +120,7 @@ export function encodeBinaryTensor(datatype: OipDatatype, data: TensorData): Uin
     }
     return out;
   }
-  if (!LITTLE_ENDIAN_HOST && data.BYTES_PER_ELEMENT > 1) throw new Error("binary tensors need a little-endian host");
+  if (!LITTLE_ENDIAN_HOST && data.BYTES_PER_ELEMENT > 1) throw new HttpError(500, "binary tensors need a little-endian host");
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return datatype === "BOOL" ? bytes.map((b) => (b === 0 ? 0 : 1)) : bytes;
 }

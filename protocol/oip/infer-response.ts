@@ -14,7 +14,7 @@
  *   BOOL as true/false; BYTES as strings; -0 as 0 (binary keeps the sign).
  */
 import { encodeBinaryTensor, joinBody, splitBody } from "./binary-tensor.ts";
-import { badRequest, HttpError } from "../errors.ts";
+import { badGateway, badRequest, HttpError } from "../errors.ts";
 import { describeValue, tensorDataToJson } from "./json-tensor.ts";
 import type { NonFiniteMode } from "./json-tensor.ts";
 import { elementCount } from "./tensor.ts";
@@ -96,7 +96,7 @@ export function decodeInferResponse(body: Uint8Array, headerLength: number | und
   try {
     const { header, binary } = splitBody(body, headerLength, "response");
     if (!isObject(header)) throw badRequest(`the body must be a JSON object, got ${describeValue(header)}`);
-    if (typeof header.error === "string") throw new Error(`the server answered with an error: ${header.error}`);
+    if (typeof header.error === "string") throw badGateway(`the server answered with an error: ${header.error}`);
     const { model_name: modelName, model_version: modelVersion, id, outputs } = header;
     if (!Array.isArray(outputs)) throw badRequest(`outputs must be an array, got ${describeValue(outputs)}`);
     const result: InferResult = {
@@ -113,7 +113,8 @@ export function decodeInferResponse(body: Uint8Array, headerLength: number | und
     if (typeof id === "string") result.id = id;
     return result;
   } catch (error) {
-    if (error instanceof HttpError) throw new Error(`invalid inference response: ${error.message}`);
+    // Whatever is wrong with an answer is the answering server's fault, not our caller's.
+    if (error instanceof HttpError && error.status !== 502) throw badGateway(`invalid inference response: ${error.message}`);
     throw error;
   }
 }
@@ -121,9 +122,9 @@ export function decodeInferResponse(body: Uint8Array, headerLength: number | und
 /** One tensor's JSON entry; its bytes go to `chunks` when binary. */
 function encodeTensor(tensor: Tensor, binary: boolean, chunks: Uint8Array[], nonFinite: NonFiniteMode, kind: string): Record<string, unknown> {
   const { name, datatype, shape, data } = tensor;
-  // A mismatch here is our bug (or the model's), never the client's: a plain Error, answered 500.
+  // A mismatch here is our bug (or the model's), never the client's: a 500.
   const count = elementCount(shape);
-  if (data.length !== count) throw new Error(`${kind} '${name}' has ${data.length} elements, but shape [${shape.join(",")}] needs ${count}`);
+  if (data.length !== count) throw new HttpError(500, `${kind} '${name}' has ${data.length} elements, but shape [${shape.join(",")}] needs ${count}`);
   if (binary) {
     const bytes = encodeBinaryTensor(datatype, data);
     chunks.push(bytes);
@@ -132,6 +133,7 @@ function encodeTensor(tensor: Tensor, binary: boolean, chunks: Uint8Array[], non
   try {
     return { name, datatype, shape, data: tensorDataToJson(datatype, data, nonFinite) };
   } catch (error) {
-    throw new Error(`${kind} '${name}': ${error instanceof Error ? error.message : String(error)}`);
+    const cause = HttpError.from(error);
+    throw new HttpError(cause.status, `${kind} '${name}': ${cause.message}`);
   }
 }

@@ -202,7 +202,7 @@ function floatsToJson(values: (number | string)[], datatype: OipDatatype, nonFin
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as number;
     if (Number.isFinite(v)) continue;
-    if (nonFinite === "throw") throw new Error(`${datatype} value ${v} cannot be written as a JSON number; send this tensor in binary`);
+    if (nonFinite === "throw") throw badRequest(`${datatype} value ${v} cannot be written as a JSON number; send this tensor in binary`);
     values[i] = Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
   }
   return values;

@@ -5,6 +5,7 @@
  * its signature, which the edge cannot read itself for models too big for an isolate.
  */
 import { HttpError } from "../../protocol/errors.ts";
+import { errorFromResponse } from "../../protocol/http/error-response.ts";
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import { originPool, usable, type OriginState } from "./pool.ts";
 
@@ -21,7 +22,7 @@ export async function loadOnPool(env: Env, name: string, version: string, timeou
   // The first origin to succeed proves the model; one whose load fails says why.
   const first = await Promise.any(attempts).catch((error: AggregateError) => {
     const reasons = error.errors.filter((e): e is HttpError => e instanceof HttpError);
-    throw reasons.find((e) => e.status === 400) ?? reasons[0] ?? new HttpError(503, "no origin could load the model", 5);
+    throw reasons.find((e) => e.isClientError) ?? reasons[0] ?? new HttpError(503, "no origin could load the model", 5);
   });
   return first;
 }
@@ -40,25 +41,19 @@ async function loadOn(env: Env, origin: OriginState, name: string, version: stri
     throw new HttpError(503, `origin ${origin.config.id} is unreachable`, 5);
   }
   if (!load.ok) {
-    const message = await errorText(load);
-    // The origin reached the bytes but could not make a session of them: the upload is not a model.
-    if (/not a loadable ONNX model|could not be loaded/i.test(message)) throw new HttpError(400, `origin ${origin.config.id}: ${message}`);
-    throw new HttpError(503, `origin ${origin.config.id} could not load the model: ${message}`, 5);
+    const refused = await errorFromResponse(load, `origin ${origin.config.id}`);
+    // 422: the origin reached the bytes and could not make a session of them, so the upload is
+    // not a model. Anything else (the origin cannot reach the edge, is busy, fails) is not the
+    // uploader's mistake.
+    if (refused.status === 422) throw new HttpError(400, `origin ${origin.config.id}: ${refused.message}`);
+    throw new HttpError(503, `origin ${origin.config.id} could not load the model: ${refused.message}`, 5);
   }
   const metadata = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
-  if (!metadata.ok) throw new HttpError(503, `origin ${origin.config.id} loaded the model but did not describe it: ${await errorText(metadata)}`, 5);
+  if (!metadata.ok) {
+    const refused = await errorFromResponse(metadata, `origin ${origin.config.id}`);
+    throw new HttpError(503, `origin ${origin.config.id} loaded the model but did not describe it: ${refused.message}`, 5);
+  }
   const body = (await metadata.json()) as Partial<OriginSignature>;
   if (!Array.isArray(body.inputs) || !Array.isArray(body.outputs)) throw new HttpError(503, `origin ${origin.config.id} sent metadata without inputs and outputs`, 5);
   return { inputs: body.inputs, outputs: body.outputs };
-}
-
-async function errorText(response: Response): Promise<string> {
-  const text = await response.text();
-  try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body.error === "string") return body.error;
-  } catch {
-    // not JSON: keep the text
-  }
-  return `${response.status} ${text.slice(0, 200)}`;
 }

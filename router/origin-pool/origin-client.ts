@@ -4,12 +4,13 @@
  * (network error, 5xx, garbage) trips its breaker and the request goes to another, but only
  * while its deadline allows; a client's mistake (4xx) is passed back and never retried.
  */
-import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
-import { HttpError, type ErrorStatus } from "../../protocol/errors.ts";
+import { HttpError } from "../../protocol/errors.ts";
+import { errorFromResponse } from "../../protocol/http/error-response.ts";
 import { INFERENCE_HEADER_LENGTH_HEADER, LOAD_HEADER, TENANT_HEADER } from "../../protocol/headers.ts";
 import { decodeInferResponse, encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
+import type { SchedulerLoad } from "../../scheduler/contract.ts";
 import { loadFrom } from "./origin-load.ts";
 import { chooseOrigin, expectedWaitMs, originPool, poolRetryAfterSeconds, recordSuccess, type OriginState } from "./pool.ts";
 
@@ -35,10 +36,6 @@ export interface OriginAnswer {
   attempts: number;
 }
 
-export function poolConfigured(env: Env): boolean {
-  return originPool(env).length > 0;
-}
-
 export async function inferOnPool(env: Env, call: OriginCall): Promise<OriginAnswer> {
   const pool = originPool(env);
   if (pool.length === 0) throw new HttpError(503, `model '${call.model.name}' runs on the origin pool, and no origin is configured`, 30);
@@ -50,16 +47,19 @@ export async function inferOnPool(env: Env, call: OriginCall): Promise<OriginAns
     const origin = chooseOrigin(pool, tried, call.model, call.priority);
     if (!origin) throw lastError ?? new HttpError(503, "no origin is available now", poolRetryAfterSeconds(pool));
     tried.add(origin.config.id);
-    const outcome = await attempt(env, origin, call, remainingMs);
-    if (outcome.answer) return { ...outcome.answer, attempts: tried.size };
-    lastError = outcome.error;
-    if (!outcome.retry) throw outcome.error;
+    try {
+      return { ...(await attempt(env, origin, call, remainingMs)), attempts: tried.size };
+    } catch (error) {
+      lastError = HttpError.from(error);
+      // 503 says "not here, not now": another origin may take it. A client's mistake (4xx) or the
+      // deadline (504) would be the same anywhere.
+      if (lastError.status !== 503) throw lastError;
+    }
   }
 }
 
-type Outcome = { answer: Omit<OriginAnswer, "attempts">; error?: undefined; retry?: undefined } | { answer?: undefined; error: HttpError; retry: boolean };
-
-async function attempt(env: Env, origin: OriginState, call: OriginCall, remainingMs: number): Promise<Outcome> {
+/** One try on one origin; throws an HttpError whose status says whether another origin may take it (503). */
+async function attempt(env: Env, origin: OriginState, call: OriginCall, remainingMs: number): Promise<Omit<OriginAnswer, "attempts">> {
   const { body, headerLength } = encodeInferRequest(
     {
       inputs: call.inputs,
@@ -78,58 +78,64 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
   const started = Date.now();
   const expectedAtStart = expectedWaitMs(origin, call.priority, started);
   origin.outstanding += 1;
+  let response: Response;
+  let bytes: Uint8Array;
   try {
-    const response = await fetch(url, { method: "POST", body, headers, signal: AbortSignal.timeout(remainingMs) });
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const load = parseLoad(response.headers.get(LOAD_HEADER));
-    if (response.ok) {
-      const raw = response.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
-      const result = decodeInferResponse(bytes, raw === null ? undefined : Number(raw));
-      recordSuccess(origin, Date.now() - started, load);
-      return { answer: { outputs: result.outputs, origin: origin.config.id, roundTripMs: Date.now() - started } };
-    }
-    const message = errorMessage(bytes) ?? `origin ${origin.config.id} answered ${response.status}`;
-    if (response.status >= 400 && response.status < 500 && response.status !== 404 && response.status !== 429) {
-      recordSuccess(origin, Date.now() - started, load); // a healthy origin refusing the input
-      return { error: new HttpError(response.status as ErrorStatus, message), retry: false };
-    }
-    if (response.status === 504) {
-      origin.breaker.released();
-      return { error: new HttpError(504, message), retry: false };
-    }
-    if (response.status === 503 || response.status === 429 || response.status === 404) {
-      // Busy or not serving this model: not a fault of its health, but another may take it.
-      origin.breaker.released();
-      return { error: new HttpError(503, message, Number(response.headers.get("retry-after")) || 1), retry: true };
-    }
-    origin.breaker.failed();
-    return { error: new HttpError(503, `origin ${origin.config.id} failed (${response.status})`, 1), retry: true };
+    response = await fetch(url, { method: "POST", body, headers, signal: AbortSignal.timeout(remainingMs) });
+    if (response.ok) bytes = new Uint8Array(await response.arrayBuffer());
+    else throw await refusal(origin, response, started);
   } catch (error) {
+    if (error instanceof HttpError) throw error;
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
     // A timeout is the origin's fault only when it had ample time: a request sent with little of
     // its deadline left (a late spill) says nothing about the origin's health.
     if (!timedOut || remainingMs >= AMPLE_TIME_FACTOR * expectedAtStart + AMPLE_TIME_SLACK_MS) origin.breaker.failed();
     else origin.breaker.released();
-    if (timedOut) return { error: new HttpError(504, `origin ${origin.config.id} did not answer before the deadline`), retry: false };
-    return { error: new HttpError(503, `origin ${origin.config.id} is unreachable or sent garbage`, 1), retry: true };
+    if (timedOut) throw new HttpError(504, `origin ${origin.config.id} did not answer before the deadline`);
+    throw new HttpError(503, `origin ${origin.config.id} is unreachable`, 1);
   } finally {
     origin.outstanding -= 1;
   }
-}
-
-function parseLoad(header: string | null): HostLoad | undefined {
-  if (!header) return undefined;
   try {
-    return loadFrom(JSON.parse(header));
+    const raw = response.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
+    const result = decodeInferResponse(bytes, raw === null ? undefined : Number(raw));
+    recordSuccess(origin, Date.now() - started, parseLoad(response.headers.get(LOAD_HEADER)));
+    return { outputs: result.outputs, origin: origin.config.id, roundTripMs: Date.now() - started };
   } catch {
-    return undefined;
+    origin.breaker.failed();
+    throw new HttpError(503, `origin ${origin.config.id} sent an answer that is not an inference response`, 1);
   }
 }
 
-function errorMessage(bytes: Uint8Array): string | undefined {
+/**
+ * What an origin's error answer means for the request and for the origin's breaker. A 4xx other
+ * than 404/429 is the client's mistake, passed back as it is (the origin is healthy). Busy (503,
+ * 429) or not serving this version (404) are no fault of its health, but another origin may take
+ * it: 503. 504 is the deadline. Anything else is a failed origin: its breaker counts it.
+ */
+async function refusal(origin: OriginState, response: Response, started: number): Promise<HttpError> {
+  const { status } = response;
+  const error = await errorFromResponse(response, `origin ${origin.config.id}`);
+  if (status >= 400 && status < 500 && status !== 404 && status !== 429) {
+    recordSuccess(origin, Date.now() - started, parseLoad(response.headers.get(LOAD_HEADER)));
+    return new HttpError(HttpError.isErrorStatus(status) ? status : 400, error.message);
+  }
+  if (status === 504) {
+    origin.breaker.released();
+    return new HttpError(504, error.message);
+  }
+  if (status === 503 || status === 429 || status === 404) {
+    origin.breaker.released();
+    return new HttpError(503, error.message, error.retryAfterSeconds ?? 1);
+  }
+  origin.breaker.failed();
+  return new HttpError(503, `origin ${origin.config.id} failed (${status})`, 1);
+}
+
+function parseLoad(header: string | null): SchedulerLoad | undefined {
+  if (!header) return undefined;
   try {
-    const body = JSON.parse(new TextDecoder().decode(bytes)) as { error?: unknown };
-    return typeof body.error === "string" ? body.error : undefined;
+    return loadFrom(JSON.parse(header));
   } catch {
     return undefined;
   }

@@ -6,17 +6,19 @@
  * outstanding there; origins whose breaker is open or whose health check failed are skipped.
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
-import { retryAfterSecondsFor } from "../../protocol/errors.ts";
+import { HttpError, retryAfterSecondsFor } from "../../protocol/errors.ts";
+import type { ModelRef } from "../../protocol/model-record.ts";
 import { waitAheadSince } from "../../scheduler/contract.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 
-export interface OriginConfig {
+/** An origin as the ORIGINS var lists it. */
+export interface OriginEndpoint {
   id: string;
   url: string;
 }
 
 export interface OriginState {
-  config: OriginConfig;
+  config: OriginEndpoint;
   breaker: CircuitBreaker;
   outstanding: number;
   /** Exponentially weighted round trip of successful calls, milliseconds. */
@@ -38,12 +40,6 @@ export interface OriginHealth {
   reason?: string;
   /** With `partial`: the versions ("name@version") it reported ready. */
   readyModels?: string[];
-}
-
-/** The version a request is for, as origins name it in their ready reports. */
-export interface ModelVersion {
-  name: string;
-  version: string;
 }
 
 const ROUND_TRIP_PRIOR_MS = 20;
@@ -72,17 +68,17 @@ export function originPool(env: PoolEnv): OriginState[] {
   return origins;
 }
 
-export function parseOrigins(raw: string): OriginConfig[] {
+export function parseOrigins(raw: string): OriginEndpoint[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new Error(`ORIGINS must be a JSON array of {"id", "url"}, got ${raw.slice(0, 80)}`);
+    throw new HttpError(500, `ORIGINS must be a JSON array of {"id", "url"}, got ${raw.slice(0, 80)}`);
   }
-  if (!Array.isArray(parsed)) throw new Error("ORIGINS must be a JSON array");
+  if (!Array.isArray(parsed)) throw new HttpError(500, "ORIGINS must be a JSON array");
   return parsed.map((entry, k) => {
     const { id, url } = (entry ?? {}) as Record<string, unknown>;
-    if (typeof id !== "string" || typeof url !== "string" || !/^https?:\/\//.test(url)) throw new Error(`ORIGINS[${k}] needs a string id and an http(s) url`);
+    if (typeof id !== "string" || typeof url !== "string" || !/^https?:\/\//.test(url)) throw new HttpError(500, `ORIGINS[${k}] needs a string id and an http(s) url`);
     return { id, url: url.replace(/\/+$/, "") };
   });
 }
@@ -97,14 +93,14 @@ export function expectedWaitMs(origin: OriginState, priority: number, now = Date
  * Whether an origin may be sent requests now (for `model`, when given): its breaker is not open,
  * its last check did not find it down, and if it is partly ready, `model` is among what it serves.
  */
-export function usable(origin: OriginState, model?: ModelVersion, now = Date.now()): boolean {
+export function usable(origin: OriginState, model?: ModelRef, now = Date.now()): boolean {
   if (origin.breaker.state(now) === "open" || origin.health.state === "down") return false;
   if (origin.health.state !== "partial" || model === undefined) return true;
   return (origin.health.readyModels ?? []).includes(`${model.name}@${model.version}`);
 }
 
 /** The origin to try next for `model`, skipping those tried already and those not usable for it. */
-export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, model: ModelVersion, priority: number, now = Date.now()): OriginState | undefined {
+export function chooseOrigin(pool: OriginState[], tried: ReadonlySet<string>, model: ModelRef, priority: number, now = Date.now()): OriginState | undefined {
   const candidates = pool
     .filter((o) => !tried.has(o.config.id) && usable(o, model, now))
     .sort((a, b) => expectedWaitMs(a, priority, now) - expectedWaitMs(b, priority, now));

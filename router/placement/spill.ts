@@ -1,20 +1,15 @@
 /**
- * @module Where an `auto` model's request runs: at the edge until the edge would miss the
- * deadline or be slower than the origin pool, then (if the tier may spill) on the pool.
- * Decided up front from the wait ahead of this tier that the chosen ModelHost last reported,
- * and again when the host itself refuses for lack of time.
+ * @module When a spillable request (plan.ts decides which are) goes to the origin pool
+ * instead of the edge: up front, when the wait the chosen ModelHost last reported would miss the
+ * deadline or exceed the pool's; and after the host itself refused for lack of time, while the
+ * time left still exceeds the pool's expected wait.
  */
-import type { TierConfig } from "../../config/tiers.ts";
-import type { Placement } from "../../protocol/model-record.ts";
 import { HttpError } from "../../protocol/errors.ts";
-import { expectedWaitMs, originPool, usable, type ModelVersion } from "../origin-pool/pool.ts";
+import type { ModelRef } from "../../protocol/model-record.ts";
+import { expectedWaitMs, originPool, usable } from "../origin-pool/pool.ts";
 
-export function maySpill(env: Env, model: ModelVersion & { placement: Placement }, tier: TierConfig): boolean {
-  return model.placement === "auto" && tier.maySpill && originPool(env).some((o) => usable(o, model));
-}
-
-/** Whether to send an `auto` request to the pool before trying the edge. */
-export function spillUpFront(env: Env, model: ModelVersion, edgeWaitMs: number, budgetMs: number, priority: number): boolean {
+/** Whether to send the request to the pool before trying the edge. */
+export function spillUpFront(env: Env, model: ModelRef, edgeWaitMs: number, budgetMs: number, priority: number): boolean {
   if (edgeWaitMs <= 0) return false;
   return edgeWaitMs >= budgetMs || edgeWaitMs > poolWaitMs(env, model, priority);
 }
@@ -24,17 +19,16 @@ export function spillUpFront(env: Env, model: ModelVersion, edgeWaitMs: number, 
  * has left exceeds what the pool is expected to take. Otherwise the refusal is the answer, given
  * at once, rather than a 504 after the deadline from an origin that never had the time.
  */
-export function spillAfterRefusal(env: Env, model: ModelVersion, error: unknown, remainingMs: number, priority: number): boolean {
+export function spillAfterRefusal(env: Env, model: ModelRef, error: unknown, remainingMs: number, priority: number): boolean {
   return isCapacityRefusal(error) && remainingMs > poolWaitMs(env, model, priority);
 }
 
 /** The least expected wait among origins usable for `model` (Infinity when none). */
-function poolWaitMs(env: Env, model: ModelVersion, priority: number): number {
+function poolWaitMs(env: Env, model: ModelRef, priority: number): number {
   return Math.min(...originPool(env).filter((o) => usable(o, model)).map((o) => expectedWaitMs(o, priority)));
 }
 
-/** A host refusal that the pool might still serve: no capacity or no time at the edge. */
+/** A refusal that the other side might still serve: no capacity or no time there. */
 export function isCapacityRefusal(error: unknown): boolean {
   return error instanceof HttpError && error.status === 503;
 }
-

@@ -3,6 +3,7 @@
  * loadable by a ModelHost, then registered), delete a version, pin the default, inspect state.
  * An upload that fails any step leaves nothing behind: its R2 object is deleted.
  */
+import { hex } from "../../protocol/sha256.ts";
 import { Hono, type Context } from "hono";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
 import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type ModelVersionRecord, type Placement } from "../../protocol/model-record.ts";
@@ -124,7 +125,7 @@ async function storeUpload(c: Context<AppEnv>, name: string, version: string) {
     await c.env.MODELS.delete(r2Key);
     throw badRequest(`upload failed: the body did not match its Content-Length of ${bytes} bytes (${String(error)})`);
   }
-  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const sha256 = hex(await digest.digest);
   return { r2Key, sha256, bytes };
 }
 

@@ -22,14 +22,13 @@ import { resolveVersion } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
 import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
 import { tenantAuth } from "../middleware/tenant-auth.ts";
-import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
-import { regionOf } from "../placement/region.ts";
-import { observeLoad, pickReplica, replicaWaitMs, replicaWarmed } from "../placement/replicas.ts";
-import { isCapacityRefusal, maySpill, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
+import { modelHostFor } from "../placement/model-host.ts";
+import { mayUsePool, planPlacement, type PlacementPlan } from "../placement/plan.ts";
+import { isCapacityRefusal, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
 import { checkOriginsWhenDue } from "../origin-pool/health-check.ts";
-import { inferOnPool, poolConfigured, type OriginCall } from "../origin-pool/origin-client.ts";
+import { inferOnPool, type OriginCall } from "../origin-pool/origin-client.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
-import { withWaitBefore } from "../../scheduler/contract.ts";
+import { withWaitBefore, type SchedulerLoad } from "../../scheduler/contract.ts";
 import { deadlineFor } from "../admission/deadline.ts";
 import { budgetBeforeBodyMs, refuseEarly } from "../admission/early-refusal.ts";
 import { admitTenant } from "../admission/tenant-limits.ts";
@@ -51,20 +50,13 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   const name = c.req.param("model") ?? "";
   const model = await resolveVersion(c.env, name, version);
   if (!mayUseModel(tenant, name)) throw new HttpError(403, `this key may not use model '${name}'`);
-  if (model.placement === "origin" && !poolConfigured(c.env)) {
-    throw new HttpError(503, `model '${name}' runs on the origin pool, and no origin is configured`, 30);
-  }
-  if (model.placement !== "edge") checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
+  const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
+  if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
 
   const release = admitTenant(tenant.id, tier, arrivedAt);
   try {
-    const region = regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined);
-    const setKey = `${region}:${name}`;
-    const host = modelHostFor(c.env, region, name, pickReplica(setKey, model));
-    const spillable = maySpill(c.env, model, tier);
-    const edgeWaitMs = model.placement === "origin" ? 0 : replicaWaitMs(setKey, model, host.replica, tier.priority);
-    if (model.placement !== "origin" && !spillable) {
-      refuseEarly(tenant.tier, tier, edgeWaitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
+    if (plan.where === "edge" && !plan.spillable) {
+      refuseEarly(tenant.tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
     }
 
     const limits = limitsOf(c.env);
@@ -75,7 +67,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const deadline = deadlineFor(tier, arrivedAt, request.parameters, c.req.header(TIMEOUT_HEADER));
     const work: Work = { model, inputs: request.inputs, outputNames: outputs.map((o) => o.name), tenant: tenant.id, priority: tier.priority, deadline: deadline.at };
 
-    const served = await serve(c, work, { host, setKey, spillable, edgeWaitMs, maxQueueWaitMs: tier.maxQueueWaitMs });
+    const served = await serve(c, work, plan, tier.maxQueueWaitMs);
     const encoded = encodeInferResponse(
       { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
       { outputs, binaryByDefault: request.binaryByDefault },
@@ -98,43 +90,35 @@ interface Served {
   servedBy: string;
 }
 
-interface Route {
-  host: HostChoice;
-  setKey: string;
-  /** An `auto` model whose tier may spill, with a usable pool. */
-  spillable: boolean;
-  /** The chosen replica's expected wait for this tier. */
-  edgeWaitMs: number;
-  maxQueueWaitMs: number;
-}
-
 /**
- * Where the work runs: `origin` models on the pool; spillable ones on the pool first when the
- * edge is already too slow, else at the edge with the pool behind it for refusals; the rest at
- * the edge. Each fallback happens only while the deadline leaves time for it.
+ * Where the work runs: on the pool when the plan says so; a spillable request on the pool first
+ * when the edge is already too slow, else at the edge with the pool behind it for refusals; the
+ * rest at the edge. Each fallback happens only while the deadline leaves time for it.
  */
-async function serve(c: Context<AppEnv>, work: Work, route: Route): Promise<Served> {
-  const { host, setKey, spillable, edgeWaitMs, maxQueueWaitMs } = route;
-  if (work.model.placement === "origin") return onPool(c, work, undefined);
-  if (spillable && spillUpFront(c.env, work.model, edgeWaitMs, work.deadline - Date.now(), work.priority)) {
+async function serve(c: Context<AppEnv>, work: Work, plan: PlacementPlan, maxQueueWaitMs: number): Promise<Served> {
+  if (plan.where === "pool") return onPool(c, work, undefined);
+  if (plan.spillable && spillUpFront(c.env, work.model, plan.waitMs, work.deadline - Date.now(), work.priority)) {
     try {
       return await onPool(c, work, "edge backlog");
     } catch (error) {
       // The pool failed first: the edge may still make it in the time left.
       if (!isCapacityRefusal(error) || work.deadline <= Date.now()) throw error;
-      return onEdge(c, work, host, setKey, maxQueueWaitMs);
+      return onEdge(c, work, plan, maxQueueWaitMs);
     }
   }
   try {
-    return await onEdge(c, work, host, setKey, maxQueueWaitMs);
+    return await onEdge(c, work, plan, maxQueueWaitMs);
   } catch (error) {
-    if (!spillable || !spillAfterRefusal(c.env, work.model, error, work.deadline - Date.now(), work.priority)) throw error;
+    if (!plan.spillable || !spillAfterRefusal(c.env, work.model, error, work.deadline - Date.now(), work.priority)) throw error;
     return onPool(c, work, "edge refused");
   }
 }
 
+type EdgePlan = Extract<PlacementPlan, { where: "edge" }>;
+
 /** Runs on a ModelHost replica; cancels its queued work if the client goes away. */
-async function onEdge(c: Context<AppEnv>, work: Work, host: HostChoice, setKey: string, maxQueueWaitMs: number): Promise<Served> {
+async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWaitMs: number): Promise<Served> {
+  const { host } = plan;
   const timing = c.get("timing");
   const requestId = crypto.randomUUID();
   const cancel = () => void host.stub.cancel(requestId).catch(() => false);
@@ -152,7 +136,7 @@ async function onEdge(c: Context<AppEnv>, work: Work, host: HostChoice, setKey: 
   // (its input queue while it ran other work): count it as backlog too, or a host that is busy
   // before its scheduler ever sees a request would look idle to the spill and scaling decisions.
   const unseenWaitMs = Math.max(0, Date.now() - calledAt - reply.timing.inferMs - reply.timing.queueMs - reply.timing.loadMs);
-  growIfBacklogged(c, setKey, work.model, host, { ...reply, load: withWaitBefore(reply.load, unseenWaitMs) });
+  growIfBacklogged(c, work.model, plan, withWaitBefore(reply.load, unseenWaitMs));
   const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
   if (loadMs > 0) timing.add("load", loadMs);
   timing.add("queue", queueMs);
@@ -172,14 +156,14 @@ async function onPool(c: Context<AppEnv>, work: Work, spilled: string | undefine
 }
 
 /** Feeds the host's reported load to the replica set; warms a new replica when it should grow. */
-function growIfBacklogged(c: Context<AppEnv>, setKey: string, model: ModelVersionRecord, host: HostChoice, reply: HostInferValue): void {
-  const grow = observeLoad(setKey, model, host.replica, reply.load);
+function growIfBacklogged(c: Context<AppEnv>, model: ModelVersionRecord, plan: EdgePlan, load: SchedulerLoad): void {
+  const grow = plan.replicas.observe(plan.host.replica, load);
   if (grow === undefined) return;
-  const next = modelHostFor(c.env, host.region as DurableObjectLocationHint, model.name, grow);
+  const next = modelHostFor(c.env, plan.host.region as DurableObjectLocationHint, model.name, grow);
   c.executionCtx.waitUntil(
     next.stub
       .warm(model)
-      .then((r) => replicaWarmed(setKey, model, grow, r.ok))
-      .catch(() => replicaWarmed(setKey, model, grow, false)),
+      .then((r) => plan.replicas.warmed(grow, r.ok))
+      .catch(() => plan.replicas.warmed(grow, false)),
   );
 }

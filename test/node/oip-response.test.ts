@@ -76,10 +76,10 @@ describe("encodeInferResponse, JSON", () => {
     assert.equal(encoded.contentType, "application/json");
   });
 
-  it("refuses a tensor whose data does not fill its shape with a plain Error (our bug, not the client's)", () => {
+  it("refuses a tensor whose data does not fill its shape with a 500 (our bug, not the client's)", () => {
     const broken: Tensor = { name: "y", datatype: "FP32", shape: [2, 2], data: new Float32Array(3) };
     assert.throws(() => encodeInferResponse(result([broken]), { outputs: [], binaryByDefault: false }), (error: unknown) => {
-      assert.ok(error instanceof Error && !(error instanceof HttpError));
+      assert.ok(error instanceof HttpError && error.status === 500, String(error));
       assert.match(error.message, /output 'y' has 3 elements, but shape \[2,2\] needs 4/);
       return true;
     });
@@ -149,7 +149,7 @@ describe("decodeInferResponse", () => {
     assert.equal(decoded.id, undefined);
   });
 
-  it("throws plain Errors for bad responses", () => {
+  it("answers 502 for bad responses: the answering server's fault, never the caller's", () => {
     // A JSON header declaring 8 binary bytes, followed by only 4.
     const truncated = utf8.encode('{"outputs":[{"name":"y","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8}}]}xxxx');
     const cases: [Uint8Array, number | undefined, RegExp][] = [
@@ -162,7 +162,7 @@ describe("decodeInferResponse", () => {
     ];
     for (const [body, headerLength, message] of cases) {
       assert.throws(() => decodeInferResponse(body, headerLength), (error: unknown) => {
-        assert.ok(error instanceof Error && !(error instanceof HttpError), String(error));
+        assert.ok(error instanceof HttpError && error.status === 502, String(error));
         assert.match(error.message, message);
         return true;
       });

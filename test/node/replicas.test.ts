@@ -1,10 +1,7 @@
-/** Replica choice and elastic scale: power of two choices, growth after warm-up, shrink when idle. */
+/** @module Replica choice and elastic scale (ReplicaSet): power of two choices, growth after warm-up, shrink when idle; early refusal at the router. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  activeReplicas, observeLoad, pickReplica, replicaWarmed, SCALE_DOWN_AFTER_MS, SCALE_UP_AFTER_MS, SCALE_UP_BACKLOG_MS,
-  replicaWaitMs,
-} from "../../router/placement/replicas.ts";
+import { ReplicaSet, replicaSetFor, SCALE_DOWN_AFTER_MS, SCALE_UP_AFTER_MS, SCALE_UP_BACKLOG_MS } from "../../router/placement/replica-set.ts";
 import { TIERS } from "../../config/tiers.ts";
 import type { HttpError } from "../../protocol/errors.ts";
 import { budgetBeforeBodyMs, refuseEarly } from "../../router/admission/early-refusal.ts";
@@ -12,86 +9,94 @@ import { budgetBeforeBodyMs, refuseEarly } from "../../router/admission/early-re
 const bounds = { minReplicas: 1, maxReplicas: 3 };
 const busy = { queued: 10, running: 1, backlogMs: SCALE_UP_BACKLOG_MS * 2, waitAheadMs: {}, gapMs: 0 };
 const idle = { queued: 0, running: 0, backlogMs: 0, waitAheadMs: {}, gapMs: 0 };
-let setCounter = 0;
-const freshKey = () => `test:set${setCounter++}`;
 
 describe("replicas", () => {
   test("a single replica takes everything", () => {
-    const key = freshKey();
-    assert.equal(pickReplica(key, bounds), 0);
-    assert.equal(activeReplicas(key, bounds), 1);
+    const set = new ReplicaSet(bounds);
+    assert.equal(set.pick(), 0);
+    assert.equal(set.active, 1);
   });
 
   test("sustained backlog grows the set by one, only after the new replica warmed", () => {
-    const key = freshKey();
+    const set = new ReplicaSet(bounds);
     const t0 = 1_000_000;
-    assert.equal(observeLoad(key, bounds, 0, busy, t0), undefined); // pressure starts
-    assert.equal(observeLoad(key, bounds, 0, busy, t0 + SCALE_UP_AFTER_MS / 2), undefined); // not sustained yet
-    assert.equal(observeLoad(key, bounds, 0, busy, t0 + SCALE_UP_AFTER_MS), 1); // warm replica 1
-    assert.equal(observeLoad(key, bounds, 0, busy, t0 + SCALE_UP_AFTER_MS + 10), undefined); // one warm-up at a time
-    assert.equal(activeReplicas(key, bounds), 1); // not before it is warm
-    replicaWarmed(key, bounds, 1, true);
-    assert.equal(activeReplicas(key, bounds), 2);
+    assert.equal(set.observe(0, busy, t0), undefined); // pressure starts
+    assert.equal(set.observe(0, busy, t0 + SCALE_UP_AFTER_MS / 2), undefined); // not sustained yet
+    assert.equal(set.observe(0, busy, t0 + SCALE_UP_AFTER_MS), 1); // warm replica 1
+    assert.equal(set.observe(0, busy, t0 + SCALE_UP_AFTER_MS + 10), undefined); // one warm-up at a time
+    assert.equal(set.active, 1); // not before it is warm
+    set.warmed(1, true);
+    assert.equal(set.active, 2);
   });
 
   test("a failed warm-up does not add the replica", () => {
-    const key = freshKey();
+    const set = new ReplicaSet(bounds);
     const t0 = 2_000_000;
-    observeLoad(key, bounds, 0, busy, t0);
-    const grow = observeLoad(key, bounds, 0, busy, t0 + SCALE_UP_AFTER_MS);
+    set.observe(0, busy, t0);
+    const grow = set.observe(0, busy, t0 + SCALE_UP_AFTER_MS);
     assert.equal(grow, 1);
-    replicaWarmed(key, bounds, 1, false);
-    assert.equal(activeReplicas(key, bounds), 1);
+    set.warmed(1, false);
+    assert.equal(set.active, 1);
   });
 
   test("never above max, never below min", () => {
-    const key = freshKey();
+    const set = new ReplicaSet(bounds);
     let t = 3_000_000;
     for (let k = 0; k < 10; k++) {
-      observeLoad(key, bounds, 0, busy, t);
-      const grow = observeLoad(key, bounds, 0, busy, (t += SCALE_UP_AFTER_MS));
-      if (grow !== undefined) replicaWarmed(key, bounds, grow, true);
+      set.observe(0, busy, t);
+      const grow = set.observe(0, busy, (t += SCALE_UP_AFTER_MS));
+      if (grow !== undefined) set.warmed(grow, true);
       t += 1;
     }
-    assert.equal(activeReplicas(key, bounds), 3);
+    assert.equal(set.active, 3);
     for (let k = 0; k < 10; k++) {
-      for (let r = 0; r < 3; r++) observeLoad(key, bounds, r, idle, t);
+      for (let r = 0; r < 3; r++) set.observe(r, idle, t);
       t += SCALE_DOWN_AFTER_MS;
-      for (let r = 0; r < 3; r++) observeLoad(key, bounds, r, idle, t);
+      for (let r = 0; r < 3; r++) set.observe(r, idle, t);
     }
-    assert.equal(activeReplicas(key, bounds), 1);
+    assert.equal(set.active, 1);
   });
 
   test("power of two choices prefers the less loaded replica", () => {
-    const key = freshKey();
-    const two = { minReplicas: 2, maxReplicas: 2 };
+    const set = new ReplicaSet({ minReplicas: 2, maxReplicas: 2 });
     const now = 4_000_000;
-    observeLoad(key, two, 0, busy, now);
-    observeLoad(key, two, 1, idle, now);
-    const picks = Array.from({ length: 50 }, (_, k) => pickReplica(key, two, now, () => (k % 10) / 10));
+    set.observe(0, busy, now);
+    set.observe(1, idle, now);
+    const picks = Array.from({ length: 50 }, (_, k) => set.pick(now, () => (k % 10) / 10));
     assert.ok(picks.every((p) => p === 1), picks.join(""));
   });
 
   test("stale reports are not trusted", () => {
-    const key = freshKey();
-    const two = { minReplicas: 2, maxReplicas: 2 };
-    observeLoad(key, two, 0, busy, 5_000_000);
-    observeLoad(key, two, 1, { ...busy, backlogMs: 10 }, 5_009_000);
+    const set = new ReplicaSet({ minReplicas: 2, maxReplicas: 2 });
+    set.observe(0, busy, 5_000_000);
+    set.observe(1, { ...busy, backlogMs: 10 }, 5_009_000);
     // ten seconds on, replica 0's big backlog report is stale (it has drained since), so it wins
-    const picks = new Set(Array.from({ length: 20 }, (_, k) => pickReplica(key, two, 5_010_000, () => (k % 10) / 10)));
+    const picks = new Set(Array.from({ length: 20 }, (_, k) => set.pick(5_010_000, () => (k % 10) / 10)));
     assert.deepEqual([...picks].sort(), [0]);
   });
 
   test("the wait a replica reports ahead of a priority drains with time, and a stale or missing report counts as none", () => {
-    const key = freshKey();
+    const set = new ReplicaSet(bounds);
     const now = 6_000_000;
-    assert.equal(replicaWaitMs(key, bounds, 0, 1, now), 0, "no report yet");
-    observeLoad(key, bounds, 0, { ...busy, backlogMs: 900, waitAheadMs: { 1: 100, 3: 900 } }, now);
-    assert.equal(replicaWaitMs(key, bounds, 0, 1, now), 100);
-    assert.equal(replicaWaitMs(key, bounds, 0, 3, now + 400), 500, "worked off for 400 ms");
-    assert.equal(replicaWaitMs(key, bounds, 0, 2, now), 900, "a priority the report has no figure for waits for everything");
-    assert.equal(replicaWaitMs(key, bounds, 0, 1, now + 150), 0, "never below zero");
-    assert.equal(replicaWaitMs(key, bounds, 0, 3, now + 60_000), 0, "stale");
+    assert.equal(set.waitMs(0, 1, now), 0, "no report yet");
+    set.observe(0, { ...busy, backlogMs: 900, waitAheadMs: { 1: 100, 3: 900 } }, now);
+    assert.equal(set.waitMs(0, 1, now), 100);
+    assert.equal(set.waitMs(0, 3, now + 400), 500, "worked off for 400 ms");
+    assert.equal(set.waitMs(0, 2, now), 900, "a priority the report has no figure for waits for everything");
+    assert.equal(set.waitMs(0, 1, now + 150), 0, "never below zero");
+    assert.equal(set.waitMs(0, 3, now + 60_000), 0, "stale");
+  });
+});
+
+describe("replica sets per region and model", () => {
+  test("one set per region and model in an isolate, bound to the model's current bounds", () => {
+    const a = replicaSetFor("weur", "test-model-a", { minReplicas: 2, maxReplicas: 4 });
+    assert.equal(replicaSetFor("weur", "test-model-a", { minReplicas: 2, maxReplicas: 4 }), a, "the same set again");
+    assert.notEqual(replicaSetFor("enam", "test-model-a", { minReplicas: 2, maxReplicas: 4 }), a, "another region has its own");
+    assert.notEqual(replicaSetFor("weur", "test-model-b", { minReplicas: 2, maxReplicas: 4 }), a, "another model has its own");
+    assert.equal(a.active, 2);
+    assert.equal(replicaSetFor("weur", "test-model-a", { minReplicas: 3, maxReplicas: 4 }).active, 3, "raising the minimum adds replicas");
+    assert.equal(replicaSetFor("weur", "test-model-a", { minReplicas: 1, maxReplicas: 1 }).active, 1, "lowering the maximum removes them");
   });
 });
 
@@ -106,9 +111,12 @@ describe("early refusal at the router", () => {
     assert.throws(() => budgetBeforeBodyMs(TIERS.premium, "soon"), (e: HttpError) => e.status === 400);
   });
 
-  test("passes a request the host could still take", () => {
-    assert.doesNotThrow(() => refuseEarly("free", tier, 0, 3_000));
-    assert.doesNotThrow(() => refuseEarly("free", tier, tier.maxQueueWaitMs, 3_000));
+  test("passes a request the host could still take, up to the tier's queue wait and the request's time exactly", () => {
+    assert.equal(refuseEarly("free", tier, 0, 3_000), undefined);
+    assert.equal(refuseEarly("free", tier, tier.maxQueueWaitMs, 3_000), undefined);
+    assert.throws(() => refuseEarly("free", tier, tier.maxQueueWaitMs + 1, 3_000), (e: HttpError) => e.status === 503);
+    assert.equal(refuseEarly("free", tier, 200, 200), undefined);
+    assert.throws(() => refuseEarly("free", tier, 201, 200), (e: HttpError) => e.status === 503);
   });
 
   test("refuses with 503 and Retry-After past the tier's queue wait or the request's time", () => {

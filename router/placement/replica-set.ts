@@ -1,0 +1,123 @@
+/**
+ * @module How many ModelHost replicas a model uses in a region, and which one gets a request.
+ * Each host reports its load on every answer; the set keeps the latest report per replica and
+ * sends each request to the less loaded of two replicas picked at random (power of two choices).
+ * It grows by one, after the new replica has warmed, when the chosen replicas stay backlogged for
+ * a while, and shrinks when every replica has been idle. A set lives in one router isolate: each
+ * isolate scales on what it sees, which is what it sends.
+ */
+import type { SchedulerLoad } from "../../scheduler/contract.ts";
+import { waitAheadSince } from "../../scheduler/contract.ts";
+
+/** Predicted queue work that counts as pressure. */
+export const SCALE_UP_BACKLOG_MS = 50;
+/** Pressure must last this long before a replica is added. */
+export const SCALE_UP_AFTER_MS = 1_000;
+/** Every replica must be idle this long before one is removed. */
+export const SCALE_DOWN_AFTER_MS = 30_000;
+/** Reports older than this are not trusted: the replica may have drained. */
+const STALE_MS = 5_000;
+
+export interface ReplicaBounds {
+  minReplicas: number;
+  maxReplicas: number;
+}
+
+interface Report {
+  load: SchedulerLoad;
+  at: number;
+}
+
+export class ReplicaSet {
+  #bounds: ReplicaBounds;
+  #active: number;
+  #warming = false;
+  readonly #reports = new Map<number, Report>();
+  #pressureSince: number | undefined;
+  #idleSince: number | undefined;
+
+  constructor(bounds: ReplicaBounds) {
+    this.#bounds = bounds;
+    this.#active = bounds.minReplicas;
+  }
+
+  /** Takes a model's current bounds (an operator may change them between versions). */
+  bound(bounds: ReplicaBounds): this {
+    this.#bounds = bounds;
+    this.#active = Math.min(Math.max(this.#active, bounds.minReplicas), bounds.maxReplicas);
+    return this;
+  }
+
+  /** Replicas taking traffic now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** The replica for the next request: the less loaded of two random ones. */
+  pick(now = Date.now(), random = Math.random): number {
+    if (this.#active <= 1) return 0;
+    const a = Math.floor(random() * this.#active);
+    let b = Math.floor(random() * (this.#active - 1));
+    if (b >= a) b += 1;
+    return this.#weight(b, now) < this.#weight(a, now) ? b : a;
+  }
+
+  /**
+   * Records a replica's load; returns the index of a replica to warm when the set should grow.
+   * Call `warmed` once that replica has loaded the model (or failed to).
+   */
+  observe(replica: number, load: SchedulerLoad, now = Date.now()): number | undefined {
+    this.#reports.set(replica, { load, at: now });
+    const busy = load.backlogMs >= SCALE_UP_BACKLOG_MS;
+    this.#pressureSince = busy ? (this.#pressureSince ?? now) : undefined;
+
+    const allIdle = [...Array(this.#active).keys()].every((r) => this.#weight(r, now) === 0);
+    this.#idleSince = allIdle ? (this.#idleSince ?? now) : undefined;
+    if (this.#idleSince !== undefined && now - this.#idleSince >= SCALE_DOWN_AFTER_MS && this.#active > this.#bounds.minReplicas) {
+      this.#active -= 1;
+      this.#reports.delete(this.#active);
+      this.#idleSince = now;
+    }
+
+    const sustained = this.#pressureSince !== undefined && now - this.#pressureSince >= SCALE_UP_AFTER_MS;
+    if (sustained && this.#active < this.#bounds.maxReplicas && !this.#warming) {
+      this.#warming = true;
+      return this.#active;
+    }
+    return undefined;
+  }
+
+  /** The replica `observe` asked for has its session warm (`ok`), or could not load it. */
+  warmed(replica: number, ok: boolean): void {
+    this.#warming = false;
+    if (!ok) return;
+    this.#active = Math.min(this.#bounds.maxReplicas, Math.max(this.#active, replica + 1));
+    this.#pressureSince = undefined;
+  }
+
+  /**
+   * The wait a new request of `priority` would have at a replica: what it last reported ahead of
+   * that priority, less the time since (the replica has been working it off); 0 when unknown or
+   * stale. What early refusal and the spill decision read.
+   */
+  waitMs(replica: number, priority: number, now = Date.now()): number {
+    const report = this.#reports.get(replica);
+    return report ? waitAheadSince(report.load, report.at, priority, now, STALE_MS) : 0;
+  }
+
+  #weight(replica: number, now: number): number {
+    const report = this.#reports.get(replica);
+    if (!report || now - report.at > STALE_MS) return 0;
+    return report.load.backlogMs + report.load.queued;
+  }
+}
+
+const sets = new Map<string, ReplicaSet>();
+
+/** This isolate's set for a model in a region, bound to the model's current replica bounds. */
+export function replicaSetFor(region: string, model: string, bounds: ReplicaBounds): ReplicaSet {
+  const key = `${region}:${model}`;
+  let set = sets.get(key);
+  if (!set) sets.set(key, (set = new ReplicaSet(bounds)));
+  return set.bound(bounds);
+}
