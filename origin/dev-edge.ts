@@ -1,7 +1,7 @@
 /**
  * @module A stand-in for the edge's internal model routes (router/routes/internal-models.ts),
  * serving the models prepared under `.hotpath/models` (scripts/prepare-models.ts). It lets an
- * origin run where the edge cannot: the origin's tests, and a GPU machine (GPU.md), which has no
+ * origin run where the edge cannot: the origin's tests, and a GPU machine (docs/gpu.md), which may have no
  * wrangler. Same paths, same bearer token rule, same record fields and `x-model-sha256` header.
  *
  * From the shell: `ORIGIN_TOKEN=... node origin/dev-edge-main.ts --port 8787 [--root .hotpath/models]`.

@@ -1,7 +1,7 @@
 /**
  * @module Chooses the execution provider once, at start: `cpu`, or `webgpu` when a GPU answers.
  * A tiny built-in model is loaded and run on the requested provider before any real model, so a
- * machine without a GPU (or without the Vulkan loader, see GPU.md) says why in one line and falls
+ * machine without a GPU (or without the Vulkan loader, see docs/gpu.md) says why in one line and falls
  * back to cpu, or stops with `--strict`, instead of failing later on the first heavy model.
  */
 import { HttpError } from "../protocol/errors.ts";
@@ -39,7 +39,7 @@ export async function chooseExecutionProvider(
   if (requested === "cpu" || options.strict) {
     throw new HttpError(503, requested === "cpu" ? reason : `${reason} (--strict: not falling back to cpu)`);
   }
-  options.log(`${reason}; falling back to cpu (GPU.md: a GPU, its Vulkan driver and VK_DRIVER_FILES are needed)`);
+  options.log(`${reason}; falling back to cpu (a GPU, its Vulkan driver and VK_DRIVER_FILES are needed: see docs/gpu.md)`);
   const cpuFailure = await probe(worker, "cpu", options.threads);
   if (cpuFailure !== undefined) throw new HttpError(503, `execution provider 'cpu' is unavailable too: ${cpuFailure}`);
   return { ep: "cpu", fallbackReason: failure, probeMs: performance.now() - startedAt };

@@ -34,7 +34,7 @@ export interface LaunchedOrigin {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-// server.ts beside this file, or server.mjs beside the bundle this file was built into (GPU.md).
+// server.ts beside this file, or server.mjs beside the bundle this file was built into (npm run gpu-kit).
 const SERVER = fileURLToPath(new URL(`./server${extname(new URL(import.meta.url).pathname)}`, import.meta.url));
 
 /**

@@ -22,13 +22,13 @@ import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 const SCENARIOS: Record<string, Scenario> = {
   overhead, cost, overload: overloadIn("split"), "overload-one-session": overloadIn("one-session"), batching, spill, "origin-batching": originBatching,
 };
-/** Run only when asked for: it needs a GPU machine to say anything (GPU.md). */
+/** Run only when asked for: it needs a GPU machine to say anything (docs/gpu.md). */
 const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
 
 const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|origin-ep ...] [--quick] [--out DIR]
 
   --scenario, -s  run only these (repeat or comma-separate); default: all but origin-ep, in the order above
-                  (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see GPU.md)
+                  (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see docs/gpu.md)
   --quick         short runs (about a minute in all) to check the setup, not to quote
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 

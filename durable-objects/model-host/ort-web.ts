@@ -3,7 +3,7 @@
  * workerd forbids compiling wasm from bytes at run time and gives ORT no script URL to find its
  * .wasm by, so the ORT wasm is imported as a precompiled module (bundled by wrangler) and handed
  * to ORT by intercepting the one `WebAssembly.instantiate` call its loader makes
- * (DESIGN.md, "What is already known").
+ * (docs/architecture.md, "onnxruntime-web inside workerd").
  */
 import * as ort from "onnxruntime-web/wasm";
 import ortWasmModule from "onnxruntime-web/ort-wasm-simd-threaded.wasm";

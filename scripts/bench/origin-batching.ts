@@ -4,7 +4,7 @@
  * stand-in edge (origin/dev-edge.ts, no wrangler needed); 64 closed-loop clients send one row per
  * request straight to the origin over OIP binary, as the edge's pool would. On and off alternate
  * in rounds so drift on a noisy machine hits both alike. On a GPU the same comparison is where the
- * origin earns its place (GPU.md); here it is the cpu figure.
+ * origin earns its place (docs/gpu.md); here it is the cpu figure.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,7 +1,7 @@
 /**
  * @module Scenario `origin-ep`: the origin server with the `webgpu` execution provider against
- * `cpu` on the same machine, at batch 1 and batched, in one run (GPU.md: run it on a GPU machine
- * through the device tool; elsewhere the webgpu origin cannot start and the report says so).
+ * `cpu` on the same machine, at batch 1 and batched, in one run (docs/gpu.md: run it on a GPU machine,
+ * e.g. through scripts/gpu/origin-ep.sh; elsewhere the webgpu origin cannot start and the report says so).
  * Two origin processes serve `mlp-heavy` from a stand-in edge; per provider it measures one row
  * per request one at a time, 64 rows per request one at a time, and 64 clients of one row each
  * through the origin's batcher, and checks that both providers give the same outputs.
@@ -139,7 +139,7 @@ function report(measured: Map<Provider, Measured>, info: { gpu: string | undefin
       `then 64 closed-loop clients of 1 row through the origin's batcher (median req/s over rounds, mean rows per run, p99).` +
       (info.agreement === undefined ? "" : ` Outputs agree to ${info.agreement.toExponential(1)} relative (largest |webgpu - cpu| over largest |cpu|, 64 rows).`),
     "",
-    ...(info.webgpuMissing ? [`webgpu was not measured: the origin could not start with it here (${info.webgpuMissing}). Run this scenario on a GPU machine (GPU.md).`, ""] : []),
+    ...(info.webgpuMissing ? [`webgpu was not measured: the origin could not start with it here (${info.webgpuMissing}). Run this scenario on a GPU machine (docs/gpu.md).`, ""] : []),
     table(["provider", "1 row: run p50 ms", "p50 ms", "p99 ms", "64 rows: run p50 ms", "p50 ms", "p99 ms", "64 clients: req/s", "rows per run", "p99 ms", "failed"], tableRows),
   ].join("\n");
   const chart = barChart({

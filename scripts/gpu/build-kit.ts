@@ -1,13 +1,13 @@
 /**
- * @module `npm run gpu-kit`: bundles what a GPU machine runs into `dist/gpu/` (GPU.md: that machine
- * has no node_modules, only what the device tool carries). One ES module per entry point, with
- * onnxruntime-node left out (`../shared/gpu/pack.sh` puts it in `.gpu/`):
+ * @module `npm run gpu-kit`: bundles what a GPU machine runs into `dist/gpu/` (docs/gpu.md: that
+ * machine may have no network and no node_modules, only what is copied to it). One ES module per
+ * entry point, with onnxruntime-node left out (`scripts/gpu/pack.sh` puts it in `.gpu/`):
  * - `server.mjs` and `inference-worker.mjs`: the origin server and its model thread (the server
  *   finds the worker beside itself);
- * - `prepare-models.mjs`: generates `mlp-heavy` on the machine (101 MB is more than may travel);
+ * - `prepare-models.mjs`: generates `mlp-heavy` on the machine (101 MB: cheaper to make there than to copy);
  * - `bench.mjs`: `npm run bench` (its `origin-ep` scenario compares webgpu with cpu).
  * `dist/gpu/` sits two levels below the repository root like `scripts/lib/`, so the bundles find
- * `.hotpath/` where the sources do. Then, on the device: `bash scripts/gpu/origin-ep.sh`.
+ * `.hotpath/` where the sources do. Then, on the GPU machine: `bash scripts/gpu/origin-ep.sh`.
  */
 import { build } from "esbuild";
 import { rmSync, statSync } from "node:fs";
@@ -40,4 +40,4 @@ for (const name of Object.keys(ENTRIES)) {
   const file = join(OUT, `${name}.mjs`);
   console.log(`${file.slice(REPO_ROOT.length)}: ${(statSync(file).size / 1e6).toFixed(2)} MB`);
 }
-console.log("on the device, with carry [\".gpu\", \"dist/gpu\"]: bash scripts/gpu/origin-ep.sh");
+console.log("then, with .gpu/ (scripts/gpu/pack.sh) and dist/gpu/ copied to the GPU machine: bash scripts/gpu/origin-ep.sh");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The GPU benchmark, as one device call (GPU.md): the origin on webgpu vs cpu, batch 1 and
-# batched, on the same machine, in one run. Prepare here first:
-#   npm ci && ../shared/gpu/pack.sh && npm run gpu-kit
-# then run on the device from the repository root with carry [".gpu", "dist/gpu"]:
+# The GPU benchmark in one command (docs/gpu.md): the origin on webgpu vs cpu, batch 1 and
+# batched, on the same machine, in one run. Prepare on a machine with network first:
+#   npm ci && scripts/gpu/pack.sh && npm run gpu-kit
+# then copy the checkout (at least .gpu/, dist/gpu/ and scripts/gpu/) to the GPU machine and run
+# there, from the repository root:
 #   bash scripts/gpu/origin-ep.sh [--quick]
 # Results (report.md, results.json, charts, gpu.txt) land in $OUT (or .hotpath/bench-gpu).
 set -euo pipefail
