@@ -7,7 +7,7 @@
  */
 
 /**
- * Statuses hotpath answers on purpose (docs/architecture.md, "Status codes"). 422: a model's
+ * Statuses hotpath answers on purpose (docs/architecture.md, "Interfaces that stay fixed"). 422: a model's
  * bytes are not a model it can load; 499: the client went away (nginx's convention), recorded,
  * never sent; 502: an upstream (an origin, or the edge seen from an origin) failed or sent garbage.
  */
