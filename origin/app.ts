@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { onError, onNotFound } from "../protocol/http/error-response.ts";
-import { ServerTiming } from "../protocol/http/server-timing.ts";
+import { serverTiming } from "../protocol/http/server-timing.ts";
 import { LOAD_HEADER, SERVED_BY_HEADER } from "../protocol/headers.ts";
 import type { OriginContext, OriginEnv } from "./context.ts";
 import { originAuth } from "./origin-auth.ts";
@@ -15,12 +15,11 @@ import { inferRoutes } from "./routes/infer.ts";
 import { modelRoutes } from "./routes/models.ts";
 
 export function createOriginApp(context: OriginContext): Hono<OriginEnv> {
-  const app = new Hono<OriginEnv>();
+  const app = new Hono<OriginEnv>({ strict: false });
+  app.use("*", serverTiming());
   app.use(
     "*",
     createMiddleware<OriginEnv>(async (c, next) => {
-      const timing = new ServerTiming();
-      c.set("timing", timing);
       await next();
       // The edge reads these on every answer to choose the least loaded origin. Set after the handler (or the error handler) so the load is the one after this request.
       const { queued, running, backlogMs, waitAheadMs, gapMs } = context.scheduler.load();
@@ -28,7 +27,6 @@ export function createOriginApp(context: OriginContext): Hono<OriginEnv> {
       const waits = Object.fromEntries(Object.entries(waitAheadMs).map(([priority, ms]) => [priority, tenths(ms)]));
       c.res.headers.set(SERVED_BY_HEADER, `origin:${context.config.id}`);
       c.res.headers.set(LOAD_HEADER, JSON.stringify({ queued, running, backlogMs: tenths(backlogMs), waitAheadMs: waits, gapMs: tenths(gapMs) }));
-      if (!c.res.headers.has("server-timing")) c.res.headers.set("server-timing", timing.header());
     }),
   );
   app.use("*", originAuth(context.config.token));

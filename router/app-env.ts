@@ -1,11 +1,10 @@
 /** @module The Hono environment: bindings plus what middleware hands to routes. */
-import type { ServerTiming } from "../protocol/http/server-timing.ts";
+import type { TimingVariables } from "../protocol/http/server-timing.ts";
 import type { TenantRecord } from "./tenants/records.ts";
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: {
+  Variables: TimingVariables & {
     tenant: TenantRecord;
-    timing: ServerTiming;
   };
 }

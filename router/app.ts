@@ -3,7 +3,6 @@
  * admin API, with one error handler for all of them.
  */
 import { Hono } from "hono";
-import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./app-env.ts";
 import { onError, onNotFound } from "../protocol/http/error-response.ts";
 import { adminModelRoutes } from "./routes/admin-models.ts";
@@ -14,17 +13,11 @@ import { internalModelRoutes } from "./routes/internal-models.ts";
 import { oipInferRoutes } from "./routes/oip-infer.ts";
 import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
 import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
-import { ServerTiming } from "../protocol/http/server-timing.ts";
+import { serverTiming } from "../protocol/http/server-timing.ts";
 
 export function createApp(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.use(
-    "*",
-    createMiddleware<AppEnv>(async (c, next) => {
-      c.set("timing", new ServerTiming());
-      await next();
-    }),
-  );
+  const app = new Hono<AppEnv>({ strict: false });
+  app.use("*", serverTiming());
   app.route("/", oipMetadataRoutes);
   app.route("/", oipInferRoutes);
   app.route("/", oipRepositoryRoutes);

@@ -12,6 +12,7 @@ import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
 import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
 import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
+import { addTiming, noteTiming } from "../../protocol/http/server-timing.ts";
 import type { OriginContext, OriginEnv } from "../context.ts";
 import { INFERENCE_HEADER_LENGTH_HEADER, TENANT_HEADER, TIMEOUT_HEADER } from "../../protocol/headers.ts";
 import { schedulePolicy } from "../schedule-policy.ts";
@@ -30,7 +31,6 @@ export function inferRoutes(context: OriginContext): Hono<OriginEnv> {
 async function infer(c: Context<OriginEnv>, context: OriginContext, version: string | undefined): Promise<Response> {
   const arrivedAt = Date.now();
   const { config, store, scheduler } = context;
-  const timing = c.get("timing");
   const name = c.req.param("model") ?? "";
   const entry = store.servable(name, version);
   const model = entry.host!;
@@ -69,14 +69,14 @@ async function infer(c: Context<OriginEnv>, context: OriginContext, version: str
   }
 
   const { queueMs, inferMs, batchSize } = reply.timing;
-  timing.add("queue", queueMs);
-  timing.add("infer", inferMs);
-  timing.note("batch", String(batchSize));
+  addTiming(c, "queue", queueMs);
+  addTiming(c, "infer", inferMs);
+  noteTiming(c, "batch", String(batchSize));
   const encoded = encodeInferResponse(
     { modelName: name, modelVersion: entry.version, id: request.id, outputs: reply.outputs },
     { outputs, binaryByDefault: request.binaryByDefault },
   );
-  const headers = new Headers({ "content-type": encoded.contentType, "server-timing": timing.header() });
+  const headers = new Headers({ "content-type": encoded.contentType });
   if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
   return new Response(encoded.body, { status: 200, headers });
 }

@@ -5,9 +5,9 @@
 import { createMiddleware } from "hono/factory";
 import { bearerToken } from "../../protocol/http/bearer.ts";
 import { HttpError } from "../../protocol/errors.ts";
+import { addTiming } from "../../protocol/http/server-timing.ts";
 import { tenantForKey } from "../tenants/store.ts";
 import type { AppEnv } from "../app-env.ts";
-
 
 export const tenantAuth = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
@@ -16,6 +16,6 @@ export const tenantAuth = createMiddleware<AppEnv>(async (c, next) => {
   const tenant = await tenantForKey(c.env.KEYS, key);
   if (!tenant) throw new HttpError(401, "unknown API key");
   c.set("tenant", tenant);
-  c.get("timing").add("auth", performance.now() - started);
+  addTiming(c, "auth", performance.now() - started);
   await next();
 });

@@ -21,6 +21,7 @@ import type { AppEnv } from "../app-env.ts";
 import { resolveVersion } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
 import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
+import { addTiming, measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
 import { tenantAuth } from "../middleware/tenant-auth.ts";
 import { modelHostFor } from "../placement/model-host.ts";
 import { mayUsePool, planPlacement, type PlacementPlan } from "../placement/plan.ts";
@@ -44,7 +45,6 @@ oipInferRoutes.post("/v2/models/:model/versions/:version/infer", tenantAuth, (c)
 
 async function infer(c: Context<AppEnv>, version: string | undefined): Promise<Response> {
   const arrivedAt = Date.now();
-  const timing = c.get("timing");
   const tenant = c.get("tenant");
   const tier = tierConfig(tenant.tier);
   const name = c.req.param("model") ?? "";
@@ -74,7 +74,6 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     );
     const headers = new Headers({ "content-type": encoded.contentType, [SERVED_BY_HEADER]: served.servedBy });
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
-    headers.set("server-timing", timing.header());
     return new Response(encoded.body, { status: 200, headers });
   } finally {
     release();
@@ -119,14 +118,13 @@ type EdgePlan = Extract<PlacementPlan, { where: "edge" }>;
 /** Runs on a ModelHost replica; cancels its queued work if the client goes away. */
 async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWaitMs: number): Promise<Served> {
   const { host } = plan;
-  const timing = c.get("timing");
   const requestId = crypto.randomUUID();
   const cancel = () => void host.stub.cancel(requestId).catch(() => false);
   c.req.raw.signal.addEventListener("abort", cancel);
   let reply: HostInferValue;
   const calledAt = Date.now();
   try {
-    reply = await timing.measure("host", () =>
+    reply = await measureTiming(c, "host", () =>
       beforeDeadline(work.deadline + DEADLINE_GRACE_MS, (async () => unwrapReply(await host.stub.infer({ ...work, requestId, maxQueueWaitMs })))()),
     );
   } finally {
@@ -138,20 +136,19 @@ async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWa
   const unseenWaitMs = Math.max(0, Date.now() - calledAt - reply.timing.inferMs - reply.timing.queueMs - reply.timing.loadMs);
   growIfBacklogged(c, work.model, plan, withWaitBefore(reply.load, unseenWaitMs));
   const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
-  if (loadMs > 0) timing.add("load", loadMs);
-  timing.add("queue", queueMs);
-  timing.add("infer", inferMs);
-  timing.note("batch", String(batchSize));
-  timing.note("replica", `${host.region}/${host.replica}`);
+  if (loadMs > 0) addTiming(c, "load", loadMs);
+  addTiming(c, "queue", queueMs);
+  addTiming(c, "infer", inferMs);
+  noteTiming(c, "batch", String(batchSize));
+  noteTiming(c, "replica", `${host.region}/${host.replica}`);
   return { outputs: reply.outputs, servedBy: `edge:${host.region}/${host.replica}` };
 }
 
 /** Runs on the origin pool; `spilled` says why an edge model went there. */
 async function onPool(c: Context<AppEnv>, work: Work, spilled: string | undefined): Promise<Served> {
-  const timing = c.get("timing");
-  if (spilled) timing.note("spill", spilled);
-  const answer = await timing.measure("origin", () => inferOnPool(c.env, work));
-  timing.note("served", `origin:${answer.origin}${answer.attempts > 1 ? ` after ${answer.attempts} tries` : ""}`);
+  if (spilled) noteTiming(c, "spill", spilled);
+  const answer = await measureTiming(c, "origin", () => inferOnPool(c.env, work));
+  noteTiming(c, "served", `origin:${answer.origin}${answer.attempts > 1 ? ` after ${answer.attempts} tries` : ""}`);
   return { outputs: answer.outputs, servedBy: `origin:${answer.origin}` };
 }
 

@@ -1,6 +1,7 @@
 /** Keys: missing, unknown, revoked and foreign keys, and tenant keys on admin routes. */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, call, createTenant, ensureDemoModel, inferJson } from "./helpers.ts";
+import { sha256Hex } from "../../protocol/sha256.ts";
 import { loadFixture } from "./fixtures.ts";
 
 let inputs: unknown;
@@ -9,6 +10,19 @@ beforeAll(async () => {
   await ensureDemoModel("mlp-tiny");
   await ensureDemoModel("silero-vad");
   inputs = (await loadFixture("mlp-tiny")).inputs;
+});
+
+describe("routes with and without a trailing slash", () => {
+  it("GET /v2/ (the OIP spec's path for server metadata) answers as /v2 does; a model's metadata too", async () => {
+    const key = await createTenant("slashes", "standard", ["*"]);
+    for (const path of ["/v2", "/v2/"]) {
+      const response = await call(path);
+      expect(response.status, path).toBe(200);
+      expect(((await response.json()) as { name: string }).name, path).toBe("hotpath");
+    }
+    for (const path of ["/v2/models/mlp-tiny", "/v2/models/mlp-tiny/"]) expect((await call(path, { key })).status, path).toBe(200);
+    expect((await call("/v2/health/ready/")).status).toBe(200);
+  });
 });
 
 describe("tenant keys", () => {
@@ -109,7 +123,7 @@ describe("internal routes for the origin pool", () => {
     const response = await call("/internal/models/mlp-tiny/versions/1/bytes", { key: ORIGIN });
     expect(response.status).toBe(200);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const digest = await sha256Hex(bytes);
     expect(response.headers.get("x-model-sha256")).toBe(record.sha256);
     expect(digest).toBe(record.sha256);
     expect((await call("/internal/models/mlp-tiny/versions/9/bytes", { key: ORIGIN })).status).toBe(404);
