@@ -37,7 +37,7 @@ export function schedulePolicy(
   arrivedAt: number,
   defaults: PolicyDefaults,
 ): SchedulePolicy {
-  const { priority, timeout } = parameters;
+  const { priority } = parameters;
   if (priority !== undefined && (typeof priority !== "number" || !Number.isSafeInteger(priority) || priority < 0)) {
     throw badRequest(`parameters.priority must be a non-negative integer (lower runs first), got ${describeValue(priority)}`);
   }

@@ -8,7 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import { HttpError } from "../../protocol/errors.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
 import type { HostModel } from "../model-host/contract.ts";
-import { catalogKey, chooseDefault, type ModelRecord, type ModelVersionRecord, type VersionState } from "../../protocol/model-record.ts";
+import { catalogKey, type ModelRecord, type ModelVersionRecord, type VersionState } from "../../protocol/model-record.ts";
 import { RegistryTables } from "./tables.ts";
 
 export const REGISTRY_NAME = "global";

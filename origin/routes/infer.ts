@@ -7,7 +7,6 @@
  */
 import { Hono, type Context } from "hono";
 import { beforeDeadline } from "../../protocol/deadline.ts";
-import { HttpError } from "../../protocol/errors.ts";
 import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
 import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
