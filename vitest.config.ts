@@ -25,7 +25,8 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        bindings: { ADMIN_TOKEN: "test-admin-token", ORIGIN_TOKEN: "test-origin-token" },
+        // A short idle time before a replica is removed, so the replica test sees a set shrink.
+        bindings: { ADMIN_TOKEN: "test-admin-token", ORIGIN_TOKEN: "test-origin-token", REPLICA_SCALE_DOWN_AFTER_MS: "1500" },
         serviceBindings: { FIXTURES: serveFixture },
       },
     }),

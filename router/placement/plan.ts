@@ -8,6 +8,7 @@
 import type { TierConfig } from "../../config/tiers.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
+import { limitsOf } from "../limits.ts";
 import { originPool, usable } from "../origin-pool/pool.ts";
 import { modelHostFor, type HostChoice } from "./model-host.ts";
 import { regionOf } from "./region.ts";
@@ -32,7 +33,7 @@ export function planPlacement(env: Env, cf: IncomingRequestCfProperties | undefi
     return { where: "pool" };
   }
   const region = regionOf(cf);
-  const replicas = replicaSetFor(region, model.name, model);
+  const replicas = replicaSetFor(region, model.name, model, limitsOf(env).replicaScaleDownAfterMs);
   const host = modelHostFor(env, region, model.name, replicas.pick());
   const spillable = model.placement === "auto" && tier.maySpill && originPool(env).some((o) => usable(o, model));
   return { where: "edge", host, replicas, spillable, waitMs: replicas.waitMs(host.replica, tier.priority) };

@@ -13,7 +13,7 @@ import { waitAheadSince } from "../../scheduler/contract.ts";
 export const SCALE_UP_BACKLOG_MS = 50;
 /** Pressure must last this long before a replica is added. */
 export const SCALE_UP_AFTER_MS = 1_000;
-/** Every replica must be idle this long before one is removed. */
+/** Every replica must be idle this long before one is removed (the REPLICA_SCALE_DOWN_AFTER_MS var). */
 export const SCALE_DOWN_AFTER_MS = 30_000;
 /** Reports older than this are not trusted: the replica may have drained. */
 const STALE_MS = 5_000;
@@ -35,10 +35,12 @@ export class ReplicaSet {
   readonly #reports = new Map<number, Report>();
   #pressureSince: number | undefined;
   #idleSince: number | undefined;
+  readonly #scaleDownAfterMs: number;
 
-  constructor(bounds: ReplicaBounds) {
+  constructor(bounds: ReplicaBounds, scaleDownAfterMs = SCALE_DOWN_AFTER_MS) {
     this.#bounds = bounds;
     this.#active = bounds.minReplicas;
+    this.#scaleDownAfterMs = scaleDownAfterMs;
   }
 
   /** Takes a model's current bounds (an operator may change them between versions). */
@@ -51,6 +53,11 @@ export class ReplicaSet {
   /** Replicas taking traffic now. */
   get active(): number {
     return this.#active;
+  }
+
+  /** Whether a replica is being warmed to join the set. */
+  get warming(): boolean {
+    return this.#warming;
   }
 
   /** The replica for the next request: the less loaded of two random ones. */
@@ -71,9 +78,9 @@ export class ReplicaSet {
     const busy = load.backlogMs >= SCALE_UP_BACKLOG_MS;
     this.#pressureSince = busy ? (this.#pressureSince ?? now) : undefined;
 
-    const allIdle = [...Array(this.#active).keys()].every((r) => this.#weight(r, now) === 0);
+    const allIdle = [...Array(this.#active).keys()].every((r) => this.#idle(r, now));
     this.#idleSince = allIdle ? (this.#idleSince ?? now) : undefined;
-    if (this.#idleSince !== undefined && now - this.#idleSince >= SCALE_DOWN_AFTER_MS && this.#active > this.#bounds.minReplicas) {
+    if (this.#idleSince !== undefined && now - this.#idleSince >= this.#scaleDownAfterMs && this.#active > this.#bounds.minReplicas) {
       this.#active -= 1;
       this.#reports.delete(this.#active);
       this.#idleSince = now;
@@ -105,6 +112,17 @@ export class ReplicaSet {
     return report ? waitAheadSince(report.load, report.at, priority, now, STALE_MS) : 0;
   }
 
+  /**
+   * Nothing queued and no pressure, or no fresh report. Not "no work at all": every answer also
+   * reports the time the call waited to reach the host, so a replica serving a trickle never
+   * reports exactly zero, and would never count as idle.
+   */
+  #idle(replica: number, now: number): boolean {
+    const report = this.#reports.get(replica);
+    if (!report || now - report.at > STALE_MS) return true;
+    return report.load.queued === 0 && report.load.backlogMs < SCALE_UP_BACKLOG_MS;
+  }
+
   #weight(replica: number, now: number): number {
     const report = this.#reports.get(replica);
     if (!report || now - report.at > STALE_MS) return 0;
@@ -115,9 +133,19 @@ export class ReplicaSet {
 const sets = new Map<string, ReplicaSet>();
 
 /** This isolate's set for a model in a region, bound to the model's current replica bounds. */
-export function replicaSetFor(region: string, model: string, bounds: ReplicaBounds): ReplicaSet {
+export function replicaSetFor(region: string, model: string, bounds: ReplicaBounds, scaleDownAfterMs = SCALE_DOWN_AFTER_MS): ReplicaSet {
   const key = `${region}:${model}`;
   let set = sets.get(key);
-  if (!set) sets.set(key, (set = new ReplicaSet(bounds)));
+  if (!set) sets.set(key, (set = new ReplicaSet(bounds, scaleDownAfterMs)));
   return set.bound(bounds);
+}
+
+/** The sets this isolate holds for `model`, by region: what the admin API shows. */
+export function replicaSetsOf(model: string): Record<string, { active: number; warming: boolean }> {
+  const view: Record<string, { active: number; warming: boolean }> = {};
+  for (const [key, set] of sets) {
+    const [region, name] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+    if (name === model) view[region] = { active: set.active, warming: set.warming };
+  }
+  return view;
 }

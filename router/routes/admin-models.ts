@@ -15,6 +15,7 @@ import { adminAuth } from "../middleware/admin-auth.ts";
 import { modelHostFor } from "../placement/model-host.ts";
 import { unwrapReply } from "../../protocol/rpc-reply.ts";
 import { regionOf } from "../placement/region.ts";
+import { replicaSetsOf } from "../placement/replica-set.ts";
 
 export const adminModelRoutes = new Hono<AppEnv>();
 adminModelRoutes.use("/admin/models/*", adminAuth);
@@ -30,7 +31,8 @@ adminModelRoutes.get("/admin/models/:name", async (c) => {
   const model = await registry(c.env).get(name);
   if (!model) throw new HttpError(404, `unknown model '${name}'`);
   const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name);
-  return c.json({ ...model, hosts: [await host.stub.state()] });
+  // The replica sets are per isolate: this shows what the isolate answering sees and sends.
+  return c.json({ ...model, hosts: [await host.stub.state()], replicas: replicaSetsOf(name) });
 });
 
 adminModelRoutes.put("/admin/models/:name/versions/:version", async (c) => {

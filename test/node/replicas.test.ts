@@ -57,6 +57,23 @@ describe("replicas", () => {
     assert.equal(set.active, 1);
   });
 
+  test("a trickle counts as idle: nothing queued and no pressure, even with a few ms of reported wait", () => {
+    const set = new ReplicaSet({ minReplicas: 1, maxReplicas: 2 });
+    let t = 7_000_000;
+    set.observe(0, busy, t);
+    set.warmed(set.observe(0, busy, (t += SCALE_UP_AFTER_MS)) ?? -1, true);
+    assert.equal(set.active, 2);
+    // Each answer also reports the few ms the call took to reach the host: never exactly zero.
+    const trickle = { ...idle, backlogMs: 3 };
+    for (let k = 0; k <= SCALE_DOWN_AFTER_MS / 1_000; k++) set.observe(k % 2, trickle, (t += 1_000));
+    assert.equal(set.active, 1);
+    const queued = new ReplicaSet({ minReplicas: 1, maxReplicas: 2 }, 1_000);
+    queued.observe(0, busy, t);
+    queued.warmed(queued.observe(0, busy, (t += SCALE_UP_AFTER_MS)) ?? -1, true);
+    for (let k = 0; k < 10; k++) queued.observe(k % 2, { ...idle, queued: 1 }, (t += 1_000));
+    assert.equal(queued.active, 2, "work waiting in a queue is not idle");
+  });
+
   test("power of two choices prefers the less loaded replica", () => {
     const set = new ReplicaSet({ minReplicas: 2, maxReplicas: 2 });
     const now = 4_000_000;
