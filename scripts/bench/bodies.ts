@@ -4,6 +4,7 @@
  * mlp-narrow and mlp-heavy in the binary tensor extension, both ways, so the router's JSON work stays small and
  * the ModelHost's run is what limits throughput.
  */
+import { INFERENCE_HEADER_LENGTH_HEADER } from "../../protocol/headers.ts";
 import { readFileSync } from "node:fs";
 import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import { fixtureFile } from "./stack.ts";
@@ -62,6 +63,6 @@ function mlpRows(rows: number, width: number): Body {
     { binary: true },
   );
   const headers: Record<string, string> = { "content-type": encoded.contentType };
-  if (encoded.headerLength !== undefined) headers["inference-header-content-length"] = String(encoded.headerLength);
+  if (encoded.headerLength !== undefined) headers[INFERENCE_HEADER_LENGTH_HEADER] = String(encoded.headerLength);
   return { body: encoded.body, headers };
 }

@@ -6,6 +6,7 @@
  * and the one whose single thread runs the router and every Durable Object, so that thread's CPU
  * per request is the budget overload spends; it is what explains the overload figures.
  */
+import { TIMEOUT_HEADER } from "../../protocol/headers.ts";
 import { PORTS, type Scenario } from "./context.ts";
 import { closedLoop, type RequestSpec } from "./load.ts";
 import { MODEL, MODEL_FILE, overloadBody, ROWS } from "./overload.ts";
@@ -50,7 +51,7 @@ export const cost: Scenario = async ({ quick, log, signal, startStack }) => {
   });
   const cases: Case[] = [
     { name: "served (200)", concurrency: 4, next: as(premium!.key) },
-    { name: "refused by the host (deadline gone: 504)", concurrency: 8, next: as(premium!.key, { "x-hotpath-timeout-ms": "1" }) },
+    { name: "refused by the host (deadline gone: 504)", concurrency: 8, next: as(premium!.key, { [TIMEOUT_HEADER]: "1" }) },
     { name: "refused by the router, body unread (403: a key for other models)", concurrency: 8, next: as(elsewhere) },
     { name: "no key (401)", concurrency: 8, next: as(undefined) },
   ];

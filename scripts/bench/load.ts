@@ -4,6 +4,7 @@
  * came), and an open loop (Poisson arrivals at a fixed rate, whatever the answers do). Every
  * request has a client timeout and every loop is bounded in requests and time.
  */
+import { SERVED_BY_HEADER } from "../../protocol/headers.ts";
 import { Agent, request as httpRequest } from "node:http";
 import { mulberry32 } from "../models/mlp.ts";
 
@@ -93,7 +94,7 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
           }
         }
         const retryAfter = res.headers["retry-after"];
-        const servedBy = res.headers["x-served-by"];
+        const servedBy = res.headers[SERVED_BY_HEADER];
         finish({
           status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, batch: batch === undefined ? undefined : Number(batch), server, error: undefined, message,
           servedBy: Array.isArray(servedBy) ? servedBy[0] : servedBy,

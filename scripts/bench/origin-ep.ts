@@ -6,6 +6,7 @@
  * per request one at a time, 64 rows per request one at a time, and 64 clients of one row each
  * through the origin's batcher, and checks that both providers give the same outputs.
  */
+import { INFERENCE_HEADER_LENGTH_HEADER } from "../../protocol/headers.ts";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -86,7 +87,7 @@ async function compareOutputs(cpuUrl: string, gpuUrl: string): Promise<number> {
     const response = await fetch(`${url}/v2/models/${MODEL}/infer`, { method: "POST", body: body.body, headers: { ...body.headers, authorization: `Bearer ${TOKEN}` } });
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (!response.ok) throw new Error(`${url}: ${response.status} ${new TextDecoder().decode(bytes).slice(0, 200)}`);
-    const length = response.headers.get("inference-header-content-length");
+    const length = response.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
     return decodeInferResponse(bytes, length === null ? undefined : Number(length)).outputs[0]!.data as Float32Array;
   }));
   const [cpu, gpu] = outputs as [Float32Array, Float32Array];

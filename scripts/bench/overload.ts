@@ -10,6 +10,7 @@
  * and 4x that capacity, a seeded mix of premium, standard and free tenants, the same arrivals for
  * both policies, the policies alternating level by level.
  */
+import { TIMEOUT_HEADER } from "../../protocol/headers.ts";
 import type { Tier } from "../../config/tiers.ts";
 import { TIERS } from "../../config/tiers.ts";
 import { mlpNarrowRows, type Body } from "./bodies.ts";
@@ -221,7 +222,7 @@ async function measure({ topology, quick, log, signal, durationsMs, stacks, keys
   const refusal = await closedLoop({
     signal,
     baseUrl: entry.tiered, concurrency: 8, durationMs: quick ? 1_000 : 2_000, maxRequests: 5_000,
-    next: () => ({ ...capacitySpec("tiered"), headers: { ...capacitySpec("tiered").headers, "x-hotpath-timeout-ms": "1" } }),
+    next: () => ({ ...capacitySpec("tiered"), headers: { ...capacitySpec("tiered").headers, [TIMEOUT_HEADER]: "1" } }),
   });
   const refusalRate = refusal.outcomes.length / (refusal.elapsedMs / 1000);
   const refusalStatuses = summarize(refusal.outcomes).statuses;
