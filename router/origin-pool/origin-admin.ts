@@ -7,7 +7,7 @@
 import { HttpError } from "../../protocol/errors.ts";
 import { errorFromResponse } from "../../protocol/http/error-response.ts";
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
-import { originPool, usable, type OriginState } from "./pool.ts";
+import { originPool, usable, type OriginState, type PoolEnv } from "./pool.ts";
 
 export interface OriginSignature {
   inputs: TensorSpec[];
@@ -15,7 +15,7 @@ export interface OriginSignature {
 }
 
 /** Loads `name@version` on every usable origin; resolves with the signature the first one read. */
-export async function loadOnPool(env: Env, name: string, version: string, timeoutMs = 120_000): Promise<OriginSignature> {
+export async function loadOnPool(env: PoolEnv, name: string, version: string, timeoutMs = 120_000): Promise<OriginSignature> {
   const origins = originPool(env).filter((o) => usable(o));
   if (origins.length === 0) throw new HttpError(503, "placement=origin needs a reachable origin pool (the ORIGINS var) to load and check the model", 30);
   const attempts = origins.map((origin) => loadOn(env, origin, name, version, timeoutMs));
@@ -27,7 +27,7 @@ export async function loadOnPool(env: Env, name: string, version: string, timeou
   return first;
 }
 
-async function loadOn(env: Env, origin: OriginState, name: string, version: string, timeoutMs: number): Promise<OriginSignature> {
+async function loadOn(env: PoolEnv, origin: OriginState, name: string, version: string, timeoutMs: number): Promise<OriginSignature> {
   const headers = { authorization: `Bearer ${env.ORIGIN_TOKEN}`, "content-type": "application/json" };
   const base = `${origin.config.url}`;
   const path = `/v2/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`;
