@@ -18,8 +18,12 @@ export function budgetBeforeBodyMs(tier: TierConfig, timeoutHeader: string | und
   return timeoutBudgetMs({}, timeoutHeader, { defaultMs: tier.maxDeadlineMs, maxMs: tier.maxDeadlineMs });
 }
 
-/** Throws a 503 with Retry-After when `waitAheadMs` already rules the request out. */
+/**
+ * Throws a 503 with Retry-After when `waitAheadMs` already rules the request out, or 504 when the
+ * request's time is already spent (a short timeout header and a slow start), whatever is queued.
+ */
 export function refuseEarly(tierName: string, tier: TierConfig, waitAheadMs: number, budgetMs: number): void {
+  if (budgetMs <= 0) throw new HttpError(504, "the deadline passed before the request reached a model");
   const limitMs = Math.min(tier.maxQueueWaitMs, budgetMs);
   if (waitAheadMs <= limitMs) return;
   throw new HttpError(

@@ -143,4 +143,9 @@ describe("early refusal at the router", () => {
     );
     assert.throws(() => refuseEarly("free", tier, 300, 200), (e: HttpError) => e.status === 503 && /more than the 200 ms/.test(e.message));
   });
+
+  test("a request whose time is already spent is 504, not a 503 that says it may wait a negative time", () => {
+    assert.throws(() => refuseEarly("premium", TIERS.premium, 0, -4), (e: HttpError) => e.status === 504 && /deadline passed/.test(e.message));
+    assert.throws(() => refuseEarly("premium", TIERS.premium, 0, 0), (e: HttpError) => e.status === 504);
+  });
 });
