@@ -28,10 +28,22 @@ function expect400(run: () => unknown, ...fragments: string[]): void {
   });
 }
 
+/** checkInputs returns nothing: accepting is not throwing, and each acceptance below is set beside the refusal one step away. */
+function expectAccepted(run: () => unknown): void {
+  assert.equal(run(), undefined);
+}
+
 describe("checkInputs", () => {
-  it("accepts inputs that match, in any order", () => {
-    checkInputs([fp32("input", [64, 16])], MLP, { maxBatch: 64 });
-    checkInputs(vadInputs().reverse(), VAD, { maxBatch: 1 });
+  it("accepts a batch of exactly max_batch, and refuses one more row", () => {
+    expectAccepted(() => checkInputs([fp32("input", [64, 16])], MLP, { maxBatch: 64 }));
+    expect400(() => checkInputs([fp32("input", [65, 16])], MLP, { maxBatch: 64 }), "batch 65 exceeds the model's max_batch 64");
+  });
+
+  it("matches inputs by name, not by position: the reversed inputs pass, a renamed one does not", () => {
+    expectAccepted(() => checkInputs(vadInputs().reverse(), VAD, { maxBatch: 1 }));
+    const renamed = vadInputs().reverse();
+    renamed[0] = { ...renamed[0]!, name: "rate" };
+    expect400(() => checkInputs(renamed, VAD, { maxBatch: 1 }), "the model has no input 'rate'");
   });
 
   it("refuses undeclared inputs, naming the model's inputs", () => {
@@ -74,10 +86,18 @@ describe("checkInputs", () => {
   });
 
   it("does not treat a fixed or later dimension as the batch", () => {
-    const inputs = vadInputs();
-    inputs[1] = fp32("state", [2, 3, 128]); // dimension 1 is dynamic but not first
-    checkInputs(inputs, VAD, { maxBatch: 1 });
-    checkInputs([fp32("x", [5, 100])], [{ name: "x", datatype: "FP32", shape: [5, -1] }], { maxBatch: 1 });
+    // The same size 3 over max_batch 1: allowed in state's dynamic dimension 1, refused in input's dimension 0.
+    const laterDynamic = vadInputs();
+    laterDynamic[1] = fp32("state", [2, 3, 128]);
+    expectAccepted(() => checkInputs(laterDynamic, VAD, { maxBatch: 1 }));
+    const firstDynamic = vadInputs();
+    firstDynamic[0] = fp32("input", [3, 576]);
+    expect400(() => checkInputs(firstDynamic, VAD, { maxBatch: 1 }), "input 'input': batch 3 exceeds the model's max_batch 1");
+
+    // A fixed first dimension of 5 is the model's contract, not a batch; the same 5 in a dynamic one is.
+    const x = [fp32("x", [5, 100])];
+    expectAccepted(() => checkInputs(x, [{ name: "x", datatype: "FP32", shape: [5, -1] }], { maxBatch: 1 }));
+    expect400(() => checkInputs(x, [{ name: "x", datatype: "FP32", shape: [-1, -1] }], { maxBatch: 1 }), "input 'x': batch 5 exceeds the model's max_batch 1");
   });
 
   it("refuses non-finite floats with the first bad index, unless allowed", () => {
@@ -85,7 +105,7 @@ describe("checkInputs", () => {
     (nan.data as Float32Array)[21] = Number.NaN;
     (nan.data as Float32Array)[30] = Infinity;
     expect400(() => checkInputs([nan], MLP, { maxBatch: 64 }), "input 'input': element 21 (index [1,5]) is NaN");
-    checkInputs([nan], MLP, { maxBatch: 64, allowNonFinite: true });
+    expectAccepted(() => checkInputs([nan], MLP, { maxBatch: 64, allowNonFinite: true }));
 
     const f64: Tensor = { name: "x", datatype: "FP64", shape: [3], data: new Float64Array([0, 1, -Infinity]) };
     expect400(() => checkInputs([f64], [{ name: "x", datatype: "FP64", shape: [-1] }], { maxBatch: 8 }), "element 2 (index [2]) is -Infinity");
@@ -95,7 +115,8 @@ describe("checkInputs", () => {
     const f16nan: Tensor = { name: "h", datatype: "FP16", shape: [1], data: new Uint16Array([0x7e01]) };
     expect400(() => checkInputs([f16nan], [{ name: "h", datatype: "FP16", shape: [1] }], { maxBatch: 8 }), "element 0 (index [0]) is NaN");
     const finiteHalf: Tensor = { name: "h", datatype: "FP16", shape: [2], data: new Uint16Array([0x7bff, 0xfbff]) };
-    checkInputs([finiteHalf], [{ name: "h", datatype: "FP16", shape: [2] }], { maxBatch: 8 });
+    // The largest finite halves (+-65504) sit one step below the Infinity refused above.
+    expectAccepted(() => checkInputs([finiteHalf], [{ name: "h", datatype: "FP16", shape: [2] }], { maxBatch: 8 }));
   });
 });
 

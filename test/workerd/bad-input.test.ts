@@ -1,20 +1,28 @@
 /**
- * Every client mistake gets its status and a message that says what was wrong, and the platform
- * keeps serving afterwards.
+ * @module Every client mistake gets its status and a message that says what was wrong, and the
+ * platform keeps serving afterwards.
  */
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TIERS } from "../../config/tiers.ts";
+import { NAME_PATTERN } from "../../protocol/model-record.ts";
 import { ADMIN, call, createTenant, ensureDemoModel, inferJson, uploadModel } from "./helpers.ts";
 import { loadFixture } from "./fixtures.ts";
 
 let key: string;
+let keysByTier: Record<"free" | "standard" | "premium", string>;
 let mlpInputs: unknown;
 
 beforeAll(async () => {
   await ensureDemoModel("mlp-tiny");
   await ensureDemoModel("silero-vad");
   key = await createTenant("bad-input", "standard");
+  keysByTier = { free: await createTenant("bad-input-free", "free"), standard: key, premium: await createTenant("bad-input-premium", "premium") };
   mlpInputs = (await loadFixture("mlp-tiny")).inputs;
 });
+
+const MB = 1024 * 1024;
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 const input = (overrides: Record<string, unknown>) => ({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: Array(16).fill(0.5), ...overrides }] });
 
@@ -26,38 +34,51 @@ async function expectError(response: Response, status: number, message: RegExp):
   expect(body.error).toMatch(message);
 }
 
+/** A body of `bytes` zeros sent in 1 MB chunks, so the request has no Content-Length. */
+function chunkedBody(bytes: number): ReadableStream<Uint8Array> {
+  let left = bytes;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (left <= 0) return controller.close();
+      const size = Math.min(MB, left);
+      left -= size;
+      controller.enqueue(new Uint8Array(size));
+    },
+  });
+}
+
 describe("malformed requests", () => {
   it("malformed JSON is 400", async () => {
     const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body: '{"inputs": [' });
-    await expectError(response, 400, /JSON/);
+    await expectError(response, 400, /^request body is not valid JSON: /);
   });
 
   it("missing inputs is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, { id: "x" }), 400, /inputs/);
+    await expectError(await inferJson("mlp-tiny", key, { id: "x" }), 400, /^inputs must be a non-empty array, got undefined$/);
   });
 
   it("an input without a shape is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, { inputs: [{ name: "input", datatype: "FP32", data: [1] }] }), 400, /shape/);
+    await expectError(await inferJson("mlp-tiny", key, { inputs: [{ name: "input", datatype: "FP32", data: [1] }] }), 400, /^input 'input': shape must be an array of non-negative integers, got undefined$/);
   });
 
   it("an unknown datatype is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ datatype: "FLOAT" })), 400, /datatype/);
+    await expectError(await inferJson("mlp-tiny", key, input({ datatype: "FLOAT" })), 400, /^input 'input': unknown datatype "FLOAT"; expected one of /);
   });
 
   it("the wrong datatype for the model is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ datatype: "INT32", data: Array(16).fill(1) })), 400, /FP32/);
+    await expectError(await inferJson("mlp-tiny", key, input({ datatype: "INT32", data: Array(16).fill(1) })), 400, /^input 'input' must be FP32, got INT32$/);
   });
 
   it("shape and data length disagreeing is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ data: Array(15).fill(0.5) })), 400, /16/);
+    await expectError(await inferJson("mlp-tiny", key, input({ data: Array(15).fill(0.5) })), 400, /^input 'input': shape \[1,16\] needs 16 elements, got 15$/);
   });
 
   it("a shape the model cannot take is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ shape: [1, 8], data: Array(8).fill(0.5) })), 400, /input/);
+    await expectError(await inferJson("mlp-tiny", key, input({ shape: [1, 8], data: Array(8).fill(0.5) })), 400, /^input 'input': dimension 1 must be 16 \(shape \[-1,16\]\), got 8 \(shape \[1,8\]\)$/);
   });
 
   it("a string where a number belongs is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ data: [...Array(15).fill(0.5), "NaN"] })), 400, /input/);
+    await expectError(await inferJson("mlp-tiny", key, input({ data: [...Array(15).fill(0.5), "NaN"] })), 400, /^input 'input': data\[15\] must be a FP32 number, got "NaN"$/);
   });
 
   it("NaN in a binary FP32 input is 400", async () => {
@@ -68,7 +89,7 @@ describe("malformed requests", () => {
     body.set(header);
     body.set(new Uint8Array(floats.buffer), header.byteLength);
     const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body, headers: { "inference-header-content-length": String(header.byteLength) } });
-    await expectError(response, 400, /NaN|finite/);
+    await expectError(response, 400, /^input 'input': element 3 \(index \[0,3\]\) is NaN; only finite values are accepted$/);
   });
 
   it("a truncated binary payload is 400", async () => {
@@ -76,77 +97,105 @@ describe("malformed requests", () => {
     const body = new Uint8Array(header.byteLength + 40);
     body.set(header);
     const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body, headers: { "inference-header-content-length": String(header.byteLength) } });
-    await expectError(response, 400, /binary|bytes/);
+    await expectError(response, 400, /^binary data is truncated: the inputs declare 64 bytes after the JSON header, the request has 40$/);
   });
 
   it("a header length past the body is 400", async () => {
     const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body: "{}", headers: { "inference-header-content-length": "999" } });
-    await expectError(response, 400, /header|Inference-Header-Content-Length|length/i);
+    await expectError(response, 400, /^Inference-Header-Content-Length 999 exceeds the request body's 2 bytes$/);
   });
 
   it("a batch above max_batch is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ shape: [65, 16], data: Array(65 * 16).fill(0.1) })), 400, /max_batch/);
-  });
-
-  it("a body over the limit is 413", async () => {
-    const big = new Uint8Array(16 * 1024 * 1024 + 1);
-    const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body: big });
-    await expectError(response, 413, /limit/);
-  });
-
-  it("a body over the limit without Content-Length is 413", async () => {
-    const chunk = new Uint8Array(1024 * 1024);
-    let sent = 0;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent++ < 20) controller.enqueue(chunk);
-        else controller.close();
-      },
-    });
-    const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body: stream });
-    await expectError(response, 413, /limit/);
+    await expectError(await inferJson("mlp-tiny", key, input({ shape: [65, 16], data: Array(65 * 16).fill(0.1) })), 400, /^input 'input': batch 65 exceeds the model's max_batch 64$/);
   });
 
   it("a tensor too large for the edge is 413", async () => {
     const response = await inferJson("mlp-tiny", key, { inputs: [{ name: "input", datatype: "FP32", shape: [100000000, 16], data: [] }] });
-    await expectError(response, 413, /elements|limit/);
+    await expectError(response, 413, new RegExp(`^input 'input': shape \\[100000000,16\\] has 1600000000 elements; the limit is ${env.MAX_TENSOR_ELEMENTS}$`));
   });
 
   it("an unknown output is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, { inputs: mlpInputs, outputs: [{ name: "logits" }] }), 400, /logits/);
+    await expectError(await inferJson("mlp-tiny", key, { inputs: mlpInputs, outputs: [{ name: "logits" }] }), 400, /^the model has no output 'logits'; its outputs are output$/);
+  });
+});
+
+describe("body limits", () => {
+  const globalLimit = (): number => Number(env.MAX_INFER_BODY_BYTES);
+  const send = (tier: keyof typeof TIERS, body: Uint8Array | ReadableStream<Uint8Array>) =>
+    call("/v2/models/mlp-tiny/infer", { method: "POST", key: keysByTier[tier], body });
+
+  it("a body over the Worker's limit is 413, whatever the tier allows", async () => {
+    expect(TIERS.premium.maxBatchPayloadBytes).toBeGreaterThanOrEqual(globalLimit());
+    const response = await send("premium", new Uint8Array(globalLimit() + 1));
+    await expectError(response, 413, new RegExp(`^request body of ${globalLimit() + 1} bytes exceeds the limit of ${globalLimit()} bytes$`));
+  });
+
+  // Sizes between a tier's limit and the Worker's: only the tier's own limit can refuse them.
+  for (const tier of ["standard", "free"] as const) {
+    const tierLimit = TIERS[tier].maxBatchPayloadBytes;
+    const size = tierLimit + MB;
+
+    it(`a ${tier} body over the ${tier} limit but under the Worker's is 413, declared or chunked`, async () => {
+      expect(size).toBeLessThan(globalLimit());
+      await expectError(await send(tier, new Uint8Array(size)), 413, new RegExp(`^request body of ${size} bytes exceeds the limit of ${tierLimit} bytes$`));
+      await expectError(await send(tier, chunkedBody(size)), 413, new RegExp(`^request body exceeds the limit of ${tierLimit} bytes$`));
+    });
+  }
+
+  it("the same size is read by a tier that allows it (then refused as the garbage it is)", async () => {
+    const size = TIERS.standard.maxBatchPayloadBytes + MB;
+    expect(TIERS.premium.maxBatchPayloadBytes).toBeGreaterThan(size);
+    await expectError(await send("premium", new Uint8Array(size)), 400, /^request body is not valid JSON: /);
   });
 });
 
 describe("unknown things", () => {
   it("an unknown model is 404", async () => {
-    await expectError(await inferJson("no-such-model", key, input({})), 404, /no-such-model/);
+    await expectError(await inferJson("no-such-model", key, input({})), 404, /^unknown model 'no-such-model'$/);
   });
 
   it("an unknown version is 404", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({}), "99"), 404, /99/);
+    await expectError(await inferJson("mlp-tiny", key, input({}), "99"), 404, /^unknown version '99' of model 'mlp-tiny'$/);
   });
 
   it("an unknown route is 404", async () => {
-    await expectError(await call("/v3/anything"), 404, /no route/);
+    await expectError(await call("/v3/anything"), 404, /^no route for GET \/v3\/anything$/);
   });
 });
 
 describe("model uploads", () => {
   it("a non-ONNX upload is 400 and registers nothing", async () => {
     const response = await uploadModel("garbage", "1", new TextEncoder().encode("this is not an onnx model"));
-    await expectError(response, 400, /ONNX/);
+    await expectError(response, 400, /^not a loadable ONNX model: /);
     const listed = await call("/admin/models/garbage", { key: ADMIN });
     expect(listed.status).toBe(404);
   });
 
   it("a bad placement is 400", async () => {
     const response = await uploadModel("mlp-x", "1", new Uint8Array([1, 2, 3]), "?placement=moon");
-    await expectError(response, 400, /placement/);
+    await expectError(response, 400, /^placement must be one of edge, origin, auto, got 'moon'$/);
   });
 
-  it("a bad model name is 400", async () => {
-    const response = await uploadModel("..", "1", new Uint8Array([1, 2, 3]));
-    expect([400, 404]).toContain(response.status);
+  // Names that reach the route (no `..`, which the URL parser resolves to another path) but that
+  // NAME_PATTERN refuses: they would become R2 keys and file paths on the origins.
+  const badNames: [string, string][] = [
+    ["-leading-dash", "-leading-dash"],
+    ["has%20space", "has space"],
+    ["a%2Fb", "a/b"],
+    ["x".repeat(65), "x".repeat(65)],
+  ];
+  for (const [inPath, name] of badNames) {
+    it(`a bad model name is 400 and registers nothing: '${name.length > 20 ? `${name.slice(0, 8)}... (${name.length} characters)` : name}'`, async () => {
+      expect(NAME_PATTERN.test(name)).toBe(false);
+      const response = await uploadModel(inPath, "1", new Uint8Array([1, 2, 3]));
+      await expectError(response, 400, new RegExp(`^model name '${escaped(name)}' must match ${escaped(NAME_PATTERN.source)}$`));
+      expect((await call(`/admin/models/${inPath}`, { key: ADMIN })).status).toBe(404);
+    });
+  }
+
+  it("a bad version is 400", async () => {
+    const response = await uploadModel("mlp-y", "1%20beta", new Uint8Array([1, 2, 3]));
+    await expectError(response, 400, new RegExp(`^version '1 beta' must match ${escaped(NAME_PATTERN.source)}$`));
   });
 });
 

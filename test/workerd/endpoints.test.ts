@@ -1,5 +1,5 @@
 /**
- * The OIP v2 endpoints, versioned paths, the repository extension and the admin model API,
+ * @module The OIP v2 endpoints, versioned paths, the repository extension and the admin model API,
  * against the real Worker and Durable Objects.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -104,9 +104,26 @@ describe("versions, upload and hot swap", () => {
     expectOutputsClose((await json(response)).outputs as Fixture["outputs"], v2.outputs);
   });
 
-  it("hot swap: no request fails while the default version changes", async () => {
-    // warm v1 with traffic, then upload v2 while requests keep flowing
-    expect((await inferJson("mlp-tiny", key, { inputs: v1.inputs })).status).toBe(200);
+  it("hot swap: a host serving the old version elsewhere has the new one warm before it is the default, and no request fails", async () => {
+    // Requests from Europe are served by Europe's own ModelHost; the upload is inspected by this
+    // region's. So Europe's host serves v1 and only the registry's pre-warming can load v3 there.
+    const fromEurope = { cf: { continent: "EU" } as IncomingRequestCfProperties };
+    const inferFromEurope = () =>
+      call("/v2/models/mlp-tiny/infer", { ...fromEurope, method: "POST", key, body: JSON.stringify({ inputs: v1.inputs }), headers: { "content-type": "application/json" } });
+    const europeSessions = async () => {
+      const body = await json(await call("/admin/models/mlp-tiny", { ...fromEurope, key: ADMIN }));
+      return (body.hosts as { host: string; sessions: { version: string; ready: boolean }[] }[])[0]!;
+    };
+
+    const servedInEurope = await inferFromEurope();
+    expect(servedInEurope.status).toBe(200);
+    const europeHost = servedInEurope.headers.get("x-served-by");
+    expect(europeHost).toMatch(/^edge:[a-z]+\/0$/);
+    expect((await json(await inferJson("mlp-tiny", key, { inputs: v1.inputs }))).model_version).toBe("1");
+    const home = await inferJson("mlp-tiny", key, { inputs: v1.inputs });
+    expect(home.headers.get("x-served-by"), "Europe has a host of its own").not.toBe(europeHost);
+    expect((await europeSessions()).sessions.map((s) => s.version)).toEqual(["1"]);
+
     // Fetched before the traffic starts: the Node-side FIXTURES binding starves while the
     // test's isolate is saturated with requests, which is a harness artefact, not the platform.
     const v3Bytes = await fixtureBytes("fixtures/mlp-tiny-v2.onnx");
@@ -114,7 +131,7 @@ describe("versions, upload and hot swap", () => {
     let roundsAfterUpload = 0;
     const seen = new Map<string, number>();
     const failures: string[] = [];
-    // Rounds of concurrent requests keep flowing until three full rounds after the upload
+    // Rounds of concurrent requests keep flowing here until three full rounds after the upload
     // returned; no timers, so nothing depends on how this isolate schedules them.
     const traffic = (async () => {
       while (roundsAfterUpload < 3) {
@@ -134,6 +151,15 @@ describe("versions, upload and hot swap", () => {
     const upload = await uploadModel("mlp-tiny", "3", v3Bytes, "?max_batch=64");
     uploaded = true;
     expect(upload.status).toBe(201);
+
+    // Nothing has been sent to Europe since v1: v3 is there, loaded, before it takes traffic.
+    const warmed = await europeSessions();
+    expect(warmed.sessions.find((s) => s.version === "3"), JSON.stringify(warmed)).toMatchObject({ ready: true });
+    const firstInEurope = await inferFromEurope();
+    expect(firstInEurope.headers.get("x-served-by")).toBe(europeHost);
+    expect((await json(firstInEurope)).model_version).toBe("3");
+    expect(firstInEurope.headers.get("server-timing"), "no request pays for the load").not.toMatch(/(^|, )load;/);
+
     await traffic;
     expect(failures).toEqual([]);
     expect(seen.get("1")).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 /**
- * Scheduling through the real Worker and ModelHost: rate limits (429), batched runs equal to
+ * @module Scheduling through the real Worker and ModelHost: rate limits (429), batched runs equal to
  * separate runs for mlp-tiny and silero-vad, deadlines (504 on time), early refusal and a full
  * queue (503 with Retry-After), refusal at the router, and cancelled work dropped from the queue
  * (by the host's cancel call, and by a client abort reaching the router's fetch handler).
@@ -7,6 +7,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TIERS } from "../../config/tiers.ts";
 import type { ModelRecord } from "../../protocol/model-record.ts";
 import worker from "../../router/index.ts";
 import { ADMIN, call, createTenant, ensureDemoModel, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
@@ -36,22 +37,29 @@ function wideInput(rows: number) {
 const timingOf = (response: Response, name: string) => response.headers.get("server-timing")?.match(new RegExp(`${name};desc="([^"]+)"`))?.[1];
 
 describe("rate limits", () => {
-  it("a free tenant over its burst gets 429 with Retry-After, and others are unaffected", async () => {
-    const free = await createTenant("sched-free", "free");
+  it("a free tenant over its burst gets 429 with Retry-After on every refusal; another free tenant and other tiers are unaffected", async () => {
+    const limited = await createTenant("sched-free", "free");
+    const neighbour = await createTenant("sched-free-neighbour", "free");
+    const { burst, ratePerSecond } = TIERS.free;
+    const send = (key: string) => inferJson("mlp-tiny", key, { inputs: mlp.inputs });
+    // One after another until three refusals: the bucket refills at the tier's rate meanwhile, so
+    // how many pass after the burst depends on this machine's speed; the burst itself does not.
     const statuses: number[] = [];
-    let retryAfter: string | null = null;
-    for (let k = 0; k < 30; k++) {
-      const response = await inferJson("mlp-tiny", free, { inputs: mlp.inputs });
+    while (statuses.filter((s) => s === 429).length < 3) {
+      expect(statuses.length, `never limited: ${statuses.join(",")}`).toBeLessThan(10 * burst);
+      const response = await send(limited);
       statuses.push(response.status);
-      if (response.status === 429) {
-        retryAfter = response.headers.get("retry-after");
-        expect(((await response.json()) as { error: string }).error).toMatch(/rate limit/);
-      } else await response.arrayBuffer();
+      if (response.status !== 429) {
+        expect(response.status, await response.text()).toBe(200);
+        continue;
+      }
+      expect(Number(response.headers.get("retry-after")), `refusal ${statuses.length}`).toBeGreaterThanOrEqual(1);
+      expect(((await response.json()) as { error: string }).error).toBe(`rate limit of ${ratePerSecond} requests/s exceeded`);
     }
-    expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true); // the burst
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
-    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
-    expect((await inferJson("mlp-tiny", premium, { inputs: mlp.inputs })).status).toBe(200);
+    expect(statuses.slice(0, burst)).toEqual(Array(burst).fill(200));
+    // Right after the last refusal, a tenant of the same tier has a bucket of its own.
+    for (let k = 0; k < 5; k++) expect((await send(neighbour)).status, `neighbour's request ${k + 1}`).toBe(200);
+    expect((await send(premium)).status).toBe(200);
   });
 });
 
@@ -97,22 +105,60 @@ describe("deadlines and admission", () => {
     const base = { inputs, outputNames: ["output"], tenant: "t", maxQueueWaitMs: 10_000 };
     const started = Date.now();
     const first = host.infer({ ...base, model: held, priority: 1, requestId: "held", deadline: started + 10_000 });
+    let firstAnswered = false;
+    void first.then(() => (firstAnswered = true));
     const late = await host.infer({ ...base, model: other, priority: 3, requestId: "late", deadline: Date.now() + 60 });
     const lateAfter = Date.now() - started;
     expect(late.ok).toBe(false);
-    if (!late.ok) expect(late.error).toMatchObject({ status: 504, message: expect.stringMatching(/in the queue/) });
-    expect(lateAfter).toBeGreaterThanOrEqual(55);
-    expect(lateAfter).toBeLessThan(250);
+    if (!late.ok) expect(late.error).toMatchObject({ status: 504, message: expect.stringMatching(/^the deadline passed after \d+ ms in the queue$/) });
+    // Lower bounds and an order only: a loaded machine makes everything later, never earlier.
+    expect(lateAfter, "not before its deadline").toBeGreaterThanOrEqual(55);
+    expect(firstAnswered, "answered while the premium batch was still held").toBe(false);
     expect((await first).ok).toBe(true);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started, "the premium batch was held").toBeGreaterThanOrEqual(290);
     expect((await host.state()).counters.expired).toBe(1);
   });
 
-  it("parameters.timeout cannot raise the deadline above the tier's maximum", async () => {
-    const response = await inferJson("mlp-tiny", premium, { inputs: mlp.inputs, parameters: { timeout: 3_600_000_000 } });
-    expect(response.status).toBe(200);
+  it("parameters.timeout and the timeout header cannot raise the deadline above the tier's maximum", async () => {
+    // The model's host is kept from running anything by a premium request held to fill a batch
+    // for four times the free tier's longest deadline (a record with a longer max_queue_delay than
+    // uploads allow). Free requests asking for an hour queue behind it: with their deadline cut to
+    // the tier's maximum they are answered 504 then; uncut, they would wait for the hold and run.
+    const upload = await uploadModel("mlp-deadline-cap", "1", await fixtureBytes("models/mlp-tiny/1/model.onnx"), "?max_batch=16");
+    expect(upload.status).toBe(201);
+    const free = await createTenant("sched-deadline-free", "free");
+    expect((await inferJson("mlp-deadline-cap", free, { inputs: mlp.inputs })).status).toBe(200); // creates the router's host
+    const described = (await (await call("/admin/models/mlp-deadline-cap", { key: ADMIN })).json()) as ModelRecord & { hosts: { host: string }[] };
+    const host = env.MODEL_HOST.getByName(described.hosts[0]!.host);
+    const maxMs = TIERS.free.maxDeadlineMs;
+    const inputs = mlp.inputs.map((t) => ({ name: t.name, datatype: "FP32" as const, shape: t.shape, data: Float32Array.from(t.data) }));
+    const blocker = host.infer({
+      model: { ...described.versions[0]!, version: "1-held", maxQueueDelayMs: 4 * maxMs }, inputs, outputNames: ["output"],
+      requestId: "deadline-cap-blocker", tenant: "blocker", priority: 1, deadline: Date.now() + 8 * maxMs, maxQueueWaitMs: maxMs,
+    });
+    for (let polls = 0; (await host.load()).queued === 0; polls++) {
+      expect(polls, "the blocker never reached the queue").toBeLessThan(400);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+
+    const started = Date.now();
+    const body = JSON.stringify({ inputs: mlp.inputs, parameters: { timeout: 3_600_000_000 } });
+    const [byParameter, byHeader] = await Promise.all([
+      call("/v2/models/mlp-deadline-cap/infer", { method: "POST", key: free, body }),
+      call("/v2/models/mlp-deadline-cap/infer", { method: "POST", key: free, body: JSON.stringify({ inputs: mlp.inputs }), headers: { "x-hotpath-timeout-ms": "3600000" } }),
+    ]);
+    const answeredAfter = Date.now() - started;
+    for (const response of [byParameter, byHeader]) {
+      expect(response.status, await response.clone().text()).toBe(504);
+      expect(((await response.json()) as { error: string }).error).toMatch(/^the deadline passed /);
+    }
+    expect(answeredAfter, "not before the tier's maximum").toBeGreaterThanOrEqual(maxMs - 50);
+    expect(await host.cancel("deadline-cap-blocker"), "the hold was still on").toBe(true);
+    expect((await blocker).ok).toBe(false);
+
     const bad = await inferJson("mlp-tiny", premium, { inputs: mlp.inputs, parameters: { timeout: -5 } });
     expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe("parameters.timeout must be a positive number of microseconds, got -5");
   });
 
   it("overload: refused at once with 503 and Retry-After when it cannot finish in time, 200 for the rest, nothing else", async () => {
@@ -199,14 +245,14 @@ describe("client aborts", () => {
     // runtime hands the router when a client disconnects (wrangler dev's proxy does not pass it on).
     const controller = new AbortController();
     const request = new Request("http://hotpath.test/v2/models/mlp-held/infer", { method: "POST", body, headers, signal: controller.signal });
-    const started = Date.now();
     const answer = worker.fetch(request, env, createExecutionContext());
     await new Promise((r) => setTimeout(r, 150));
     controller.abort();
     const response = await answer;
     const after = await counters();
 
-    expect(Date.now() - started, "answered at the abort, not when the batch hold ended").toBeLessThan(600);
+    // Answered at the abort, not when the batch hold ended: read right after the answer, the
+    // host has already dropped the request and has not run it.
     expect(response.status).toBe(499);
     expect(after.cancelled - before.cancelled, "the host dropped the queued request").toBe(1);
     expect(after.completed).toBe(before.completed);
