@@ -77,10 +77,11 @@ export function startDevEdge(options: DevEdgeOptions): Promise<DevEdge> {
       resolveStart({
         url: `http://${host}:${options.port}`,
         counts,
-        close: () => new Promise<void>((done) => {
-          server.close(() => done());
-          server.closeAllConnections();
-        }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
       });
     });
   });
@@ -89,8 +90,20 @@ export function startDevEdge(options: DevEdgeOptions): Promise<DevEdge> {
 /** A record as the registry would hold it; the batch axes are read from the model by the origin itself. */
 function recordOf(entry: ManifestEntry, maxQueueDelayMs: number): ModelVersionRecord {
   return {
-    name: entry.name, version: entry.version, r2Key: `models/${entry.name}/${entry.version}`, sha256: entry.sha256, bytes: entry.bytes,
-    inputs: entry.inputs, outputs: entry.outputs, placement: entry.placement, maxBatch: entry.maxBatch, maxQueueDelayMs,
-    batchAxes: undefined, minReplicas: 1, maxReplicas: 1, state: "ready", createdAt: 0,
+    name: entry.name,
+    version: entry.version,
+    r2Key: `models/${entry.name}/${entry.version}`,
+    sha256: entry.sha256,
+    bytes: entry.bytes,
+    inputs: entry.inputs,
+    outputs: entry.outputs,
+    placement: entry.placement,
+    maxBatch: entry.maxBatch,
+    maxQueueDelayMs,
+    batchAxes: undefined,
+    minReplicas: 1,
+    maxReplicas: 1,
+    state: "ready",
+    createdAt: 0,
   };
 }

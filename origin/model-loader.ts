@@ -52,7 +52,9 @@ export class ModelLoader {
       bytes = await edge.bytes(record);
       const path = await cache.write(record, bytes);
       source = "edge";
-      log(`fetched ${name}@${version} (${(bytes.byteLength / 1e6).toFixed(1)} MB, sha256 ${record.sha256.slice(0, 12)}) in ${ms(fetchStarted)} ms; cached at ${path}`);
+      log(
+        `fetched ${name}@${version} (${(bytes.byteLength / 1e6).toFixed(1)} MB, sha256 ${record.sha256.slice(0, 12)}) in ${ms(fetchStarted)} ms; cached at ${path}`,
+      );
     }
     const fetchMs = performance.now() - fetchStarted;
     const createStarted = performance.now();
@@ -84,7 +86,9 @@ export class ModelLoader {
 function warnIfSignatureDiffers(record: ModelVersionRecord, session: ModelSession, log: (line: string) => void): void {
   const text = (specs: unknown) => JSON.stringify(specs);
   if (text(record.inputs) !== text(session.inputs) || text(record.outputs) !== text(session.outputs)) {
-    log(`note: ${record.name}@${record.version}'s record declares inputs ${text(record.inputs)} outputs ${text(record.outputs)}; the model has ${text(session.inputs)} ${text(session.outputs)}, which are used`);
+    log(
+      `note: ${record.name}@${record.version}'s record declares inputs ${text(record.inputs)} outputs ${text(record.outputs)}; the model has ${text(session.inputs)} ${text(session.outputs)}, which are used`,
+    );
   }
 }
 

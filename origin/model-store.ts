@@ -65,7 +65,19 @@ export class ModelStore {
     const key = keyOf(name, version);
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = { name, version, state: "loading", record: undefined, session: undefined, host: undefined, source: undefined, loadMs: undefined, error: undefined, requests: new InFlight(), attempt: undefined };
+      entry = {
+        name,
+        version,
+        state: "loading",
+        record: undefined,
+        session: undefined,
+        host: undefined,
+        source: undefined,
+        loadMs: undefined,
+        error: undefined,
+        requests: new InFlight(),
+        attempt: undefined,
+      };
       this.#entries.set(key, entry);
     }
     if (entry.state === "ready") return Promise.resolve(entry);
@@ -113,7 +125,9 @@ export class ModelStore {
       if (!entry) throw notFound(`this origin does not serve ${name}@${version}`);
       return entry;
     }
-    const versions = this.entries().filter((e) => e.name === name).sort((a, b) => compareVersions(b.version, a.version));
+    const versions = this.entries()
+      .filter((e) => e.name === name)
+      .sort((a, b) => compareVersions(b.version, a.version));
     const entry = versions.find(prefer) ?? versions[0];
     if (!entry) throw notFound(`this origin does not serve model '${name}'`);
     return entry;
@@ -171,12 +185,23 @@ export class ModelStore {
       entry.session = session;
       entry.source = loaded.source;
       const maxBatch = this.#options.batching && session.batchAxes ? record.maxBatch : 1;
-      entry.host = { name: record.name, version: record.version, r2Key: record.r2Key, sha256: record.sha256, bytes: record.bytes, maxBatch, maxQueueDelayMs: record.maxQueueDelayMs, batchAxes: session.batchAxes };
+      entry.host = {
+        name: record.name,
+        version: record.version,
+        r2Key: record.r2Key,
+        sha256: record.sha256,
+        bytes: record.bytes,
+        maxBatch,
+        maxQueueDelayMs: record.maxQueueDelayMs,
+        batchAxes: session.batchAxes,
+      };
       await this.#options.warm(entry);
       entry.loadMs = performance.now() - startedAt;
       entry.state = "ready";
       entry.error = undefined;
-      this.#options.log(`${entry.name}@${entry.version} ready in ${entry.loadMs.toFixed(0)} ms (bytes from ${loaded.source}; fetch ${loaded.fetchMs.toFixed(0)} ms, session ${loaded.createMs.toFixed(0)} ms)`);
+      this.#options.log(
+        `${entry.name}@${entry.version} ready in ${entry.loadMs.toFixed(0)} ms (bytes from ${loaded.source}; fetch ${loaded.fetchMs.toFixed(0)} ms, session ${loaded.createMs.toFixed(0)} ms)`,
+      );
       return entry;
     } catch (error) {
       entry.state = "failed";

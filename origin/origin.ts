@@ -32,7 +32,14 @@ export async function createOrigin(config: OriginConfig, log: (line: string) => 
   const worker = new InferenceWorker(onWorkerExit);
   try {
     const provider = await chooseExecutionProvider(worker, config.ep, { strict: config.strict, threads: config.threads, log });
-    const loader = new ModelLoader({ cache: new ModelCache(config.cacheDir), edge: new EdgeClient(config.edge, config.token), worker, ep: provider.ep, threads: config.threads, log });
+    const loader = new ModelLoader({
+      cache: new ModelCache(config.cacheDir),
+      edge: new EdgeClient(config.edge, config.token),
+      worker,
+      ep: provider.ep,
+      threads: config.threads,
+      log,
+    });
     // The store warms through the scheduler and the scheduler runs on the store's sessions.
     let scheduler: Scheduler | undefined;
     const store = new ModelStore({ loader, batching: config.batching, log, warm: (entry) => warm(entry, scheduler!, log) });

@@ -38,7 +38,9 @@ const { provider, store } = origin;
 
 const server = serve({ fetch: origin.app.fetch, hostname: config.host, port: config.port }, (info) => {
   const fallback = provider.fallbackReason ? ` (fell back from ${config.ep})` : "";
-  log(`listening on http://${info.address}:${info.port}; ep ${provider.ep}${fallback}; batching ${config.batching ? "on" : "off"}; models ${config.models.map((m) => `${m.name}@${m.version}`).join(", ") || "none yet"}`);
+  log(
+    `listening on http://${info.address}:${info.port}; ep ${provider.ep}${fallback}; batching ${config.batching ? "on" : "off"}; models ${config.models.map((m) => `${m.name}@${m.version}`).join(", ") || "none yet"}`,
+  );
 });
 server.on("error", (error: Error) => {
   console.error(`[origin ${config.id}] cannot listen on ${config.host}:${config.port}: ${error.message}`);
@@ -56,7 +58,10 @@ async function stop(signal: string): Promise<void> {
   setTimeout(() => process.exit(0), 4_000).unref();
   server.close();
   if ("closeIdleConnections" in server) server.closeIdleConnections();
-  await allIdleWithin(store.entries().map((e) => e.requests), 3_000);
+  await allIdleWithin(
+    store.entries().map((e) => e.requests),
+    3_000,
+  );
   if ("closeAllConnections" in server) server.closeAllConnections();
   await origin.close();
   process.exit(0);

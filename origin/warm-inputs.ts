@@ -23,9 +23,8 @@ export function zeroInputs(specs: readonly TensorSpec[], axes: BatchAxes | undef
       else return undefined;
     }
     const count = elementCount(shape);
-    const data = spec.datatype === "BYTES"
-      ? new Array<string>(count).fill("")
-      : typedArrayFor(spec.datatype, new ArrayBuffer(count * BYTES_PER_ELEMENT[spec.datatype]));
+    const data =
+      spec.datatype === "BYTES" ? new Array<string>(count).fill("") : typedArrayFor(spec.datatype, new ArrayBuffer(count * BYTES_PER_ELEMENT[spec.datatype]));
     tensors.push({ name: spec.name, datatype: spec.datatype, shape, data });
   }
   return tensors;

@@ -28,7 +28,10 @@ export function inferBatchAxes(inputs: readonly ValueShape[], outputs: readonly 
     const axisOf = (v: ValueShape) => (v.shape.indexOf(symbol) >= 0 ? v.shape.indexOf(symbol) : null);
     const outputAxes = outputs.map(axisOf);
     if (outputAxes.every((axis) => axis !== null)) {
-      return { inputs: Object.fromEntries(inputs.map((v) => [v.name, axisOf(v)])), outputs: Object.fromEntries(outputs.map((v, k) => [v.name, outputAxes[k]!])) };
+      return {
+        inputs: Object.fromEntries(inputs.map((v) => [v.name, axisOf(v)])),
+        outputs: Object.fromEntries(outputs.map((v, k) => [v.name, outputAxes[k]!])),
+      };
     }
   }
   const dynamicFirst = (v: ValueShape) => v.shape.length > 0 && typeof v.shape[0] !== "number";

@@ -8,7 +8,6 @@ import { badRequest, HttpError } from "./errors.ts";
 import { TIMEOUT_HEADER } from "./headers.ts";
 import { describeValue } from "./oip/json-tensor.ts";
 
-
 /**
  * Milliseconds a request may take: the shortest it asked for, or `defaultMs`, never above `maxMs`.
  * @example timeoutBudgetMs({ timeout: 250_000 }, undefined, { defaultMs: 1_000, maxMs: 10_000 }) // 250

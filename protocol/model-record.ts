@@ -63,7 +63,10 @@ export function compareVersions(a: string, b: string): number {
 export function chooseDefault(versions: ModelVersionRecord[], pinned: string | undefined): string | undefined {
   const ready = versions.filter((v) => v.state === "ready");
   if (pinned && ready.some((v) => v.version === pinned)) return pinned;
-  return ready.map((v) => v.version).sort(compareVersions).at(-1);
+  return ready
+    .map((v) => v.version)
+    .sort(compareVersions)
+    .at(-1);
 }
 
 export const catalogKey = (name: string): string => `model:${name}`;

@@ -25,11 +25,7 @@ export interface OrtRuntime {
   Tensor: new (type: OrtTensor.Type, data: OrtTensor.DataType, dims: readonly number[]) => OrtTensor;
 }
 
-export async function createModelSession(
-  ort: OrtRuntime,
-  bytes: Uint8Array,
-  options: OrtSession.SessionOptions = {},
-): Promise<ModelSession> {
+export async function createModelSession(ort: OrtRuntime, bytes: Uint8Array, options: OrtSession.SessionOptions = {}): Promise<ModelSession> {
   let session: OrtSession;
   try {
     session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "all", ...options });

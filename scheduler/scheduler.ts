@@ -84,7 +84,15 @@ export class Scheduler {
   /** Running mean of the time between runs while work waited. */
   #gapMs = 0;
   readonly counters: SchedulerCounters = {
-    admitted: 0, completed: 0, rejectedDeadline: 0, rejectedFull: 0, shed: 0, expired: 0, cancelled: 0, batches: 0, batchedRequests: 0,
+    admitted: 0,
+    completed: 0,
+    rejectedDeadline: 0,
+    rejectedFull: 0,
+    shed: 0,
+    expired: 0,
+    cancelled: 0,
+    batches: 0,
+    batchedRequests: 0,
   };
 
   constructor(options: SchedulerOptions) {
@@ -107,7 +115,11 @@ export class Scheduler {
     if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
       this.counters.rejectedDeadline++;
       return Promise.reject(
-        new HttpError(503, `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (predicted run ${runMs.toFixed(1)} ms)`, retryAfterSecondsFor(waitMs)),
+        new HttpError(
+          503,
+          `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (predicted run ${runMs.toFixed(1)} ms)`,
+          retryAfterSecondsFor(waitMs),
+        ),
       );
     }
     if (this.#queue.size >= this.#options.maxQueueLength && !this.#shedFor(call.priority)) {
@@ -116,7 +128,13 @@ export class Scheduler {
     }
     return new Promise<ScheduledResult>((resolve, reject) => {
       const job: Job = {
-        call, rows, work, resolve, reject, enqueuedAt: now, timer: undefined,
+        call,
+        rows,
+        work,
+        resolve,
+        reject,
+        enqueuedAt: now,
+        timer: undefined,
         ...(this.#options.policy === "fifo"
           ? { priority: 0, deadline: now, tenant: "fifo" } // one lane, in arrival order
           : { priority: call.priority, deadline: call.deadline, tenant: call.tenant }),
@@ -290,13 +308,26 @@ export class Scheduler {
     this.#running = { model, rows, work, startedAt };
     try {
       const axes = model.batchAxes;
-      const inputs = batch.length > 1 && axes ? mergeInputs(batch.map((job) => job.call.inputs), axes) : first.call.inputs;
+      const inputs =
+        batch.length > 1 && axes
+          ? mergeInputs(
+              batch.map((job) => job.call.inputs),
+              axes,
+            )
+          : first.call.inputs;
       const result = await this.#options.run(model, inputs, first.call.outputNames);
       this.#predictor(model).observe(work, result.inferMs);
       // The run and the gap before the next one are thread time its requests' priorities used.
       const usedMs = result.inferMs + this.#gapMs;
       for (const job of batch) this.#busy.add(job.call.priority, (usedMs * job.work) / Math.max(1, work), this.#now());
-      const parts = batch.length > 1 && axes ? splitOutputs(result.outputs, axes, batch.map((job) => job.rows)) : [result.outputs];
+      const parts =
+        batch.length > 1 && axes
+          ? splitOutputs(
+              result.outputs,
+              axes,
+              batch.map((job) => job.rows),
+            )
+          : [result.outputs];
       if (batch.length > 1) {
         this.counters.batches++;
         this.counters.batchedRequests += batch.length;

@@ -20,7 +20,13 @@ import { spill } from "./bench/spill.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
 const SCENARIOS: Record<string, Scenario> = {
-  overhead, cost, overload: overloadIn("split"), "overload-one-session": overloadIn("one-session"), batching, spill, "origin-batching": originBatching,
+  overhead,
+  cost,
+  overload: overloadIn("split"),
+  "overload-one-session": overloadIn("one-session"),
+  batching,
+  spill,
+  "origin-batching": originBatching,
 };
 /** Run only when asked for: it needs a GPU machine to say anything (docs/gpu.md). */
 const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
@@ -85,7 +91,10 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const names = (values.scenario ?? Object.keys(SCENARIOS)).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+  const names = (values.scenario ?? Object.keys(SCENARIOS))
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const known = { ...SCENARIOS, ...ON_REQUEST };
   for (const name of names) if (!known[name]) throw new Error(`unknown scenario '${name}'; choose from ${Object.keys(known).join(", ")}`);
   const outDir = resolve(values.out);
@@ -94,7 +103,9 @@ async function main(): Promise<number> {
   const host = machine();
   const started = performance.now();
   const log = (line: string) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
-  log(`machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Node ${host.node}, wrangler ${host.wrangler}, load average ${host.loadAverageAtStart.join(" ")}`);
+  log(
+    `machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Node ${host.node}, wrangler ${host.wrangler}, load average ${host.loadAverageAtStart.join(" ")}`,
+  );
 
   const results: ScenarioResult[] = [];
   const pool = new StackPool();
@@ -106,7 +117,15 @@ async function main(): Promise<number> {
       log(`scenario ${name}${quick ? " (quick)" : ""}`);
       const scenarioStarted = performance.now();
       try {
-        results.push(await known[name]!({ quick, log, signal: controller.signal, startStack: (options) => pool.start({ ...options, signal: controller.signal }), track: (process) => pool.track(process) }));
+        results.push(
+          await known[name]!({
+            quick,
+            log,
+            signal: controller.signal,
+            startStack: (options) => pool.start({ ...options, signal: controller.signal }),
+            track: (process) => pool.track(process),
+          }),
+        );
       } finally {
         await pool.stopAll();
       }
@@ -132,8 +151,17 @@ async function main(): Promise<number> {
     `Machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB RAM, ${host.kernel}; Node ${host.node}, wrangler ${host.wrangler} (workerd ${host.workerd}), ` +
     `onnxruntime-web ${host.onnxruntimeWeb}; load average at start ${host.loadAverageAtStart.join(" ")}; ${host.date}; ` +
     `${quick ? "`--quick` run" : "full run"} of ${names.join(", ")} in ${totalS.toFixed(0)} s.`;
-  const markdown = [machineLine, "", ...results.map((r) => r.markdown + "\n"), ...(charts.length > 0 ? [`Charts: ${charts.map((c) => `\`${relative(REPO_ROOT, join(outDir, c))}\``).join(", ")}.`] : []), ""].join("\n");
-  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ machine: host, quick, totalSeconds: totalS, scenarios: Object.fromEntries(results.map((r) => [r.name, r.data])) })}\n`);
+  const markdown = [
+    machineLine,
+    "",
+    ...results.map((r) => r.markdown + "\n"),
+    ...(charts.length > 0 ? [`Charts: ${charts.map((c) => `\`${relative(REPO_ROOT, join(outDir, c))}\``).join(", ")}.`] : []),
+    "",
+  ].join("\n");
+  writeFileSync(
+    join(outDir, "results.json"),
+    `${JSON.stringify({ machine: host, quick, totalSeconds: totalS, scenarios: Object.fromEntries(results.map((r) => [r.name, r.data])) })}\n`,
+  );
   writeFileSync(join(outDir, "report.md"), markdown);
   process.stdout.write(markdown);
   log(`wrote ${relative(REPO_ROOT, outDir)}/results.json, report.md and ${charts.length} charts; ${totalS.toFixed(0)} s in all`);

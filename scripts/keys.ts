@@ -43,7 +43,12 @@ async function main(): Promise<void> {
     case "create": {
       const tier = values.tier as Tier | undefined;
       if (!tier || !TIER_NAMES.includes(tier)) usageError(`create: --tier must be one of ${TIER_NAMES.join(", ")}`);
-      const models = values.models ? values.models.split(",").map((m) => m.trim()).filter(Boolean) : ["*"];
+      const models = values.models
+        ? values.models
+            .split(",")
+            .map((m) => m.trim())
+            .filter(Boolean)
+        : ["*"];
       const record = await client.putTenant(tenant!, tier!, models);
       const created = await client.createKey(record.id);
       console.log(`tenant ${record.id}: tier ${record.tier}, models ${record.models.join(",")}`);

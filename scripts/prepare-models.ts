@@ -75,10 +75,7 @@ function prepareOne(entry: CatalogEntry, root: string): ManifestEntry {
   });
   const ms = (performance.now() - started).toFixed(0);
   const size = (bytes.length / 1e6).toFixed(2);
-  console.log(
-    `${entry.name}@${entry.version}: ${size} MB sha256 ${sha256.slice(0, 12)} ` +
-      `${written ? "written" : "unchanged"} (${ms} ms)`,
-  );
+  console.log(`${entry.name}@${entry.version}: ${size} MB sha256 ${sha256.slice(0, 12)} ` + `${written ? "written" : "unchanged"} (${ms} ms)`);
   return {
     name: entry.name,
     version: entry.version,

@@ -13,7 +13,6 @@ const USAGE = `usage: npm run push-model -- <name> <version> <file.onnx> [--plac
 URL: --url, HOTPATH_URL, or http://127.0.0.1:8787 (a deployed Worker: https://hotpath.<account>.workers.dev).
 Admin token: --admin-token, HOTPATH_ADMIN_TOKEN, or the local stack's .hotpath/demo-keys.json.`;
 
-
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);

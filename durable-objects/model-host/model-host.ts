@@ -64,10 +64,7 @@ export class ModelHost extends DurableObject<Env> {
    * the load again; the caller drops it if the version is not registered after all.
    */
   async inspect(model: HostModel): Promise<RpcReply<InspectedModel>> {
-    return replyOf(
-      () => this.#withSession(model, async ({ inputs, outputs, batchAxes }) => ({ inputs, outputs, batchAxes })),
-      "loading the model",
-    );
+    return replyOf(() => this.#withSession(model, async ({ inputs, outputs, batchAxes }) => ({ inputs, outputs, batchAxes })), "loading the model");
   }
 
   /** Releases a version's session after its in-flight runs finish (unload, delete). */
@@ -118,7 +115,10 @@ export class ModelHost extends DurableObject<Env> {
     const session = await createModelSession(ortWeb(), bytes);
     // Tell the registry this host serves the model, so a default-version swap warms it first.
     const host = this.ctx.id.name;
-    if (host) void this.env.MODEL_REGISTRY.getByName(REGISTRY_NAME).recordHost(model.name, host).catch(() => undefined);
+    if (host)
+      void this.env.MODEL_REGISTRY.getByName(REGISTRY_NAME)
+        .recordHost(model.name, host)
+        .catch(() => undefined);
     return session;
   }
 }

@@ -87,7 +87,7 @@ export class ModelRegistry extends DurableObject<Env> {
   /** OIP model_repository load/unload: an unloaded version is kept but not served. */
   async setState(name: string, version: string | undefined, state: "ready" | "unloaded"): Promise<RpcReply<ModelRecord>> {
     return replyOf(async () => {
-      const targets = version ? [this.#requireVersion(name, version)] : this.#tables.model(name)?.versions ?? [];
+      const targets = version ? [this.#requireVersion(name, version)] : (this.#tables.model(name)?.versions ?? []);
       if (targets.length === 0) throw new HttpError(404, `unknown model '${name}'`);
       for (const target of targets) {
         if (state === "ready") await this.#warmHosts(name, target);
@@ -134,7 +134,13 @@ export class ModelRegistry extends DurableObject<Env> {
 
   async #warmHosts(name: string, model: HostModel): Promise<void> {
     const hosts = this.#tables.hosts(name);
-    const replies = await Promise.all(hosts.map((host) => this.env.MODEL_HOST.getByName(host).warm(model).catch((error: unknown) => error)));
+    const replies = await Promise.all(
+      hosts.map((host) =>
+        this.env.MODEL_HOST.getByName(host)
+          .warm(model)
+          .catch((error: unknown) => error),
+      ),
+    );
     const failed = replies.filter((reply) => reply instanceof Error || (typeof reply === "object" && reply !== null && "ok" in reply && !reply.ok));
     // A host that could not warm loads the session on its first request instead; it is not a
     // reason to refuse the version, which already proved loadable when it was uploaded.
@@ -142,6 +148,12 @@ export class ModelRegistry extends DurableObject<Env> {
   }
 
   async #dropFromHosts(name: string, version: string): Promise<void> {
-    await Promise.all(this.#tables.hosts(name).map((host) => this.env.MODEL_HOST.getByName(host).drop(name, version).catch(() => false)));
+    await Promise.all(
+      this.#tables.hosts(name).map((host) =>
+        this.env.MODEL_HOST.getByName(host)
+          .drop(name, version)
+          .catch(() => false),
+      ),
+    );
   }
 }

@@ -19,9 +19,21 @@ CREATE TABLE IF NOT EXISTS hosts (model TEXT NOT NULL, host TEXT NOT NULL, PRIMA
 `;
 
 type VersionRow = {
-  name: string; version: string; r2_key: string; sha256: string; bytes: number; inputs: string;
-  outputs: string; placement: string; max_batch: number; state: string; created_at: number;
-  max_queue_delay_ms: number | null; batch_axes: string | null; min_replicas: number | null; max_replicas: number | null;
+  name: string;
+  version: string;
+  r2_key: string;
+  sha256: string;
+  bytes: number;
+  inputs: string;
+  outputs: string;
+  placement: string;
+  max_batch: number;
+  state: string;
+  created_at: number;
+  max_queue_delay_ms: number | null;
+  batch_axes: string | null;
+  min_replicas: number | null;
+  max_replicas: number | null;
 };
 
 /** Scheduling settings live in their own table, so state written before they existed still reads. */
@@ -37,7 +49,10 @@ export class RegistryTables {
   }
 
   modelNames(): string[] {
-    return this.#sql.exec<{ name: string }>("SELECT DISTINCT name FROM versions ORDER BY name").toArray().map((r) => r.name);
+    return this.#sql
+      .exec<{ name: string }>("SELECT DISTINCT name FROM versions ORDER BY name")
+      .toArray()
+      .map((r) => r.name);
   }
 
   model(name: string): ModelRecord | undefined {
@@ -55,12 +70,26 @@ export class RegistryTables {
   insertVersion(v: ModelVersionRecord): void {
     this.#sql.exec(
       "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      v.name, v.version, v.r2Key, v.sha256, v.bytes, JSON.stringify(v.inputs), JSON.stringify(v.outputs),
-      v.placement, v.maxBatch, v.state, v.createdAt,
+      v.name,
+      v.version,
+      v.r2Key,
+      v.sha256,
+      v.bytes,
+      JSON.stringify(v.inputs),
+      JSON.stringify(v.outputs),
+      v.placement,
+      v.maxBatch,
+      v.state,
+      v.createdAt,
     );
     this.#sql.exec(
       "INSERT OR REPLACE INTO version_scheduling VALUES (?, ?, ?, ?, ?, ?)",
-      v.name, v.version, v.maxQueueDelayMs, v.batchAxes ? JSON.stringify(v.batchAxes) : null, v.minReplicas, v.maxReplicas,
+      v.name,
+      v.version,
+      v.maxQueueDelayMs,
+      v.batchAxes ? JSON.stringify(v.batchAxes) : null,
+      v.minReplicas,
+      v.maxReplicas,
     );
   }
 
@@ -69,7 +98,13 @@ export class RegistryTables {
   }
 
   updateSignature(name: string, version: string, inputs: TensorSpec[], outputs: TensorSpec[]): void {
-    this.#sql.exec("UPDATE versions SET inputs = ?, outputs = ? WHERE name = ? AND version = ?", JSON.stringify(inputs), JSON.stringify(outputs), name, version);
+    this.#sql.exec(
+      "UPDATE versions SET inputs = ?, outputs = ? WHERE name = ? AND version = ?",
+      JSON.stringify(inputs),
+      JSON.stringify(outputs),
+      name,
+      version,
+    );
   }
 
   deleteVersion(name: string, version: string): void {
@@ -87,7 +122,10 @@ export class RegistryTables {
   }
 
   hosts(model: string): string[] {
-    return this.#sql.exec<{ host: string }>("SELECT host FROM hosts WHERE model = ?", model).toArray().map((r) => r.host);
+    return this.#sql
+      .exec<{ host: string }>("SELECT host FROM hosts WHERE model = ?", model)
+      .toArray()
+      .map((r) => r.host);
   }
 
   addHost(model: string, host: string): void {
@@ -97,12 +135,20 @@ export class RegistryTables {
 
 function toRecord(row: VersionRow): ModelVersionRecord {
   return {
-    name: row.name, version: row.version, r2Key: row.r2_key, sha256: row.sha256, bytes: row.bytes,
-    inputs: JSON.parse(row.inputs), outputs: JSON.parse(row.outputs),
-    placement: row.placement as ModelVersionRecord["placement"], maxBatch: row.max_batch,
+    name: row.name,
+    version: row.version,
+    r2Key: row.r2_key,
+    sha256: row.sha256,
+    bytes: row.bytes,
+    inputs: JSON.parse(row.inputs),
+    outputs: JSON.parse(row.outputs),
+    placement: row.placement as ModelVersionRecord["placement"],
+    maxBatch: row.max_batch,
     maxQueueDelayMs: row.max_queue_delay_ms ?? 0,
     batchAxes: row.batch_axes ? JSON.parse(row.batch_axes) : undefined,
-    minReplicas: row.min_replicas ?? 1, maxReplicas: row.max_replicas ?? 1,
-    state: row.state as VersionState, createdAt: row.created_at,
+    minReplicas: row.min_replicas ?? 1,
+    maxReplicas: row.max_replicas ?? 1,
+    state: row.state as VersionState,
+    createdAt: row.created_at,
   };
 }

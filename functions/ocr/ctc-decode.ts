@@ -29,12 +29,7 @@ export function parseKeys(text: string): string[] {
  * Greedy CTC: argmax per timestep, merge repeats, drop blanks. `probs` is one sequence,
  * row-major [timesteps, classes] (batch index 0 of a [1, T, C] output).
  */
-export function ctcGreedyDecode(
-  probs: Float32Array,
-  timesteps: number,
-  classes: number,
-  keys: readonly string[],
-): CtcResult {
+export function ctcGreedyDecode(probs: Float32Array, timesteps: number, classes: number, keys: readonly string[]): CtcResult {
   if (probs.length < timesteps * classes) {
     throw badRequest(`ctcGreedyDecode: ${probs.length} values < ${timesteps} x ${classes}`);
   }

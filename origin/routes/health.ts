@@ -33,7 +33,10 @@ export function healthRoutes(context: OriginContext): Hono<OriginEnv> {
     };
     // OIP: the status code is the answer; the body says what is still missing.
     if (ready) return c.json(body);
-    const waiting = store.entries().filter((e) => e.state !== "ready").map((e) => `${e.name}@${e.version} ${e.state}`);
+    const waiting = store
+      .entries()
+      .filter((e) => e.state !== "ready")
+      .map((e) => `${e.name}@${e.version} ${e.state}`);
     return errorResponse(new HttpError(503, `not ready: ${waiting.join(", ")}`, 2), body);
   });
   return routes;

@@ -40,12 +40,11 @@ async function infer(c: Context<OriginEnv>, context: OriginContext, version: str
   // The record's max batch bounds a request even with batching off (that only stops merging).
   checkInputs(request.inputs, session.inputs, { maxBatch: entry.record!.maxBatch, modelName: name });
   const outputs = selectOutputs(request.outputs, session.outputs, request.binaryByDefault);
-  const policy = schedulePolicy(
-    request.parameters,
-    { tenant: c.req.header(TENANT_HEADER), timeoutMs: c.req.header(TIMEOUT_HEADER) },
-    arrivedAt,
-    { priority: config.defaultPriority, timeoutMs: config.defaultTimeoutMs, maxTimeoutMs: config.maxTimeoutMs },
-  );
+  const policy = schedulePolicy(request.parameters, { tenant: c.req.header(TENANT_HEADER), timeoutMs: c.req.header(TIMEOUT_HEADER) }, arrivedAt, {
+    priority: config.defaultPriority,
+    timeoutMs: config.defaultTimeoutMs,
+    maxTimeoutMs: config.maxTimeoutMs,
+  });
 
   const requestId = crypto.randomUUID();
   // A client that went away (the edge gave up or retried elsewhere) should not cost a run.
@@ -58,8 +57,14 @@ async function infer(c: Context<OriginEnv>, context: OriginContext, version: str
       beforeDeadline(
         policy.deadline + DEADLINE_GRACE_MS,
         scheduler.submit({
-          model, inputs: request.inputs, outputNames: outputs.map((o) => o.name), requestId,
-          tenant: policy.tenant, priority: policy.priority, deadline: policy.deadline, maxQueueWaitMs: Number.POSITIVE_INFINITY,
+          model,
+          inputs: request.inputs,
+          outputNames: outputs.map((o) => o.name),
+          requestId,
+          tenant: policy.tenant,
+          priority: policy.priority,
+          deadline: policy.deadline,
+          maxQueueWaitMs: Number.POSITIVE_INFINITY,
         }),
       ),
     );
@@ -79,4 +84,3 @@ async function infer(c: Context<OriginEnv>, context: OriginContext, version: str
   if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
   return new Response(encoded.body, { status: 200, headers });
 }
-

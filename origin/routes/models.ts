@@ -20,7 +20,10 @@ export function modelRoutes(context: OriginContext): Hono<OriginEnv> {
     if (!entry.record) throw new HttpError(503, `${name}@${entry.version} is still loading on this origin`, 2);
     return c.json({
       name,
-      versions: store.entries().filter((e) => e.name === name).map((e) => e.version),
+      versions: store
+        .entries()
+        .filter((e) => e.name === name)
+        .map((e) => e.version),
       platform: "onnxruntime_onnx",
       inputs: entry.session?.inputs ?? entry.record.inputs,
       outputs: entry.session?.outputs ?? entry.record.outputs,
@@ -52,7 +55,13 @@ export function modelRoutes(context: OriginContext): Hono<OriginEnv> {
   routes.post("/v2/repository/models/:model/unload", async (c) => {
     const name = c.req.param("model");
     const version = await versionOf(c);
-    const versions = version !== undefined ? [version] : store.entries().filter((e) => e.name === name).map((e) => e.version);
+    const versions =
+      version !== undefined
+        ? [version]
+        : store
+            .entries()
+            .filter((e) => e.name === name)
+            .map((e) => e.version);
     const unloaded = (await Promise.all(versions.map((v) => store.unload(name, v)))).some(Boolean);
     if (!unloaded) throw notFound(`this origin does not serve ${version === undefined ? `model '${name}'` : `${name}@${version}`}`);
     return c.json({ name, unloaded: true, versions });
@@ -71,7 +80,8 @@ async function versionOf(c: Context<OriginEnv>): Promise<string | undefined> {
     } catch {
       throw badRequest('the body must be JSON: {"parameters": {"version": "1"}}');
     }
-    if (!isObject(body) || (body.parameters !== undefined && !isObject(body.parameters))) throw badRequest(`the body must be {"parameters": {...}}, got ${describeValue(body)}`);
+    if (!isObject(body) || (body.parameters !== undefined && !isObject(body.parameters)))
+      throw badRequest(`the body must be {"parameters": {...}}, got ${describeValue(body)}`);
     fromBody = body.parameters?.version;
   }
   const version = fromBody ?? c.req.query("version");

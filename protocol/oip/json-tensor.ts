@@ -7,12 +7,20 @@ import { floatToHalf, HALF_OVERFLOW_THRESHOLD, halfToFloat } from "./fp16.ts";
 import type { OipDatatype, TensorData } from "./tensor.ts";
 
 /** How JSON spells non-finite floats where they are allowed (the proto3 JSON mapping's strings). */
-const NON_FINITE_STRINGS = new Map<unknown, number>([["NaN", Number.NaN], ["Infinity", Infinity], ["-Infinity", -Infinity]]);
+const NON_FINITE_STRINGS = new Map<unknown, number>([
+  ["NaN", Number.NaN],
+  ["Infinity", Infinity],
+  ["-Infinity", -Infinity],
+]);
 
 /** Integer datatypes that fit a JS number, with their inclusive ranges. */
 const INT_RANGES = {
-  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],
-  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 4294967295],
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-2147483648, 2147483647],
 } as const;
 
 const INT64_MIN = -(2n ** 63n);
@@ -106,11 +114,25 @@ export function jsonToTensorData(datatype: OipDatatype, values: readonly unknown
       }
       return out;
     }
-    case "UINT8": case "UINT16": case "UINT32": case "INT8": case "INT16": case "INT32": {
+    case "UINT8":
+    case "UINT16":
+    case "UINT32":
+    case "INT8":
+    case "INT16":
+    case "INT32": {
       const [min, max] = INT_RANGES[datatype];
-      const out = datatype === "UINT8" ? new Uint8Array(n) : datatype === "UINT16" ? new Uint16Array(n)
-        : datatype === "UINT32" ? new Uint32Array(n) : datatype === "INT8" ? new Int8Array(n)
-        : datatype === "INT16" ? new Int16Array(n) : new Int32Array(n);
+      const out =
+        datatype === "UINT8"
+          ? new Uint8Array(n)
+          : datatype === "UINT16"
+            ? new Uint16Array(n)
+            : datatype === "UINT32"
+              ? new Uint32Array(n)
+              : datatype === "INT8"
+                ? new Int8Array(n)
+                : datatype === "INT16"
+                  ? new Int16Array(n)
+                  : new Int32Array(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) fail(i, `an integer in ${min}..${max}`);
@@ -118,7 +140,8 @@ export function jsonToTensorData(datatype: OipDatatype, values: readonly unknown
       }
       return out;
     }
-    case "INT64": case "UINT64": {
+    case "INT64":
+    case "UINT64": {
       const unsigned = datatype === "UINT64";
       const [min, max] = unsigned ? [0n, UINT64_MAX] : [INT64_MIN, INT64_MAX];
       const expected = `${unsigned ? "a non-negative" : "an"} integer (a safe integer number, or a decimal string for larger magnitudes) in ${min}..${max}`;
@@ -188,12 +211,18 @@ export type NonFiniteMode = "string" | "throw";
 export function tensorDataToJson(datatype: OipDatatype, data: TensorData, nonFinite: NonFiniteMode): unknown[] {
   if (Array.isArray(data)) return data.slice();
   switch (datatype) {
-    case "BOOL": return Array.from(data as Uint8Array, (v) => v !== 0);
-    case "INT64": case "UINT64":
+    case "BOOL":
+      return Array.from(data as Uint8Array, (v) => v !== 0);
+    case "INT64":
+    case "UINT64":
       return Array.from(data as BigInt64Array | BigUint64Array, (v: bigint) => (v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v.toString()));
-    case "FP16": return floatsToJson(Array.from(data as Uint16Array, halfToFloat), datatype, nonFinite);
-    case "FP32": case "FP64": return floatsToJson(Array.from(data as Float32Array | Float64Array), datatype, nonFinite);
-    default: return Array.from(data as ArrayLike<number>);
+    case "FP16":
+      return floatsToJson(Array.from(data as Uint16Array, halfToFloat), datatype, nonFinite);
+    case "FP32":
+    case "FP64":
+      return floatsToJson(Array.from(data as Float32Array | Float64Array), datatype, nonFinite);
+    default:
+      return Array.from(data as ArrayLike<number>);
   }
 }
 

@@ -46,7 +46,9 @@ function checkOne(input: Tensor, spec: TensorSpec, options: CheckInputsOptions):
   const where = `input '${input.name}'`;
   if (input.datatype !== spec.datatype) throw badRequest(`${where} must be ${spec.datatype}, got ${input.datatype}`);
   if (input.shape.length !== spec.shape.length) {
-    throw badRequest(`${where} must have ${spec.shape.length} dimensions (shape ${shapeText(spec.shape)}), got ${input.shape.length} (shape ${shapeText(input.shape)})`);
+    throw badRequest(
+      `${where} must have ${spec.shape.length} dimensions (shape ${shapeText(spec.shape)}), got ${input.shape.length} (shape ${shapeText(input.shape)})`,
+    );
   }
   spec.shape.forEach((want, i) => {
     const got = input.shape[i] as number;

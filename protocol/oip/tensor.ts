@@ -4,17 +4,12 @@
  * Only the datatypes onnxruntime (web and node) can run are listed.
  */
 
-export const OIP_DATATYPES = [
-  "BOOL", "UINT8", "UINT16", "UINT32", "UINT64",
-  "INT8", "INT16", "INT32", "INT64",
-  "FP16", "FP32", "FP64", "BYTES",
-] as const;
+export const OIP_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"] as const;
 export type OipDatatype = (typeof OIP_DATATYPES)[number];
 
 /** Flat element storage per datatype. FP16 keeps raw IEEE half bits; BOOL keeps 0/1 bytes. */
 export type TensorData =
-  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array
-  | BigInt64Array | BigUint64Array | Float32Array | Float64Array | string[];
+  Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array | string[];
 
 export interface Tensor {
   name: string;

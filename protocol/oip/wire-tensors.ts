@@ -62,10 +62,14 @@ export function readTensors(list: unknown[], binary: Uint8Array, headerLength: n
     declared += entry.binarySize;
   }
   if (declared > binary.byteLength) {
-    throw badRequest(`binary data is truncated: the ${options.kind}s declare ${declared} bytes after the JSON header, the ${options.what} has ${binary.byteLength}`);
+    throw badRequest(
+      `binary data is truncated: the ${options.kind}s declare ${declared} bytes after the JSON header, the ${options.what} has ${binary.byteLength}`,
+    );
   }
   if (declared < binary.byteLength) {
-    throw badRequest(`the ${options.what} has ${binary.byteLength - declared} bytes after the JSON header and binary data that no ${options.kind} declares (binary_data_size total ${declared})`);
+    throw badRequest(
+      `the ${options.what} has ${binary.byteLength - declared} bytes after the JSON header and binary data that no ${options.kind} declares (binary_data_size total ${declared})`,
+    );
   }
 
   let offset = 0;

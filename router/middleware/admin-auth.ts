@@ -10,5 +10,7 @@ export const adminAuth = secretAuth({
   disabledMessage: "the admin API is disabled: no ADMIN_TOKEN secret is set",
   // A valid tenant key is a known caller without the right (403); anything else is a bad token.
   onMismatch: async (c, token) =>
-    (await tenantForKey((c.env as AppEnv["Bindings"]).KEYS, token)) ? new HttpError(403, "tenant keys cannot use admin routes") : new HttpError(401, "invalid admin token"),
+    (await tenantForKey((c.env as AppEnv["Bindings"]).KEYS, token))
+      ? new HttpError(403, "tenant keys cannot use admin routes")
+      : new HttpError(401, "invalid admin token"),
 });

@@ -38,7 +38,11 @@ export function checkOriginsWhenDue(env: PoolEnv, waitUntil: (promise: Promise<u
 
 /** Checks every origin now and waits for the answers (the admin view). */
 export async function checkOriginsNow(env: PoolEnv): Promise<void> {
-  await Promise.all(originPool(env).filter((o) => !inFlight.has(o)).map((o) => checkOrigin(env, o)));
+  await Promise.all(
+    originPool(env)
+      .filter((o) => !inFlight.has(o))
+      .map((o) => checkOrigin(env, o)),
+  );
 }
 
 async function checkOrigin(env: PoolEnv, origin: OriginState): Promise<void> {

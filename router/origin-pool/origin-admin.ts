@@ -34,7 +34,10 @@ async function loadOn(env: PoolEnv, origin: OriginState, name: string, version: 
   let load: Response;
   try {
     load = await fetch(`${base}/v2/repository/models/${encodeURIComponent(name)}/load`, {
-      method: "POST", headers, body: JSON.stringify({ parameters: { version } }), signal: AbortSignal.timeout(timeoutMs),
+      method: "POST",
+      headers,
+      body: JSON.stringify({ parameters: { version } }),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch {
     origin.breaker.failed();
@@ -54,6 +57,7 @@ async function loadOn(env: PoolEnv, origin: OriginState, name: string, version: 
     throw new HttpError(503, `origin ${origin.config.id} loaded the model but did not describe it: ${refused.message}`, 5);
   }
   const body = (await metadata.json()) as Partial<OriginSignature>;
-  if (!Array.isArray(body.inputs) || !Array.isArray(body.outputs)) throw new HttpError(503, `origin ${origin.config.id} sent metadata without inputs and outputs`, 5);
+  if (!Array.isArray(body.inputs) || !Array.isArray(body.outputs))
+    throw new HttpError(503, `origin ${origin.config.id} sent metadata without inputs and outputs`, 5);
   return { inputs: body.inputs, outputs: body.outputs };
 }

@@ -15,7 +15,9 @@ export function loadFrom(value: unknown): HostLoad | undefined {
     queued: number(load.queued),
     running: number(load.running),
     backlogMs: number(load.backlogMs),
-    waitAheadMs: Object.fromEntries(waits.filter(([priority]) => Number.isSafeInteger(Number(priority))).map(([priority, ms]) => [Number(priority), number(ms)])),
+    waitAheadMs: Object.fromEntries(
+      waits.filter(([priority]) => Number.isSafeInteger(Number(priority))).map(([priority, ms]) => [Number(priority), number(ms)]),
+    ),
     gapMs: number(load.gapMs),
   };
 }

@@ -62,7 +62,13 @@ export function originPool(env: PoolEnv): OriginState[] {
   if (raw !== parsedFrom) {
     parsedFrom = raw;
     origins = parseOrigins(raw).map((config) => ({
-      config, breaker: new CircuitBreaker(), outstanding: 0, roundTripMs: ROUND_TRIP_PRIOR_MS, load: undefined, loadAt: 0, health: { state: "unknown", checkedAt: 0 },
+      config,
+      breaker: new CircuitBreaker(),
+      outstanding: 0,
+      roundTripMs: ROUND_TRIP_PRIOR_MS,
+      load: undefined,
+      loadAt: 0,
+      health: { state: "unknown", checkedAt: 0 },
     }));
   }
   return origins;
@@ -78,7 +84,8 @@ export function parseOrigins(raw: string): OriginEndpoint[] {
   if (!Array.isArray(parsed)) throw new HttpError(500, "ORIGINS must be a JSON array");
   return parsed.map((entry, k) => {
     const { id, url } = (entry ?? {}) as Record<string, unknown>;
-    if (typeof id !== "string" || typeof url !== "string" || !/^https?:\/\//.test(url)) throw new HttpError(500, `ORIGINS[${k}] needs a string id and an http(s) url`);
+    if (typeof id !== "string" || typeof url !== "string" || !/^https?:\/\//.test(url))
+      throw new HttpError(500, `ORIGINS[${k}] needs a string id and an http(s) url`);
     return { id, url: url.replace(/\/+$/, "") };
   });
 }

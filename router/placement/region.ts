@@ -6,7 +6,13 @@
 type Region = DurableObjectLocationHint;
 
 const BY_CONTINENT: Record<string, Region> = {
-  AF: "afr", AS: "apac", EU: "weur", NA: "enam", OC: "oc", SA: "sam", AN: "oc",
+  AF: "afr",
+  AS: "apac",
+  EU: "weur",
+  NA: "enam",
+  OC: "oc",
+  SA: "sam",
+  AN: "oc",
 };
 
 export function regionOf(cf: IncomingRequestCfProperties | undefined): Region {

@@ -25,7 +25,11 @@ export function spillAfterRefusal(env: Env, model: ModelRef, error: unknown, rem
 
 /** The least expected wait among origins usable for `model` (Infinity when none). */
 function poolWaitMs(env: Env, model: ModelRef, priority: number): number {
-  return Math.min(...originPool(env).filter((o) => usable(o, model)).map((o) => expectedWaitMs(o, priority)));
+  return Math.min(
+    ...originPool(env)
+      .filter((o) => usable(o, model))
+      .map((o) => expectedWaitMs(o, priority)),
+  );
 }
 
 /** A refusal that the other side might still serve: no capacity or no time there. */

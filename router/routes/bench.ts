@@ -24,7 +24,13 @@ benchRoutes.post("/bench/bare/:model/infer", async (c) => {
   const request = parseInferRequest(new Uint8Array(await c.req.arrayBuffer()), undefined, { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
   const outputs = model.outputs.map((o) => ({ name: o.name, binary: false }));
   const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name);
-  const tensors = unwrapReply(await host.stub.runBare(model, request.inputs, outputs.map((o) => o.name)));
+  const tensors = unwrapReply(
+    await host.stub.runBare(
+      model,
+      request.inputs,
+      outputs.map((o) => o.name),
+    ),
+  );
   const encoded = encodeInferResponse({ modelName: name, modelVersion: model.version, outputs: tensors }, { outputs, binaryByDefault: false });
   return new Response(encoded.body, { headers: { "content-type": encoded.contentType } });
 });

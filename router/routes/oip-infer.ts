@@ -65,7 +65,14 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     checkInputs(request.inputs, model.inputs, { maxBatch: model.maxBatch, modelName: name });
     const outputs = selectOutputs(request.outputs, model.outputs, request.binaryByDefault);
     const deadline = deadlineFor(tier, arrivedAt, request.parameters, c.req.header(TIMEOUT_HEADER));
-    const work: Work = { model, inputs: request.inputs, outputNames: outputs.map((o) => o.name), tenant: tenant.id, priority: tier.priority, deadline: deadline.at };
+    const work: Work = {
+      model,
+      inputs: request.inputs,
+      outputNames: outputs.map((o) => o.name),
+      tenant: tenant.id,
+      priority: tier.priority,
+      deadline: deadline.at,
+    };
 
     const served = await serve(c, work, plan, tier.maxQueueWaitMs);
     const encoded = encodeInferResponse(

@@ -48,17 +48,28 @@ export const batching: Scenario = async ({ quick, log, startStack, signal }) => 
   for (const c of cases) {
     const on = spec(c.model, c.body);
     const off = spec(`${c.model}-nobatch`, c.body);
-    for (const next of [on, off]) await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: quick ? 500 : 1_000, maxRequests: 20_000, next }); // warm-up
+    for (const next of [on, off])
+      await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: quick ? 500 : 1_000, maxRequests: 20_000, next }); // warm-up
     const result = { model: c.model, maxBatch: c.maxBatch, on: [] as Round[], off: [] as Round[] };
     for (let r = 0; r < rounds; r++) {
       for (const which of r % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
-        const run = await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: roundMs, maxRequests: 100_000, next: which === "on" ? on : off });
+        const run = await closedLoop({
+          signal,
+          baseUrl: stack.url,
+          concurrency: CONCURRENCY,
+          durationMs: roundMs,
+          maxRequests: 100_000,
+          next: which === "on" ? on : off,
+        });
         const ok = run.outcomes.filter((o) => o.status === 200).length;
         result[which].push({ throughput: ok / (run.elapsedMs / 1000), outcomes: run.outcomes });
         log(`batching: ${c.model} batching ${which}, round ${r + 1}/${rounds}: ${(ok / (run.elapsedMs / 1000)).toFixed(0)} req/s`);
         for (const [message, count] of topMessages(run.outcomes, 3)) log(`    failed: ${count} x ${message}`);
         const firstFailure = run.outcomes.find((o) => o.status !== 200);
-        if (firstFailure) log(`    first failure, ${firstFailure.sentAt.toFixed(0)} ms into the round: ${firstFailure.status} ${firstFailure.message ?? firstFailure.error ?? ""}`);
+        if (firstFailure)
+          log(
+            `    first failure, ${firstFailure.sentAt.toFixed(0)} ms into the round: ${firstFailure.status} ${firstFailure.message ?? firstFailure.error ?? ""}`,
+          );
       }
     }
     results.push(result);
@@ -66,9 +77,36 @@ export const batching: Scenario = async ({ quick, log, startStack, signal }) => 
 
   const summary = results.map((r) => ({ model: r.model, maxBatch: r.maxBatch, on: describeRounds(r.on), off: describeRounds(r.off) }));
   const rows = summary.flatMap((s) => [
-    [`${s.model}`, `on (max_batch ${s.maxBatch})`, s.on.throughput.toFixed(0), s.on.throughputs.join(", "), ms(s.on.meanBatch, 1), ms(s.on.p50, 1), ms(s.on.p99, 1), String(s.on.failed)],
-    [`${s.model}`, "off (max_batch 1)", s.off.throughput.toFixed(0), s.off.throughputs.join(", "), ms(s.off.meanBatch, 1), ms(s.off.p50, 1), ms(s.off.p99, 1), String(s.off.failed)],
-    [`**${s.model}**`, "**on / off**", `**${ratio(s.on.throughput / s.off.throughput)}**`, "", "", ratio(s.on.p50 / s.off.p50), ratio(s.on.p99 / s.off.p99), ""],
+    [
+      `${s.model}`,
+      `on (max_batch ${s.maxBatch})`,
+      s.on.throughput.toFixed(0),
+      s.on.throughputs.join(", "),
+      ms(s.on.meanBatch, 1),
+      ms(s.on.p50, 1),
+      ms(s.on.p99, 1),
+      String(s.on.failed),
+    ],
+    [
+      `${s.model}`,
+      "off (max_batch 1)",
+      s.off.throughput.toFixed(0),
+      s.off.throughputs.join(", "),
+      ms(s.off.meanBatch, 1),
+      ms(s.off.p50, 1),
+      ms(s.off.p99, 1),
+      String(s.off.failed),
+    ],
+    [
+      `**${s.model}**`,
+      "**on / off**",
+      `**${ratio(s.on.throughput / s.off.throughput)}**`,
+      "",
+      "",
+      ratio(s.on.p50 / s.off.p50),
+      ratio(s.on.p99 / s.off.p99),
+      "",
+    ],
   ]);
   const markdown = [
     `### batching: throughput at saturation, dynamic batching on vs off`,

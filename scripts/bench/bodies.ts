@@ -58,10 +58,7 @@ export function mlpHeavyRows(rows: number): Body {
 function mlpRows(rows: number, width: number): Body {
   const data = new Float32Array(rows * width);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5;
-  const encoded = encodeInferRequest(
-    { inputs: [{ name: "input", datatype: "FP32", shape: [rows, width], data }], binaryByDefault: true },
-    { binary: true },
-  );
+  const encoded = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [rows, width], data }], binaryByDefault: true }, { binary: true });
   const headers: Record<string, string> = { "content-type": encoded.contentType };
   if (encoded.headerLength !== undefined) headers[INFERENCE_HEADER_LENGTH_HEADER] = String(encoded.headerLength);
   return { body: encoded.body, headers };

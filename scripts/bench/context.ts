@@ -27,11 +27,22 @@ export type Scenario = (context: ScenarioContext) => Promise<ScenarioResult>;
 
 /** Ports for the benchmark's own stacks and origins (the overload e2e test uses 885x). */
 export const PORTS = {
-  overhead: 8821, overloadTiered: 8822, overloadFifo: 8823, batching: 8824,
-  originBatchingEdge: 8825, originBatchingOn: 8826, originBatchingOff: 8827,
-  spillWithPool: 8828, spillWithoutPool: 8829, spillOrigin: 8830,
-  originEpEdge: 8831, originEpCpu: 8832, originEpWebgpu: 8833, cost: 8834,
-  overloadTieredHost: 8835, overloadFifoHost: 8836,
+  overhead: 8821,
+  overloadTiered: 8822,
+  overloadFifo: 8823,
+  batching: 8824,
+  originBatchingEdge: 8825,
+  originBatchingOn: 8826,
+  originBatchingOff: 8827,
+  spillWithPool: 8828,
+  spillWithoutPool: 8829,
+  spillOrigin: 8830,
+  originEpEdge: 8831,
+  originEpCpu: 8832,
+  originEpWebgpu: 8833,
+  cost: 8834,
+  overloadTieredHost: 8835,
+  overloadFifoHost: 8836,
 } as const;
 
 export interface Stoppable {

@@ -35,7 +35,12 @@ export const cost: Scenario = async ({ quick, log, signal, startStack }) => {
   if (processes.length === 0) {
     // Not Linux (no /proc): the other scenarios still run.
     log("cost: skipped, no workerd processes found through /proc");
-    return { name: "cost", markdown: "### cost: CPU per request under wrangler dev\n\nSkipped: it reads CPU times from /proc (Linux).", data: { skipped: true }, charts: {} };
+    return {
+      name: "cost",
+      markdown: "### cost: CPU per request under wrangler dev\n\nSkipped: it reads CPU times from /proc (Linux).",
+      data: { skipped: true },
+      charts: {},
+    };
   }
   log(`cost: workerd processes ${processes.map((p) => `${p.label} (${p.pid})`).join(", ")}`);
   await stack.upload(MODEL, "1", fixtureFile(MODEL_FILE), { maxBatch: ROWS, minReplicas: 1, maxReplicas: 1 });
@@ -46,9 +51,14 @@ export const cost: Scenario = async ({ quick, log, signal, startStack }) => {
   const elsewhere = (await stack.admin.createKey("cost-elsewhere")).key;
   const body = overloadBody();
   const path = `/v2/models/${MODEL}/infer`;
-  const as = (key: string | undefined, extra: Record<string, string> = {}) => (): RequestSpec => ({
-    path, body: body.body, headers: { ...body.headers, ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra }, timeoutMs: 10_000,
-  });
+  const as =
+    (key: string | undefined, extra: Record<string, string> = {}) =>
+    (): RequestSpec => ({
+      path,
+      body: body.body,
+      headers: { ...body.headers, ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra },
+      timeoutMs: 10_000,
+    });
   const cases: Case[] = [
     { name: "served (200)", concurrency: 4, next: as(premium!.key) },
     { name: "refused by the host (deadline gone: 504)", concurrency: 8, next: as(premium!.key, { [TIMEOUT_HEADER]: "1" }) },
@@ -59,16 +69,31 @@ export const cost: Scenario = async ({ quick, log, signal, startStack }) => {
   const results: Measured[] = [];
   for (const c of cases) {
     const before = processes.map((p) => cpuTicks(p.pid));
-    const run = await closedLoop({ signal, baseUrl: stack.url, concurrency: c.concurrency, durationMs: quick ? 1_500 : 4_000, maxRequests: 100_000, next: c.next });
+    const run = await closedLoop({
+      signal,
+      baseUrl: stack.url,
+      concurrency: c.concurrency,
+      durationMs: quick ? 1_500 : 4_000,
+      maxRequests: 100_000,
+      next: c.next,
+    });
     const after = processes.map((p) => cpuTicks(p.pid));
     const n = run.outcomes.length;
     const statuses: Record<string, number> = {};
     for (const o of run.outcomes) statuses[String(o.status)] = (statuses[String(o.status)] ?? 0) + 1;
-    const cpuMs = Object.fromEntries(processes.map((p, k) => [p.label, (((after[k]! - before[k]!) * 1000) / TICKS_PER_SECOND) / Math.max(1, n)]));
+    const cpuMs = Object.fromEntries(processes.map((p, k) => [p.label, ((after[k]! - before[k]!) * 1000) / TICKS_PER_SECOND / Math.max(1, n)]));
     results.push({ name: c.name, requests: n, statuses, wallMsPerRequest: (run.elapsedMs * c.concurrency) / Math.max(1, n), cpuMs });
-    log(`cost: ${c.name}: ${n} requests ${JSON.stringify(statuses)}, CPU per request ${Object.entries(cpuMs).map(([l, v]) => `${l} ${v.toFixed(2)} ms`).join(", ")}`);
+    log(
+      `cost: ${c.name}: ${n} requests ${JSON.stringify(statuses)}, CPU per request ${Object.entries(cpuMs)
+        .map(([l, v]) => `${l} ${v.toFixed(2)} ms`)
+        .join(", ")}`,
+    );
   }
-  return report(results, processes.map((p) => p.label), body.body.length);
+  return report(
+    results,
+    processes.map((p) => p.label),
+    body.body.length,
+  );
 };
 
 function report(results: Measured[], labels: string[], bodyBytes: number) {

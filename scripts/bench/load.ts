@@ -96,7 +96,12 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
         const retryAfter = res.headers["retry-after"];
         const servedBy = res.headers[SERVED_BY_HEADER];
         finish({
-          status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, batch: batch === undefined ? undefined : Number(batch), server, error: undefined, message,
+          status,
+          retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+          batch: batch === undefined ? undefined : Number(batch),
+          server,
+          error: undefined,
+          message,
           servedBy: Array.isArray(servedBy) ? servedBy[0] : servedBy,
         });
       });
@@ -159,7 +164,7 @@ export interface OpenLoopOptions {
  */
 export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Outcome[]; elapsedMs: number; lagP99Ms: number }> {
   const arrivals: number[] = [];
-  for (let t = 0; ; ) {
+  for (let t = 0; ;) {
     t += (-Math.log(1 - options.random()) * 1000) / options.ratePerSecond;
     if (t >= options.durationMs) break;
     arrivals.push(t);
@@ -195,7 +200,17 @@ export async function openLoop(options: OpenLoopOptions): Promise<{ outcomes: Ou
   }
   const outcomes = await Promise.all(pending);
   for (const label of overflow) {
-    outcomes.push({ label, status: 0, sentAt: 0, latencyMs: 0, retryAfter: undefined, batch: undefined, server: undefined, error: "client-overflow", message: undefined });
+    outcomes.push({
+      label,
+      status: 0,
+      sentAt: 0,
+      latencyMs: 0,
+      retryAfter: undefined,
+      batch: undefined,
+      server: undefined,
+      error: "client-overflow",
+      message: undefined,
+    });
   }
   const elapsedMs = performance.now() - origin;
   if (!options.agent) agent.destroy();

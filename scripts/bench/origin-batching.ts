@@ -33,14 +33,24 @@ export const originBatching: Scenario = async ({ quick, log, signal, track }) =>
   track({ stop: () => edge.close() });
   const start = (which: "on" | "off", port: number): Promise<LaunchedOrigin> =>
     launchOrigin({
-      port, edge: edge.url, token: TOKEN, models: [`${MODEL}@1`], cacheDir: join(cacheDir, which),
-      args: ["--id", `bench-${which}`, "--batching", which], readyTimeoutMs: 120_000,
+      port,
+      edge: edge.url,
+      token: TOKEN,
+      models: [`${MODEL}@1`],
+      cacheDir: join(cacheDir, which),
+      args: ["--id", `bench-${which}`, "--batching", which],
+      readyTimeoutMs: 120_000,
     }).then((origin) => track(origin));
   log(`origin-batching: starting two origins (batching on at ${PORTS.originBatchingOn}, off at ${PORTS.originBatchingOff}) with ${MODEL}`);
   const origins = { on: await start("on", PORTS.originBatchingOn), off: await start("off", PORTS.originBatchingOff) };
 
   const body = mlpHeavyRows(1);
-  const spec = (): RequestSpec => ({ path: `/v2/models/${MODEL}/infer`, body: body.body, headers: { ...body.headers, authorization: `Bearer ${TOKEN}` }, timeoutMs: 30_000 });
+  const spec = (): RequestSpec => ({
+    path: `/v2/models/${MODEL}/infer`,
+    body: body.body,
+    headers: { ...body.headers, authorization: `Bearer ${TOKEN}` },
+    timeoutMs: 30_000,
+  });
   for (const which of ["on", "off"] as const) {
     await closedLoop({ signal, baseUrl: origins[which].url, concurrency: CONCURRENCY, durationMs: quick ? 500 : 1_000, maxRequests: 20_000, next: spec });
   }
@@ -56,7 +66,16 @@ export const originBatching: Scenario = async ({ quick, log, signal, track }) =>
 
   const on = describeRounds(result.on);
   const off = describeRounds(result.off);
-  const row = (label: string, d: typeof on) => [label, d.throughput.toFixed(0), d.throughputs.join(", "), ms(d.meanBatch, 1), ms(d.inferP50, 1), ms(d.p50, 1), ms(d.p99, 1), String(d.failed)];
+  const row = (label: string, d: typeof on) => [
+    label,
+    d.throughput.toFixed(0),
+    d.throughputs.join(", "),
+    ms(d.meanBatch, 1),
+    ms(d.inferP50, 1),
+    ms(d.p50, 1),
+    ms(d.p99, 1),
+    String(d.failed),
+  ];
   const markdown = [
     `### origin-batching: ${MODEL} on the origin server, dynamic batching on vs off`,
     "",
@@ -65,16 +84,32 @@ export const originBatching: Scenario = async ({ quick, log, signal, track }) =>
       `${rounds} round(s) of ${roundMs / 1000} s per setting, alternating. Throughput is the median over rounds of successful requests per second; ` +
       `"rows per run" is the mean over requests of the run each was part of (Server-Timing \`batch\`), "run p50" the origin's session.run time.`,
     "",
-    table(["batching", "req/s (median)", "req/s per round", "rows per run", "run p50 ms", "p50 ms", "p99 ms", "failed"], [
-      row("on", on),
-      row("off", off),
-      ["**on / off**", `**${ratio(on.throughput / off.throughput)}**`, "", "", "", ratio(on.p50 / off.p50), ratio(on.p99 / off.p99), ""],
-    ]),
+    table(
+      ["batching", "req/s (median)", "req/s per round", "rows per run", "run p50 ms", "p50 ms", "p99 ms", "failed"],
+      [
+        row("on", on),
+        row("off", off),
+        ["**on / off**", `**${ratio(on.throughput / off.throughput)}**`, "", "", "", ratio(on.p50 / off.p50), ratio(on.p99 / off.p99), ""],
+      ],
+    ),
   ].join("\n");
   const chart = barChart({
     title: `origin-batching: ${MODEL} on the origin (cpu), ${CONCURRENCY} clients, 1 row each`,
     yLabel: "requests per second",
-    groups: [{ label: MODEL, bars: [{ name: "batching on", color: COLORS.on, value: on.throughput }, { name: "batching off", color: COLORS.off, value: off.throughput }] }],
+    groups: [
+      {
+        label: MODEL,
+        bars: [
+          { name: "batching on", color: COLORS.on, value: on.throughput },
+          { name: "batching off", color: COLORS.off, value: off.throughput },
+        ],
+      },
+    ],
   });
-  return { name: "origin-batching", markdown, data: { model: MODEL, concurrency: CONCURRENCY, rounds, roundMs, on, off }, charts: { "origin-batching-throughput.svg": chart } };
+  return {
+    name: "origin-batching",
+    markdown,
+    data: { model: MODEL, concurrency: CONCURRENCY, rounds, roundMs, on, off },
+    charts: { "origin-batching-throughput.svg": chart },
+  };
 };

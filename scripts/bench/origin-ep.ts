@@ -47,8 +47,13 @@ export const originEp: Scenario = async ({ quick, log, signal, track }) => {
   for (const [k, ep] of PROVIDERS.entries()) {
     try {
       const origin = await launchOrigin({
-        port: PORTS.originEpCpu + k, edge: edge.url, token: TOKEN, models: [`${MODEL}@1`], cacheDir: join(cacheDir, ep),
-        args: ["--id", `bench-${ep}`, "--ep", ep, "--strict"], readyTimeoutMs: 180_000,
+        port: PORTS.originEpCpu + k,
+        edge: edge.url,
+        token: TOKEN,
+        models: [`${MODEL}@1`],
+        cacheDir: join(cacheDir, ep),
+        args: ["--id", `bench-${ep}`, "--ep", ep, "--strict"],
+        readyTimeoutMs: 180_000,
       });
       origins.set(ep, track(origin));
     } catch (error) {
@@ -58,7 +63,12 @@ export const originEp: Scenario = async ({ quick, log, signal, track }) => {
     }
   }
 
-  const spec = (body: Body) => (): RequestSpec => ({ path: `/v2/models/${MODEL}/infer`, body: body.body, headers: { ...body.headers, authorization: `Bearer ${TOKEN}` }, timeoutMs: 30_000 });
+  const spec = (body: Body) => (): RequestSpec => ({
+    path: `/v2/models/${MODEL}/infer`,
+    body: body.body,
+    headers: { ...body.headers, authorization: `Bearer ${TOKEN}` },
+    timeoutMs: 30_000,
+  });
   const one = spec(mlpHeavyRows(1));
   const sixtyFour = spec(mlpHeavyRows(64));
   const sequential = quick ? 40 : 300;
@@ -83,13 +93,19 @@ export const originEp: Scenario = async ({ quick, log, signal, track }) => {
 /** The same 64-row input on both origins: largest |webgpu - cpu| relative to the largest |cpu|. */
 async function compareOutputs(cpuUrl: string, gpuUrl: string): Promise<number> {
   const body = mlpHeavyRows(64);
-  const outputs = await Promise.all([cpuUrl, gpuUrl].map(async (url) => {
-    const response = await fetch(`${url}/v2/models/${MODEL}/infer`, { method: "POST", body: body.body, headers: { ...body.headers, authorization: `Bearer ${TOKEN}` } });
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (!response.ok) throw new Error(`${url}: ${response.status} ${new TextDecoder().decode(bytes).slice(0, 200)}`);
-    const length = response.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
-    return decodeInferResponse(bytes, length === null ? undefined : Number(length)).outputs[0]!.data as Float32Array;
-  }));
+  const outputs = await Promise.all(
+    [cpuUrl, gpuUrl].map(async (url) => {
+      const response = await fetch(`${url}/v2/models/${MODEL}/infer`, {
+        method: "POST",
+        body: body.body,
+        headers: { ...body.headers, authorization: `Bearer ${TOKEN}` },
+      });
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      if (!response.ok) throw new Error(`${url}: ${response.status} ${new TextDecoder().decode(bytes).slice(0, 200)}`);
+      const length = response.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
+      return decodeInferResponse(bytes, length === null ? undefined : Number(length)).outputs[0]!.data as Float32Array;
+    }),
+  );
   const [cpu, gpu] = outputs as [Float32Array, Float32Array];
   let scale = 0;
   let diff = 0;
@@ -105,31 +121,69 @@ function gpuName(): string | undefined {
   return smi.status === 0 ? smi.stdout.trim().split("\n")[0] : undefined;
 }
 
-function report(measured: Map<Provider, Measured>, info: { gpu: string | undefined; webgpuMissing: string | undefined; agreement: number | undefined; sequential: number; quick: boolean }) {
+function report(
+  measured: Map<Provider, Measured>,
+  info: { gpu: string | undefined; webgpuMissing: string | undefined; agreement: number | undefined; sequential: number; quick: boolean },
+) {
   const describe = (m: Measured) => {
     const ok = (list: Outcome[]) => list.filter((o) => o.status === 200);
     const infer = (list: Outcome[]) => ok(list).flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer]));
     const batched = describeRounds(m.batched);
     return {
-      batch1P50: percentile(ok(m.batch1).map((o) => o.latencyMs), 0.5), batch1P99: percentile(ok(m.batch1).map((o) => o.latencyMs), 0.99), batch1Run: percentile(infer(m.batch1), 0.5),
-      batch64P50: percentile(ok(m.batch64).map((o) => o.latencyMs), 0.5), batch64P99: percentile(ok(m.batch64).map((o) => o.latencyMs), 0.99), batch64Run: percentile(infer(m.batch64), 0.5),
-      batchedThroughput: batched.throughput, batchedRows: batched.meanBatch, batchedP99: batched.p99,
+      batch1P50: percentile(
+        ok(m.batch1).map((o) => o.latencyMs),
+        0.5,
+      ),
+      batch1P99: percentile(
+        ok(m.batch1).map((o) => o.latencyMs),
+        0.99,
+      ),
+      batch1Run: percentile(infer(m.batch1), 0.5),
+      batch64P50: percentile(
+        ok(m.batch64).map((o) => o.latencyMs),
+        0.5,
+      ),
+      batch64P99: percentile(
+        ok(m.batch64).map((o) => o.latencyMs),
+        0.99,
+      ),
+      batch64Run: percentile(infer(m.batch64), 0.5),
+      batchedThroughput: batched.throughput,
+      batchedRows: batched.meanBatch,
+      batchedP99: batched.p99,
       failed: [...m.batch1, ...m.batch64].filter((o) => o.status !== 200).length + batched.failed,
     };
   };
   const rows = new Map([...measured].map(([ep, m]) => [ep, describe(m)]));
   const line = (label: string, d: ReturnType<typeof describe>) => [
-    label, ms(d.batch1Run, 2), ms(d.batch1P50, 1), ms(d.batch1P99, 1), ms(d.batch64Run, 2), ms(d.batch64P50, 1), ms(d.batch64P99, 1),
-    d.batchedThroughput.toFixed(0), ms(d.batchedRows, 1), ms(d.batchedP99, 0), String(d.failed),
+    label,
+    ms(d.batch1Run, 2),
+    ms(d.batch1P50, 1),
+    ms(d.batch1P99, 1),
+    ms(d.batch64Run, 2),
+    ms(d.batch64P50, 1),
+    ms(d.batch64P99, 1),
+    d.batchedThroughput.toFixed(0),
+    ms(d.batchedRows, 1),
+    ms(d.batchedP99, 0),
+    String(d.failed),
   ];
   const tableRows = [...rows].map(([ep, d]) => line(ep, d));
   const cpu = rows.get("cpu");
   const webgpu = rows.get("webgpu");
   if (cpu && webgpu) {
     tableRows.push([
-      "**webgpu / cpu**", `**${ratio(webgpu.batch1Run / cpu.batch1Run)}**`, ratio(webgpu.batch1P50 / cpu.batch1P50), ratio(webgpu.batch1P99 / cpu.batch1P99),
-      `**${ratio(webgpu.batch64Run / cpu.batch64Run)}**`, ratio(webgpu.batch64P50 / cpu.batch64P50), ratio(webgpu.batch64P99 / cpu.batch64P99),
-      `**${ratio(webgpu.batchedThroughput / cpu.batchedThroughput)}**`, "", ratio(webgpu.batchedP99 / cpu.batchedP99), "",
+      "**webgpu / cpu**",
+      `**${ratio(webgpu.batch1Run / cpu.batch1Run)}**`,
+      ratio(webgpu.batch1P50 / cpu.batch1P50),
+      ratio(webgpu.batch1P99 / cpu.batch1P99),
+      `**${ratio(webgpu.batch64Run / cpu.batch64Run)}**`,
+      ratio(webgpu.batch64P50 / cpu.batch64P50),
+      ratio(webgpu.batch64P99 / cpu.batch64P99),
+      `**${ratio(webgpu.batchedThroughput / cpu.batchedThroughput)}**`,
+      "",
+      ratio(webgpu.batchedP99 / cpu.batchedP99),
+      "",
     ]);
   }
   const markdown = [
@@ -138,10 +192,17 @@ function report(measured: Map<Provider, Measured>, info: { gpu: string | undefin
     `GPU: ${info.gpu ?? "none found"}. Two origin processes (onnxruntime-node; \`--ep cpu\` with every core, \`--ep webgpu --strict\`), ${MODEL} (1024-wide MLP, 101 MB). ` +
       `Per provider: ${info.sequential} requests of 1 row and of 64 rows one at a time ("run" is the origin's session.run p50 from Server-Timing, p50/p99 the client's), ` +
       `then 64 closed-loop clients of 1 row through the origin's batcher (median req/s over rounds, mean rows per run, p99).` +
-      (info.agreement === undefined ? "" : ` Outputs agree to ${info.agreement.toExponential(1)} relative (largest |webgpu - cpu| over largest |cpu|, 64 rows).`),
+      (info.agreement === undefined
+        ? ""
+        : ` Outputs agree to ${info.agreement.toExponential(1)} relative (largest |webgpu - cpu| over largest |cpu|, 64 rows).`),
     "",
-    ...(info.webgpuMissing ? [`webgpu was not measured: the origin could not start with it here (${info.webgpuMissing}). Run this scenario on a GPU machine (docs/gpu.md).`, ""] : []),
-    table(["provider", "1 row: run p50 ms", "p50 ms", "p99 ms", "64 rows: run p50 ms", "p50 ms", "p99 ms", "64 clients: req/s", "rows per run", "p99 ms", "failed"], tableRows),
+    ...(info.webgpuMissing
+      ? [`webgpu was not measured: the origin could not start with it here (${info.webgpuMissing}). Run this scenario on a GPU machine (docs/gpu.md).`, ""]
+      : []),
+    table(
+      ["provider", "1 row: run p50 ms", "p50 ms", "p99 ms", "64 rows: run p50 ms", "p50 ms", "p99 ms", "64 clients: req/s", "rows per run", "p99 ms", "failed"],
+      tableRows,
+    ),
   ].join("\n");
   const chart = barChart({
     title: `origin-ep: ${MODEL} session.run p50 by provider and rows`,
@@ -151,5 +212,10 @@ function report(measured: Map<Provider, Measured>, info: { gpu: string | undefin
       { label: "64 rows", bars: [...rows].map(([ep, d]) => ({ name: ep, color: ep === "cpu" ? COLORS.off : COLORS.on, value: d.batch64Run })) },
     ],
   });
-  return { name: "origin-ep", markdown, data: { model: MODEL, gpu: info.gpu, webgpuMissing: info.webgpuMissing, agreement: info.agreement, results: Object.fromEntries(rows) }, charts: { "origin-ep-run.svg": chart } };
+  return {
+    name: "origin-ep",
+    markdown,
+    data: { model: MODEL, gpu: info.gpu, webgpuMissing: info.webgpuMissing, agreement: info.agreement, results: Object.fromEntries(rows) },
+    charts: { "origin-ep-run.svg": chart },
+  };
 }

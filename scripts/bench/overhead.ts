@@ -23,7 +23,12 @@ export const overhead: Scenario = async ({ quick, log, startStack, signal }) => 
   await stack.upload("mlp-tiny", "1", modelFile("mlp-tiny"), { maxBatch: 64, maxReplicas: 1 });
   const [premium] = await stack.tenants("premium", 1);
   const row = mlpTinyRow();
-  const full: RequestSpec = { path: "/v2/models/mlp-tiny/infer", body: row.body, headers: { ...row.headers, authorization: `Bearer ${premium!.key}` }, timeoutMs: 10_000 };
+  const full: RequestSpec = {
+    path: "/v2/models/mlp-tiny/infer",
+    body: row.body,
+    headers: { ...row.headers, authorization: `Bearer ${premium!.key}` },
+    timeoutMs: 10_000,
+  };
   const bare: RequestSpec = { path: "/bench/bare/mlp-tiny/infer", body: row.body, headers: row.headers, timeoutMs: 10_000 };
   const agent = newAgent(1);
 
@@ -48,11 +53,19 @@ export const overhead: Scenario = async ({ quick, log, startStack, signal }) => 
 
   const failures = [...results.full, ...results.bare].filter((o) => o.status !== 200);
   const lat = (outcomes: Outcome[]) => outcomes.filter((o) => o.status === 200).map((o) => o.latencyMs);
-  const stat = (values: number[]) => ({ n: values.length, p50: percentile(values, 0.5), p90: percentile(values, 0.9), p99: percentile(values, 0.99), mean: values.reduce((a, b) => a + b, 0) / values.length });
+  const stat = (values: number[]) => ({
+    n: values.length,
+    p50: percentile(values, 0.5),
+    p90: percentile(values, 0.9),
+    p99: percentile(values, 0.99),
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+  });
   const fullStat = stat(lat(results.full));
   const bareStat = stat(lat(results.bare));
   const serverOf = (name: string) => results.full.flatMap((o) => (o.server?.[name] === undefined ? [] : [o.server[name]!]));
-  const server = Object.fromEntries(["auth", "host", "queue", "infer", "total"].map((name) => [name, { p50: percentile(serverOf(name), 0.5), p99: percentile(serverOf(name), 0.99) }]));
+  const server = Object.fromEntries(
+    ["auth", "host", "queue", "infer", "total"].map((name) => [name, { p50: percentile(serverOf(name), 0.5), p99: percentile(serverOf(name), 0.99) }]),
+  );
   const p50Ratio = fullStat.p50 / bareStat.p50;
   const p99Ratio = fullStat.p99 / bareStat.p99;
   const met = p50Ratio <= TARGET_P50_RATIO;
@@ -65,7 +78,14 @@ export const overhead: Scenario = async ({ quick, log, startStack, signal }) => 
     table(
       ["path", "requests", "p50 ms", "p90 ms", "p99 ms", "mean ms"],
       [
-        ["full `/v2/models/mlp-tiny/infer` (premium key)", String(fullStat.n), ms(fullStat.p50, 2), ms(fullStat.p90, 2), ms(fullStat.p99, 2), ms(fullStat.mean, 2)],
+        [
+          "full `/v2/models/mlp-tiny/infer` (premium key)",
+          String(fullStat.n),
+          ms(fullStat.p50, 2),
+          ms(fullStat.p90, 2),
+          ms(fullStat.p99, 2),
+          ms(fullStat.mean, 2),
+        ],
         ["bare `/bench/bare/mlp-tiny/infer`", String(bareStat.n), ms(bareStat.p50, 2), ms(bareStat.p90, 2), ms(bareStat.p99, 2), ms(bareStat.mean, 2)],
         ["**full / bare**", "", `**${ratio(p50Ratio)}**`, ratio(fullStat.p90 / bareStat.p90), `**${ratio(p99Ratio)}**`, ratio(fullStat.mean / bareStat.mean)],
       ],

@@ -68,19 +68,33 @@ interface Run {
   lagP99Ms: number;
   outcomes: Outcome[];
   samples: Sample[];
-  byTier: Record<Tier, Summary & { withinDeadline: number; offeredRps: number; routerP50: number; routerP99: number; hostQueueP50: number; hostQueueP99: number }>;
+  byTier: Record<
+    Tier,
+    Summary & { withinDeadline: number; offeredRps: number; routerP50: number; routerP99: number; hostQueueP50: number; hostQueueP99: number }
+  >;
   counters: Record<string, number>;
 }
 
 /** Tenants, round-robin within a tier, and the request for each arrival. */
-export function mixedRequests(keys: Record<Tier, TenantKey[]>, random: () => number, body: { body: Uint8Array; headers: Record<string, string> }, path: string) {
+export function mixedRequests(
+  keys: Record<Tier, TenantKey[]>,
+  random: () => number,
+  body: { body: Uint8Array; headers: Record<string, string> },
+  path: string,
+) {
   const next: Record<Tier, number> = { premium: 0, standard: 0, free: 0 };
   return (): RequestSpec => {
     const r = random();
     const tier: Tier = r < MIX.premium ? "premium" : r < MIX.premium + MIX.standard ? "standard" : "free";
     const list = keys[tier];
     const tenant = list[next[tier]++ % list.length]!;
-    return { path, body: body.body, headers: { ...body.headers, authorization: `Bearer ${tenant.key}` }, timeoutMs: TIERS[tier].defaultDeadlineMs + 2_000, label: tier };
+    return {
+      path,
+      body: body.body,
+      headers: { ...body.headers, authorization: `Bearer ${tenant.key}` },
+      timeoutMs: TIERS[tier].defaultDeadlineMs + 2_000,
+      label: tier,
+    };
   };
 }
 
@@ -98,7 +112,10 @@ async function sampleQueue(stack: BenchStack, until: Promise<unknown>, origin: n
   void until.finally(() => (done = true));
   for (let i = 0; i < 400 && !done; i++) {
     try {
-      const response = await fetch(`${stack.url}/admin/models/${MODEL}`, { headers: { authorization: `Bearer ${stack.adminToken}` }, signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(`${stack.url}/admin/models/${MODEL}`, {
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+        signal: AbortSignal.timeout(2_000),
+      });
       const body = (await response.json()) as { hosts?: { load?: { queued: number; backlogMs: number } }[] };
       const load = body.hosts?.[0]?.load;
       if (load) samples.push({ t: performance.now() - origin, queued: load.queued, backlogMs: load.backlogMs });
@@ -126,8 +143,13 @@ function tierSummaries(outcomes: Outcome[], elapsedMs: number): Run["byTier"] {
     const router = ok.map((o) => o.server?.total ?? Number.NaN);
     const queue = ok.map((o) => o.server?.queue ?? Number.NaN);
     out[tier] = {
-      ...summary, withinDeadline, offeredRps: mine.length / (elapsedMs / 1000),
-      routerP50: percentile(router, 0.5), routerP99: percentile(router, 0.99), hostQueueP50: percentile(queue, 0.5), hostQueueP99: percentile(queue, 0.99),
+      ...summary,
+      withinDeadline,
+      offeredRps: mine.length / (elapsedMs / 1000),
+      routerP50: percentile(router, 0.5),
+      routerP99: percentile(router, 0.99),
+      hostQueueP50: percentile(queue, 0.5),
+      hostQueueP99: percentile(queue, 0.99),
     };
   }
   return out;
@@ -153,32 +175,50 @@ const TOPOLOGY_TEXT: Record<Topology, string> = {
 /** `overload` is the split topology (what the 4x target is judged on); the other is named for its topology. */
 export const scenarioName = (topology: Topology): string => (topology === "split" ? "overload" : `overload-${topology}`);
 
-export const overloadIn = (topology: Topology): Scenario => async ({ quick, log, startStack, track, signal }) => {
-  const durationsMs = Object.fromEntries(LEVELS.map((level) => [level, (quick ? QUICK_LEVEL_SECONDS : LEVEL_SECONDS[level]) * 1000])) as Record<Level, number>;
-  const splits: SplitStack[] = [];
-  const start = async (policy: Policy, port: number): Promise<BenchStack> => {
-    const options = { port, vars: { SCHEDULER_POLICY: policy }, label: `bench-${policy}`, signal };
-    if (topology === "one-session") return startStack(options);
-    const split = track(await SplitStack.start({ ...options, hostPort: HOST_PORTS[policy] }));
-    splits.push(split);
-    return split;
+export const overloadIn =
+  (topology: Topology): Scenario =>
+  async ({ quick, log, startStack, track, signal }) => {
+    const durationsMs = Object.fromEntries(LEVELS.map((level) => [level, (quick ? QUICK_LEVEL_SECONDS : LEVEL_SECONDS[level]) * 1000])) as Record<
+      Level,
+      number
+    >;
+    const splits: SplitStack[] = [];
+    const start = async (policy: Policy, port: number): Promise<BenchStack> => {
+      const options = { port, vars: { SCHEDULER_POLICY: policy }, label: `bench-${policy}`, signal };
+      if (topology === "one-session") return startStack(options);
+      const split = track(await SplitStack.start({ ...options, hostPort: HOST_PORTS[policy] }));
+      splits.push(split);
+      return split;
+    };
+    log(
+      `overload (${topology}): starting two stacks (tiered on ${PORTS.overloadTiered}, fifo on ${PORTS.overloadFifo}${topology === "split" ? `, their hosts on ${HOST_PORTS.tiered} and ${HOST_PORTS.fifo}` : ""})`,
+    );
+    const stacks: Record<Policy, BenchStack> = { tiered: await start("tiered", PORTS.overloadTiered), fifo: await start("fifo", PORTS.overloadFifo) };
+    const keys = { tiered: await prepare(stacks.tiered), fifo: await prepare(stacks.fifo) };
+    // Load goes to the router Worker's own socket: wrangler's proxy in front of it is a dev-only
+    // hop that would spend a share of this small machine's CPU on every request.
+    const entry: Record<Policy, string> = { tiered: await stacks.tiered.entryUrl(), fifo: await stacks.fifo.entryUrl() };
+    log(`overload: load goes to ${entry.tiered} (tiered) and ${entry.fifo} (fifo)`);
+    // Split: the hosts get a core of their own, as a Durable Object's thread is its own in production.
+    const cores =
+      topology === "split"
+        ? isolateHostCore(
+            splits.map((s) => s.host.pid),
+            splits.map((s) => s.router.pid),
+          )
+        : undefined;
+    if (topology === "split")
+      log(
+        cores
+          ? `overload: hosts pinned to cpu ${cores.host.join(",")}, routers and the load generator to cpu ${cores.rest.join(",")}`
+          : "overload: could not pin the hosts to a core of their own (taskset missing or refused, or one core)",
+      );
+    try {
+      return await measure({ topology, quick, log, signal, durationsMs, stacks, keys, entry, cores });
+    } finally {
+      cores?.release();
+    }
   };
-  log(`overload (${topology}): starting two stacks (tiered on ${PORTS.overloadTiered}, fifo on ${PORTS.overloadFifo}${topology === "split" ? `, their hosts on ${HOST_PORTS.tiered} and ${HOST_PORTS.fifo}` : ""})`);
-  const stacks: Record<Policy, BenchStack> = { tiered: await start("tiered", PORTS.overloadTiered), fifo: await start("fifo", PORTS.overloadFifo) };
-  const keys = { tiered: await prepare(stacks.tiered), fifo: await prepare(stacks.fifo) };
-  // Load goes to the router Worker's own socket: wrangler's proxy in front of it is a dev-only
-  // hop that would spend a share of this small machine's CPU on every request.
-  const entry: Record<Policy, string> = { tiered: await stacks.tiered.entryUrl(), fifo: await stacks.fifo.entryUrl() };
-  log(`overload: load goes to ${entry.tiered} (tiered) and ${entry.fifo} (fifo)`);
-  // Split: the hosts get a core of their own, as a Durable Object's thread is its own in production.
-  const cores = topology === "split" ? isolateHostCore(splits.map((s) => s.host.pid), splits.map((s) => s.router.pid)) : undefined;
-  if (topology === "split") log(cores ? `overload: hosts pinned to cpu ${cores.host.join(",")}, routers and the load generator to cpu ${cores.rest.join(",")}` : "overload: could not pin the hosts to a core of their own (taskset missing or refused, or one core)");
-  try {
-    return await measure({ topology, quick, log, signal, durationsMs, stacks, keys, entry, cores });
-  } finally {
-    cores?.release();
-  }
-};
 
 interface Setup {
   topology: Topology;
@@ -195,7 +235,12 @@ interface Setup {
 async function measure({ topology, quick, log, signal, durationsMs, stacks, keys, entry, cores }: Setup) {
   const body = overloadBody();
   const path = `/v2/models/${MODEL}/infer`;
-  const capacitySpec = (policy: Policy): RequestSpec => ({ path, body: body.body, headers: { ...body.headers, authorization: `Bearer ${keys[policy].premium[0]!.key}` }, timeoutMs: 5_000 });
+  const capacitySpec = (policy: Policy): RequestSpec => ({
+    path,
+    body: body.body,
+    headers: { ...body.headers, authorization: `Bearer ${keys[policy].premium[0]!.key}` },
+    timeoutMs: 5_000,
+  });
 
   // Capacity: a closed loop of 4 premium clients keeps the host busy without piling up work
   // (in one session the router shares the host's thread). On a shared machine one short
@@ -207,7 +252,14 @@ async function measure({ topology, quick, log, signal, durationsMs, stacks, keys
   }
   for (let round = 0; round < (quick ? 1 : 3); round++) {
     for (const policy of round % 2 === 0 ? (["tiered", "fifo"] as const) : (["fifo", "tiered"] as const)) {
-      const run = await closedLoop({ signal, baseUrl: entry[policy], concurrency: 4, durationMs: quick ? 1_500 : 3_000, maxRequests: 2_000, next: () => capacitySpec(policy) });
+      const run = await closedLoop({
+        signal,
+        baseUrl: entry[policy],
+        concurrency: 4,
+        durationMs: quick ? 1_500 : 3_000,
+        maxRequests: 2_000,
+        next: () => capacitySpec(policy),
+      });
       samples[policy].push(run.outcomes.filter((o) => o.status === 200).length / (run.elapsedMs / 1000));
     }
   }
@@ -221,12 +273,17 @@ async function measure({ topology, quick, log, signal, durationsMs, stacks, keys
   // when they reach the host go through the whole router path and are refused with 504 there.
   const refusal = await closedLoop({
     signal,
-    baseUrl: entry.tiered, concurrency: 8, durationMs: quick ? 1_000 : 2_000, maxRequests: 5_000,
+    baseUrl: entry.tiered,
+    concurrency: 8,
+    durationMs: quick ? 1_000 : 2_000,
+    maxRequests: 5_000,
     next: () => ({ ...capacitySpec("tiered"), headers: { ...capacitySpec("tiered").headers, [TIMEOUT_HEADER]: "1" } }),
   });
   const refusalRate = refusal.outcomes.length / (refusal.elapsedMs / 1000);
   const refusalStatuses = summarize(refusal.outcomes).statuses;
-  log(`overload: refused requests, closed loop of 8: ${refusalRate.toFixed(0)} req/s (${(1000 / refusalRate).toFixed(1)} ms of the stack each), statuses ${JSON.stringify(refusalStatuses)}`);
+  log(
+    `overload: refused requests, closed loop of 8: ${refusalRate.toFixed(0)} req/s (${(1000 / refusalRate).toFixed(1)} ms of the stack each), statuses ${JSON.stringify(refusalStatuses)}`,
+  );
 
   const runs: Run[] = [];
   for (const level of LEVELS) {
@@ -255,7 +312,12 @@ async function measure({ topology, quick, log, signal, durationsMs, stacks, keys
           TIER_ORDER.map((t) => `${t} ${pct(byTier[t].successRate, 1)} ok, p99 ${ms(byTier[t].p99, 0)} ms`).join("; ") +
           ` (client lag p99 ${lagP99Ms.toFixed(0)} ms)`,
       );
-      for (const tier of TIER_ORDER) for (const [message, count] of topMessages(outcomes.filter((o) => o.label === tier), 2)) log(`    ${tier}: ${count} x ${message}`);
+      for (const tier of TIER_ORDER)
+        for (const [message, count] of topMessages(
+          outcomes.filter((o) => o.label === tier),
+          2,
+        ))
+          log(`    ${tier}: ${count} x ${message}`);
       await sleep(1_500); // let the queue drain before the other stack's turn
     }
   }
@@ -263,7 +325,15 @@ async function measure({ topology, quick, log, signal, durationsMs, stacks, keys
   return report(topology, cores, runs, capacity, reference, durationsMs, { ratePerSecond: refusalRate, statuses: refusalStatuses });
 }
 
-function report(topology: Topology, cores: HostCore | undefined, runs: Run[], capacity: Record<Policy, number>, reference: number, durationsMs: Record<Level, number>, refusal: { ratePerSecond: number; statuses: Record<string, number> }) {
+function report(
+  topology: Topology,
+  cores: HostCore | undefined,
+  runs: Run[],
+  capacity: Record<Policy, number>,
+  reference: number,
+  durationsMs: Record<Level, number>,
+  refusal: { ratePerSecond: number; statuses: Record<string, number> },
+) {
   const name = scenarioName(topology);
   const rows: string[][] = [];
   for (const policy of ["tiered", "fifo"] as const) {
@@ -271,10 +341,25 @@ function report(topology: Topology, cores: HostCore | undefined, runs: Run[], ca
       for (const tier of TIER_ORDER) {
         const s = run.byTier[tier];
         const st = (code: string) => String(s.statuses[code] ?? 0);
-        const other = Object.entries(s.statuses).filter(([code]) => !["200", "429", "503", "504"].includes(code)).reduce((n, [, c]) => n + c, 0);
+        const other = Object.entries(s.statuses)
+          .filter(([code]) => !["200", "429", "503", "504"].includes(code))
+          .reduce((n, [, c]) => n + c, 0);
         rows.push([
-          policy, `${run.level}x`, tier, s.offeredRps.toFixed(1), String(s.count), pct(s.successRate), pct(s.count ? s.withinDeadline / s.count : Number.NaN),
-          ms(s.p50, 0), ms(s.p99, 0), ms(s.routerP99, 0), `${ms(s.hostQueueP50, 0)} / ${ms(s.hostQueueP99, 0)}`, st("429"), st("503"), st("504"), String(other),
+          policy,
+          `${run.level}x`,
+          tier,
+          s.offeredRps.toFixed(1),
+          String(s.count),
+          pct(s.successRate),
+          pct(s.count ? s.withinDeadline / s.count : Number.NaN),
+          ms(s.p50, 0),
+          ms(s.p99, 0),
+          ms(s.routerP99, 0),
+          `${ms(s.hostQueueP50, 0)} / ${ms(s.hostQueueP99, 0)}`,
+          st("429"),
+          st("503"),
+          st("504"),
+          String(other),
         ]);
       }
     }
@@ -293,14 +378,21 @@ function report(topology: Topology, cores: HostCore | undefined, runs: Run[], ca
   // reference for the arrival rates, but a shared machine's speed drifts over minutes.
   const hostRows = runs.map((run) => {
     const served = (run.counters.completed ?? 0) / (run.arrivalMs / 1000);
-    const runMs = percentile(run.outcomes.filter((o) => o.status === 200).map((o) => o.server?.infer ?? Number.NaN), 0.5);
+    const runMs = percentile(
+      run.outcomes.filter((o) => o.status === 200).map((o) => o.server?.infer ?? Number.NaN),
+      0.5,
+    );
     return [run.policy, `${run.level}x`, served.toFixed(1), ms(runMs, 1), ratio(run.byTier.premium.offeredRps / served)];
   });
   const markdown = [
     `### ${name}: tiers at 1x, 2x, 4x one replica's capacity, tiered vs fifo`,
     "",
     TOPOLOGY_TEXT[topology] +
-      (topology === "split" ? (cores ? ` The hosts' processes were pinned to cpu ${cores.host.join(",")}, the routers', wrangler's proxies and the load generator to cpu ${cores.rest.join(",")} (taskset).` : " The hosts could not be given a core of their own (taskset missing or refused, or one core).") : ""),
+      (topology === "split"
+        ? cores
+          ? ` The hosts' processes were pinned to cpu ${cores.host.join(",")}, the routers', wrangler's proxies and the load generator to cpu ${cores.rest.join(",")} (taskset).`
+          : " The hosts could not be given a core of their own (taskset missing or refused, or one core)."
+        : ""),
     "",
     `Model \`${MODEL}\` (MLP 32-1024-1024-1024-32), ${ROWS} rows per request (binary tensors in and out), max_batch ${ROWS} (no cross-request batching), one replica. ` +
       `Capacity (closed loop, 4 premium clients, median of alternating rounds): ${capacity.tiered.toFixed(1)} req/s on the tiered stack, ${capacity.fifo.toFixed(1)} req/s on the fifo stack; ` +
@@ -312,7 +404,26 @@ function report(topology: Topology, cores: HostCore | undefined, runs: Run[], ca
       `"within deadline": 200 with the router's total within the tier's deadline. Load generator lag p99 ≤ ${lag.toFixed(0)} ms. ` +
       `A refused request costs this stack ${(1000 / refusal.ratePerSecond).toFixed(1)} ms (closed loop of 8 clients sending requests refused at the host: ${refusal.ratePerSecond.toFixed(0)} req/s).`,
     "",
-    table(["policy", "load", "tier", "offered req/s", "requests", "success", "within deadline", "p50 ms", "p99 ms", "router p99 ms", "host queue p50 / p99 ms", "429", "503", "504", "other"], rows),
+    table(
+      [
+        "policy",
+        "load",
+        "tier",
+        "offered req/s",
+        "requests",
+        "success",
+        "within deadline",
+        "p50 ms",
+        "p99 ms",
+        "router p99 ms",
+        "host queue p50 / p99 ms",
+        "429",
+        "503",
+        "504",
+        "other",
+      ],
+      rows,
+    ),
     "",
     "The host during each level: requests it served per second (all tiers), its median run (Server-Timing `infer`), and premium's offered rate against that served rate (how much of what the host actually did premium alone asked for):",
     "",
@@ -336,7 +447,9 @@ function report(topology: Topology, cores: HostCore | undefined, runs: Run[], ca
     const series = TIER_ORDER.map((tier) => ({
       name: tier,
       color: COLORS[tier],
-      points: mine.flatMap((run, k) => run.outcomes.filter((o) => o.label === tier && o.status === 200).map((o) => [(offsets[k]! + o.sentAt) / 1000, o.latencyMs] as [number, number])),
+      points: mine.flatMap((run, k) =>
+        run.outcomes.filter((o) => o.label === tier && o.status === 200).map((o) => [(offsets[k]! + o.sentAt) / 1000, o.latencyMs] as [number, number]),
+      ),
     }));
     charts[`${name}-latency-${policy}.svg`] = xyChart({
       title: `${name} (${policy}): latency of successful requests over time, 1x | 2x | 4x`,
@@ -370,17 +483,50 @@ function report(topology: Topology, cores: HostCore | undefined, runs: Run[], ca
     format: (v) => v.toFixed(0),
     groups: runs.map((run) => ({
       label: `${run.level}x ${run.policy}`,
-      bars: TIER_ORDER.map((tier) => ({ name: tier, color: COLORS[tier], value: run.byTier[tier].count ? (100 * run.byTier[tier].withinDeadline) / run.byTier[tier].count : 0 })),
+      bars: TIER_ORDER.map((tier) => ({
+        name: tier,
+        color: COLORS[tier],
+        value: run.byTier[tier].count ? (100 * run.byTier[tier].withinDeadline) / run.byTier[tier].count : 0,
+      })),
     })),
   });
 
   const data = {
-    model: MODEL, rows: ROWS, mix: MIX, tenants: TENANTS, durationsMs, capacity, reference, refusal, target: { premiumServed: TARGET_PREMIUM_SERVED, met, premiumP99At4x: at4.p99, premiumServedAt4x: served4 },
+    model: MODEL,
+    rows: ROWS,
+    mix: MIX,
+    tenants: TENANTS,
+    durationsMs,
+    capacity,
+    reference,
+    refusal,
+    target: { premiumServed: TARGET_PREMIUM_SERVED, met, premiumP99At4x: at4.p99, premiumServedAt4x: served4 },
     runs: runs.map((run) => ({
-      policy: run.policy, level: run.level, ratePerSecond: run.ratePerSecond, elapsedMs: run.elapsedMs, lagP99Ms: run.lagP99Ms, byTier: run.byTier, counters: run.counters, samples: run.samples,
+      policy: run.policy,
+      level: run.level,
+      ratePerSecond: run.ratePerSecond,
+      elapsedMs: run.elapsedMs,
+      lagP99Ms: run.lagP99Ms,
+      byTier: run.byTier,
+      counters: run.counters,
+      samples: run.samples,
       // compact per request: [tier, status, sentAt ms, latency ms, router total ms, host queue ms, run ms] (Server-Timing; null without)
-      requests: run.outcomes.map((o) => [o.label, o.status, Math.round(o.sentAt), Math.round(o.latencyMs * 10) / 10, o.server?.total ?? null, o.server?.queue ?? null, o.server?.infer ?? null]),
-      errors: [...new Set(run.outcomes.filter((o) => o.status !== 200).map((o) => `${o.label} ${o.status} ${o.message ?? o.error ?? ""}`.replace(/\d+(\.\d+)? ms/g, "N ms").replace(/about \d+/g, "about N")))].slice(0, 20),
+      requests: run.outcomes.map((o) => [
+        o.label,
+        o.status,
+        Math.round(o.sentAt),
+        Math.round(o.latencyMs * 10) / 10,
+        o.server?.total ?? null,
+        o.server?.queue ?? null,
+        o.server?.infer ?? null,
+      ]),
+      errors: [
+        ...new Set(
+          run.outcomes
+            .filter((o) => o.status !== 200)
+            .map((o) => `${o.label} ${o.status} ${o.message ?? o.error ?? ""}`.replace(/\d+(\.\d+)? ms/g, "N ms").replace(/about \d+/g, "about N")),
+        ),
+      ].slice(0, 20),
     })),
   };
   return { name, markdown, data: { topology, cores: cores ? { host: cores.host, rest: cores.rest } : null, ...data }, charts };

@@ -51,9 +51,17 @@ export const spill: Scenario = async ({ quick, log, startStack, track, signal })
   const cacheDir = mkdtempSync(join(tmpdir(), "hotpath-bench-spill-"));
   track({ stop: async () => rmSync(cacheDir, { recursive: true, force: true }) });
   log(`spill: starting origin ${origin.id} at ${origin.url}, loading ${MODEL}@1 from the pool's edge`);
-  track(await launchOrigin({
-    port: PORTS.spillOrigin, edge: stacks["with pool"].url, token: TOKEN, models: [`${MODEL}@1`], cacheDir, args: ["--id", origin.id, "--threads", "1"], readyTimeoutMs: 120_000,
-  }));
+  track(
+    await launchOrigin({
+      port: PORTS.spillOrigin,
+      edge: stacks["with pool"].url,
+      token: TOKEN,
+      models: [`${MODEL}@1`],
+      cacheDir,
+      args: ["--id", origin.id, "--threads", "1"],
+      readyTimeoutMs: 120_000,
+    }),
+  );
   const pool = await fetch(`${stacks["with pool"].url}/admin/origins?check=now`, { headers: { authorization: `Bearer ${stacks["with pool"].adminToken}` } });
   const poolView = (await pool.json()) as { origins: { id: string; health: { state: string } }[] };
   if (poolView.origins[0]?.health.state !== "ready") throw new Error(`the edge does not see its origin ready: ${JSON.stringify(poolView)}`);
@@ -63,15 +71,25 @@ export const spill: Scenario = async ({ quick, log, startStack, track, signal })
   const request = (setting: Setting) => {
     let k = 0;
     return (): RequestSpec => ({
-      path, body: body.body, headers: { ...body.headers, authorization: `Bearer ${keys[setting][k++ % keys[setting].length]!.key}` },
-      timeoutMs: DEADLINE_MS + 2_000, label: setting,
+      path,
+      body: body.body,
+      headers: { ...body.headers, authorization: `Bearer ${keys[setting][k++ % keys[setting].length]!.key}` },
+      timeoutMs: DEADLINE_MS + 2_000,
+      label: setting,
     });
   };
   // The edge's capacity, measured on the stack without a pool (nothing can spill there).
   for (const setting of ["without pool", "with pool"] as const) {
     await closedLoop({ signal, baseUrl: stacks[setting].url, concurrency: 4, durationMs: quick ? 500 : 1_000, maxRequests: 500, next: request(setting) });
   }
-  const capacityRun = await closedLoop({ signal, baseUrl: stacks["without pool"].url, concurrency: 4, durationMs: quick ? 1_500 : 4_000, maxRequests: 2_000, next: request("without pool") });
+  const capacityRun = await closedLoop({
+    signal,
+    baseUrl: stacks["without pool"].url,
+    concurrency: 4,
+    durationMs: quick ? 1_500 : 4_000,
+    maxRequests: 2_000,
+    next: request("without pool"),
+  });
   const capacity = capacityRun.outcomes.filter((o) => o.status === 200).length / (capacityRun.elapsedMs / 1000);
   log(`spill: edge capacity (closed loop of 4, ${ROWS} rows each) ${capacity.toFixed(1)} req/s`);
 
@@ -83,11 +101,22 @@ export const spill: Scenario = async ({ quick, log, startStack, track, signal })
       const ratePerSecond = capacity * level;
       log(`spill: ${setting}, ${level}x = ${ratePerSecond.toFixed(0)} req/s for ${durationMs / 1000} s`);
       const agent = newAgent(2048);
-      const run = await openLoop({ signal, baseUrl: stacks[setting].url, ratePerSecond, durationMs, random: seeded(3000 + level), next: request(setting), agent, maxOpen: 2048 });
+      const run = await openLoop({
+        signal,
+        baseUrl: stacks[setting].url,
+        ratePerSecond,
+        durationMs,
+        random: seeded(3000 + level),
+        next: request(setting),
+        agent,
+        maxOpen: 2048,
+      });
       agent.destroy();
       runs.push({ setting, level, ratePerSecond, ...run });
       const s = describe(run.outcomes);
-      log(`  ${pct(s.withinDeadline / Math.max(1, s.count))} within the deadline, p99 ${ms(s.p99, 0)} ms, ${pct(s.atOrigin / Math.max(1, s.ok))} of answers from the origin`);
+      log(
+        `  ${pct(s.withinDeadline / Math.max(1, s.count))} within the deadline, p99 ${ms(s.p99, 0)} ms, ${pct(s.atOrigin / Math.max(1, s.ok))} of answers from the origin`,
+      );
       for (const [message, count] of topMessages(run.outcomes)) log(`    ${count} x ${message}`);
       await sleep(1_500);
     }
@@ -102,7 +131,10 @@ function describe(outcomes: Outcome[]) {
     ...summary,
     withinDeadline: ok.filter((o) => (o.server?.total ?? Number.POSITIVE_INFINITY) <= DEADLINE_MS).length,
     atOrigin: ok.filter((o) => o.servedBy?.startsWith("origin:")).length,
-    routerP99: percentile(ok.map((o) => o.server?.total ?? Number.NaN), 0.99),
+    routerP99: percentile(
+      ok.map((o) => o.server?.total ?? Number.NaN),
+      0.99,
+    ),
   };
 }
 
@@ -112,9 +144,19 @@ function report(runs: Run[], capacity: number, durationMs: number) {
   const rows = described.map(({ run, s }) => {
     const other = s.count - s.ok - (s.statuses["503"] ?? 0) - (s.statuses["504"] ?? 0) - (s.statuses["429"] ?? 0);
     return [
-      `${run.level}x`, run.setting, (run.outcomes.length / (Math.min(run.elapsedMs, durationMs) / 1000)).toFixed(1), String(s.count), pct(s.successRate),
-      pct(s.withinDeadline / Math.max(1, s.count)), ms(s.p50, 0), ms(s.p99, 0), ms(s.routerP99, 0), pct(s.atOrigin / Math.max(1, s.ok)),
-      String(s.statuses["503"] ?? 0), String(s.statuses["504"] ?? 0), String(other),
+      `${run.level}x`,
+      run.setting,
+      (run.outcomes.length / (Math.min(run.elapsedMs, durationMs) / 1000)).toFixed(1),
+      String(s.count),
+      pct(s.successRate),
+      pct(s.withinDeadline / Math.max(1, s.count)),
+      ms(s.p50, 0),
+      ms(s.p99, 0),
+      ms(s.routerP99, 0),
+      pct(s.atOrigin / Math.max(1, s.ok)),
+      String(s.statuses["503"] ?? 0),
+      String(s.statuses["504"] ?? 0),
+      String(other),
     ];
   });
   const summaries = described.map(({ run, s }) => ({ setting: run.setting, level: run.level, ratePerSecond: run.ratePerSecond, lagP99Ms: run.lagP99Ms, ...s }));
@@ -127,18 +169,30 @@ function report(runs: Run[], capacity: number, durationMs: number) {
       `"within deadline": 200 with the router's Server-Timing total within ${DEADLINE_MS} ms; "from origin": share of the 200s with \`x-served-by: origin:...\`; ` +
       `"other": client timeouts (deadline + 2 s) and network errors. Load generator lag p99 ≤ ${Math.max(...runs.map((r) => r.lagP99Ms)).toFixed(0)} ms.`,
     "",
-    table(["load", "setting", "offered req/s", "requests", "success", "within deadline", "p50 ms", "p99 ms", "router p99 ms", "from origin", "503", "504", "other"], rows),
+    table(
+      ["load", "setting", "offered req/s", "requests", "success", "within deadline", "p50 ms", "p99 ms", "router p99 ms", "from origin", "503", "504", "other"],
+      rows,
+    ),
   ].join("\n");
   const groups = (value: (s: ReturnType<typeof describe>) => number) =>
     [...new Set(runs.map((r) => r.level))].map((level) => ({
       label: `${level}x capacity`,
       bars: (["with pool", "without pool"] as const).map((setting) => {
         const found = described.find(({ run }) => run.level === level && run.setting === setting);
-        return { name: setting === "with pool" ? "with the origin pool" : "edge only", color: setting === "with pool" ? COLORS.on : COLORS.off, value: found ? value(found.s) : Number.NaN };
+        return {
+          name: setting === "with pool" ? "with the origin pool" : "edge only",
+          color: setting === "with pool" ? COLORS.on : COLORS.off,
+          value: found ? value(found.s) : Number.NaN,
+        };
       }),
     }));
   const charts = {
-    "spill-within-deadline.svg": barChart({ title: "spill: auto requests answered within the deadline", yLabel: "% of requests", yMax: 100, groups: groups((s) => (100 * s.withinDeadline) / Math.max(1, s.count)) }),
+    "spill-within-deadline.svg": barChart({
+      title: "spill: auto requests answered within the deadline",
+      yLabel: "% of requests",
+      yMax: 100,
+      groups: groups((s) => (100 * s.withinDeadline) / Math.max(1, s.count)),
+    }),
     "spill-p99.svg": barChart({ title: "spill: p99 latency of successful auto requests", yLabel: "ms", groups: groups((s) => s.p99) }),
   };
   return { name: "spill", markdown, data: { model: MODEL, rows: ROWS, capacity, durationMs, runs: summaries }, charts };

@@ -76,14 +76,26 @@ export function describeRounds(list: readonly Round[]) {
   const ok = outcomes.filter((o) => o.status === 200);
   const batches = ok.map((o) => o.batch ?? 1);
   return {
-    throughput: percentile(list.map((r) => r.throughput), 0.5),
+    throughput: percentile(
+      list.map((r) => r.throughput),
+      0.5,
+    ),
     throughputs: list.map((r) => Math.round(r.throughput * 10) / 10),
     requests: outcomes.length,
     failed: outcomes.length - ok.length,
-    p50: percentile(ok.map((o) => o.latencyMs), 0.5),
-    p99: percentile(ok.map((o) => o.latencyMs), 0.99),
+    p50: percentile(
+      ok.map((o) => o.latencyMs),
+      0.5,
+    ),
+    p99: percentile(
+      ok.map((o) => o.latencyMs),
+      0.99,
+    ),
     meanBatch: batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length),
-    inferP50: percentile(ok.flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer])), 0.5),
+    inferP50: percentile(
+      ok.flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer])),
+      0.5,
+    ),
   };
 }
 

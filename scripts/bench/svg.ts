@@ -82,7 +82,15 @@ function frame(title: string, body: string[], legend: readonly { name: string; c
   ].join("\n");
 }
 
-function axes(xTicks: number[], yTicks: number[], sx: (x: number) => number, sy: (y: number) => number, xLabel: string, yLabel: string, xFormat = (v: number) => String(v)): string[] {
+function axes(
+  xTicks: number[],
+  yTicks: number[],
+  sx: (x: number) => number,
+  sy: (y: number) => number,
+  xLabel: string,
+  yLabel: string,
+  xFormat = (v: number) => String(v),
+): string[] {
   const out: string[] = [];
   for (const y of yTicks) {
     out.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + PLOT_W}" y1="${sy(y)}" y2="${sy(y)}" stroke="#e5e5e5"/>`);
@@ -94,9 +102,7 @@ function axes(xTicks: number[], yTicks: number[], sx: (x: number) => number, sy:
   }
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${PLOT_W}" height="${PLOT_H}" fill="none" stroke="#333"/>`);
   out.push(`<text x="${MARGIN.left + PLOT_W / 2}" y="${HEIGHT - 12}" text-anchor="middle" font-size="12">${escape(xLabel)}</text>`);
-  out.push(
-    `<text transform="translate(18 ${MARGIN.top + PLOT_H / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(yLabel)}</text>`,
-  );
+  out.push(`<text transform="translate(18 ${MARGIN.top + PLOT_H / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(yLabel)}</text>`);
   return out;
 }
 
@@ -158,5 +164,9 @@ export function barChart(chart: BarChart): string {
   body.push(`<text transform="translate(18 ${MARGIN.top + PLOT_H / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(chart.yLabel)}</text>`);
   const legend = new Map<string, string>();
   for (const group of chart.groups) for (const bar of group.bars) legend.set(bar.name, bar.color);
-  return frame(chart.title, body, [...legend].map(([name, color]) => ({ name, color })));
+  return frame(
+    chart.title,
+    body,
+    [...legend].map(([name, color]) => ({ name, color })),
+  );
 }

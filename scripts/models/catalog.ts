@@ -11,13 +11,10 @@ import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import { generateMlp } from "./mlp.ts";
 import type { MlpSpec } from "./mlp.ts";
 
-
 /** Repository root; catalog paths are relative to it so the scripts work from any cwd. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export type ModelSource =
-  | { kind: "file"; path: string }
-  | { kind: "mlp"; spec: MlpSpec };
+export type ModelSource = { kind: "file"; path: string } | { kind: "mlp"; spec: MlpSpec };
 
 export interface CatalogEntry {
   name: string;
@@ -129,7 +126,9 @@ export function readRepoFile(path: string): Uint8Array {
 /** The .onnx bytes of an entry: a copy of the packaged file, or the generated model. */
 export function modelBytes(entry: CatalogEntry): Uint8Array {
   switch (entry.source.kind) {
-    case "file": return readRepoFile(entry.source.path);
-    case "mlp": return generateMlp(entry.source.spec);
+    case "file":
+      return readRepoFile(entry.source.path);
+    case "mlp":
+      return generateMlp(entry.source.spec);
   }
 }

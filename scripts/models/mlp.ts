@@ -123,17 +123,24 @@ export function generateMlp(spec: MlpSpec, weights: MlpLayer[] = mlpWeights(spec
     const gemmOut = last ? outputName : `fc${l}_out`;
     initializers.push(floatInitializer(`fc${l}.weight`, [layer.inFeatures, layer.outFeatures], layer.weight));
     initializers.push(floatInitializer(`fc${l}.bias`, [layer.outFeatures], layer.bias));
-    nodes.push(onnx.NodeProto.create({
-      name: `fc${l}`,
-      opType: "Gemm",
-      input: [current, `fc${l}.weight`, `fc${l}.bias`],
-      output: [gemmOut],
-    }));
+    nodes.push(
+      onnx.NodeProto.create({
+        name: `fc${l}`,
+        opType: "Gemm",
+        input: [current, `fc${l}.weight`, `fc${l}.bias`],
+        output: [gemmOut],
+      }),
+    );
     current = gemmOut;
     if (!last) {
-      nodes.push(onnx.NodeProto.create({
-        name: `relu${l}`, opType: "Relu", input: [gemmOut], output: [`relu${l}_out`],
-      }));
+      nodes.push(
+        onnx.NodeProto.create({
+          name: `relu${l}`,
+          opType: "Relu",
+          input: [gemmOut],
+          output: [`relu${l}_out`],
+        }),
+      );
       current = `relu${l}_out`;
     }
   }

@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import {
-  builtinFp16, fallbackFp16, floatToHalf, floatsToHalves, fp16Implementation, type Fp16Codec, halfToFloat, halvesToFloats,
+  builtinFp16,
+  fallbackFp16,
+  floatToHalf,
+  floatsToHalves,
+  fp16Implementation,
+  type Fp16Codec,
+  halfToFloat,
+  halvesToFloats,
   isHalfNonFinite,
 } from "../../protocol/oip/fp16.ts";
 
@@ -32,9 +39,19 @@ function suite(name: string, codec: Fp16Codec): void {
 
   describe(`${name}: floatToHalf`, () => {
     const cases: [number, number][] = [
-      [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [1 / 3, 0x3555],
-      [65504, 0x7bff], [65519.99, 0x7bff], [65520, 0x7c00], [-65520, 0xfc00], [1e10, 0x7c00],
-      [Infinity, 0x7c00], [-Infinity, 0xfc00],
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.5, 0x3800],
+      [1 / 3, 0x3555],
+      [65504, 0x7bff],
+      [65519.99, 0x7bff],
+      [65520, 0x7c00],
+      [-65520, 0xfc00],
+      [1e10, 0x7c00],
+      [Infinity, 0x7c00],
+      [-Infinity, 0xfc00],
       [2 ** -14, 0x0400], // smallest normal
       [2 ** -24, 0x0001], // smallest subnormal
       [1023 * 2 ** -24, 0x03ff], // largest subnormal
@@ -175,12 +192,39 @@ describe("builtin and fallback agree", { skip: builtinFp16 === undefined }, () =
 
   it("encode specials, overflow and underflow edges to the same bits", () => {
     const values = [
-      Number.NaN, -Number.NaN, doubleFromBits(0xfff80000), doubleFromBits(0x7ff00000, 1), doubleFromBits(0x7ff40000),
-      Infinity, -Infinity, 0, -0, Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE,
-      65504, 65519.99999999999, 65520, 65520 - 2 ** -37, 65536, 1e300,
-      2 ** -24, 2 ** -25, 2 ** -25 - 2 ** -80, 2 ** -25 + 2 ** -80, 2 ** -26, 1e-300,
-      2 ** -14, 2 ** -14 - 2 ** -25, 2 ** -14 - 2 ** -26, 1023.5 * 2 ** -24 - 2 ** -70,
-      1 + 2 ** -11 + 2 ** -40, 1 + 2 ** -11 - 2 ** -40, 2 - 2 ** -12, 2 - 2 ** -53,
+      Number.NaN,
+      -Number.NaN,
+      doubleFromBits(0xfff80000),
+      doubleFromBits(0x7ff00000, 1),
+      doubleFromBits(0x7ff40000),
+      Infinity,
+      -Infinity,
+      0,
+      -0,
+      Number.MIN_VALUE,
+      -Number.MIN_VALUE,
+      Number.MAX_VALUE,
+      -Number.MAX_VALUE,
+      65504,
+      65519.99999999999,
+      65520,
+      65520 - 2 ** -37,
+      65536,
+      1e300,
+      2 ** -24,
+      2 ** -25,
+      2 ** -25 - 2 ** -80,
+      2 ** -25 + 2 ** -80,
+      2 ** -26,
+      1e-300,
+      2 ** -14,
+      2 ** -14 - 2 ** -25,
+      2 ** -14 - 2 ** -26,
+      1023.5 * 2 ** -24 - 2 ** -70,
+      1 + 2 ** -11 + 2 ** -40,
+      1 + 2 ** -11 - 2 ** -40,
+      2 - 2 ** -12,
+      2 - 2 ** -53,
     ];
     for (const value of [...values, ...values.map((v) => -v)]) {
       assert.equal(hex(builtin.floatToHalf(value)), hex(fallback.floatToHalf(value)), `${value}`);

@@ -36,9 +36,10 @@ async function runFixture(fixture: Fixture, fixturesDir: string): Promise<Record
   const session = await ort.InferenceSession.create(fixtureModelBytes(fixture, fixturesDir));
   const feeds: Record<string, ort.Tensor> = {};
   for (const t of fixture.inputs) {
-    feeds[t.name] = t.datatype === "INT64"
-      ? new ort.Tensor("int64", BigInt64Array.from(t.data, BigInt), t.shape)
-      : new ort.Tensor("float32", Float32Array.from(t.data), t.shape);
+    feeds[t.name] =
+      t.datatype === "INT64"
+        ? new ort.Tensor("int64", BigInt64Array.from(t.data, BigInt), t.shape)
+        : new ort.Tensor("float32", Float32Array.from(t.data), t.shape);
   }
   return session.run(feeds);
 }
@@ -74,10 +75,11 @@ describe("catalog", () => {
     const typeOf: Record<string, string> = { float32: "FP32", int64: "INT64" };
     for (const entry of CATALOG) {
       const session = await ort.InferenceSession.create(modelBytes(entry));
-      const actual = (meta: readonly ort.InferenceSession.ValueMetadata[]) => meta.map((m) => {
-        assert.ok(m.isTensor);
-        return { name: m.name, datatype: typeOf[m.type], shape: m.shape.map((d) => (typeof d === "number" ? d : -1)) };
-      });
+      const actual = (meta: readonly ort.InferenceSession.ValueMetadata[]) =>
+        meta.map((m) => {
+          assert.ok(m.isTensor);
+          return { name: m.name, datatype: typeOf[m.type], shape: m.shape.map((d) => (typeof d === "number" ? d : -1)) };
+        });
       assert.deepEqual(actual(session.inputMetadata), entry.inputs, `${entry.name} inputs`);
       assert.deepEqual(actual(session.outputMetadata), entry.outputs, `${entry.name} outputs`);
     }
@@ -191,7 +193,10 @@ describe("prepareModels", () => {
   test("writes every catalog model with a manifest whose sha256 match, and repairs changed files", () => {
     const root = join(scratch, "models");
     const manifest = prepareModels(root);
-    assert.deepEqual(manifest.map((m) => m.name), CATALOG.map((e) => e.name));
+    assert.deepEqual(
+      manifest.map((m) => m.name),
+      CATALOG.map((e) => e.name),
+    );
     const onDisk = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8")) as typeof manifest;
     assert.deepEqual(onDisk, manifest);
     const check = () => {

@@ -75,13 +75,27 @@ describe("round trips through encodeInferRequest", () => {
 
   it("binary_data_output sets the default, binary_data overrides it per output", () => {
     const encoded = encodeInferRequest(
-      { inputs: [everyDatatype()[1]!], binaryByDefault: true, outputs: [{ name: "a", binary: false }, { name: "b", binary: true }] },
+      {
+        inputs: [everyDatatype()[1]!],
+        binaryByDefault: true,
+        outputs: [
+          { name: "a", binary: false },
+          { name: "b", binary: true },
+        ],
+      },
       { binary: false },
     );
     const parsed = parseInferRequest(encoded.body, encoded.headerLength, LIMITS);
     assert.equal(parsed.binaryByDefault, true);
-    assert.deepEqual(parsed.outputs, [{ name: "a", binary: false }, { name: "b", binary: true }]);
-    const raw = parseJson({ parameters: { binary_data_output: true }, inputs: [{ name: "x", datatype: "UINT8", shape: [1], data: [1] }], outputs: [{ name: "y" }] });
+    assert.deepEqual(parsed.outputs, [
+      { name: "a", binary: false },
+      { name: "b", binary: true },
+    ]);
+    const raw = parseJson({
+      parameters: { binary_data_output: true },
+      inputs: [{ name: "x", datatype: "UINT8", shape: [1], data: [1] }],
+      outputs: [{ name: "y" }],
+    });
     assert.deepEqual(raw.outputs, [{ name: "y", binary: true }]);
   });
 
@@ -96,16 +110,69 @@ describe("round trips through encodeInferRequest", () => {
 
 describe("JSON data", () => {
   it("accepts nested data that matches the shape exactly", () => {
-    const parsed = parseJson(oneInput({ datatype: "INT32", shape: [2, 3], data: [[1, 2, 3], [4, 5, 6]] }));
+    const parsed = parseJson(
+      oneInput({
+        datatype: "INT32",
+        shape: [2, 3],
+        data: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      }),
+    );
     assert.deepEqual(parsed.inputs[0]!.data, new Int32Array([1, 2, 3, 4, 5, 6]));
     const deep = parseJson(oneInput({ datatype: "BOOL", shape: [2, 1, 2], data: [[[true, false]], [[false, true]]] }));
     assert.deepEqual(deep.inputs[0]!.data, new Uint8Array([1, 0, 0, 1]));
   });
 
   it("refuses nested data that does not match the shape", () => {
-    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2, 3], data: [[1, 2, 3], [4, 5]] })), 400, "input 'x'", "data[1] must have 3 elements", "[2,3]");
-    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2, 2, 2], data: [[1, 2, 3, 4], [5, 6, 7, 8]] })), 400, "data[0] must have 2 elements");
-    expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [3, 2], data: [[1, 2], [3, 4]] })), 400, "nested data must have 3 elements to match shape [3,2], got 2 elements");
+    expectHttp(
+      () =>
+        parseJson(
+          oneInput({
+            datatype: "INT32",
+            shape: [2, 3],
+            data: [
+              [1, 2, 3],
+              [4, 5],
+            ],
+          }),
+        ),
+      400,
+      "input 'x'",
+      "data[1] must have 3 elements",
+      "[2,3]",
+    );
+    expectHttp(
+      () =>
+        parseJson(
+          oneInput({
+            datatype: "INT32",
+            shape: [2, 2, 2],
+            data: [
+              [1, 2, 3, 4],
+              [5, 6, 7, 8],
+            ],
+          }),
+        ),
+      400,
+      "data[0] must have 2 elements",
+    );
+    expectHttp(
+      () =>
+        parseJson(
+          oneInput({
+            datatype: "INT32",
+            shape: [3, 2],
+            data: [
+              [1, 2],
+              [3, 4],
+            ],
+          }),
+        ),
+      400,
+      "nested data must have 3 elements to match shape [3,2], got 2 elements",
+    );
     expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2, 1], data: [[[1]], [[2]]] })), 400, "nested data[0][0] is nested deeper");
     expectHttp(() => parseJson(oneInput({ datatype: "INT32", shape: [2], data: [[1], [2]] })), 400, "data[0] must be an integer", "an array");
   });
@@ -156,13 +223,15 @@ describe("JSON data", () => {
   });
 
   it("accepts the edges of each range, INT64 as strings, and rounds FP16 once, correctly", () => {
-    const parsed = parseJson({ inputs: [
-      { name: "a", datatype: "INT64", shape: [3], data: ["-9223372036854775808", 9007199254740991, "9223372036854775807"] },
-      { name: "b", datatype: "UINT64", shape: [1], data: ["18446744073709551615"] },
-      // Just above the tie between 1 and the next half: float32 first would round it down.
-      { name: "c", datatype: "FP16", shape: [3], data: [1.0004882812509095, 65519, 0.5] },
-      { name: "d", datatype: "FP32", shape: [1], data: [3.4028234663852886e38] },
-    ] });
+    const parsed = parseJson({
+      inputs: [
+        { name: "a", datatype: "INT64", shape: [3], data: ["-9223372036854775808", 9007199254740991, "9223372036854775807"] },
+        { name: "b", datatype: "UINT64", shape: [1], data: ["18446744073709551615"] },
+        // Just above the tie between 1 and the next half: float32 first would round it down.
+        { name: "c", datatype: "FP16", shape: [3], data: [1.0004882812509095, 65519, 0.5] },
+        { name: "d", datatype: "FP32", shape: [1], data: [3.4028234663852886e38] },
+      ],
+    });
     assert.deepEqual(parsed.inputs[0]!.data, new BigInt64Array([-(2n ** 63n), 9007199254740991n, 2n ** 63n - 1n]));
     assert.deepEqual(parsed.inputs[1]!.data, new BigUint64Array([2n ** 64n - 1n]));
     assert.deepEqual(parsed.inputs[2]!.data, new Uint16Array([0x3c01, 0x7bff, 0x3800]));
@@ -204,17 +273,42 @@ describe("malformed requests", () => {
     ["a string dimension", oneInput({ datatype: "FP32", shape: ["2"], data: [1, 2] }), `shape[0] must be a non-negative integer, got "2"`],
     ["too many dimensions", oneInput({ datatype: "FP32", shape: Array(65).fill(1), data: [1] }), "65 dimensions; at most 64"],
     ["no data", oneInput({ datatype: "FP32", shape: [1] }), "input 'x' has no data"],
-    ["a duplicate input", { inputs: [{ name: "x", datatype: "FP32", shape: [1], data: [1] }, { name: "x", datatype: "FP32", shape: [1], data: [1] }] }, "input 'x' appears more than once"],
+    [
+      "a duplicate input",
+      {
+        inputs: [
+          { name: "x", datatype: "FP32", shape: [1], data: [1] },
+          { name: "x", datatype: "FP32", shape: [1], data: [1] },
+        ],
+      },
+      "input 'x' appears more than once",
+    ],
     ["a non-string id", { id: 7, ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "id must be a string, got 7"],
     ["non-object parameters", { parameters: [], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "parameters must be an object"],
-    ["a non-boolean binary_data_output", { parameters: { binary_data_output: "yes" }, ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "binary_data_output must be true or false"],
+    [
+      "a non-boolean binary_data_output",
+      { parameters: { binary_data_output: "yes" }, ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) },
+      "binary_data_output must be true or false",
+    ],
     ["non-object input parameters", oneInput({ datatype: "FP32", shape: [1], data: [1], parameters: 1 }), "input 'x': parameters must be an object"],
     ["shared memory", oneInput({ datatype: "FP32", shape: [1], parameters: { shared_memory_region: "r" } }), "shared memory extension is not supported"],
     ["outputs not an array", { outputs: {}, ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "outputs must be an array"],
     ["an output without a name", { outputs: [{}], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "outputs[0].name must be a non-empty string"],
-    ["a duplicate output", { outputs: [{ name: "y" }, { name: "y" }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "output 'y' is requested more than once"],
-    ["a non-boolean binary_data", { outputs: [{ name: "y", parameters: { binary_data: 1 } }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "output 'y': parameters.binary_data must be true or false"],
-    ["classification", { outputs: [{ name: "y", parameters: { classification: 3 } }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) }, "classification extension is not supported"],
+    [
+      "a duplicate output",
+      { outputs: [{ name: "y" }, { name: "y" }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) },
+      "output 'y' is requested more than once",
+    ],
+    [
+      "a non-boolean binary_data",
+      { outputs: [{ name: "y", parameters: { binary_data: 1 } }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) },
+      "output 'y': parameters.binary_data must be true or false",
+    ],
+    [
+      "classification",
+      { outputs: [{ name: "y", parameters: { classification: 3 } }], ...oneInput({ datatype: "FP32", shape: [1], data: [1] }) },
+      "classification extension is not supported",
+    ],
   ];
   for (const [what, body, message] of cases) {
     it(`refuses ${what} with 400`, () => expectHttp(() => parseJson(body), 400, message));
@@ -227,7 +321,11 @@ describe("malformed requests", () => {
 
   it("refuses huge shapes with 413 before looking at (or allocating) data", () => {
     const started = performance.now();
-    expectHttp(() => parseJson(oneInput({ datatype: "FP32", shape: [1e9], data: [] })), 413, "input 'x': shape [1000000000] has 1000000000 elements; the limit is 1000000");
+    expectHttp(
+      () => parseJson(oneInput({ datatype: "FP32", shape: [1e9], data: [] })),
+      413,
+      "input 'x': shape [1000000000] has 1000000000 elements; the limit is 1000000",
+    );
     expectHttp(() => parseJson(oneInput({ datatype: "BYTES", shape: [1e9, 1e9, 1e9, 1e9], data: [] })), 413, "limit");
     const header = { inputs: [{ name: "x", datatype: "FP64", shape: [100000000, 16], parameters: { binary_data_size: 12800000000 } }] };
     const { body, headerLength } = binaryBody(header, []);
@@ -247,7 +345,9 @@ describe("malformed requests", () => {
 
 describe("binary tensor data", () => {
   const f32 = new Float32Array([1.5, -2, 3.25, 0]);
-  const header = (size = 16, extra: Record<string, unknown> = {}) => ({ inputs: [{ name: "x", datatype: "FP32", shape: [2, 2], parameters: { binary_data_size: size }, ...extra }] });
+  const header = (size = 16, extra: Record<string, unknown> = {}) => ({
+    inputs: [{ name: "x", datatype: "FP32", shape: [2, 2], parameters: { binary_data_size: size }, ...extra }],
+  });
 
   it("reads a binary input", () => {
     const { body, headerLength } = binaryBody(header(), [bytesOf(f32)]);
@@ -256,25 +356,35 @@ describe("binary tensor data", () => {
 
   it("mixes JSON and binary inputs; binary ones take the bytes in order", () => {
     const ids = new BigInt64Array([5n, -(2n ** 40n)]);
-    const { body, headerLength } = binaryBody({ inputs: [
-      { name: "a", datatype: "FP32", shape: [4], parameters: { binary_data_size: 16 } },
-      { name: "b", datatype: "UINT8", shape: [2], data: [1, 2] },
-      { name: "c", datatype: "INT64", shape: [2], parameters: { binary_data_size: 16 } },
-    ] }, [bytesOf(f32), bytesOf(ids)]);
+    const { body, headerLength } = binaryBody(
+      {
+        inputs: [
+          { name: "a", datatype: "FP32", shape: [4], parameters: { binary_data_size: 16 } },
+          { name: "b", datatype: "UINT8", shape: [2], data: [1, 2] },
+          { name: "c", datatype: "INT64", shape: [2], parameters: { binary_data_size: 16 } },
+        ],
+      },
+      [bytesOf(f32), bytesOf(ids)],
+    );
     const parsed = parseInferRequest(body, headerLength, LIMITS);
-    assert.deepEqual(parsed.inputs.map((t) => t.data), [f32, new Uint8Array([1, 2]), ids]);
+    assert.deepEqual(
+      parsed.inputs.map((t) => t.data),
+      [f32, new Uint8Array([1, 2]), ids],
+    );
   });
 
   it("copies misaligned slices into fresh aligned buffers", () => {
     const i8 = new Int8Array([-1, 2, -3]);
     const f64 = new Float64Array([Math.E, -0.5]);
     const i64 = new BigInt64Array([-7n]);
-    const h = { inputs: [
-      { name: "a", datatype: "INT8", shape: [3], parameters: { binary_data_size: 3 } },
-      { name: "b", datatype: "FP64", shape: [2], parameters: { binary_data_size: 16 } },
-      { name: "c", datatype: "INT64", shape: [1], parameters: { binary_data_size: 8 } },
-      { name: "d", datatype: "FP16", shape: [1], parameters: { binary_data_size: 2 } },
-    ] };
+    const h = {
+      inputs: [
+        { name: "a", datatype: "INT8", shape: [3], parameters: { binary_data_size: 3 } },
+        { name: "b", datatype: "FP64", shape: [2], parameters: { binary_data_size: 16 } },
+        { name: "c", datatype: "INT64", shape: [1], parameters: { binary_data_size: 8 } },
+        { name: "d", datatype: "FP16", shape: [1], parameters: { binary_data_size: 2 } },
+      ],
+    };
     for (const pad of ["", " ", "  ", "   "]) {
       const built = binaryBody(h, [bytesOf(i8), bytesOf(f64), bytesOf(i64), bytesOf(new Uint16Array([0x3555]))], pad);
       // Also place the whole body at an odd offset inside a bigger buffer.
@@ -282,7 +392,10 @@ describe("binary tensor data", () => {
       host.set(built.body, 1);
       const body = host.subarray(1);
       const parsed = parseInferRequest(body, built.headerLength, LIMITS);
-      assert.deepEqual(parsed.inputs.map((t) => t.data), [i8, f64, i64, new Uint16Array([0x3555])]);
+      assert.deepEqual(
+        parsed.inputs.map((t) => t.data),
+        [i8, f64, i64, new Uint16Array([0x3555])],
+      );
       for (const input of parsed.inputs) {
         const data = input.data as ArrayBufferView;
         assert.equal(data.byteOffset, 0);
@@ -311,7 +424,10 @@ describe("binary tensor data", () => {
   ];
   for (const [what, bytes, count, message] of bytesCases) {
     it(`refuses BYTES with ${what}`, () => {
-      const { body, headerLength } = binaryBody({ inputs: [{ name: "s", datatype: "BYTES", shape: [count], parameters: { binary_data_size: bytes.length } }] }, [new Uint8Array(bytes)]);
+      const { body, headerLength } = binaryBody(
+        { inputs: [{ name: "s", datatype: "BYTES", shape: [count], parameters: { binary_data_size: bytes.length } }] },
+        [new Uint8Array(bytes)],
+      );
       expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, "input 's'", message);
     });
   }
@@ -326,7 +442,11 @@ describe("binary tensor data", () => {
     const { body } = binaryBody(header(), [bytesOf(f32)]);
     expectHttp(() => parseInferRequest(body, undefined, LIMITS), 400, "not valid JSON");
     const jsonOnly = json(header());
-    expectHttp(() => parseInferRequest(jsonOnly, undefined, LIMITS), 400, "input 'x' has parameters.binary_data_size, but the request has no Inference-Header-Content-Length header");
+    expectHttp(
+      () => parseInferRequest(jsonOnly, undefined, LIMITS),
+      400,
+      "input 'x' has parameters.binary_data_size, but the request has no Inference-Header-Content-Length header",
+    );
   });
 
   it("refuses a size that does not match datatype x elements", () => {
@@ -337,7 +457,11 @@ describe("binary tensor data", () => {
   it("refuses truncated payloads", () => {
     for (const keep of [0, 1, 15]) {
       const { body, headerLength } = binaryBody(header(), [bytesOf(f32).subarray(0, keep)]);
-      expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, `binary data is truncated: the inputs declare 16 bytes after the JSON header, the request has ${keep}`);
+      expectHttp(
+        () => parseInferRequest(body, headerLength, LIMITS),
+        400,
+        `binary data is truncated: the inputs declare 16 bytes after the JSON header, the request has ${keep}`,
+      );
     }
   });
 
@@ -363,7 +487,9 @@ describe("binary tensor data", () => {
   });
 
   it("refuses BOOL bytes other than 0 and 1", () => {
-    const { body, headerLength } = binaryBody({ inputs: [{ name: "b", datatype: "BOOL", shape: [3], parameters: { binary_data_size: 3 } }] }, [new Uint8Array([1, 0, 2])]);
+    const { body, headerLength } = binaryBody({ inputs: [{ name: "b", datatype: "BOOL", shape: [3], parameters: { binary_data_size: 3 } }] }, [
+      new Uint8Array([1, 0, 2]),
+    ]);
     expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, "input 'b': binary BOOL element 2 is 2");
   });
 

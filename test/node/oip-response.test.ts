@@ -71,18 +71,31 @@ describe("encodeInferResponse, JSON", () => {
 
   it("encodes only the result's outputs, in the result's order", () => {
     const [a, b] = [everyDatatype()[1]!, everyDatatype()[2]!];
-    const encoded = encodeInferResponse(result([b, a]), { outputs: [{ name: "u8", binary: false }, { name: "u16", binary: false }, { name: "zzz", binary: true }], binaryByDefault: false });
-    assert.deepEqual((headerOf(encoded.body, undefined).outputs as { name: string }[]).map((o) => o.name), ["u16", "u8"]);
+    const encoded = encodeInferResponse(result([b, a]), {
+      outputs: [
+        { name: "u8", binary: false },
+        { name: "u16", binary: false },
+        { name: "zzz", binary: true },
+      ],
+      binaryByDefault: false,
+    });
+    assert.deepEqual(
+      (headerOf(encoded.body, undefined).outputs as { name: string }[]).map((o) => o.name),
+      ["u16", "u8"],
+    );
     assert.equal(encoded.contentType, "application/json");
   });
 
   it("refuses a tensor whose data does not fill its shape with a 500 (our bug, not the client's)", () => {
     const broken: Tensor = { name: "y", datatype: "FP32", shape: [2, 2], data: new Float32Array(3) };
-    assert.throws(() => encodeInferResponse(result([broken]), { outputs: [], binaryByDefault: false }), (error: unknown) => {
-      assert.ok(error instanceof HttpError && error.status === 500, String(error));
-      assert.match(error.message, /output 'y' has 3 elements, but shape \[2,2\] needs 4/);
-      return true;
-    });
+    assert.throws(
+      () => encodeInferResponse(result([broken]), { outputs: [], binaryByDefault: false }),
+      (error: unknown) => {
+        assert.ok(error instanceof HttpError && error.status === 500, String(error));
+        assert.match(error.message, /output 'y' has 3 elements, but shape \[2,2\] needs 4/);
+        return true;
+      },
+    );
   });
 });
 
@@ -96,7 +109,14 @@ describe("encodeInferResponse, binary", () => {
         { name: "b", datatype: "INT32", shape: [1], data: new Int32Array([7]) },
         { name: "c", datatype: "BYTES", shape: [2], data: strings },
       ]),
-      { outputs: [{ name: "a", binary: true }, { name: "b", binary: false }, { name: "c", binary: true }], binaryByDefault: false },
+      {
+        outputs: [
+          { name: "a", binary: true },
+          { name: "b", binary: false },
+          { name: "c", binary: true },
+        ],
+        binaryByDefault: false,
+      },
     );
     assert.equal(encoded.contentType, "application/octet-stream");
     assert.ok(encoded.headerLength !== undefined);
@@ -111,9 +131,15 @@ describe("encodeInferResponse, binary", () => {
   });
 
   it("uses binaryByDefault for outputs without their own flag", () => {
-    const encoded = encodeInferResponse(result([everyDatatype()[1]!, everyDatatype()[2]!]), { outputs: [{ name: "u16", binary: false }], binaryByDefault: true });
+    const encoded = encodeInferResponse(result([everyDatatype()[1]!, everyDatatype()[2]!]), {
+      outputs: [{ name: "u16", binary: false }],
+      binaryByDefault: true,
+    });
     const header = headerOf(encoded.body, encoded.headerLength);
-    assert.deepEqual((header.outputs as Record<string, unknown>[]).map((o) => "data" in o), [false, true]);
+    assert.deepEqual(
+      (header.outputs as Record<string, unknown>[]).map((o) => "data" in o),
+      [false, true],
+    );
   });
 
   it("writes tensors that are views into a bigger buffer from their own bytes only", () => {
@@ -143,7 +169,23 @@ describe("decodeInferResponse", () => {
   });
 
   it("reads nested JSON data and INT64 given either way", () => {
-    const body = utf8.encode(JSON.stringify({ model_name: "m", model_version: "1", outputs: [{ name: "y", datatype: "INT64", shape: [2, 2], data: [[1, "9007199254740993"], [-3, "-4"]] }] }));
+    const body = utf8.encode(
+      JSON.stringify({
+        model_name: "m",
+        model_version: "1",
+        outputs: [
+          {
+            name: "y",
+            datatype: "INT64",
+            shape: [2, 2],
+            data: [
+              [1, "9007199254740993"],
+              [-3, "-4"],
+            ],
+          },
+        ],
+      }),
+    );
     const decoded = decodeInferResponse(body, undefined);
     assert.deepEqual(decoded.outputs[0]!.data, new BigInt64Array([1n, 9007199254740993n, -3n, -4n]));
     assert.equal(decoded.id, undefined);
@@ -155,17 +197,28 @@ describe("decodeInferResponse", () => {
     const cases: [Uint8Array, number | undefined, RegExp][] = [
       [utf8.encode("nope"), undefined, /invalid inference response: response body is not valid JSON/],
       [utf8.encode('{"error":"model exploded"}'), undefined, /the server answered with an error: model exploded/],
-      [utf8.encode('{"outputs":[{"name":"y","datatype":"FP32","shape":[1],"data":["toString"]}]}'), undefined, /output 'y': data\[0\] must be a FP32 number, got "toString"/],
+      [
+        utf8.encode('{"outputs":[{"name":"y","datatype":"FP32","shape":[1],"data":["toString"]}]}'),
+        undefined,
+        /output 'y': data\[0\] must be a FP32 number, got "toString"/,
+      ],
       [utf8.encode('{"outputs":{}}'), undefined, /invalid inference response: outputs must be an array/],
-      [truncated, truncated.byteLength - 4, /invalid inference response: binary data is truncated: the outputs declare 8 bytes after the JSON header, the response has 4/],
+      [
+        truncated,
+        truncated.byteLength - 4,
+        /invalid inference response: binary data is truncated: the outputs declare 8 bytes after the JSON header, the response has 4/,
+      ],
       [utf8.encode('{"outputs":[{"name":"y","datatype":"FP32","shape":[2],"data":[1]}]}'), undefined, /output 'y': shape \[2\] needs 2 elements, got 1/],
     ];
     for (const [body, headerLength, message] of cases) {
-      assert.throws(() => decodeInferResponse(body, headerLength), (error: unknown) => {
-        assert.ok(error instanceof HttpError && error.status === 502, String(error));
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(
+        () => decodeInferResponse(body, headerLength),
+        (error: unknown) => {
+          assert.ok(error instanceof HttpError && error.status === 502, String(error));
+          assert.match(error.message, message);
+          return true;
+        },
+      );
     }
   });
 });
@@ -186,7 +239,10 @@ describe("encodeInferRequest", () => {
 
   it("refuses NaN in a JSON input, and sends it in binary", () => {
     const input: Tensor = { name: "x", datatype: "FP32", shape: [2], data: new Float32Array([1, Number.NaN]) };
-    assert.throws(() => encodeInferRequest({ inputs: [input] }, { binary: false }), /input 'x': FP32 value NaN cannot be written as a JSON number; send this tensor in binary/);
+    assert.throws(
+      () => encodeInferRequest({ inputs: [input] }, { binary: false }),
+      /input 'x': FP32 value NaN cannot be written as a JSON number; send this tensor in binary/,
+    );
     const encoded = encodeInferRequest({ inputs: [input] }, { binary: true });
     assert.equal(headerOf(encoded.body, encoded.headerLength).inputs instanceof Array, true);
     assert.equal(encoded.body.byteLength - encoded.headerLength!, 8);

@@ -41,13 +41,27 @@ before(async () => {
   mkdirSync(join(scratch, "models"), { recursive: true });
   writeFileSync(join(scratch, "models", "garbage.onnx"), bytes);
   const entry = {
-    name: "garbage", version: "1", path: "models/garbage.onnx", sha256: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.byteLength,
-    placement: "origin", maxBatch: 1, inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }], outputs: [{ name: "output", datatype: "FP32", shape: [-1, 4] }],
+    name: "garbage",
+    version: "1",
+    path: "models/garbage.onnx",
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    bytes: bytes.byteLength,
+    placement: "origin",
+    maxBatch: 1,
+    inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
+    outputs: [{ name: "output", datatype: "FP32", shape: [-1, 4] }],
   };
   writeFileSync(join(scratch, "models", "manifest.json"), JSON.stringify([entry]));
   edge = await startDevEdge({ port: await freePort(), token: TOKEN, modelsDir: join(scratch, "models"), repoRoot: scratch });
   const start = async (id: string, edgeUrl: string) => {
-    const origin = await launchOrigin({ port: await freePort(), edge: edgeUrl, token: TOKEN, models: [], cacheDir: join(scratch, `cache-${id}`), args: ["--id", id] });
+    const origin = await launchOrigin({
+      port: await freePort(),
+      edge: edgeUrl,
+      token: TOKEN,
+      models: [],
+      cacheDir: join(scratch, `cache-${id}`),
+      args: ["--id", id],
+    });
     origins.push(origin);
     return origin;
   };
@@ -62,7 +76,11 @@ after(async () => {
 });
 
 const load = (origin: LaunchedOrigin) =>
-  fetch(`${origin.url}/v2/repository/models/garbage/load`, { method: "POST", body: JSON.stringify({ parameters: { version: "1" } }), headers: { authorization: `Bearer ${TOKEN}` } });
+  fetch(`${origin.url}/v2/repository/models/garbage/load`, {
+    method: "POST",
+    body: JSON.stringify({ parameters: { version: "1" } }),
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
 
 const poolOf = (origin: LaunchedOrigin): PoolEnv => ({ ORIGINS: JSON.stringify([{ id: "o", url: origin.url }]), ORIGIN_TOKEN: TOKEN });
 

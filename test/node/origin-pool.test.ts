@@ -25,9 +25,10 @@ before(async () => {
       return;
     }
     checks++;
-    const body = status === 200
-      ? { ready: true, load: { queued: 3, running: 1, backlogMs: 120, waitAheadMs: { 1: 40, 3: 120 }, gapMs: 1 } }
-      : { error: "not ready: mlp-heavy@1 loading", ...(models ? { models } : {}) };
+    const body =
+      status === 200
+        ? { ready: true, load: { queued: 3, running: 1, backlogMs: 120, waitAheadMs: { 1: 40, 3: 120 }, gapMs: 1 } }
+        : { error: "not ready: mlp-heavy@1 loading", ...(models ? { models } : {}) };
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(PORT, HOST, resolve));
@@ -38,7 +39,10 @@ const HEAVY = { name: "mlp-heavy", version: "1" };
 const env = (origins: { id: string; url: string }[]): PoolEnv => ({ ORIGINS: JSON.stringify(origins), ORIGIN_TOKEN: "origin-secret" });
 
 describe("active health checks", () => {
-  const pool = env([{ id: "up", url: `http://${HOST}:${PORT}` }, { id: "gone", url: `http://${HOST}:1` }]);
+  const pool = env([
+    { id: "up", url: `http://${HOST}:${PORT}` },
+    { id: "gone", url: `http://${HOST}:1` },
+  ]);
 
   test("a ready origin is usable and its reported load is kept; an unreachable one is down", async () => {
     status = 200;
@@ -69,7 +73,10 @@ describe("active health checks", () => {
   test("not ready as a whole but listing what it serves: requests for those still go there, not for the one loading", async () => {
     const [up] = originPool(pool);
     status = 503;
-    models = [{ name: "mlp-tiny", version: "1", state: "ready" }, { name: "mlp-heavy", version: "1", state: "loading" }];
+    models = [
+      { name: "mlp-tiny", version: "1", state: "ready" },
+      { name: "mlp-heavy", version: "1", state: "loading" },
+    ];
     await checkOriginsNow(pool);
     models = undefined;
     assert.equal(up!.health.state, "partial");
@@ -97,7 +104,10 @@ describe("active health checks", () => {
 
 describe("choice and load", () => {
   test("least expected wait for the request's priority, from the report less the time since", () => {
-    const pool = env([{ id: "a", url: "http://127.0.0.1:9" }, { id: "b", url: "http://127.0.0.1:10" }]);
+    const pool = env([
+      { id: "a", url: "http://127.0.0.1:9" },
+      { id: "b", url: "http://127.0.0.1:10" },
+    ]);
     const [a, b] = originPool(pool);
     const now = 10_000_000;
     Object.assign(a!, { load: loadFrom({ backlogMs: 500, waitAheadMs: { 1: 10, 3: 500 } }), loadAt: now });
@@ -110,7 +120,11 @@ describe("choice and load", () => {
   test("a load report that is missing, partial or not numbers counts as zeros", () => {
     assert.equal(loadFrom("nonsense"), undefined);
     assert.deepEqual(loadFrom({ queued: "many", backlogMs: -4, waitAheadMs: { x: 5, 2: Number.NaN, 1: 7 } }), {
-      queued: 0, running: 0, backlogMs: 0, waitAheadMs: { 1: 7, 2: 0 }, gapMs: 0,
+      queued: 0,
+      running: 0,
+      backlogMs: 0,
+      waitAheadMs: { 1: 7, 2: 0 },
+      gapMs: 0,
     });
   });
 });

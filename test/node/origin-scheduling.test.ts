@@ -30,7 +30,14 @@ before(async () => {
   const manifestPath = join(MODELS_DIR, "manifest.json");
   if (!existsSync(manifestPath) || !readFileSync(manifestPath, "utf8").includes('"mlp-heavy"')) prepareModels();
   edge = await startDevEdge({ port: PORT.edge, token: TOKEN, modelsDir: MODELS_DIR, repoRoot: REPO_ROOT });
-  origin = await launchOrigin({ port: PORT.origin, edge: edge.url, token: TOKEN, models: ["mlp-tiny@1", "mlp-heavy@1"], cacheDir: join(scratch, "cache"), args: ["--id", "sched"] });
+  origin = await launchOrigin({
+    port: PORT.origin,
+    edge: edge.url,
+    token: TOKEN,
+    models: ["mlp-tiny@1", "mlp-heavy@1"],
+    cacheDir: join(scratch, "cache"),
+    args: ["--id", "sched"],
+  });
   const heavy = (await health()).models.find((m) => m.name === "mlp-heavy")!;
   run64Ms = heavy.serviceTimes.find((s) => s.work === 64 * 1024)?.meanMs ?? 100;
 });
@@ -58,7 +65,13 @@ interface Outcome {
 }
 
 /** One request of `rows` rows (binary in and out); resolves with its status and how long it took. */
-async function send(model: "mlp-tiny" | "mlp-heavy", rows: number, parameters: Record<string, unknown>, tenant = "t1", signal = AbortSignal.timeout(30_000)): Promise<Outcome> {
+async function send(
+  model: "mlp-tiny" | "mlp-heavy",
+  rows: number,
+  parameters: Record<string, unknown>,
+  tenant = "t1",
+  signal = AbortSignal.timeout(30_000),
+): Promise<Outcome> {
   const width = model === "mlp-tiny" ? 16 : 1024;
   const { body, headerLength } = encodeInferRequest(
     { inputs: [{ name: "input", datatype: "FP32", shape: [rows, width], data: new Float32Array(rows * width).fill(0.25) }], binaryByDefault: true, parameters },
@@ -66,7 +79,8 @@ async function send(model: "mlp-tiny" | "mlp-heavy", rows: number, parameters: R
   );
   const started = performance.now();
   const response = await fetch(`${origin.url}/v2/models/${model}/infer`, {
-    method: "POST", body,
+    method: "POST",
+    body,
     headers: { authorization: `Bearer ${TOKEN}`, "inference-header-content-length": String(headerLength), "x-hotpath-tenant": tenant },
     signal,
   });
@@ -113,8 +127,15 @@ describe("origin scheduling", () => {
     const lows = [0, 1, 2].map((k) => tag(`low${k}`, send("mlp-heavy", 64, { priority: 3 }, `tenant-${k}`)));
     const highs = [0, 1, 2].map((k) => tag(`high${k}`, send("mlp-heavy", 64, { priority: 2 }, `tenant-${k}`)));
     const outcomes = await Promise.all([busy.done, ...lows, ...highs]);
-    assert.ok(outcomes.flat().every((o) => o.status === 200), JSON.stringify(outcomes));
-    assert.deepEqual(order.slice(0, 3).map((l) => l.slice(0, 4)), ["high", "high", "high"], `completion order ${order.join(", ")}`);
+    assert.ok(
+      outcomes.flat().every((o) => o.status === 200),
+      JSON.stringify(outcomes),
+    );
+    assert.deepEqual(
+      order.slice(0, 3).map((l) => l.slice(0, 4)),
+      ["high", "high", "high"],
+      `completion order ${order.join(", ")}`,
+    );
   });
 
   test("parameters.timeout: 503 at once when the backlog cannot meet it, 504 at the deadline when pushed past it", async () => {
@@ -143,7 +164,10 @@ describe("origin scheduling", () => {
     // At its deadline, not when the work ahead of it is done (300 ms or more later).
     assert.ok(outcome.ms >= timeoutMs - 5 && outcome.ms < timeoutMs + 250, `504 after ${outcome.ms.toFixed(0)} ms for a ${timeoutMs.toFixed(0)} ms deadline`);
     const rest = [...(await ahead.done), ...(await overtaking.done)];
-    assert.ok(rest.every((o) => o.status === 200), "the work that overtook it all ran");
+    assert.ok(
+      rest.every((o) => o.status === 200),
+      "the work that overtook it all ran",
+    );
   });
 
   test("a client that goes away has its queued work dropped", async () => {

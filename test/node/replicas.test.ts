@@ -80,7 +80,10 @@ describe("replicas", () => {
     set.observe(0, busy, now);
     set.observe(1, idle, now);
     const picks = Array.from({ length: 50 }, (_, k) => set.pick(now, () => (k % 10) / 10));
-    assert.ok(picks.every((p) => p === 1), picks.join(""));
+    assert.ok(
+      picks.every((p) => p === 1),
+      picks.join(""),
+    );
   });
 
   test("stale reports are not trusted", () => {
@@ -125,15 +128,24 @@ describe("early refusal at the router", () => {
     assert.equal(budgetBeforeBodyMs(TIERS.premium, undefined), TIERS.premium.maxDeadlineMs);
     assert.equal(budgetBeforeBodyMs(TIERS.premium, "300"), 300);
     assert.equal(budgetBeforeBodyMs(TIERS.premium, "999999"), TIERS.premium.maxDeadlineMs);
-    assert.throws(() => budgetBeforeBodyMs(TIERS.premium, "soon"), (e: HttpError) => e.status === 400);
+    assert.throws(
+      () => budgetBeforeBodyMs(TIERS.premium, "soon"),
+      (e: HttpError) => e.status === 400,
+    );
   });
 
   test("passes a request the host could still take, up to the tier's queue wait and the request's time exactly", () => {
     assert.equal(refuseEarly("free", tier, 0, 3_000), undefined);
     assert.equal(refuseEarly("free", tier, tier.maxQueueWaitMs, 3_000), undefined);
-    assert.throws(() => refuseEarly("free", tier, tier.maxQueueWaitMs + 1, 3_000), (e: HttpError) => e.status === 503);
+    assert.throws(
+      () => refuseEarly("free", tier, tier.maxQueueWaitMs + 1, 3_000),
+      (e: HttpError) => e.status === 503,
+    );
     assert.equal(refuseEarly("free", tier, 200, 200), undefined);
-    assert.throws(() => refuseEarly("free", tier, 201, 200), (e: HttpError) => e.status === 503);
+    assert.throws(
+      () => refuseEarly("free", tier, 201, 200),
+      (e: HttpError) => e.status === 503,
+    );
   });
 
   test("refuses with 503 and Retry-After past the tier's queue wait or the request's time", () => {
@@ -141,11 +153,20 @@ describe("early refusal at the router", () => {
       () => refuseEarly("free", tier, 2_400, 3_000),
       (e: HttpError) => e.status === 503 && e.retryAfterSeconds === 3 && /2400 ms of work is queued ahead of free requests/.test(e.message),
     );
-    assert.throws(() => refuseEarly("free", tier, 300, 200), (e: HttpError) => e.status === 503 && /more than the 200 ms/.test(e.message));
+    assert.throws(
+      () => refuseEarly("free", tier, 300, 200),
+      (e: HttpError) => e.status === 503 && /more than the 200 ms/.test(e.message),
+    );
   });
 
   test("a request whose time is already spent is 504, not a 503 that says it may wait a negative time", () => {
-    assert.throws(() => refuseEarly("premium", TIERS.premium, 0, -4), (e: HttpError) => e.status === 504 && /deadline passed/.test(e.message));
-    assert.throws(() => refuseEarly("premium", TIERS.premium, 0, 0), (e: HttpError) => e.status === 504);
+    assert.throws(
+      () => refuseEarly("premium", TIERS.premium, 0, -4),
+      (e: HttpError) => e.status === 504 && /deadline passed/.test(e.message),
+    );
+    assert.throws(
+      () => refuseEarly("premium", TIERS.premium, 0, 0),
+      (e: HttpError) => e.status === 504,
+    );
   });
 });

@@ -126,7 +126,10 @@ describe("Scheduler", () => {
     await clock.advanceUntil([first, low, high, gone]);
     assert.equal(statusOf(gone), 499);
     assert.deepEqual([first, low, high].map(statusOf), [200, 200, 200]);
-    assert.deepEqual(runs.map((r) => r[0]), [0, 1, 3]);
+    assert.deepEqual(
+      runs.map((r) => r[0]),
+      [0, 1, 3],
+    );
     assert.equal(scheduler.cancel(cancelled.requestId), false);
   });
 
@@ -295,7 +298,10 @@ describe("merge and split", () => {
             return [{ name: "x", datatype: "FP32", shape, data }];
           });
           const merged = mergeInputs(requests, axes);
-          assert.equal(merged[0]!.shape[axis], sizes.reduce((a, b) => a + b, 0));
+          assert.equal(
+            merged[0]!.shape[axis],
+            sizes.reduce((a, b) => a + b, 0),
+          );
           const back = splitOutputs(merged, axes, sizes);
           back.forEach((parts, k) => {
             assert.deepEqual(parts[0]!.shape, requests[k]![0]!.shape);

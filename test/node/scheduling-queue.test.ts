@@ -40,7 +40,10 @@ describe("TieredFairQueue", () => {
     fc.assert(
       fc.property(itemsArb, (items) => {
         const out = drain(filled(items));
-        assert.deepEqual(out.map((i) => i.id).sort((x, y) => x - y), items.map((i) => i.id));
+        assert.deepEqual(
+          out.map((i) => i.id).sort((x, y) => x - y),
+          items.map((i) => i.id),
+        );
         for (let k = 1; k < out.length; k++) assert.ok(out[k - 1]!.priority <= out[k]!.priority, "a lower priority ran first");
       }),
     );
@@ -54,7 +57,10 @@ describe("TieredFairQueue", () => {
           for (const priority of [1, 2, 3]) {
             const mine = out.filter((i) => i.tenant === tenant && i.priority === priority);
             const expected = [...mine].sort((x, y) => x.deadline - y.deadline || x.id - y.id);
-            assert.deepEqual(mine.map((i) => i.id), expected.map((i) => i.id));
+            assert.deepEqual(
+              mine.map((i) => i.id),
+              expected.map((i) => i.id),
+            );
           }
         }
       }),

@@ -16,8 +16,17 @@ const VAD_OUT: TensorSpec[] = [
   { name: "stateN", datatype: "FP32", shape: [-1, -1, -1] },
 ];
 
-const fp32 = (name: string, shape: number[], fill = 0.5): Tensor => ({ name, datatype: "FP32", shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
-const vadInputs = (): Tensor[] => [fp32("input", [1, 576]), fp32("state", [2, 1, 128], 0), { name: "sr", datatype: "INT64", shape: [], data: new BigInt64Array([16000n]) }];
+const fp32 = (name: string, shape: number[], fill = 0.5): Tensor => ({
+  name,
+  datatype: "FP32",
+  shape,
+  data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill),
+});
+const vadInputs = (): Tensor[] => [
+  fp32("input", [1, 576]),
+  fp32("state", [2, 1, 128], 0),
+  { name: "sr", datatype: "INT64", shape: [], data: new BigInt64Array([16000n]) },
+];
 
 function expect400(run: () => unknown, ...fragments: string[]): void {
   assert.throws(run, (error: unknown) => {
@@ -52,7 +61,10 @@ describe("checkInputs", () => {
   });
 
   it("refuses missing inputs", () => {
-    expect400(() => checkInputs(vadInputs().slice(0, 2), VAD, { maxBatch: 1, modelName: "silero-vad" }), "missing input 'sr'; model 'silero-vad''s inputs are input, state, sr");
+    expect400(
+      () => checkInputs(vadInputs().slice(0, 2), VAD, { maxBatch: 1, modelName: "silero-vad" }),
+      "missing input 'sr'; model 'silero-vad''s inputs are input, state, sr",
+    );
   });
 
   it("refuses the wrong datatype", () => {
@@ -122,8 +134,14 @@ describe("checkInputs", () => {
 
 describe("selectOutputs", () => {
   it("returns every declared output when none were requested, with the default binary flag", () => {
-    assert.deepEqual(selectOutputs([], VAD_OUT), [{ name: "output", binary: false }, { name: "stateN", binary: false }]);
-    assert.deepEqual(selectOutputs([], VAD_OUT, true), [{ name: "output", binary: true }, { name: "stateN", binary: true }]);
+    assert.deepEqual(selectOutputs([], VAD_OUT), [
+      { name: "output", binary: false },
+      { name: "stateN", binary: false },
+    ]);
+    assert.deepEqual(selectOutputs([], VAD_OUT, true), [
+      { name: "output", binary: true },
+      { name: "stateN", binary: true },
+    ]);
   });
 
   it("returns the requested outputs with their flags", () => {
@@ -131,6 +149,16 @@ describe("selectOutputs", () => {
   });
 
   it("refuses unknown outputs, naming the model's outputs", () => {
-    expect400(() => selectOutputs([{ name: "output", binary: false }, { name: "logits", binary: false }], VAD_OUT), "the model has no output 'logits'; its outputs are output, stateN");
+    expect400(
+      () =>
+        selectOutputs(
+          [
+            { name: "output", binary: false },
+            { name: "logits", binary: false },
+          ],
+          VAD_OUT,
+        ),
+      "the model has no output 'logits'; its outputs are output, stateN",
+    );
   });
 });

@@ -36,8 +36,10 @@ export class VirtualClock {
 
   constructor(context: TestContext, startMs = 1_700_000_000_000) {
     this.#now = startMs;
-    const schedule = (everyMs: boolean) => (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) =>
-      this.#schedule(() => callback(...args), ms, everyMs);
+    const schedule =
+      (everyMs: boolean) =>
+      (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) =>
+        this.#schedule(() => callback(...args), ms, everyMs);
     const clear = (handle: unknown) => {
       if (handle instanceof VirtualTimerHandle) this.#timers.delete(handle.id);
     };

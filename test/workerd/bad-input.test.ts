@@ -24,7 +24,9 @@ beforeAll(async () => {
 const MB = 1024 * 1024;
 const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-const input = (overrides: Record<string, unknown>) => ({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: Array(16).fill(0.5), ...overrides }] });
+const input = (overrides: Record<string, unknown>) => ({
+  inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: Array(16).fill(0.5), ...overrides }],
+});
 
 async function expectError(response: Response, status: number, message: RegExp): Promise<void> {
   const text = await response.text();
@@ -58,7 +60,11 @@ describe("malformed requests", () => {
   });
 
   it("an input without a shape is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, { inputs: [{ name: "input", datatype: "FP32", data: [1] }] }), 400, /^input 'input': shape must be an array of non-negative integers, got undefined$/);
+    await expectError(
+      await inferJson("mlp-tiny", key, { inputs: [{ name: "input", datatype: "FP32", data: [1] }] }),
+      400,
+      /^input 'input': shape must be an array of non-negative integers, got undefined$/,
+    );
   });
 
   it("an unknown datatype is 400", async () => {
@@ -74,29 +80,51 @@ describe("malformed requests", () => {
   });
 
   it("a shape the model cannot take is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ shape: [1, 8], data: Array(8).fill(0.5) })), 400, /^input 'input': dimension 1 must be 16 \(shape \[-1,16\]\), got 8 \(shape \[1,8\]\)$/);
+    await expectError(
+      await inferJson("mlp-tiny", key, input({ shape: [1, 8], data: Array(8).fill(0.5) })),
+      400,
+      /^input 'input': dimension 1 must be 16 \(shape \[-1,16\]\), got 8 \(shape \[1,8\]\)$/,
+    );
   });
 
   it("a string where a number belongs is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ data: [...Array(15).fill(0.5), "NaN"] })), 400, /^input 'input': data\[15\] must be a FP32 number, got "NaN"$/);
+    await expectError(
+      await inferJson("mlp-tiny", key, input({ data: [...Array(15).fill(0.5), "NaN"] })),
+      400,
+      /^input 'input': data\[15\] must be a FP32 number, got "NaN"$/,
+    );
   });
 
   it("NaN in a binary FP32 input is 400", async () => {
     const floats = new Float32Array(16).fill(0.25);
     floats[3] = Number.NaN;
-    const header = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], parameters: { binary_data_size: 64 } }] }));
+    const header = new TextEncoder().encode(
+      JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], parameters: { binary_data_size: 64 } }] }),
+    );
     const body = new Uint8Array(header.byteLength + 64);
     body.set(header);
     body.set(new Uint8Array(floats.buffer), header.byteLength);
-    const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body, headers: { "inference-header-content-length": String(header.byteLength) } });
+    const response = await call("/v2/models/mlp-tiny/infer", {
+      method: "POST",
+      key,
+      body,
+      headers: { "inference-header-content-length": String(header.byteLength) },
+    });
     await expectError(response, 400, /^input 'input': element 3 \(index \[0,3\]\) is NaN; only finite values are accepted$/);
   });
 
   it("a truncated binary payload is 400", async () => {
-    const header = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], parameters: { binary_data_size: 64 } }] }));
+    const header = new TextEncoder().encode(
+      JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], parameters: { binary_data_size: 64 } }] }),
+    );
     const body = new Uint8Array(header.byteLength + 40);
     body.set(header);
-    const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body, headers: { "inference-header-content-length": String(header.byteLength) } });
+    const response = await call("/v2/models/mlp-tiny/infer", {
+      method: "POST",
+      key,
+      body,
+      headers: { "inference-header-content-length": String(header.byteLength) },
+    });
     await expectError(response, 400, /^binary data is truncated: the inputs declare 64 bytes after the JSON header, the request has 40$/);
   });
 
@@ -106,7 +134,11 @@ describe("malformed requests", () => {
   });
 
   it("a batch above max_batch is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, input({ shape: [65, 16], data: Array(65 * 16).fill(0.1) })), 400, /^input 'input': batch 65 exceeds the model's max_batch 64$/);
+    await expectError(
+      await inferJson("mlp-tiny", key, input({ shape: [65, 16], data: Array(65 * 16).fill(0.1) })),
+      400,
+      /^input 'input': batch 65 exceeds the model's max_batch 64$/,
+    );
   });
 
   it("a tensor too large for the edge is 413", async () => {
@@ -115,7 +147,11 @@ describe("malformed requests", () => {
   });
 
   it("an unknown output is 400", async () => {
-    await expectError(await inferJson("mlp-tiny", key, { inputs: mlpInputs, outputs: [{ name: "logits" }] }), 400, /^the model has no output 'logits'; its outputs are output$/);
+    await expectError(
+      await inferJson("mlp-tiny", key, { inputs: mlpInputs, outputs: [{ name: "logits" }] }),
+      400,
+      /^the model has no output 'logits'; its outputs are output$/,
+    );
   });
 });
 

@@ -55,7 +55,13 @@ describe("binary tensors", () => {
 
   it("JSON inputs, one output asked for in binary (silero: output binary, state in JSON)", async () => {
     const encoded = encodeInferRequest(
-      { inputs: speech.inputs.map(toTensor), outputs: [{ name: "output", binary: true }, { name: "stateN", binary: false }] },
+      {
+        inputs: speech.inputs.map(toTensor),
+        outputs: [
+          { name: "output", binary: true },
+          { name: "stateN", binary: false },
+        ],
+      },
       { binary: false },
     );
     const { result } = await post("silero-vad", encoded);
@@ -78,7 +84,12 @@ describe("binary tensors", () => {
     const body = new Uint8Array(header.byteLength + floats.byteLength);
     body.set(header);
     body.set(new Uint8Array(floats.buffer), header.byteLength);
-    const response = await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body, headers: { "inference-header-content-length": String(header.byteLength) } });
+    const response = await call("/v2/models/mlp-tiny/infer", {
+      method: "POST",
+      key,
+      body,
+      headers: { "inference-header-content-length": String(header.byteLength) },
+    });
     expect(response.status).toBe(200);
     expectOutputsClose(((await response.json()) as { outputs: FixtureTensor[] }).outputs, mlp.outputs);
   });

@@ -63,7 +63,7 @@ describe("model endpoints", () => {
     const rows = [0, 1, 2].map((r) => input!.data.slice(r * 16, r * 16 + 16));
     const response = await inferJson("mlp-tiny", key, { inputs: [{ ...input, data: rows }] });
     expect(response.status).toBe(200);
-    expectOutputsClose(((await json(response)).outputs as Fixture["outputs"]), v1.outputs);
+    expectOutputsClose((await json(response)).outputs as Fixture["outputs"], v1.outputs);
   });
 });
 
@@ -109,7 +109,13 @@ describe("versions, upload and hot swap", () => {
     // region's. So Europe's host serves v1 and only the registry's pre-warming can load v3 there.
     const fromEurope = { cf: { continent: "EU" } as IncomingRequestCfProperties };
     const inferFromEurope = () =>
-      call("/v2/models/mlp-tiny/infer", { ...fromEurope, method: "POST", key, body: JSON.stringify({ inputs: v1.inputs }), headers: { "content-type": "application/json" } });
+      call("/v2/models/mlp-tiny/infer", {
+        ...fromEurope,
+        method: "POST",
+        key,
+        body: JSON.stringify({ inputs: v1.inputs }),
+        headers: { "content-type": "application/json" },
+      });
     const europeSessions = async () => {
       const body = await json(await call("/admin/models/mlp-tiny", { ...fromEurope, key: ADMIN }));
       return (body.hosts as { host: string; sessions: { version: string; ready: boolean }[] }[])[0]!;
@@ -154,7 +160,10 @@ describe("versions, upload and hot swap", () => {
 
     // Nothing has been sent to Europe since v1: v3 is there, loaded, before it takes traffic.
     const warmed = await europeSessions();
-    expect(warmed.sessions.find((s) => s.version === "3"), JSON.stringify(warmed)).toMatchObject({ ready: true });
+    expect(
+      warmed.sessions.find((s) => s.version === "3"),
+      JSON.stringify(warmed),
+    ).toMatchObject({ ready: true });
     const firstInEurope = await inferFromEurope();
     expect(firstInEurope.headers.get("x-served-by")).toBe(europeHost);
     expect((await json(firstInEurope)).model_version).toBe("3");

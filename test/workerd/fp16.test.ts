@@ -34,8 +34,19 @@ describe("FP16 in workerd", () => {
 
   it("encodes every half, midpoint and midpoint neighbour, and the specials, as the fallback does", () => {
     const positive: number[] = [
-      Number.NaN, doubleFromBits(0xfff80000), doubleFromBits(0x7ff00000, 1), Infinity, 0, Number.MIN_VALUE, Number.MAX_VALUE,
-      65519.99999999999, 65520, 2 ** -25, 2 ** -25 + 2 ** -80, 1 + 2 ** -11 + 2 ** -40, 1 + 2 ** -11 - 2 ** -40,
+      Number.NaN,
+      doubleFromBits(0xfff80000),
+      doubleFromBits(0x7ff00000, 1),
+      Infinity,
+      0,
+      Number.MIN_VALUE,
+      Number.MAX_VALUE,
+      65519.99999999999,
+      65520,
+      2 ** -25,
+      2 ** -25 + 2 ** -80,
+      1 + 2 ** -11 + 2 ** -40,
+      1 + 2 ** -11 - 2 ** -40,
     ];
     for (let bits = 0; bits < 0x7c00; bits++) {
       const low = fallbackFp16.halfToFloat(bits);

@@ -32,7 +32,13 @@ export async function uploadModel(name: string, version: string, bytes: Uint8Arr
   });
 }
 
-interface ManifestEntry { name: string; version: string; path: string; placement: string; maxBatch: number }
+interface ManifestEntry {
+  name: string;
+  version: string;
+  path: string;
+  placement: string;
+  maxBatch: number;
+}
 
 /** Uploads a prepared demo model as scripts/prepare-models.ts describes it, unless present. */
 export async function ensureDemoModel(name: string): Promise<void> {

@@ -7,7 +7,11 @@ import { ctcGreedyDecode, parseKeys } from "../../functions/ocr/ctc-decode.ts";
 import { createTenant, ensureDemoModel, fixtureBytes, inferJson } from "./helpers.ts";
 import { expectOutputsClose, loadFixture } from "./fixtures.ts";
 
-interface InferBody { model_name: string; model_version: string; outputs: { name: string; shape: number[]; data: number[] }[] }
+interface InferBody {
+  model_name: string;
+  model_version: string;
+  outputs: { name: string; shape: number[]; data: number[] }[];
+}
 
 let key: string;
 

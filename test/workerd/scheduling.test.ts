@@ -13,7 +13,9 @@ import worker from "../../router/index.ts";
 import { ADMIN, call, createTenant, ensureDemoModel, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
 import { expectOutputsClose, loadFixture, type Fixture, type FixtureTensor } from "./fixtures.ts";
 
-interface InferBody { outputs: FixtureTensor[] }
+interface InferBody {
+  outputs: FixtureTensor[];
+}
 
 let premium: string;
 let mlp: Fixture;
@@ -23,7 +25,10 @@ beforeAll(async () => {
   premium = await createTenant("sched-premium", "premium");
   mlp = await loadFixture("mlp-tiny");
   // Copies of the demo models that hold a request up to 50 ms to fill a batch.
-  for (const [name, path] of [["mlp-batched", "models/mlp-tiny/1/model.onnx"], ["vad-batched", "models/silero-vad/1/model.onnx"]] as const) {
+  for (const [name, path] of [
+    ["mlp-batched", "models/mlp-tiny/1/model.onnx"],
+    ["vad-batched", "models/silero-vad/1/model.onnx"],
+  ] as const) {
     const response = await uploadModel(name, "1", await fixtureBytes(path), "?max_batch=16&max_queue_delay_microseconds=50000");
     expect(response.status, await response.text()).toBe(201);
   }
@@ -68,9 +73,7 @@ describe("dynamic batching", () => {
     const [input] = mlp.inputs;
     const [output] = mlp.outputs;
     const responses = await Promise.all(
-      [0, 1, 2].map((row) =>
-        inferJson("mlp-batched", premium, { inputs: [{ ...input, shape: [1, 16], data: input!.data.slice(row * 16, row * 16 + 16) }] }),
-      ),
+      [0, 1, 2].map((row) => inferJson("mlp-batched", premium, { inputs: [{ ...input, shape: [1, 16], data: input!.data.slice(row * 16, row * 16 + 16) }] })),
     );
     const batchSizes = responses.map((r) => Number(timingOf(r, "batch")));
     expect(Math.max(...batchSizes)).toBeGreaterThan(1);
@@ -133,8 +136,14 @@ describe("deadlines and admission", () => {
     const maxMs = TIERS.free.maxDeadlineMs;
     const inputs = mlp.inputs.map((t) => ({ name: t.name, datatype: "FP32" as const, shape: t.shape, data: Float32Array.from(t.data) }));
     const blocker = host.infer({
-      model: { ...described.versions[0]!, version: "1-held", maxQueueDelayMs: 4 * maxMs }, inputs, outputNames: ["output"],
-      requestId: "deadline-cap-blocker", tenant: "blocker", priority: 1, deadline: Date.now() + 8 * maxMs, maxQueueWaitMs: maxMs,
+      model: { ...described.versions[0]!, version: "1-held", maxQueueDelayMs: 4 * maxMs },
+      inputs,
+      outputNames: ["output"],
+      requestId: "deadline-cap-blocker",
+      tenant: "blocker",
+      priority: 1,
+      deadline: Date.now() + 8 * maxMs,
+      maxQueueWaitMs: maxMs,
     });
     for (let polls = 0; (await host.load()).queued === 0; polls++) {
       expect(polls, "the blocker never reached the queue").toBeLessThan(400);
@@ -145,7 +154,12 @@ describe("deadlines and admission", () => {
     const body = JSON.stringify({ inputs: mlp.inputs, parameters: { timeout: 3_600_000_000 } });
     const [byParameter, byHeader] = await Promise.all([
       call("/v2/models/mlp-deadline-cap/infer", { method: "POST", key: free, body }),
-      call("/v2/models/mlp-deadline-cap/infer", { method: "POST", key: free, body: JSON.stringify({ inputs: mlp.inputs }), headers: { "x-hotpath-timeout-ms": "3600000" } }),
+      call("/v2/models/mlp-deadline-cap/infer", {
+        method: "POST",
+        key: free,
+        body: JSON.stringify({ inputs: mlp.inputs }),
+        headers: { "x-hotpath-timeout-ms": "3600000" },
+      }),
     ]);
     const answeredAfter = Date.now() - started;
     for (const response of [byParameter, byHeader]) {
@@ -169,7 +183,10 @@ describe("deadlines and admission", () => {
       call("/v2/models/wide-overload/infer", { method: "POST", key: premium, body: JSON.stringify(wideInput(64)), headers: { "x-hotpath-timeout-ms": "250" } });
     const responses = await Promise.all(Array.from({ length: 30 }, send));
     const statuses = responses.map((r) => r.status);
-    expect(statuses.every((s) => s === 200 || s === 503 || s === 504), statuses.join(",")).toBe(true);
+    expect(
+      statuses.every((s) => s === 200 || s === 503 || s === 504),
+      statuses.join(","),
+    ).toBe(true);
     expect(statuses.filter((s) => s === 200).length, statuses.join(",")).toBeGreaterThan(0);
     const refused = responses.filter((r) => r.status === 503);
     expect(refused.length, statuses.join(",")).toBeGreaterThan(0);
@@ -189,7 +206,12 @@ describe("early refusal at the router", () => {
     const body = JSON.stringify(wideInput(64));
     const send = (key: string, timeoutMs: number) =>
       call("/v2/models/wide-early/infer", { method: "POST", key, body, headers: { "x-hotpath-timeout-ms": String(timeoutMs) } });
-    const counters = async () => ((await (await call("/admin/models/wide-early", { key: ADMIN })).json()) as { hosts: { counters: { admitted: number; rejectedDeadline: number; rejectedFull: number } }[] }).hosts[0]!.counters;
+    const counters = async () =>
+      (
+        (await (await call("/admin/models/wide-early", { key: ADMIN })).json()) as {
+          hosts: { counters: { admitted: number; rejectedDeadline: number; rejectedFull: number } }[];
+        }
+      ).hosts[0]!.counters;
 
     // A backlog of standard work; its first answer carries the host's load to the router.
     const backlog = Array.from({ length: 40 }, () => send(standard, 10_000));
@@ -206,7 +228,10 @@ describe("early refusal at the router", () => {
     expect(premiumAnswer.status).toBe(200);
     expect(after.admitted - before.admitted, "only the premium request reached the host").toBe(1);
     expect(after.rejectedDeadline + after.rejectedFull).toBe(before.rejectedDeadline + before.rejectedFull);
-    expect(statuses.every((s) => s === 200 || s === 503), statuses.join(",")).toBe(true);
+    expect(
+      statuses.every((s) => s === 200 || s === 503),
+      statuses.join(","),
+    ).toBe(true);
   });
 });
 
@@ -217,7 +242,16 @@ describe("cancellation", () => {
     const model = record.versions[0]!;
     const host = env.MODEL_HOST.getByName("test:cancel:0");
     const inputs = mlp.inputs.map((t) => ({ name: t.name, datatype: "FP32" as const, shape: t.shape, data: Float32Array.from(t.data) }));
-    const queued = host.infer({ model, inputs, outputNames: ["output"], requestId: "queued", tenant: "t", priority: 1, deadline: Date.now() + 10_000, maxQueueWaitMs: 10_000 });
+    const queued = host.infer({
+      model,
+      inputs,
+      outputNames: ["output"],
+      requestId: "queued",
+      tenant: "t",
+      priority: 1,
+      deadline: Date.now() + 10_000,
+      maxQueueWaitMs: 10_000,
+    });
     await new Promise((r) => setTimeout(r, 5));
     expect(await host.cancel("queued")).toBe(true);
     const reply = await queued;
@@ -239,7 +273,9 @@ describe("client aborts", () => {
     // Loads the session; held until its deadline, which leaves a cold load time on a busy machine.
     const warm = await call("/v2/models/mlp-held/infer", { method: "POST", body, headers: { ...headers, "x-hotpath-timeout-ms": "1000" } });
     expect(warm.status).toBe(200);
-    const counters = async () => ((await (await call("/admin/models/mlp-held", { key: ADMIN })).json()) as { hosts: { counters: { cancelled: number; completed: number } }[] }).hosts[0]!.counters;
+    const counters = async () =>
+      ((await (await call("/admin/models/mlp-held", { key: ADMIN })).json()) as { hosts: { counters: { cancelled: number; completed: number } }[] }).hosts[0]!
+        .counters;
     const before = await counters();
 
     // The Worker's own fetch handler with a request whose signal the test controls: what the
@@ -264,7 +300,9 @@ describe("observability", () => {
   it("Server-Timing names the batch size and the replica; the host reports its service-time estimates", async () => {
     const response = await inferJson("mlp-tiny", premium, { inputs: mlp.inputs });
     expect(response.headers.get("server-timing")).toMatch(/auth;dur=.*queue;dur=.*infer;dur=.*batch;desc="\d+".*replica;desc="[a-z]+\/0".*total;dur=/);
-    const state = (await (await call("/admin/models/mlp-tiny", { key: ADMIN })).json()) as { hosts: { serviceTimes: Record<string, { batchSize: number; meanMs: number }[]> }[] };
+    const state = (await (await call("/admin/models/mlp-tiny", { key: ADMIN })).json()) as {
+      hosts: { serviceTimes: Record<string, { batchSize: number; meanMs: number }[]> }[];
+    };
     expect(state.hosts[0]!.serviceTimes["mlp-tiny@1"]?.length).toBeGreaterThan(0);
   });
 });

@@ -52,12 +52,33 @@ describe("SessionCache", () => {
     const log: string[] = [];
     let clock = 0;
     const cache = new SessionCache(25 * MB, () => clock++);
-    for (const name of ["a", "b"]) await cache.with(`${name}@1`, 10 * MB, async () => fakeSession(log, name), async () => undefined);
-    await cache.with("a@1", 10 * MB, async () => fakeSession(log, "a2"), async () => undefined); // a is now more recent than b
-    await cache.with("c@1", 10 * MB, async () => fakeSession(log, "c"), async () => undefined);
+    for (const name of ["a", "b"])
+      await cache.with(
+        `${name}@1`,
+        10 * MB,
+        async () => fakeSession(log, name),
+        async () => undefined,
+      );
+    await cache.with(
+      "a@1",
+      10 * MB,
+      async () => fakeSession(log, "a2"),
+      async () => undefined,
+    ); // a is now more recent than b
+    await cache.with(
+      "c@1",
+      10 * MB,
+      async () => fakeSession(log, "c"),
+      async () => undefined,
+    );
     await new Promise((r) => setTimeout(r, 10));
     expect(log).toEqual(["release b"]);
-    expect(cache.info().map((i) => i.key).sort()).toEqual(["a@1", "c@1"]);
+    expect(
+      cache
+        .info()
+        .map((i) => i.key)
+        .sort(),
+    ).toEqual(["a@1", "c@1"]);
     expect(cache.heldBytes()).toBeLessThanOrEqual(25 * MB);
   });
 
@@ -65,9 +86,19 @@ describe("SessionCache", () => {
     const log: string[] = [];
     const cache = new SessionCache(15 * MB);
     let finish!: () => void;
-    const running = cache.with("a@1", 10 * MB, async () => fakeSession(log, "a"), () => new Promise<void>((r) => (finish = r)));
+    const running = cache.with(
+      "a@1",
+      10 * MB,
+      async () => fakeSession(log, "a"),
+      () => new Promise<void>((r) => (finish = r)),
+    );
     await new Promise((r) => setTimeout(r, 5));
-    await cache.with("b@1", 10 * MB, async () => fakeSession(log, "b"), async () => undefined);
+    await cache.with(
+      "b@1",
+      10 * MB,
+      async () => fakeSession(log, "b"),
+      async () => undefined,
+    );
     expect(log).toEqual([]); // a is busy, b was just loaded: nothing evictable
     const dropped = cache.drop("a@1");
     await new Promise((r) => setTimeout(r, 20));

@@ -32,7 +32,10 @@ beforeAll(async () => {
 /** A model with versions 1 and 2 (2 is the default); `query` applies to version 2. */
 async function twoVersions(prefix: string, query = "?max_batch=16"): Promise<string> {
   const name = freshName(prefix);
-  for (const [version, path, q] of [["1", "models/mlp-tiny/1/model.onnx", "?max_batch=16"], ["2", "fixtures/mlp-tiny-v2.onnx", query]] as const) {
+  for (const [version, path, q] of [
+    ["1", "models/mlp-tiny/1/model.onnx", "?max_batch=16"],
+    ["2", "fixtures/mlp-tiny-v2.onnx", query],
+  ] as const) {
     const upload = await uploadModel(name, version, await fixtureBytes(path), q);
     expect(upload.status, await upload.clone().text()).toBe(201);
   }
@@ -69,7 +72,10 @@ async function expectOnlyVersionOne(name: string): Promise<void> {
   expect(record.versions.map((v) => v.version)).toEqual(["1"]);
   expect(record.defaultVersion).toBe("1");
   expect(record.pinnedVersion).toBeUndefined();
-  expect(record.hosts[0]!.sessions.filter((s) => s.version === "2"), "the host released version 2").toEqual([]);
+  expect(
+    record.hosts[0]!.sessions.filter((s) => s.version === "2"),
+    "the host released version 2",
+  ).toEqual([]);
 }
 
 describe("deleting a version while it serves", () => {
@@ -101,7 +107,12 @@ describe("deleting a version while it serves", () => {
     const name = await twoVersions("deleted-queued", "?max_batch=16&max_queue_delay_microseconds=1000000");
     // A deadline far past the hold, so the hold ends by its own limit, not near the deadline.
     const row = { ...v2.inputs[0]!, shape: [1, 16], data: v2.inputs[0]!.data.slice(0, 16) };
-    const queued = call(`/v2/models/${name}/versions/2/infer`, { method: "POST", key, body: JSON.stringify({ inputs: [row] }), headers: { [TIMEOUT_HEADER]: "10000" } });
+    const queued = call(`/v2/models/${name}/versions/2/infer`, {
+      method: "POST",
+      key,
+      body: JSON.stringify({ inputs: [row] }),
+      headers: { [TIMEOUT_HEADER]: "10000" },
+    });
     let answered = false;
     void queued.then(() => (answered = true));
     while ((await adminModel(name)).hosts[0]!.load.queued === 0) expect(answered, "answered before it was seen queued").toBe(false);
