@@ -9,7 +9,7 @@
 import { TIMEOUT_HEADER } from "../../protocol/headers.ts";
 import { PORTS, type Scenario } from "./context.ts";
 import { closedLoop, type RequestSpec } from "./load.ts";
-import { MODEL, MODEL_FILE, overloadBody, ROWS } from "./overload.ts";
+import { MODEL, MODEL_FILE, overloadBody, ROWS } from "./overload-config.ts";
 import { fixtureFile } from "./stack.ts";
 import { ms, table } from "./stats.ts";
 import { cpuTicks, TICKS_PER_SECOND, workerdProcesses } from "./workerd-processes.ts";
