@@ -127,26 +127,15 @@ function report(
 ) {
   const describe = (m: Measured) => {
     const ok = (list: Outcome[]) => list.filter((o) => o.status === 200);
+    const latencies = (list: Outcome[]) => ok(list).map((o) => o.latencyMs);
     const infer = (list: Outcome[]) => ok(list).flatMap((o) => (o.server?.infer === undefined ? [] : [o.server.infer]));
     const batched = describeRounds(m.batched);
     return {
-      batch1P50: percentile(
-        ok(m.batch1).map((o) => o.latencyMs),
-        0.5,
-      ),
-      batch1P99: percentile(
-        ok(m.batch1).map((o) => o.latencyMs),
-        0.99,
-      ),
+      batch1P50: percentile(latencies(m.batch1), 0.5),
+      batch1P99: percentile(latencies(m.batch1), 0.99),
       batch1Run: percentile(infer(m.batch1), 0.5),
-      batch64P50: percentile(
-        ok(m.batch64).map((o) => o.latencyMs),
-        0.5,
-      ),
-      batch64P99: percentile(
-        ok(m.batch64).map((o) => o.latencyMs),
-        0.99,
-      ),
+      batch64P50: percentile(latencies(m.batch64), 0.5),
+      batch64P99: percentile(latencies(m.batch64), 0.99),
       batch64Run: percentile(infer(m.batch64), 0.5),
       batchedThroughput: batched.throughput,
       batchedRows: batched.meanBatch,
