@@ -14,7 +14,13 @@ import { assertPrepared, HEAVY } from "./harness/models.ts";
 import { FAULTY_ID, PoolStack, type OriginView } from "./harness/pool-stack.ts";
 import { assertServed, maxDiff, References, rows, TOLERANCE } from "./harness/tensors.ts";
 
+/** The whole file; hooks inside a describe do not count against it, so each has its own limit. */
 const FILE_TIMEOUT_MS = 300_000;
+/** The edge, the origins and the uploads. */
+const START_TIMEOUT_MS = 150_000;
+const STOP_TIMEOUT_MS = 60_000;
+/** Each test's setup: o3 serving again after the previous test's fault. */
+const HEALTHY_AGAIN_TIMEOUT_MS = 45_000;
 const SERVED_BY_FAULTY = `origin:${FAULTY_ID}`;
 /** Breaker (router/origin-pool/circuit-breaker.ts): opens on the third failure, for 2 s, then 4 s after a failed probe. */
 const FAILURES_TO_OPEN = 3;
@@ -44,12 +50,12 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     stack = await PoolStack.start(cleanup, { label: "faults", origins: ["o1", "o2"], faultProxy: true });
     await stack.upload(HEAVY, { placement: "origin", maxBatch: 64 });
     await stack.waitWarm(HEAVY, ["o1", "o2"]);
-  });
+  }, { timeout: START_TIMEOUT_MS });
 
   after(async () => {
     await cleanup.run();
     await references.release();
-  });
+  }, { timeout: STOP_TIMEOUT_MS });
 
   // Each test starts from a healthy pool: the proxy passing everything, o3 checked ready and
   // serving (a success closes its breaker), and the proxy's counts at zero.
@@ -65,7 +71,7 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     assert.ok(back, "o3 served nothing within 15 s of passing everything");
     await waitFor("o3 checked and ready", async () => (await faultyView()).health.state === "ready", 10_000);
     stack.proxy.reset();
-  });
+  }, { timeout: HEALTHY_AGAIN_TIMEOUT_MS });
 
   test("an origin answering 500s, garbage, then 503s while it reloads: its breaker opens, requests keep succeeding, it recovers once healed", async () => {
     const proxy = stack.proxy;

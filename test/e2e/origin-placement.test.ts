@@ -13,7 +13,11 @@ import { assertPrepared, HEAVY, manifestEntry, WIDE } from "./harness/models.ts"
 import { PoolStack } from "./harness/pool-stack.ts";
 import { assertServed, maxDiff, References, rows } from "./harness/tensors.ts";
 
+/** The whole file; hooks inside a describe do not count against it, so each has its own limit. */
 const FILE_TIMEOUT_MS = 240_000;
+/** The edge, the origins and the uploads. */
+const START_TIMEOUT_MS = 150_000;
+const STOP_TIMEOUT_MS = 60_000;
 /** Spilled answers come from onnxruntime-node on the same bytes as the edge's onnxruntime-web. */
 const SPILL_TOLERANCE = 1e-5;
 /**
@@ -31,12 +35,12 @@ describe("placement: origin models on the pool, auto models spilling from the ed
   before(async () => {
     assertPrepared(HEAVY, WIDE);
     stack = await PoolStack.start(cleanup, { label: "placement", origins: ["o1", "o2"] });
-  });
+  }, { timeout: START_TIMEOUT_MS });
 
   after(async () => {
     await cleanup.run();
     await references.release();
-  });
+  }, { timeout: STOP_TIMEOUT_MS });
 
   test("mlp-heavy with placement=origin: every origin loads it, the upload reports its signature, answers equal onnxruntime-node's", async () => {
     const manifest = manifestEntry(HEAVY);

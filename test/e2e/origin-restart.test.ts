@@ -17,7 +17,11 @@ import { assertPrepared, HEAVY, WIDE } from "./harness/models.ts";
 import { PoolStack, type OriginId } from "./harness/pool-stack.ts";
 import { assertServed, References, rows } from "./harness/tensors.ts";
 
+/** The whole file; hooks inside a describe do not count against it, so each has its own limit. */
 const FILE_TIMEOUT_MS = 300_000;
+/** The edge, the origins and the uploads. */
+const START_TIMEOUT_MS = 150_000;
+const STOP_TIMEOUT_MS = 60_000;
 const ORIGINS: OriginId[] = ["o1", "o2"];
 const DEADLINE_MS = 3_000;
 /** A refusal the edge gives at once, not after waiting for a dead origin. */
@@ -68,12 +72,12 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
     await stack.waitWarm(HEAVY, ORIGINS);
     // An auto model: the edge keeps serving it whatever the origins do.
     await stack.upload(WIDE, { placement: "auto", maxBatch: 64 });
-  });
+  }, { timeout: START_TIMEOUT_MS });
 
   after(async () => {
     await cleanup.run();
     await references.release();
-  });
+  }, { timeout: STOP_TIMEOUT_MS });
 
   test("SIGKILL of an origin with requests in flight: every request is served, those it held retried on the other, none past its deadline", async () => {
     await runOnly(ORIGINS);

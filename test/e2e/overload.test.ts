@@ -55,7 +55,7 @@ before(async () => {
   for (const tier of TIER_ORDER) keys[tier] = await stack.tenants(tier, TENANTS[tier]);
 }, { timeout: 150_000 });
 
-after(() => cleanup.run());
+after(() => cleanup.run(), { timeout: 60_000 });
 
 let wideBody: ReturnType<typeof mlpWideRows> | undefined;
 

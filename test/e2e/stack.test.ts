@@ -43,7 +43,7 @@ interface Stack { child: ChildProcess; output: () => string; forget: () => void 
 after(async () => {
   await cleanup.run();
   await references.release();
-});
+}, { timeout: STOP_TIMEOUT_MS });
 cleanup.finally(() => rmSync(scratch, { recursive: true, force: true }));
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -23,13 +23,13 @@ describe("launchOrigin", () => {
     // A stranger that answers every health check with 200: polling alone would take it for the origin.
     const stranger = createHttpServer((_, res) => res.end('{"ready":true,"models":[]}'));
     await new Promise<void>((resolve) => stranger.listen(0, "127.0.0.1", resolve));
+    const { port } = stranger.address() as AddressInfo;
+    const launched = launchOrigin({ port, edge: "http://127.0.0.1:9", token: TOKEN, models: [], cacheDir: join(scratch, "taken"), readyTimeoutMs: 20_000 });
     try {
-      const { port } = stranger.address() as AddressInfo;
-      await assert.rejects(
-        launchOrigin({ port, edge: "http://127.0.0.1:9", token: TOKEN, models: [], cacheDir: join(scratch, "taken"), readyTimeoutMs: 20_000 }),
-        /exited \(1\) before it listened on 127\.0\.0\.1:\d+:[\s\S]*EADDRINUSE/,
-      );
+      await assert.rejects(launched, /exited \(1\) before it listened on 127\.0\.0\.1:\d+:[\s\S]*EADDRINUSE/);
     } finally {
+      // Taken in by the stranger, it would get the port once the stranger closes: stop it.
+      await launched.then((origin) => origin.stop(), () => undefined);
       stranger.closeAllConnections();
       await new Promise<void>((resolve) => stranger.close(() => resolve()));
     }
