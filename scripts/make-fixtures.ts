@@ -1,10 +1,12 @@
 /**
  * @module Deterministic test fixtures from real media (espeak-ng speech, sox silence, an
  * ImageMagick text line) and the reference outputs onnxruntime-node (CPU) gives for them, so
- * workerd and end-to-end tests can POST exact OIP requests and compare the answers.
+ * workerd and end-to-end tests can POST exact OIP requests and compare the answers. Run as a
+ * script it skips the build when its stamp says the fixtures were made from the same inputs
+ * (`--force` rebuilds).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -12,6 +14,7 @@ import * as ort from "onnxruntime-node";
 import type { OipDatatype } from "../protocol/oip/tensor.ts";
 import { ctcGreedyDecode, parseKeys } from "../functions/ocr/ctc-decode.ts";
 import { PPOCR_REC_HEIGHT, ppocrRecInput } from "../functions/ocr/preprocess.ts";
+import { inputsDigest, upToDate, writeStamp } from "./lib/build-stamp.ts";
 import { MLP_TINY_SPEC, REPO_ROOT, catalogEntry, modelBytes, readRepoFile } from "./models/catalog.ts";
 import { generateMlp, mulberry32 } from "./models/mlp.ts";
 
@@ -272,8 +275,31 @@ function isMain(): boolean {
   return entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href;
 }
 
+/**
+ * What the fixtures are made from: this script and the code it runs, the packaged models it reads,
+ * and the onnxruntime-node that computes the outputs.
+ */
+function fixtureInputsDigest(): string {
+  const sources = ["scripts/make-fixtures.ts", "scripts/models/catalog.ts", "scripts/models/mlp.ts", "functions/ocr/preprocess.ts", "functions/ocr/ctc-decode.ts"];
+  const packaged = ["silero-vad", "ppocr-rec"].flatMap((name) => {
+    const entry = catalogEntry(name);
+    return [...(entry.source.kind === "file" ? [entry.source.path] : []), ...(entry.assets ?? []).map((asset) => asset.path)];
+  });
+  const ortVersion = (JSON.parse(readFileSync(resolve(REPO_ROOT, "node_modules/onnxruntime-node/package.json"), "utf8")) as { version: string }).version;
+  return inputsDigest([...sources, ...packaged].map((path) => resolve(REPO_ROOT, path)), [`onnxruntime-node ${ortVersion}`]);
+}
+
 if (isMain()) {
+  const args = process.argv.slice(2);
+  const force = args.includes("--force");
+  const dir = resolve(REPO_ROOT, args.find((arg) => arg !== "--force") ?? ".hotpath/fixtures");
   const started = performance.now();
-  await makeFixtures(process.argv[2]);
-  console.log(`fixtures ready in ${(performance.now() - started).toFixed(0)} ms`);
+  const digest = fixtureInputsDigest();
+  if (!force && upToDate(dir, digest)) {
+    console.log(`fixtures up to date in ${dir} (--force rebuilds them)`);
+  } else {
+    await makeFixtures(dir);
+    writeStamp(dir, digest, readdirSync(dir).filter((file) => !file.startsWith(".")).sort());
+    console.log(`fixtures ready in ${(performance.now() - started).toFixed(0)} ms`);
+  }
 }

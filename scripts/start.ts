@@ -8,7 +8,7 @@ import { TIER_NAMES, type Tier } from "../config/tiers.ts";
 import { AdminApiError, AdminClient } from "./lib/admin-client.ts";
 import { createProgress } from "./lib/progress.ts";
 import { REPO_ROOT, startWranglerDev } from "./lib/wrangler-dev.ts";
-import { launchOrigin, type LaunchedOrigin } from "../origin/launch.ts";
+import { launchOrigin, waitListening, type LaunchedOrigin } from "../origin/launch.ts";
 
 /** The banner's first line: test/e2e/stack.test.ts waits for it, so keep the wording. */
 const READY_PREFIX = "hotpath ready on ";
@@ -317,7 +317,8 @@ async function main(): Promise<number> {
           if (ready && line.trim()) console.log(`origin   | ${line}`);
         },
       });
-      await waitForLive(origin.url, 30_000);
+      // Listening, on this port (its models may still load: the edge asks it to, on upload).
+      await waitListening(origin, 30_000);
     }
     const client = new AdminClient({ baseUrl: dev.url, adminToken: keys.admin, timeoutMs: 300_000 });
     await registerMissingModels(client, manifest);
@@ -336,17 +337,6 @@ async function main(): Promise<number> {
     await origin?.stop();
     await dev.stop();
   }
-}
-
-/** The origin's HTTP server is up (its models may still load: the edge asks it to, on upload). */
-async function waitForLive(url: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ok = await fetch(`${url}/v2/health/live`).then((r) => r.ok, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the local origin did not come up on ${url} within ${timeoutMs / 1000} s`);
 }
 
 try {

@@ -5,13 +5,12 @@
  * `stop()` ends wrangler and removes the temporary directory; call it in a `finally`.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Tier } from "../../config/tiers.ts";
 import type { SchedulerCounters } from "../../durable-objects/model-host/contract.ts";
-import { AdminClient } from "../lib/admin-client.ts";
+import { AdminClient, type UploadOptions } from "../lib/admin-client.ts";
 import { workerEntryUrl } from "./workerd-processes.ts";
 import { REPO_ROOT, startWranglerDev, type WranglerDev, type WranglerDevOptions } from "../lib/wrangler-dev.ts";
 
@@ -39,14 +38,7 @@ export interface StackOptions {
   name?: string;
 }
 
-export interface UploadOptions {
-  /** edge (default), auto or origin. */
-  placement?: "edge" | "auto" | "origin";
-  maxBatch?: number;
-  maxQueueDelayMicroseconds?: number;
-  minReplicas?: number;
-  maxReplicas?: number;
-}
+export type { UploadOptions };
 
 export interface TenantKey {
   tenant: string;
@@ -129,34 +121,9 @@ export class Stack {
     }
   }
 
-  /**
-   * Uploads raw .onnx bytes as `name@version` with the batching and replica options the admin
-   * API takes (the CLI's client knows only max_batch and placement).
-   */
+  /** Uploads an .onnx file as `name@version` (placement edge unless said otherwise) with the batching and replica options given. */
   async upload(name: string, version: string, file: string, options: UploadOptions = {}): Promise<void> {
-    const query = new URLSearchParams({ placement: options.placement ?? "edge" });
-    if (options.maxBatch !== undefined) query.set("max_batch", String(options.maxBatch));
-    if (options.maxQueueDelayMicroseconds !== undefined) query.set("max_queue_delay_microseconds", String(options.maxQueueDelayMicroseconds));
-    if (options.minReplicas !== undefined) query.set("min_replicas", String(options.minReplicas));
-    if (options.maxReplicas !== undefined) query.set("max_replicas", String(options.maxReplicas));
-    const bytes = readFileSync(file);
-    const url = new URL(`${this.url}/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}?${query}`);
-    const { status, text } = await new Promise<{ status: number; text: string }>((done, fail) => {
-      const req = httpRequest(url, {
-        method: "PUT",
-        headers: { authorization: `Bearer ${this.adminToken}`, "content-type": "application/octet-stream", "content-length": String(bytes.length) },
-      });
-      req.setTimeout(120_000, () => req.destroy(new Error(`upload of ${name}@${version} timed out`)));
-      req.on("error", fail);
-      req.on("response", (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", fail);
-        res.on("end", () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      });
-      req.end(bytes);
-    });
-    if (status !== 201) throw new Error(`upload of ${name}@${version} failed: ${status} ${text.slice(0, 300)}`);
+    await this.admin.uploadModel(name, version, file, { placement: "edge", ...options });
   }
 
   /** `count` tenants of `tier` named `<prefix>-<i>`, each with one key. */

@@ -4,8 +4,8 @@
  * their CPU time, and the Worker's own entry socket, which a load test can call to leave the
  * proxy out (production has no such hop: it exists for wrangler's live reload).
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { descendants } from "../lib/wrangler-dev.ts";
+import { readFileSync } from "node:fs";
+import { descendants, listeningPorts } from "../lib/wrangler-dev.ts";
 
 export interface WorkerdProcess {
   pid: number;
@@ -39,40 +39,6 @@ export function cpuTicks(pid: number): number {
   } catch {
     return Number.NaN;
   }
-}
-
-/** TCP ports a process listens on: its socket inodes matched against /proc/net/tcp{,6} in LISTEN state. */
-export function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  let fds: string[] = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return [];
-  }
-  for (const fd of fds) {
-    try {
-      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-      if (inode) inodes.add(inode);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const ports: number[] = [];
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(table, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-      const fields = line.trim().split(/\s+/);
-      if (fields[3] === "0A" && inodes.has(fields[9] ?? "")) ports.push(Number.parseInt(fields[1]?.split(":")[1] ?? "", 16));
-    }
-  }
-  return ports;
 }
 
 /**

@@ -62,6 +62,16 @@ export class AdminApiError extends Error {
   }
 }
 
+/** The query the upload route takes: placement, batching and the replica set's bounds. */
+export interface UploadOptions {
+  /** edge, auto or origin; the server's default (edge) when absent. */
+  placement?: Placement;
+  maxBatch?: number;
+  maxQueueDelayMicroseconds?: number;
+  minReplicas?: number;
+  maxReplicas?: number;
+}
+
 export interface AdminClientOptions {
   baseUrl: string;
   adminToken: string;
@@ -124,13 +134,16 @@ export class AdminClient {
     name: string,
     version: string,
     filePath: string,
-    options: { placement?: Placement; maxBatch?: number } = {},
+    options: UploadOptions = {},
     onProgress?: (sent: number, total: number) => void,
   ): Promise<UploadResult> {
     const total = statSync(filePath).size;
     const query = new URLSearchParams();
     if (options.placement) query.set("placement", options.placement);
     if (options.maxBatch !== undefined) query.set("max_batch", String(options.maxBatch));
+    if (options.maxQueueDelayMicroseconds !== undefined) query.set("max_queue_delay_microseconds", String(options.maxQueueDelayMicroseconds));
+    if (options.minReplicas !== undefined) query.set("min_replicas", String(options.minReplicas));
+    if (options.maxReplicas !== undefined) query.set("max_replicas", String(options.maxReplicas));
     const qs = query.size > 0 ? `?${query}` : "";
     const url = new URL(`${this.baseUrl}/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}${qs}`);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;

@@ -1,6 +1,10 @@
-/** @module Runs `wrangler dev` for the local stack: start on a host/port, wait until ready, stop with its whole process tree. */
+/**
+ * @module Runs `wrangler dev` for the local stack: start on a host/port, wait until ready, stop
+ * with its whole process tree. Ready means the Worker answers on that port and, where /proc
+ * tells, a process of this wrangler listens there: another server on the port must not pass.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -94,6 +98,45 @@ export function descendants(pid: number): number[] {
     }
   }
   return found;
+}
+
+/** TCP ports a process listens on: its socket inodes matched against /proc/net/tcp{,6} in LISTEN state. */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  for (const fd of fds) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] === "0A" && inodes.has(fields[9] ?? "")) ports.push(Number.parseInt(fields[1]?.split(":")[1] ?? "", 16));
+    }
+  }
+  return ports;
+}
+
+/** Whether one of `pids` listens on `port`; true where /proc cannot tell. */
+function oneListensOn(pids: number[], port: number): boolean {
+  return !existsSync("/proc/self/fd") || pids.some((pid) => listeningPorts(pid).includes(port));
 }
 
 /** State letter and process group from /proc/<pid>/stat; undefined when gone or not on Linux. */
@@ -244,7 +287,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
 
   const timeoutMs = options.readyTimeoutMs ?? 90_000;
   const deadline = Date.now() + timeoutMs;
-  while (!(await healthy(url))) {
+  while (!(await healthy(url)) || !oneListensOn(descendants(pid), port)) {
     if (options.signal?.aborted) {
       await stop();
       throw new Error("wrangler dev start aborted");

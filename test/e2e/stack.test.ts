@@ -1,40 +1,50 @@
-/** @module End to end: `scripts/start.ts` as a user runs it, then real HTTP against the local stack, a restart on the same state, and nothing left running. */
+/**
+ * @module End to end: `scripts/start.ts` as a user runs it, then real HTTP against the local
+ * stack (the edge's demo models, and the origin-placed one through the local origin), a restart
+ * on the same state, and nothing left running.
+ */
+import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { liveGroupMembers } from "../../scripts/lib/wrangler-dev.ts";
+import { liveGroupMembers, REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
+import { Cleanup } from "./harness/cleanup.ts";
+import { call as callAt, infer } from "./harness/http.ts";
+import { sleep } from "./harness/load.ts";
+import { assertPrepared, HEAVY } from "./harness/models.ts";
+import { freePorts } from "./harness/ports.ts";
+import { assertServed, maxDiff, References, rows, TOLERANCE } from "./harness/tensors.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HOST = "127.0.0.1";
-const PORT = 8797;
-const ORIGIN_PORT = 8798;
+const [PORT, ORIGIN_PORT] = await freePorts(2, HOST);
 const BASE = `http://${HOST}:${PORT}`;
+/** The edge's demo models, each with a fixture; start.ts registers mlp-heavy too, for the origin. */
 const DEMO_MODELS = ["silero-vad", "ppocr-rec", "mlp-tiny"];
-const TOLERANCE = 1e-4;
-/** First start uploads ~12 MB of models and warms their sessions. */
+const REGISTERED = [...DEMO_MODELS, HEAVY.name];
+/** First start uploads ~113 MB of models (mlp-heavy for the origin) and warms their sessions. */
 const START_TIMEOUT_MS = 240_000;
 const STOP_TIMEOUT_MS = 30_000;
+/** After a restart the origin loads mlp-heavy from its cache while the stack already answers (503 meanwhile). */
+const ORIGIN_RELOAD_TIMEOUT_MS = 30_000;
 
 const scratch = mkdtempSync(join(tmpdir(), "hotpath-e2e-"));
 const keysFile = join(scratch, "keys.json");
-const running = new Set<ChildProcess>();
+const cleanup = new Cleanup();
+const references = new References();
 
 interface Tensor { name: string; datatype: string; shape: number[]; data: number[] }
 interface Fixture { model: string; version: string; inputs: Tensor[]; outputs: Tensor[] }
 interface Keys { admin: string; free: string; standard: string; premium: string }
-interface Stack { child: ChildProcess; output: () => string }
+interface Stack { child: ChildProcess; output: () => string; forget: () => void }
 
 after(async () => {
-  // Whatever a failed test left behind: the whole process group (start.ts, wrangler, workerd).
-  for (const child of running) killGroup(child, "SIGKILL");
-  for (const child of running) await groupGone(child, 5_000);
-  rmSync(scratch, { recursive: true, force: true });
-});
+  await cleanup.run();
+  await references.release();
+}, { timeout: STOP_TIMEOUT_MS });
+cleanup.finally(() => rmSync(scratch, { recursive: true, force: true }));
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   try {
@@ -68,7 +78,11 @@ async function startStack(): Promise<Stack> {
     ],
     { cwd: REPO_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
-  running.add(child);
+  // Whatever a failed test leaves behind: the whole process group (start.ts, wrangler, workerd, the origin).
+  const forget = cleanup.add(async () => {
+    killGroup(child, "SIGKILL");
+    await groupGone(child, 5_000);
+  });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
@@ -87,7 +101,7 @@ async function startStack(): Promise<Stack> {
       reject(new Error(`start.ts exited with ${code} before its banner:\n${output}`));
     });
   });
-  return { child, output: () => output };
+  return { child, output: () => output, forget };
 }
 
 /** SIGTERM as a service manager would send; start.ts must stop wrangler and exit 0. */
@@ -104,13 +118,13 @@ async function stopStack(stack: Stack): Promise<void> {
   assert.notEqual(code, "timeout", `start.ts did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM:\n${stack.output()}`);
   assert.equal(code, 0, `start.ts exit code:\n${stack.output()}`);
   assert.ok(await groupGone(child, 10_000), `wrangler or workerd outlived start.ts: pids ${liveGroupMembers(child.pid!).join(", ")}`);
-  running.delete(child);
+  stack.forget();
   assert.equal(await portOpen(), false, `something still listens on ${PORT}`);
 }
 
 function portOpen(): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(PORT, HOST);
+    const socket = connect(PORT!, HOST);
     socket.once("connect", () => {
       socket.destroy();
       resolve(true);
@@ -119,12 +133,7 @@ function portOpen(): Promise<boolean> {
   });
 }
 
-function call(path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (init.key) headers.set("authorization", `Bearer ${init.key}`);
-  if (init.body !== undefined) headers.set("content-type", "application/json");
-  return fetch(`${BASE}${path}`, { ...init, headers, signal: AbortSignal.timeout(60_000) });
-}
+const call = (path: string, init: Parameters<typeof callAt>[2] = {}): Promise<Response> => callAt(BASE, path, init);
 
 function readKeys(): Keys {
   return JSON.parse(readFileSync(keysFile, "utf8")) as Keys;
@@ -155,10 +164,7 @@ async function assertFixture(fixture: Fixture, key: string): Promise<void> {
     assert.ok(actual, `${fixture.model}: output ${expected.name} missing`);
     assert.equal(actual.datatype, expected.datatype);
     assert.deepEqual(actual.shape, expected.shape, `${fixture.model}/${expected.name} shape`);
-    const data = actual.data.flat(Infinity) as number[];
-    assert.equal(data.length, expected.data.length);
-    let worst = 0;
-    for (let i = 0; i < data.length; i++) worst = Math.max(worst, Math.abs(data[i]! - expected.data[i]!));
+    const worst = maxDiff(actual.data.flat(Infinity) as number[], expected.data);
     assert.ok(worst <= TOLERANCE, `${fixture.model}/${expected.name}: max |diff| ${worst} > ${TOLERANCE}`);
   }
 }
@@ -168,26 +174,46 @@ async function registrySnapshot(admin: string): Promise<unknown> {
   const response = await call("/admin/models", { key: admin });
   assert.equal(response.status, 200);
   const { models } = (await response.json()) as { models: { name: string; versions: unknown[] }[] };
-  return models.filter((m) => DEMO_MODELS.includes(m.name)).sort((a, b) => a.name.localeCompare(b.name));
+  return models.filter((m) => REGISTERED.includes(m.name)).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-test("the local stack: demo models, tiers, auth errors, restart on the same state", { timeout: 2 * START_TIMEOUT_MS + 120_000 }, async (t) => {
+/**
+ * mlp-heavy through the edge and the local origin, like onnxruntime-node. While the origin still
+ * loads it (after a restart) the edge refuses with 503 and Retry-After; those are waited out.
+ */
+async function assertHeavyServed(key: string, loadTimeoutMs: number): Promise<void> {
+  const input = rows(HEAVY.width, 4, 42);
+  const until = performance.now() + loadTimeoutMs;
+  let reply = await infer(BASE, key, HEAVY.name, input, 10_000);
+  while (reply.status === 503 && performance.now() < until) {
+    assert.ok(Number(reply.headers.get("retry-after")) >= 1, `a 503 without Retry-After: ${reply.error}`);
+    await sleep(500);
+    reply = await infer(BASE, key, HEAVY.name, input, 10_000);
+  }
+  assertServed(reply, await references.output(HEAVY, input));
+  assert.equal(reply.servedBy, "origin:local");
+}
+
+test("the local stack: demo models, the origin's model, tiers, auth errors, restart on the same state", { timeout: 2 * START_TIMEOUT_MS + 120_000 }, async (t) => {
   assert.equal(await portOpen(), false, `port ${PORT} is taken; the test needs it free`);
+  assertPrepared(HEAVY);
   const fixtures = demoFixtures();
   let stack = await startStack();
-  let keys: Keys;
-  let snapshot: unknown;
-  let keysText: string;
+  const keysText = readFileSync(keysFile, "utf8");
+  const keys = readKeys();
 
   await t.test("writes a 0600 keys file with an admin token and a key per tier", () => {
-    keysText = readFileSync(keysFile, "utf8");
-    keys = readKeys();
     for (const name of ["admin", "free", "standard", "premium"] as const) assert.ok(keys[name], `${name} key`);
     assert.equal(statSync(keysFile).mode & 0o777, 0o600);
   });
 
   await t.test("the demo models answer the fixtures like onnxruntime-node", async () => {
     for (const fixture of fixtures) await assertFixture(fixture, keys.premium);
+  });
+
+  await t.test("the origin-placed demo model (mlp-heavy) answers through the local origin like onnxruntime-node", async () => {
+    // The upload answered once the origin had it warm: no waiting.
+    await assertHeavyServed(keys.premium, 0);
   });
 
   await t.test("every tier's key works", async () => {
@@ -219,8 +245,8 @@ test("the local stack: demo models, tiers, auth errors, restart on the same stat
     await assertFixture(fixtures.find((f) => f.model === "mlp-tiny")!, keys.standard);
   });
 
-  snapshot = await registrySnapshot(keys!.admin);
-  assert.equal((snapshot as unknown[]).length, DEMO_MODELS.length);
+  const snapshot = await registrySnapshot(keys.admin);
+  assert.equal((snapshot as unknown[]).length, REGISTERED.length);
   await stopStack(stack);
 
   await t.test("a restart reuses the state: same keys, no re-registration, still serving", async () => {
@@ -229,6 +255,7 @@ test("the local stack: demo models, tiers, auth errors, restart on the same stat
     assert.doesNotMatch(stack.output(), /uploading|created tenant/);
     assert.deepEqual(await registrySnapshot(keys.admin), snapshot);
     for (const fixture of fixtures.filter((f) => f.model !== "ppocr-rec")) await assertFixture(fixture, keys.premium);
+    await assertHeavyServed(keys.premium, ORIGIN_RELOAD_TIMEOUT_MS);
     await stopStack(stack);
   });
 });

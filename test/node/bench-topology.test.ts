@@ -12,8 +12,7 @@ import { resolve } from "node:path";
 import { test } from "node:test";
 import { allCpus, allowedCpus, pin } from "../../scripts/bench/cpu-affinity.ts";
 import { routerConfig } from "../../scripts/bench/split-stack.ts";
-import { listeningPorts } from "../../scripts/bench/workerd-processes.ts";
-import { REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
+import { listeningPorts, REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
 
 const hasProc = existsSync("/proc/self/fd");
 const hasTaskset = spawnSync("taskset", ["-p", String(process.pid)]).status === 0;

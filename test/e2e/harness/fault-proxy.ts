@@ -10,8 +10,9 @@
  * origin does while it restarts and loads its models. It never computes anything itself: it
  * only breaks the answers of a real origin, as a flaky network or a broken server would.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 
 export type FaultMode = "pass" | "error-500" | "garbage" | "busy" | "unready" | "slow";
 
@@ -26,20 +27,31 @@ export interface FaultProxy {
   readonly readyChecks: number[];
   /** When each inference request arrived (performance.now() of this process), in order. */
   readonly inferHitTimes: number[];
+  /** Back to `pass` with the default `slowMs` and every count at zero: each test starts from here. */
+  reset(): void;
   close(): Promise<void>;
 }
 
+const DEFAULT_SLOW_MS = 3_000;
 /** Hop-by-hop and length headers are not copied: node and fetch set their own. */
 const SKIPPED_HEADERS = new Set(["host", "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
 
-export async function startFaultProxy(options: { host: string; port: number; target: string }): Promise<FaultProxy> {
+/** Listens on `host` at a port the system picks (nothing can take it between choosing and binding); `url` says which. */
+export async function startFaultProxy(options: { host: string; target: string }): Promise<FaultProxy> {
   const proxy: FaultProxy = {
-    url: `http://${options.host}:${options.port}`,
+    url: "",
     mode: "pass",
-    slowMs: 3_000,
+    slowMs: DEFAULT_SLOW_MS,
     inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0, unready: 0, slow: 0 },
     inferHitTimes: [],
     readyChecks: [],
+    reset: () => {
+      proxy.mode = "pass";
+      proxy.slowMs = DEFAULT_SLOW_MS;
+      for (const mode of Object.keys(proxy.inferHits) as FaultMode[]) proxy.inferHits[mode] = 0;
+      proxy.inferHitTimes.length = 0;
+      proxy.readyChecks.length = 0;
+    },
     close: async () => undefined,
   };
   const server = createServer((req, res) => {
@@ -50,8 +62,9 @@ export async function startFaultProxy(options: { host: string; port: number; tar
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(0, options.host, () => resolve());
   });
+  proxy.url = `http://${options.host}:${(server.address() as AddressInfo).port}`;
   proxy.close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();
