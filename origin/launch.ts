@@ -53,8 +53,18 @@ const LOG_TAIL_LINES = 20;
 export async function launchOrigin(options: LaunchOptions): Promise<LaunchedOrigin> {
   const host = options.host ?? "127.0.0.1";
   const args = [
-    SERVER, "--port", String(options.port), "--host", host, "--edge", options.edge,
-    "--cache-dir", options.cacheDir, "--models", options.models.join(","), ...(options.args ?? []),
+    SERVER,
+    "--port",
+    String(options.port),
+    "--host",
+    host,
+    "--edge",
+    options.edge,
+    "--cache-dir",
+    options.cacheDir,
+    "--models",
+    options.models.join(","),
+    ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, { env: { ...process.env, ORIGIN_TOKEN: options.token }, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
@@ -112,7 +122,10 @@ export async function launchOrigin(options: LaunchOptions): Promise<LaunchedOrig
 export async function waitListening(origin: LaunchedOrigin, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the origin did not listen on ${origin.url} within ${timeoutMs} ms:\n${origin.logs.slice(-LOG_TAIL_LINES).join("\n")}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`the origin did not listen on ${origin.url} within ${timeoutMs} ms:\n${origin.logs.slice(-LOG_TAIL_LINES).join("\n")}`)),
+      timeoutMs,
+    );
   });
   try {
     const port = await Promise.race([origin.listening, timedOut]);
@@ -130,7 +143,10 @@ export async function waitReady(origin: LaunchedOrigin, timeoutMs: number): Prom
   void origin.exited.then((code) => (gone = code));
   while (Date.now() < until) {
     if (gone !== undefined) throw new Error(`the origin exited (${gone}) before it was ready:\n${origin.logs.slice(-LOG_TAIL_LINES).join("\n")}`);
-    const status = await fetch(`${origin.url}/v2/health/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0);
+    const status = await fetch(`${origin.url}/v2/health/ready`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

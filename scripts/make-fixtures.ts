@@ -69,9 +69,12 @@ function tensorJson(name: string, tensor: ort.Tensor): FixtureTensor {
 
 function ortInput(tensor: FixtureTensor): ort.Tensor {
   switch (tensor.datatype) {
-    case "FP32": return new ort.Tensor("float32", Float32Array.from(tensor.data), tensor.shape);
-    case "INT64": return new ort.Tensor("int64", BigInt64Array.from(tensor.data, BigInt), tensor.shape);
-    default: throw new Error(`fixture: unsupported input datatype ${tensor.datatype}`);
+    case "FP32":
+      return new ort.Tensor("float32", Float32Array.from(tensor.data), tensor.shape);
+    case "INT64":
+      return new ort.Tensor("int64", BigInt64Array.from(tensor.data, BigInt), tensor.shape);
+    default:
+      throw new Error(`fixture: unsupported input datatype ${tensor.datatype}`);
   }
 }
 
@@ -81,10 +84,7 @@ async function sessionFor(model: string): Promise<ort.InferenceSession> {
 }
 
 /** Runs the fixture's inputs through onnxruntime-node and stores every output in order. */
-async function withOutputs(
-  session: ort.InferenceSession,
-  fixture: Omit<Fixture, "outputs">,
-): Promise<Fixture> {
+async function withOutputs(session: ort.InferenceSession, fixture: Omit<Fixture, "outputs">): Promise<Fixture> {
   const feeds = Object.fromEntries(fixture.inputs.map((t) => [t.name, ortInput(t)]));
   const results = await session.run(feeds);
   const outputs = session.outputNames.map((name) => tensorJson(name, results[name]!));
@@ -101,7 +101,7 @@ export function readWavMono16(bytes: Uint8Array): { sampleRate: number; samples:
   const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
   if (tag(0) !== "RIFF" || tag(8) !== "WAVE") throw new Error("wav: not RIFF/WAVE");
   let sampleRate = 0;
-  for (let at = 12; at + 8 <= bytes.length; ) {
+  for (let at = 12; at + 8 <= bytes.length;) {
     const id = tag(at);
     const size = view.getUint32(at + 4, true);
     const body = at + 8;
@@ -171,8 +171,10 @@ async function makeSileroFixtures(root: string): Promise<Fixture[]> {
     `speech.wav samples [${best.offset - VAD_CONTEXT}, ${best.offset + VAD_WINDOW}) ` +
     `(${VAD_CONTEXT} context + ${VAD_WINDOW} new), zero state, sr 16000: the window-aligned frame with ` +
     `the highest single-frame speech probability (${best.prob.toFixed(3)}) from zero state.`;
-  const quiet = await withOutputs(session, vadFixture(vadFrame(silence, VAD_WINDOW),
-    `silence.wav samples [${VAD_WINDOW - VAD_CONTEXT}, ${2 * VAD_WINDOW}) (all zero), zero state, sr 16000.`));
+  const quiet = await withOutputs(
+    session,
+    vadFixture(vadFrame(silence, VAD_WINDOW), `silence.wav samples [${VAD_WINDOW - VAD_CONTEXT}, ${2 * VAD_WINDOW}) (all zero), zero state, sr 16000.`),
+  );
   return [best.fixture, quiet];
 }
 
@@ -180,9 +182,27 @@ async function makeSileroFixtures(root: string): Promise<Fixture[]> {
 async function makeOcrFixture(root: string): Promise<Fixture> {
   const png = join(root, "textline.png");
   run("convert", [
-    "-background", "white", "-fill", "black", "-font", "DejaVu-Sans", "-pointsize", "32",
-    `label:${TEXTLINE}`, "-bordercolor", "white", "-border", "10x8", "-resize", `x${PPOCR_REC_HEIGHT}`,
-    "-depth", "8", "-strip", "-define", "png:exclude-chunk=date,time", png,
+    "-background",
+    "white",
+    "-fill",
+    "black",
+    "-font",
+    "DejaVu-Sans",
+    "-pointsize",
+    "32",
+    `label:${TEXTLINE}`,
+    "-bordercolor",
+    "white",
+    "-border",
+    "10x8",
+    "-resize",
+    `x${PPOCR_REC_HEIGHT}`,
+    "-depth",
+    "8",
+    "-strip",
+    "-define",
+    "png:exclude-chunk=date,time",
+    png,
   ]);
   const [width, height] = run("identify", ["-format", "%w %h", png]).toString().split(" ").map(Number);
   const rgb = new Uint8Array(run("convert", [png, "-depth", "8", "rgb:-"]));
@@ -191,8 +211,7 @@ async function makeOcrFixture(root: string): Promise<Fixture> {
   const fixture = await withOutputs(session, {
     model: "ppocr-rec",
     version: "1",
-    description: `textline.png (ImageMagick label "${TEXTLINE}", DejaVu Sans 32 pt, border 10x8, height 48), ` +
-      "BGR, (v/255 - 0.5)/0.5, NCHW.",
+    description: `textline.png (ImageMagick label "${TEXTLINE}", DejaVu Sans 32 pt, border 10x8, height 48), ` + "BGR, (v/255 - 0.5)/0.5, NCHW.",
     inputs: [{ name: "x", datatype: "FP32", shape: [1, 3, height!, width!], data: Array.from(x, float32Json) }],
     expectedText: TEXTLINE,
   });
@@ -280,13 +299,22 @@ function isMain(): boolean {
  * and the onnxruntime-node that computes the outputs.
  */
 function fixtureInputsDigest(): string {
-  const sources = ["scripts/make-fixtures.ts", "scripts/models/catalog.ts", "scripts/models/mlp.ts", "functions/ocr/preprocess.ts", "functions/ocr/ctc-decode.ts"];
+  const sources = [
+    "scripts/make-fixtures.ts",
+    "scripts/models/catalog.ts",
+    "scripts/models/mlp.ts",
+    "functions/ocr/preprocess.ts",
+    "functions/ocr/ctc-decode.ts",
+  ];
   const packaged = ["silero-vad", "ppocr-rec"].flatMap((name) => {
     const entry = catalogEntry(name);
     return [...(entry.source.kind === "file" ? [entry.source.path] : []), ...(entry.assets ?? []).map((asset) => asset.path)];
   });
   const ortVersion = (JSON.parse(readFileSync(resolve(REPO_ROOT, "node_modules/onnxruntime-node/package.json"), "utf8")) as { version: string }).version;
-  return inputsDigest([...sources, ...packaged].map((path) => resolve(REPO_ROOT, path)), [`onnxruntime-node ${ortVersion}`]);
+  return inputsDigest(
+    [...sources, ...packaged].map((path) => resolve(REPO_ROOT, path)),
+    [`onnxruntime-node ${ortVersion}`],
+  );
 }
 
 if (isMain()) {
@@ -299,7 +327,13 @@ if (isMain()) {
     console.log(`fixtures up to date in ${dir} (--force rebuilds them)`);
   } else {
     await makeFixtures(dir);
-    writeStamp(dir, digest, readdirSync(dir).filter((file) => !file.startsWith(".")).sort());
+    writeStamp(
+      dir,
+      digest,
+      readdirSync(dir)
+        .filter((file) => !file.startsWith("."))
+        .sort(),
+    );
     console.log(`fixtures ready in ${(performance.now() - started).toFixed(0)} ms`);
   }
 }

@@ -51,7 +51,8 @@ function parseOptions(): Options {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a TCP port, got '${values.port}'`);
   const originPort = Number(values["origin-port"]);
-  if (!Number.isInteger(originPort) || originPort < 0 || originPort > 65535) throw new Error(`--origin-port must be a TCP port or 0, got '${values["origin-port"]}'`);
+  if (!Number.isInteger(originPort) || originPort < 0 || originPort > 65535)
+    throw new Error(`--origin-port must be a TCP port or 0, got '${values["origin-port"]}'`);
   return {
     host: values.host,
     port,
@@ -96,7 +97,10 @@ const varLine = (name: string) => new RegExp(`^\\s*(?:export\\s+)?${name}\\s*=\\
 
 function devVar(text: string, name: string): string | undefined {
   for (const line of text.split("\n")) {
-    const value = line.match(varLine(name))?.[1]?.trim().replace(/^(["'])(.*)\1$/, "$2");
+    const value = line
+      .match(varLine(name))?.[1]
+      ?.trim()
+      .replace(/^(["'])(.*)\1$/, "$2");
     if (value) return value;
   }
   return undefined;

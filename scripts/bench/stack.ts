@@ -67,7 +67,13 @@ export class Stack {
       const adminToken = `hpadmin_${randomBytes(24).toString("base64url")}`;
       const vars = { ADMIN_TOKEN: adminToken, ...options.vars };
       const envFile = join(dir, "dev.vars");
-      writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+      writeFileSync(
+        envFile,
+        Object.entries(vars)
+          .map(([k, v]) => `${k}=${v}\n`)
+          .join(""),
+        { mode: 0o600 },
+      );
       const dev = await startWranglerDev({
         host: "127.0.0.1",
         port: options.port,

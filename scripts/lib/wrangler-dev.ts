@@ -169,7 +169,9 @@ export function alive(pid: number): boolean {
 export function liveGroupMembers(pgid: number): number[] {
   let pids: number[] = [];
   try {
-    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number);
+    pids = readdirSync("/proc")
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number);
   } catch {
     return [];
   }
@@ -264,10 +266,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       const tree = descendants(pid);
       if (exitCode === undefined) child.kill("SIGTERM");
       let timer: NodeJS.Timeout | undefined;
-      const launcherGone = await Promise.race([
-        exited.then(() => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_GRACE_MS))),
-      ]);
+      const launcherGone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_GRACE_MS)))]);
       clearTimeout(timer); // a pending timer would keep the caller's process alive for the grace period
       if (!launcherGone) child.kill("SIGKILL");
       await exited;

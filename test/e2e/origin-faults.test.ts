@@ -41,37 +41,54 @@ const faultyView = async (): Promise<OriginView> => {
 /** Every reply is a 200 with onnxruntime-node's answer, and none came from o3. */
 function assertServedElsewhere(replies: Reply[], expected: Float32Array, what: string): void {
   for (const reply of replies) assertServed(reply, expected);
-  assert.ok(replies.every((r) => r.servedBy !== SERVED_BY_FAULTY), `o3 served a request while ${what}`);
+  assert.ok(
+    replies.every((r) => r.servedBy !== SERVED_BY_FAULTY),
+    `o3 served a request while ${what}`,
+  );
 }
 
 describe("faults: a faulty origin is left alone while it fails and used again once it heals", { timeout: FILE_TIMEOUT_MS }, () => {
-  before(async () => {
-    assertPrepared(HEAVY);
-    stack = await PoolStack.start(cleanup, { label: "faults", origins: ["o1", "o2"], faultProxy: true });
-    await stack.upload(HEAVY, { placement: "origin", maxBatch: 64 });
-    await stack.waitWarm(HEAVY, ["o1", "o2"]);
-  }, { timeout: START_TIMEOUT_MS });
+  before(
+    async () => {
+      assertPrepared(HEAVY);
+      stack = await PoolStack.start(cleanup, { label: "faults", origins: ["o1", "o2"], faultProxy: true });
+      await stack.upload(HEAVY, { placement: "origin", maxBatch: 64 });
+      await stack.waitWarm(HEAVY, ["o1", "o2"]);
+    },
+    { timeout: START_TIMEOUT_MS },
+  );
 
-  after(async () => {
-    await cleanup.run();
-    await references.release();
-  }, { timeout: STOP_TIMEOUT_MS });
+  after(
+    async () => {
+      await cleanup.run();
+      await references.release();
+    },
+    { timeout: STOP_TIMEOUT_MS },
+  );
 
   // Each test starts from a healthy pool: the proxy passing everything, o3 checked ready and
   // serving (a success closes its breaker), and the proxy's counts at zero.
-  beforeEach(async () => {
-    stack.proxy.reset();
-    const input = rows(HEAVY.width, 2, 1);
-    let back = false;
-    await closedLoop(CLIENTS, 15_000, async () => {
-      const reply = await stack.infer(HEAVY, input, 5_000);
-      back ||= reply.servedBy === SERVED_BY_FAULTY;
-      return reply;
-    }, () => back);
-    assert.ok(back, "o3 served nothing within 15 s of passing everything");
-    await waitFor("o3 checked and ready", async () => (await faultyView()).health.state === "ready", 10_000);
-    stack.proxy.reset();
-  }, { timeout: HEALTHY_AGAIN_TIMEOUT_MS });
+  beforeEach(
+    async () => {
+      stack.proxy.reset();
+      const input = rows(HEAVY.width, 2, 1);
+      let back = false;
+      await closedLoop(
+        CLIENTS,
+        15_000,
+        async () => {
+          const reply = await stack.infer(HEAVY, input, 5_000);
+          back ||= reply.servedBy === SERVED_BY_FAULTY;
+          return reply;
+        },
+        () => back,
+      );
+      assert.ok(back, "o3 served nothing within 15 s of passing everything");
+      await waitFor("o3 checked and ready", async () => (await faultyView()).health.state === "ready", 10_000);
+      stack.proxy.reset();
+    },
+    { timeout: HEALTHY_AGAIN_TIMEOUT_MS },
+  );
 
   test("an origin answering 500s, garbage, then 503s while it reloads: its breaker opens, requests keep succeeding, it recovers once healed", async () => {
     const proxy = stack.proxy;
@@ -95,7 +112,9 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     const probes = proxy.inferHits["error-500"] - failures;
     // A probe can reach it a cool-down after it opened at the earliest, then twice that later.
     const allowed = Math.floor((quietEnd - openedAt) / FIRST_COOL_DOWN_MS);
-    log(`500s: ${burst.length} requests, ${failures} reached o3 (${retried} retried on another origin); then ${quiet.length} requests in ${(quietEnd - openedAt).toFixed(0)} ms, ${probes} reached o3`);
+    log(
+      `500s: ${burst.length} requests, ${failures} reached o3 (${retried} retried on another origin); then ${quiet.length} requests in ${(quietEnd - openedAt).toFixed(0)} ms, ${probes} reached o3`,
+    );
     assert.ok(probes <= allowed, `the open breaker let ${probes} requests through in ${(quietEnd - openedAt).toFixed(0)} ms`);
 
     // Garbage (a 200 that is no OIP answer) fails the half-open probe: open again, for longer.
@@ -116,12 +135,17 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     proxy.mode = "pass";
     const healedAt = performance.now();
     let recovered: Reply | undefined;
-    const serving = await closedLoop(2, 10_000, async () => {
-      const reply = await send();
-      if (reply.servedBy === SERVED_BY_FAULTY) recovered ??= reply;
-      else await sleep(50);
-      return reply;
-    }, () => recovered !== undefined);
+    const serving = await closedLoop(
+      2,
+      10_000,
+      async () => {
+        const reply = await send();
+        if (reply.servedBy === SERVED_BY_FAULTY) recovered ??= reply;
+        else await sleep(50);
+        return reply;
+      },
+      () => recovered !== undefined,
+    );
     for (const reply of serving) assertServed(reply, expected);
     assert.ok(recovered, "the healed origin got no traffic back within 10 s");
     log(`healed: o3 served again ${((recovered.startedAt - healedAt) / 1000).toFixed(1)} s after it healed`);
@@ -138,11 +162,15 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     const unreadyAt = performance.now();
     let down: OriginView | undefined;
     const noticing = closedLoop(CLIENTS, 10_000, send, () => down !== undefined);
-    await waitFor("o3 found down", async () => {
-      const view = await faultyView();
-      if (view.health.state === "down") down = view;
-      return down !== undefined;
-    }, 10_000);
+    await waitFor(
+      "o3 found down",
+      async () => {
+        const view = await faultyView();
+        if (view.health.state === "down") down = view;
+        return down !== undefined;
+      },
+      10_000,
+    );
     for (const reply of await noticing) assertServed(reply, expected);
     assert.equal(down!.usable, false);
     assert.match(down!.health.reason ?? "", /not ready \(503: injected fault/);
@@ -159,15 +187,22 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     proxy.mode = "pass";
     const readyAt = performance.now();
     let back: Reply | undefined;
-    const serving = await closedLoop(CLIENTS, 10_000, async () => {
-      const reply = await send();
-      if (reply.servedBy === SERVED_BY_FAULTY) back ??= reply;
-      return reply;
-    }, () => back !== undefined);
+    const serving = await closedLoop(
+      CLIENTS,
+      10_000,
+      async () => {
+        const reply = await send();
+        if (reply.servedBy === SERVED_BY_FAULTY) back ??= reply;
+        return reply;
+      },
+      () => back !== undefined,
+    );
     for (const reply of serving) assertServed(reply, expected);
     assert.ok(back, `o3 got no traffic back within 10 s of passing its checks: ${JSON.stringify(await stack.originViews())}`);
     assert.equal((await faultyView()).health.state, "ready");
-    log(`health: o3 found down ${(noticedMs / 1000).toFixed(1)} s after it stopped being ready (${hitsAtDown} requests reached it first); ${whileDown.length} requests while down, none to it; served again ${((back.startedAt - readyAt) / 1000).toFixed(1)} s after it was ready`);
+    log(
+      `health: o3 found down ${(noticedMs / 1000).toFixed(1)} s after it stopped being ready (${hitsAtDown} requests reached it first); ${whileDown.length} requests while down, none to it; served again ${((back.startedAt - readyAt) / 1000).toFixed(1)} s after it was ready`,
+    );
   });
 
   test("a slow origin: the requests sent to it end with 504 at their deadline, never later; its breaker opens and the rest are served elsewhere", async () => {
@@ -182,7 +217,9 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     proxy.mode = "pass";
     const slowHits = proxy.inferHits.slow;
     const outcome = tally(replies, (r) => (r.hung ? "hung" : `${r.status}`));
-    log(`slow origin: ${replies.length} requests ${JSON.stringify(outcome)}; ${slowHits} reached o3, answered at most ${Math.max(...replies.map((r) => r.elapsedMs)).toFixed(0)} ms after they were sent`);
+    log(
+      `slow origin: ${replies.length} requests ${JSON.stringify(outcome)}; ${slowHits} reached o3, answered at most ${Math.max(...replies.map((r) => r.elapsedMs)).toFixed(0)} ms after they were sent`,
+    );
     for (const reply of replies) {
       assert.equal(reply.hung, false, "a request got no answer");
       assert.ok(reply.status === 200 || reply.status === 504, `status ${reply.status}: ${reply.error}`);

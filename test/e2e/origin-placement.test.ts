@@ -32,15 +32,21 @@ const references = new References();
 let stack: PoolStack;
 
 describe("placement: origin models on the pool, auto models spilling from the edge", { timeout: FILE_TIMEOUT_MS }, () => {
-  before(async () => {
-    assertPrepared(HEAVY, WIDE);
-    stack = await PoolStack.start(cleanup, { label: "placement", origins: ["o1", "o2"] });
-  }, { timeout: START_TIMEOUT_MS });
+  before(
+    async () => {
+      assertPrepared(HEAVY, WIDE);
+      stack = await PoolStack.start(cleanup, { label: "placement", origins: ["o1", "o2"] });
+    },
+    { timeout: START_TIMEOUT_MS },
+  );
 
-  after(async () => {
-    await cleanup.run();
-    await references.release();
-  }, { timeout: STOP_TIMEOUT_MS });
+  after(
+    async () => {
+      await cleanup.run();
+      await references.release();
+    },
+    { timeout: STOP_TIMEOUT_MS },
+  );
 
   test("mlp-heavy with placement=origin: every origin loads it, the upload reports its signature, answers equal onnxruntime-node's", async () => {
     const manifest = manifestEntry(HEAVY);
@@ -73,7 +79,9 @@ describe("placement: origin models on the pool, auto models spilling from the ed
     // The origins serve it too: the OIP repository extension, with the origin token.
     for (const id of ["o1", "o2"] as const) {
       const load = await call(stack.originUrl(id), `/v2/repository/models/${WIDE.name}/load`, {
-        method: "POST", key: stack.originToken, body: JSON.stringify({ parameters: { version: WIDE.version } }),
+        method: "POST",
+        key: stack.originToken,
+        body: JSON.stringify({ parameters: { version: WIDE.version } }),
       });
       const text = await load.text();
       assert.equal(load.status, 200, `${id}: ${text}`);

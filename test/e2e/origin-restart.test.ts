@@ -45,12 +45,20 @@ async function runOnly(ids: OriginId[]): Promise<void> {
 async function untilServing(ids: OriginId[]): Promise<void> {
   const input = rows(HEAVY.width, 2, 1);
   const served = new Set<string>();
-  await closedLoop(4, 20_000, async () => {
-    const reply = await stack.infer(HEAVY, input, DEADLINE_MS);
-    served.add(reply.servedBy);
-    if (reply.status !== 200) await sleep(200);
-  }, () => ids.every((id) => served.has(`origin:${id}`)));
-  assert.ok(ids.every((id) => served.has(`origin:${id}`)), `only ${[...served].join(", ")} served within 20 s`);
+  await closedLoop(
+    4,
+    20_000,
+    async () => {
+      const reply = await stack.infer(HEAVY, input, DEADLINE_MS);
+      served.add(reply.servedBy);
+      if (reply.status !== 200) await sleep(200);
+    },
+    () => ids.every((id) => served.has(`origin:${id}`)),
+  );
+  assert.ok(
+    ids.every((id) => served.has(`origin:${id}`)),
+    `only ${[...served].join(", ")} served within 20 s`,
+  );
 }
 
 /** Each reply in order: 503s with Retry-After given at once while no origin can serve, then 200s. */
@@ -65,19 +73,25 @@ function assertRefusedThenServed(replies: Reply[]): void {
 }
 
 describe("restarts: origins killed, all down, back from a verified cache", { timeout: FILE_TIMEOUT_MS }, () => {
-  before(async () => {
-    assertPrepared(HEAVY, WIDE);
-    stack = await PoolStack.start(cleanup, { label: "restart", origins: ORIGINS });
-    heavySha256 = (await stack.upload(HEAVY, { placement: "origin", maxBatch: 64 })).version.sha256;
-    await stack.waitWarm(HEAVY, ORIGINS);
-    // An auto model: the edge keeps serving it whatever the origins do.
-    await stack.upload(WIDE, { placement: "auto", maxBatch: 64 });
-  }, { timeout: START_TIMEOUT_MS });
+  before(
+    async () => {
+      assertPrepared(HEAVY, WIDE);
+      stack = await PoolStack.start(cleanup, { label: "restart", origins: ORIGINS });
+      heavySha256 = (await stack.upload(HEAVY, { placement: "origin", maxBatch: 64 })).version.sha256;
+      await stack.waitWarm(HEAVY, ORIGINS);
+      // An auto model: the edge keeps serving it whatever the origins do.
+      await stack.upload(WIDE, { placement: "auto", maxBatch: 64 });
+    },
+    { timeout: START_TIMEOUT_MS },
+  );
 
-  after(async () => {
-    await cleanup.run();
-    await references.release();
-  }, { timeout: STOP_TIMEOUT_MS });
+  after(
+    async () => {
+      await cleanup.run();
+      await references.release();
+    },
+    { timeout: STOP_TIMEOUT_MS },
+  );
 
   test("SIGKILL of an origin with requests in flight: every request is served, those it held retried on the other, none past its deadline", async () => {
     await runOnly(ORIGINS);
@@ -94,16 +108,22 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
     await waitFor("o1 serving part of the load", async () => o1Before >= 2, 5_000);
     // Killed while it holds work: its report shows a request queued or running.
     let held: { queued: number; running: number } | undefined;
-    await waitFor("o1 holding a request", async () => {
-      const report = (await originHealth(stack.originUrl("o1"))).load;
-      if (report && report.queued + report.running > 0) held = report;
-      return held !== undefined;
-    }, 5_000);
+    await waitFor(
+      "o1 holding a request",
+      async () => {
+        const report = (await originHealth(stack.originUrl("o1"))).load;
+        if (report && report.queued + report.running > 0) held = report;
+        return held !== undefined;
+      },
+      5_000,
+    );
     killedAt = performance.now();
     await stack.killOrigin("o1");
     const replies = await load;
     const afterKill = replies.filter((r) => r.startedAt + r.elapsedMs > killedAt);
-    const outcome = tally(afterKill, (r) => (r.status === 200 ? `200 ${r.servedBy}${/after \d tries/.test(serverTiming(r)) ? " (retried)" : ""}` : String(r.hung ? "hung" : r.status)));
+    const outcome = tally(afterKill, (r) =>
+      r.status === 200 ? `200 ${r.servedBy}${/after \d tries/.test(serverTiming(r)) ? " (retried)" : ""}` : String(r.hung ? "hung" : r.status),
+    );
     log(`kill: o1 held ${JSON.stringify(held)} at the kill; answers after it: ${JSON.stringify(outcome)}`);
     for (const reply of replies) {
       assert.equal(reply.hung, false, "a request got no answer");
@@ -120,14 +140,23 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
   test("every origin down: origin models get 503 with Retry-After at once; auto models stay at the edge", async () => {
     await runOnly([]);
     const replies: Reply[] = [];
-    await waitFor("every breaker open", async () => {
-      const reply = await stack.infer(HEAVY, rows(HEAVY.width, 1, 3), DEADLINE_MS);
-      replies.push(reply);
-      return /no origin is available/.test(reply.error ?? "");
-    }, 10_000);
+    await waitFor(
+      "every breaker open",
+      async () => {
+        const reply = await stack.infer(HEAVY, rows(HEAVY.width, 1, 3), DEADLINE_MS);
+        replies.push(reply);
+        return /no origin is available/.test(reply.error ?? "");
+      },
+      10_000,
+    );
     assertRefusedThenServed(replies);
-    assert.ok(replies.every((r) => r.status === 503), "served with every origin down");
-    log(`all down: ${replies.length} requests, 503 in ${replies.map((r) => r.elapsedMs.toFixed(0)).join(", ")} ms; Retry-After ${replies.at(-1)!.headers.get("retry-after")} s`);
+    assert.ok(
+      replies.every((r) => r.status === 503),
+      "served with every origin down",
+    );
+    log(
+      `all down: ${replies.length} requests, 503 in ${replies.map((r) => r.elapsedMs.toFixed(0)).join(", ")} ms; Retry-After ${replies.at(-1)!.headers.get("retry-after")} s`,
+    );
     const wideInput = rows(WIDE.width, 16, 2026);
     const auto = await stack.infer(WIDE, wideInput, 2_000);
     assertServed(auto, await references.output(WIDE, wideInput));
@@ -162,12 +191,17 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
       calling = false;
       await callingDone;
     }
-    log(`restart: o1 ready ${((readyAt - restartedAt) / 1000).toFixed(1)} s after its start, served through the edge ${((servedAt! - readyAt) / 1000).toFixed(1)} s after ready; ${JSON.stringify(tally(replies, (r) => String(r.status)))}`);
+    log(
+      `restart: o1 ready ${((readyAt - restartedAt) / 1000).toFixed(1)} s after its start, served through the edge ${((servedAt! - readyAt) / 1000).toFixed(1)} s after ready; ${JSON.stringify(tally(replies, (r) => String(r.status)))}`,
+    );
     assertRefusedThenServed(replies);
     assert.equal(replies.at(-1)!.servedBy, "origin:o1");
     const origin = stack.origin("o1");
     assert.equal((await originHealth(origin.url)).models.find((m) => m.name === HEAVY.name)?.source, "cache");
-    assert.ok(origin.logs.some((line) => /mlp-heavy@1 ready in .*bytes from cache/.test(line)), origin.logs.join("\n"));
+    assert.ok(
+      origin.logs.some((line) => /mlp-heavy@1 ready in .*bytes from cache/.test(line)),
+      origin.logs.join("\n"),
+    );
     assert.equal(sha256File(cachedHeavy("o1")), heavySha256, "the cached file is not the registry's bytes");
     const input = rows(HEAVY.width, 64, 5);
     assertServed(await stack.infer(HEAVY, input, DEADLINE_MS), await references.output(HEAVY, input));
@@ -184,8 +218,14 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
     }
     assert.notEqual(sha256File(cachedHeavy("o1")), heavySha256);
     const origin = await stack.startOrigin("o1", [HEAVY]);
-    assert.ok(origin.logs.some((line) => /refusing the cached .*mlp-heavy.* sha256/.test(line)), origin.logs.join("\n"));
-    assert.ok(origin.logs.some((line) => /mlp-heavy@1 ready in .*bytes from edge/.test(line)), origin.logs.join("\n"));
+    assert.ok(
+      origin.logs.some((line) => /refusing the cached .*mlp-heavy.* sha256/.test(line)),
+      origin.logs.join("\n"),
+    );
+    assert.ok(
+      origin.logs.some((line) => /mlp-heavy@1 ready in .*bytes from edge/.test(line)),
+      origin.logs.join("\n"),
+    );
     assert.equal((await originHealth(origin.url)).models.find((m) => m.name === HEAVY.name)?.source, "edge");
     assert.equal(sha256File(cachedHeavy("o1")), heavySha256, "the fetched cache file does not match the registry's sha256");
     const input = rows(HEAVY.width, 64, 5);

@@ -48,12 +48,15 @@ const cleanup = new Cleanup();
 let stack: Stack | undefined;
 let keys: Record<Tier, TenantKey[]>;
 
-before(async () => {
-  stack = await cleanup.start(Stack.start({ port: await freePort(), label: "e2e-overload", signal: cleanup.signal }), (started) => started.stop());
-  await stack.upload(MODEL, "1", fixtureFile("mlp-wide.onnx"), { maxBatch: ROWS, minReplicas: 1, maxReplicas: 1 });
-  keys = { premium: [], standard: [], free: [] };
-  for (const tier of TIER_ORDER) keys[tier] = await stack.tenants(tier, TENANTS[tier]);
-}, { timeout: 150_000 });
+before(
+  async () => {
+    stack = await cleanup.start(Stack.start({ port: await freePort(), label: "e2e-overload", signal: cleanup.signal }), (started) => started.stop());
+    await stack.upload(MODEL, "1", fixtureFile("mlp-wide.onnx"), { maxBatch: ROWS, minReplicas: 1, maxReplicas: 1 });
+    keys = { premium: [], standard: [], free: [] };
+    for (const tier of TIER_ORDER) keys[tier] = await stack.tenants(tier, TENANTS[tier]);
+  },
+  { timeout: 150_000 },
+);
 
 after(() => cleanup.run(), { timeout: 60_000 });
 
@@ -61,7 +64,13 @@ let wideBody: ReturnType<typeof mlpWideRows> | undefined;
 
 function wideRequest(tier: Tier, tenant: TenantKey): RequestSpec {
   const body = (wideBody ??= mlpWideRows(ROWS));
-  return { path: `/v2/models/${MODEL}/infer`, body: body.body, headers: { ...body.headers, authorization: `Bearer ${tenant.key}` }, timeoutMs: TIERS[tier].defaultDeadlineMs + 2_000, label: tier };
+  return {
+    path: `/v2/models/${MODEL}/infer`,
+    body: body.body,
+    headers: { ...body.headers, authorization: `Bearer ${tenant.key}` },
+    timeoutMs: TIERS[tier].defaultDeadlineMs + 2_000,
+    label: tier,
+  };
 }
 
 function describe(outcomes: Outcome[]): string {
@@ -77,7 +86,9 @@ function describe(outcomes: Outcome[]): string {
       `router ${percentile(router, 0.5).toFixed(0)}/${percentile(router, 0.99).toFixed(0)} ms`
     );
   });
-  const messages = [...new Set(outcomes.filter((o) => o.status !== 200).map((o) => `${o.label} ${o.status}: ${o.message ?? o.error}`.replace(/\d+(\.\d+)?/g, "N")))];
+  const messages = [
+    ...new Set(outcomes.filter((o) => o.status !== 200).map((o) => `${o.label} ${o.status}: ${o.message ?? o.error}`.replace(/\d+(\.\d+)?/g, "N"))),
+  ];
   return [...lines, ...messages.slice(0, 10)].join("\n");
 }
 
@@ -124,7 +135,10 @@ test("overload at 2x one replica's capacity: premium served in time, free shed, 
   const premium = of("premium");
   const inTime = premium.filter((o) => o.status === 200 && (o.server?.total ?? Number.POSITIVE_INFINITY) <= TIERS.premium.defaultDeadlineMs).length;
   assert.ok(premium.length >= 30, `too few premium requests to judge: ${report}`);
-  assert.ok(inTime >= PREMIUM_WITHIN_DEADLINE * premium.length, `premium within its deadline: ${inTime}/${premium.length} (< ${PREMIUM_WITHIN_DEADLINE * 100}%)\n${report}`);
+  assert.ok(
+    inTime >= PREMIUM_WITHIN_DEADLINE * premium.length,
+    `premium within its deadline: ${inTime}/${premium.length} (< ${PREMIUM_WITHIN_DEADLINE * 100}%)\n${report}`,
+  );
 
   const free = of("free");
   const refused = free.filter((o) => o.status === 429 || o.status === 503);

@@ -35,15 +35,37 @@ const keysFile = join(scratch, "keys.json");
 const cleanup = new Cleanup();
 const references = new References();
 
-interface Tensor { name: string; datatype: string; shape: number[]; data: number[] }
-interface Fixture { model: string; version: string; inputs: Tensor[]; outputs: Tensor[] }
-interface Keys { admin: string; free: string; standard: string; premium: string }
-interface Stack { child: ChildProcess; output: () => string; forget: () => void }
+interface Tensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: number[];
+}
+interface Fixture {
+  model: string;
+  version: string;
+  inputs: Tensor[];
+  outputs: Tensor[];
+}
+interface Keys {
+  admin: string;
+  free: string;
+  standard: string;
+  premium: string;
+}
+interface Stack {
+  child: ChildProcess;
+  output: () => string;
+  forget: () => void;
+}
 
-after(async () => {
-  await cleanup.run();
-  await references.release();
-}, { timeout: STOP_TIMEOUT_MS });
+after(
+  async () => {
+    await cleanup.run();
+    await references.release();
+  },
+  { timeout: STOP_TIMEOUT_MS },
+);
 cleanup.finally(() => rmSync(scratch, { recursive: true, force: true }));
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -70,11 +92,19 @@ async function startStack(): Promise<Stack> {
     process.execPath,
     [
       join(REPO_ROOT, "scripts/start.ts"),
-      "--port", String(PORT), "--origin-port", String(ORIGIN_PORT), "--host", HOST,
-      "--persist-to", join(scratch, "state"),
-      "--keys-file", keysFile,
+      "--port",
+      String(PORT),
+      "--origin-port",
+      String(ORIGIN_PORT),
+      "--host",
+      HOST,
+      "--persist-to",
+      join(scratch, "state"),
+      "--keys-file",
+      keysFile,
       // Its own admin token: the user's .dev.vars is neither read nor written.
-      "--dev-vars", join(scratch, "dev.vars"),
+      "--dev-vars",
+      join(scratch, "dev.vars"),
     ],
     { cwd: REPO_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -194,68 +224,75 @@ async function assertHeavyServed(key: string, loadTimeoutMs: number): Promise<vo
   assert.equal(reply.servedBy, "origin:local");
 }
 
-test("the local stack: demo models, the origin's model, tiers, auth errors, restart on the same state", { timeout: 2 * START_TIMEOUT_MS + 120_000 }, async (t) => {
-  assert.equal(await portOpen(), false, `port ${PORT} is taken; the test needs it free`);
-  assertPrepared(HEAVY);
-  const fixtures = demoFixtures();
-  let stack = await startStack();
-  const keysText = readFileSync(keysFile, "utf8");
-  const keys = readKeys();
+test(
+  "the local stack: demo models, the origin's model, tiers, auth errors, restart on the same state",
+  { timeout: 2 * START_TIMEOUT_MS + 120_000 },
+  async (t) => {
+    assert.equal(await portOpen(), false, `port ${PORT} is taken; the test needs it free`);
+    assertPrepared(HEAVY);
+    const fixtures = demoFixtures();
+    let stack = await startStack();
+    const keysText = readFileSync(keysFile, "utf8");
+    const keys = readKeys();
 
-  await t.test("writes a 0600 keys file with an admin token and a key per tier", () => {
-    for (const name of ["admin", "free", "standard", "premium"] as const) assert.ok(keys[name], `${name} key`);
-    assert.equal(statSync(keysFile).mode & 0o777, 0o600);
-  });
+    await t.test("writes a 0600 keys file with an admin token and a key per tier", () => {
+      for (const name of ["admin", "free", "standard", "premium"] as const) assert.ok(keys[name], `${name} key`);
+      assert.equal(statSync(keysFile).mode & 0o777, 0o600);
+    });
 
-  await t.test("the demo models answer the fixtures like onnxruntime-node", async () => {
-    for (const fixture of fixtures) await assertFixture(fixture, keys.premium);
-  });
+    await t.test("the demo models answer the fixtures like onnxruntime-node", async () => {
+      for (const fixture of fixtures) await assertFixture(fixture, keys.premium);
+    });
 
-  await t.test("the origin-placed demo model (mlp-heavy) answers through the local origin like onnxruntime-node", async () => {
-    // The upload answered once the origin had it warm: no waiting.
-    await assertHeavyServed(keys.premium, 0);
-  });
+    await t.test("the origin-placed demo model (mlp-heavy) answers through the local origin like onnxruntime-node", async () => {
+      // The upload answered once the origin had it warm: no waiting.
+      await assertHeavyServed(keys.premium, 0);
+    });
 
-  await t.test("every tier's key works", async () => {
-    const mlp = fixtures.find((f) => f.model === "mlp-tiny")!;
-    for (const tier of ["free", "standard", "premium"] as const) {
-      const metadata = await call("/v2/models/mlp-tiny", { key: keys[tier] });
-      assert.equal(metadata.status, 200, `${tier}: ${await metadata.text()}`);
-      await assertFixture(mlp, keys[tier]);
-    }
-  });
+    await t.test("every tier's key works", async () => {
+      const mlp = fixtures.find((f) => f.model === "mlp-tiny")!;
+      for (const tier of ["free", "standard", "premium"] as const) {
+        const metadata = await call("/v2/models/mlp-tiny", { key: keys[tier] });
+        assert.equal(metadata.status, 200, `${tier}: ${await metadata.text()}`);
+        await assertFixture(mlp, keys[tier]);
+      }
+    });
 
-  await t.test("auth errors: no key 401, unknown key 401, tenant key on admin 403", async () => {
-    const body = JSON.stringify({ inputs: fixtures.find((f) => f.model === "mlp-tiny")!.inputs });
-    const none = await call("/v2/models/mlp-tiny/infer", { method: "POST", body });
-    assert.equal(none.status, 401);
-    assert.equal(typeof ((await none.json()) as { error: unknown }).error, "string");
-    const unknown = await call("/v2/models/mlp-tiny/infer", { method: "POST", body, key: "hp_not-a-real-key" });
-    assert.equal(unknown.status, 401);
-    await unknown.body?.cancel();
-    const admin = await call("/admin/models", { key: keys.premium });
-    assert.equal(admin.status, 403);
-    await admin.body?.cancel();
-  });
+    await t.test("auth errors: no key 401, unknown key 401, tenant key on admin 403", async () => {
+      const body = JSON.stringify({ inputs: fixtures.find((f) => f.model === "mlp-tiny")!.inputs });
+      const none = await call("/v2/models/mlp-tiny/infer", { method: "POST", body });
+      assert.equal(none.status, 401);
+      assert.equal(typeof ((await none.json()) as { error: unknown }).error, "string");
+      const unknown = await call("/v2/models/mlp-tiny/infer", { method: "POST", body, key: "hp_not-a-real-key" });
+      assert.equal(unknown.status, 401);
+      await unknown.body?.cancel();
+      const admin = await call("/admin/models", { key: keys.premium });
+      assert.equal(admin.status, 403);
+      await admin.body?.cancel();
+    });
 
-  await t.test("malformed JSON is a 400 and the stack keeps serving", async () => {
-    const bad = await call("/v2/models/mlp-tiny/infer", { method: "POST", key: keys.standard, body: '{"inputs": [' });
-    assert.equal(bad.status, 400);
-    assert.equal(typeof ((await bad.json()) as { error: unknown }).error, "string");
-    await assertFixture(fixtures.find((f) => f.model === "mlp-tiny")!, keys.standard);
-  });
+    await t.test("malformed JSON is a 400 and the stack keeps serving", async () => {
+      const bad = await call("/v2/models/mlp-tiny/infer", { method: "POST", key: keys.standard, body: '{"inputs": [' });
+      assert.equal(bad.status, 400);
+      assert.equal(typeof ((await bad.json()) as { error: unknown }).error, "string");
+      await assertFixture(
+        fixtures.find((f) => f.model === "mlp-tiny")!,
+        keys.standard,
+      );
+    });
 
-  const snapshot = await registrySnapshot(keys.admin);
-  assert.equal((snapshot as unknown[]).length, REGISTERED.length);
-  await stopStack(stack);
-
-  await t.test("a restart reuses the state: same keys, no re-registration, still serving", async () => {
-    stack = await startStack();
-    assert.equal(readFileSync(keysFile, "utf8"), keysText, "keys file changed on restart");
-    assert.doesNotMatch(stack.output(), /uploading|created tenant/);
-    assert.deepEqual(await registrySnapshot(keys.admin), snapshot);
-    for (const fixture of fixtures.filter((f) => f.model !== "ppocr-rec")) await assertFixture(fixture, keys.premium);
-    await assertHeavyServed(keys.premium, ORIGIN_RELOAD_TIMEOUT_MS);
+    const snapshot = await registrySnapshot(keys.admin);
+    assert.equal((snapshot as unknown[]).length, REGISTERED.length);
     await stopStack(stack);
-  });
-});
+
+    await t.test("a restart reuses the state: same keys, no re-registration, still serving", async () => {
+      stack = await startStack();
+      assert.equal(readFileSync(keysFile, "utf8"), keysText, "keys file changed on restart");
+      assert.doesNotMatch(stack.output(), /uploading|created tenant/);
+      assert.deepEqual(await registrySnapshot(keys.admin), snapshot);
+      for (const fixture of fixtures.filter((f) => f.model !== "ppocr-rec")) await assertFixture(fixture, keys.premium);
+      await assertHeavyServed(keys.premium, ORIGIN_RELOAD_TIMEOUT_MS);
+      await stopStack(stack);
+    });
+  },
+);

@@ -29,7 +29,10 @@ describe("launchOrigin", () => {
       await assert.rejects(launched, /exited \(1\) before it listened on 127\.0\.0\.1:\d+:[\s\S]*EADDRINUSE/);
     } finally {
       // Taken in by the stranger, it would get the port once the stranger closes: stop it.
-      await launched.then((origin) => origin.stop(), () => undefined);
+      await launched.then(
+        (origin) => origin.stop(),
+        () => undefined,
+      );
       stranger.closeAllConnections();
       await new Promise<void>((resolve) => stranger.close(() => resolve()));
     }
@@ -37,7 +40,14 @@ describe("launchOrigin", () => {
 
   test("resolves once its own child listens on the port it was given", { timeout: 30_000 }, async () => {
     const [port] = await freePorts(1);
-    const origin = await launchOrigin({ port: port!, edge: "http://127.0.0.1:9", token: TOKEN, models: [], cacheDir: join(scratch, "free"), readyTimeoutMs: 20_000 });
+    const origin = await launchOrigin({
+      port: port!,
+      edge: "http://127.0.0.1:9",
+      token: TOKEN,
+      models: [],
+      cacheDir: join(scratch, "free"),
+      readyTimeoutMs: 20_000,
+    });
     try {
       assert.equal(await origin.listening, port);
       assert.equal(origin.url, `http://127.0.0.1:${port}`);

@@ -70,12 +70,18 @@ describe("origin model cache", () => {
       // Written to a temporary name and renamed: nothing else is left beside the file and its record.
       assert.deepEqual(readdirSync(join(cacheDir, name, "1")).sort(), [`${shaOf(name)}.onnx`, "record.json"].sort());
     }
-    assert.ok(first.some((l) => l.includes("mlp-heavy@1 ready") && l.includes("bytes from edge")), first.join("\n"));
+    assert.ok(
+      first.some((l) => l.includes("mlp-heavy@1 ready") && l.includes("bytes from edge")),
+      first.join("\n"),
+    );
 
     const second = await startAndStop();
     assert.deepEqual([fetches("mlp-tiny"), fetches("mlp-heavy")], [1, 1], "bytes come from the cache");
     assert.equal(edge.counts.get("record mlp-heavy@1"), 2, "the record is asked for again: the edge says which sha256 is current");
-    assert.ok(second.some((l) => l.includes("mlp-heavy@1 ready") && l.includes("bytes from cache")), second.join("\n"));
+    assert.ok(
+      second.some((l) => l.includes("mlp-heavy@1 ready") && l.includes("bytes from cache")),
+      second.join("\n"),
+    );
   });
 
   test("a cached file changed on disk is refused, logged and fetched again", async () => {
@@ -85,20 +91,34 @@ describe("origin model cache", () => {
     bytes[middle] = bytes[middle]! ^ 0xff; // same size, one byte flipped
     writeFileSync(path, bytes);
     const logs = await startAndStop();
-    assert.ok(logs.some((l) => l.includes("refusing the cached") && l.includes(path)), logs.join("\n"));
+    assert.ok(
+      logs.some((l) => l.includes("refusing the cached") && l.includes(path)),
+      logs.join("\n"),
+    );
     assert.deepEqual([fetches("mlp-tiny"), fetches("mlp-heavy")], [2, 1]);
     assert.equal(sha256(readFileSync(path)), shaOf("mlp-tiny"), "the good file is back");
   });
 
   test("with the edge unreachable, a restart serves from the cached record and file", async () => {
     const logs = await startAndStop(`http://127.0.0.1:${PORT.nothing}`);
-    assert.ok(logs.some((l) => l.includes("using the cached record of mlp-heavy@1")), logs.join("\n"));
+    assert.ok(
+      logs.some((l) => l.includes("using the cached record of mlp-heavy@1")),
+      logs.join("\n"),
+    );
   });
 });
 
 describe("origin start-up", () => {
   test("--ep webgpu --strict exits 1 with the reason when no GPU answers", async (t) => {
-    const origin = await launchOrigin({ port: PORT.strict, edge: edge.url, token: TOKEN, models: [], cacheDir, args: ["--ep", "webgpu", "--strict"], readyTimeoutMs: 0 });
+    const origin = await launchOrigin({
+      port: PORT.strict,
+      edge: edge.url,
+      token: TOKEN,
+      models: [],
+      cacheDir,
+      args: ["--ep", "webgpu", "--strict"],
+      readyTimeoutMs: 0,
+    });
     const code = await Promise.race([origin.exited, new Promise<"running">((r) => setTimeout(() => r("running"), 20_000).unref())]);
     if (code === "running") {
       await origin.stop();
@@ -106,7 +126,10 @@ describe("origin start-up", () => {
       return;
     }
     assert.equal(code, 1);
-    assert.ok(origin.logs.some((l) => /cannot start: execution provider 'webgpu' is unavailable: .+--strict/.test(l)), origin.logs.join("\n"));
+    assert.ok(
+      origin.logs.some((l) => /cannot start: execution provider 'webgpu' is unavailable: .+--strict/.test(l)),
+      origin.logs.join("\n"),
+    );
   });
 
   test("a bad command line exits 2 and says what is wrong", () => {

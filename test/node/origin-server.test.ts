@@ -36,8 +36,22 @@ before(async () => {
   edge = await startDevEdge({ port: PORT.edge, token: TOKEN, modelsDir: MODELS_DIR, repoRoot: REPO_ROOT, maxQueueDelayMs: 5 });
   // --ep webgpu: without a GPU (CI, this machine) it must say why in one line and serve on cpu.
   [batching, unbatched] = await Promise.all([
-    launchOrigin({ port: PORT.batching, edge: edge.url, token: TOKEN, models: ["mlp-tiny@1", "mlp-heavy@1"], cacheDir: join(scratch, "a"), args: ["--id", "test-a", "--ep", "webgpu"] }),
-    launchOrigin({ port: PORT.unbatched, edge: edge.url, token: TOKEN, models: ["mlp-tiny@1"], cacheDir: join(scratch, "b"), args: ["--id", "test-b", "--batching", "off"] }),
+    launchOrigin({
+      port: PORT.batching,
+      edge: edge.url,
+      token: TOKEN,
+      models: ["mlp-tiny@1", "mlp-heavy@1"],
+      cacheDir: join(scratch, "a"),
+      args: ["--id", "test-a", "--ep", "webgpu"],
+    }),
+    launchOrigin({
+      port: PORT.unbatched,
+      edge: edge.url,
+      token: TOKEN,
+      models: ["mlp-tiny@1"],
+      cacheDir: join(scratch, "b"),
+      args: ["--id", "test-b", "--batching", "off"],
+    }),
   ]);
   for (const name of ["mlp-tiny", "mlp-heavy"]) reference.set(name, await ort.InferenceSession.create(join(MODELS_DIR, name, "1", "model.onnx")));
 });
@@ -62,8 +76,16 @@ interface Reply {
   error?: string;
 }
 
-async function infer(url: string, path: string, inputs: Tensor[], options: { binaryIn?: boolean; binaryOut?: boolean; parameters?: Record<string, unknown>; token?: string | null } = {}): Promise<Reply> {
-  const encoded = encodeInferRequest({ inputs, binaryByDefault: options.binaryOut ?? false, parameters: options.parameters }, { binary: options.binaryIn ?? false });
+async function infer(
+  url: string,
+  path: string,
+  inputs: Tensor[],
+  options: { binaryIn?: boolean; binaryOut?: boolean; parameters?: Record<string, unknown>; token?: string | null } = {},
+): Promise<Reply> {
+  const encoded = encodeInferRequest(
+    { inputs, binaryByDefault: options.binaryOut ?? false, parameters: options.parameters },
+    { binary: options.binaryIn ?? false },
+  );
   return post(`${url}${path}`, encoded.body, encoded.headerLength, options.token);
 }
 
@@ -74,7 +96,8 @@ async function post(url: string, body: Uint8Array | string, headerLength?: numbe
   const response = await fetch(url, { method: "POST", body, headers, signal: AbortSignal.timeout(20_000) });
   const bytes = new Uint8Array(await response.arrayBuffer());
   const length = response.headers.get("inference-header-content-length");
-  if (response.status !== 200) return { status: response.status, headers: response.headers, error: (JSON.parse(new TextDecoder().decode(bytes)) as { error: string }).error };
+  if (response.status !== 200)
+    return { status: response.status, headers: response.headers, error: (JSON.parse(new TextDecoder().decode(bytes)) as { error: string }).error };
   return { status: 200, headers: response.headers, result: decodeInferResponse(bytes, length === null ? undefined : Number(length)) };
 }
 
@@ -89,7 +112,8 @@ function assertClose(actual: Tensor | undefined, want: Float32Array, what: strin
   assert.equal(actual.datatype, "FP32");
   const got = actual.data as Float32Array;
   assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5, `${what}: element ${i} is ${got[i]}, onnxruntime-node gives ${want[i]}`);
+  for (let i = 0; i < want.length; i++)
+    assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5, `${what}: element ${i} is ${got[i]}, onnxruntime-node gives ${want[i]}`);
 }
 
 const batchOf = (reply: Reply): number => Number(/batch;desc="(\d+)"/.exec(reply.headers.get("server-timing") ?? "")?.[1]);
@@ -100,8 +124,17 @@ describe("origin server", () => {
     assert.equal(health.status, 200);
     const body = (await health.json()) as { ep: string; models: { name: string; state: string; serviceTimes: unknown[] }[] };
     if (body.ep === "cpu") assert.equal(batching.logs.filter((l) => l.includes("falling back to cpu")).length, 1, batching.logs.join("\n"));
-    assert.deepEqual(body.models.map((m) => [m.name, m.state]), [["mlp-tiny", "ready"], ["mlp-heavy", "ready"]]);
-    assert.ok(body.models.every((m) => m.serviceTimes.length >= 1), "warm-up runs seed the service-time estimates");
+    assert.deepEqual(
+      body.models.map((m) => [m.name, m.state]),
+      [
+        ["mlp-tiny", "ready"],
+        ["mlp-heavy", "ready"],
+      ],
+    );
+    assert.ok(
+      body.models.every((m) => m.serviceTimes.length >= 1),
+      "warm-up runs seed the service-time estimates",
+    );
     assert.equal(health.headers.get("x-served-by"), "origin:test-a");
     const load = JSON.parse(health.headers.get("x-hotpath-load") ?? "null") as Record<string, number>;
     assert.deepEqual(Object.keys(load).sort(), ["backlogMs", "gapMs", "queued", "running", "waitAheadMs"]);
@@ -139,11 +172,19 @@ describe("origin server", () => {
   test("every route but live and ready needs the origin token: 401 without, 403 with another", async () => {
     const body = JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: new Array(16).fill(0) }] });
     const calls: [string, string, string | undefined][] = [
-      ["POST", "/v2/models/mlp-tiny/infer", body], ["GET", "/v2", undefined], ["GET", "/v2/models/mlp-tiny", undefined],
-      ["GET", "/v2/models/mlp-tiny/ready", undefined], ["POST", "/v2/repository/models/mlp-heavy/load", "{}"], ["POST", "/v2/repository/index", undefined],
+      ["POST", "/v2/models/mlp-tiny/infer", body],
+      ["GET", "/v2", undefined],
+      ["GET", "/v2/models/mlp-tiny", undefined],
+      ["GET", "/v2/models/mlp-tiny/ready", undefined],
+      ["POST", "/v2/repository/models/mlp-heavy/load", "{}"],
+      ["POST", "/v2/repository/index", undefined],
     ];
     for (const [method, path, payload] of calls) {
-      for (const [authorization, status] of [[undefined, 401], ["Bearer not-the-token", 403], ["Basic abc", 401]] as const) {
+      for (const [authorization, status] of [
+        [undefined, 401],
+        ["Bearer not-the-token", 403],
+        ["Basic abc", 401],
+      ] as const) {
         const response = await fetch(`${batching.url}${path}`, { method, body: payload, headers: authorization ? { authorization } : {} });
         assert.equal(response.status, status, `${method} ${path} with ${authorization}`);
         assert.equal(typeof ((await response.json()) as { error: unknown }).error, "string");
@@ -154,7 +195,8 @@ describe("origin server", () => {
 
   test("bad input is a 400 that says what is wrong; unknown models and versions are 404", async () => {
     const url = `${batching.url}/v2/models/mlp-tiny/infer`;
-    const input = (extra: Record<string, unknown>) => JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: new Array(16).fill(0.5), ...extra }] });
+    const input = (extra: Record<string, unknown>) =>
+      JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: new Array(16).fill(0.5), ...extra }] });
     const cases: [string | Uint8Array, RegExp, number?][] = [
       ["{not json", /not valid JSON/],
       [JSON.stringify({ inputs: [] }), /non-empty array/],
@@ -162,7 +204,10 @@ describe("origin server", () => {
       [input({ datatype: "FP64" }), /must be FP32/],
       [input({ name: "x" }), /has no input 'x'/],
       [input({ data: [1, 2] }), /2 elements|does not match|shape/i],
-      [JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [65, 16], data: new Array(65 * 16).fill(0) }] }), /exceeds the model's max_batch 64/],
+      [
+        JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [65, 16], data: new Array(65 * 16).fill(0) }] }),
+        /exceeds the model's max_batch 64/,
+      ],
       [JSON.stringify({ inputs: JSON.parse(input({})).inputs, outputs: [{ name: "nope" }] }), /no output 'nope'/],
       [JSON.stringify({ inputs: JSON.parse(input({})).inputs, parameters: { priority: -1 } }), /parameters.priority/],
       [JSON.stringify({ inputs: JSON.parse(input({})).inputs, parameters: { timeout: "soon" } }), /parameters.timeout/],
@@ -184,12 +229,25 @@ describe("origin server", () => {
     assert.equal((await load("mlp-heavy", "{}")).status, 400, "no version");
     assert.equal((await load("not-a-model", JSON.stringify({ parameters: { version: "1" } }))).status, 404);
     assert.equal((await load("mlp-heavy", JSON.stringify({ parameters: { version: ".." } }))).status, 400, "versions name cache folders");
-    const loaded = await fetch(`${unbatched.url}/v2/repository/models/mlp-heavy/load`, { method: "POST", body: JSON.stringify({ parameters: { version: "1" } }), headers: { authorization: `Bearer ${TOKEN}` } });
+    const loaded = await fetch(`${unbatched.url}/v2/repository/models/mlp-heavy/load`, {
+      method: "POST",
+      body: JSON.stringify({ parameters: { version: "1" } }),
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     assert.equal(loaded.status, 200);
     assert.equal(((await loaded.json()) as { loaded: boolean }).loaded, true);
     assert.equal((await fetch(`${unbatched.url}/v2/health/ready`)).status, 200, "a failed load does not leave the origin unready");
-    const index = (await (await fetch(`${unbatched.url}/v2/repository/index`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { name: string; state: string }[];
-    assert.deepEqual(index.map((m) => [m.name, m.state]), [["mlp-tiny", "READY"], ["mlp-heavy", "READY"]]);
+    const index = (await (await fetch(`${unbatched.url}/v2/repository/index`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      name: string;
+      state: string;
+    }[];
+    assert.deepEqual(
+      index.map((m) => [m.name, m.state]),
+      [
+        ["mlp-tiny", "READY"],
+        ["mlp-heavy", "READY"],
+      ],
+    );
   });
 
   test("batching on and off give the same outputs; only the batching origin merges requests", async () => {
@@ -213,6 +271,9 @@ describe("origin server", () => {
       assertClose(alone[k]!.result!.outputs[0], want, `unbatched request ${k}`);
       assert.equal(batchOf(alone[k]!), sizes[k], `with batching off, request ${k} runs alone`);
     }
-    assert.ok(merged.some((reply, k) => batchOf(reply) > sizes[k]!), `some requests shared a run: ${merged.map(batchOf).join(",")}`);
+    assert.ok(
+      merged.some((reply, k) => batchOf(reply) > sizes[k]!),
+      `some requests shared a run: ${merged.map(batchOf).join(",")}`,
+    );
   });
 });

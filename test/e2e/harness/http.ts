@@ -67,9 +67,21 @@ export async function infer(baseUrl: string, key: string, model: string, input: 
   if (headerLength !== undefined) headers["inference-header-content-length"] = String(headerLength);
   const startedAt = performance.now();
   try {
-    const response = await fetch(`${baseUrl}/v2/models/${model}/infer`, { method: "POST", body, headers, signal: AbortSignal.timeout(deadlineMs + HANG_SLACK_MS) });
+    const response = await fetch(`${baseUrl}/v2/models/${model}/infer`, {
+      method: "POST",
+      body,
+      headers,
+      signal: AbortSignal.timeout(deadlineMs + HANG_SLACK_MS),
+    });
     const bytes = new Uint8Array(await response.arrayBuffer());
-    const reply = { status: response.status, headers: response.headers, elapsedMs: performance.now() - startedAt, hung: false, servedBy: response.headers.get("x-served-by") ?? "", startedAt };
+    const reply = {
+      status: response.status,
+      headers: response.headers,
+      elapsedMs: performance.now() - startedAt,
+      hung: false,
+      servedBy: response.headers.get("x-served-by") ?? "",
+      startedAt,
+    };
     if (response.status !== 200) return { ...reply, error: errorText(new TextDecoder().decode(bytes)) };
     const length = response.headers.get("inference-header-content-length");
     const result = decodeInferResponse(bytes, length === null ? undefined : Number(length));

@@ -86,10 +86,28 @@ export class PoolStack {
     }
     // The env file replaces .dev.vars and overrides wrangler.toml's [vars].
     const envFile = join(scratch, "edge.env");
-    const vars = { ADMIN_TOKEN: stack.adminToken, ORIGIN_TOKEN: stack.originToken, ORIGINS: JSON.stringify(listed), HOST_MAX_QUEUE_LENGTH: String(EDGE_QUEUE_LENGTH) };
-    writeFileSync(envFile, Object.entries(vars).map(([name, value]) => `${name}=${value}\n`).join(""), { mode: 0o600 });
+    const vars = {
+      ADMIN_TOKEN: stack.adminToken,
+      ORIGIN_TOKEN: stack.originToken,
+      ORIGINS: JSON.stringify(listed),
+      HOST_MAX_QUEUE_LENGTH: String(EDGE_QUEUE_LENGTH),
+    };
+    writeFileSync(
+      envFile,
+      Object.entries(vars)
+        .map(([name, value]) => `${name}=${value}\n`)
+        .join(""),
+      { mode: 0o600 },
+    );
     const edge = cleanup.start(
-      startWranglerDev({ host: HOST, port: edgePort, persistTo: join(scratch, "state"), envFile, readyTimeoutMs: EDGE_READY_TIMEOUT_MS, signal: cleanup.signal }),
+      startWranglerDev({
+        host: HOST,
+        port: edgePort,
+        persistTo: join(scratch, "state"),
+        envFile,
+        readyTimeoutMs: EDGE_READY_TIMEOUT_MS,
+        signal: cleanup.signal,
+      }),
       (dev) => dev.stop(),
     );
     await Promise.all([edge, ...options.origins.map((id) => stack.startOrigin(id, []))]);
@@ -131,8 +149,14 @@ export class PoolStack {
   async startOrigin(id: OriginId, models: ModelFile[]): Promise<LaunchedOrigin> {
     assert.ok(!this.#running.has(id), `origin ${id} is already running`);
     const origin = await launchOrigin({
-      port: this.#ports[id], host: HOST, edge: this.edgeUrl, token: this.originToken, models: models.map((m) => `${m.name}@${m.version}`),
-      cacheDir: this.cacheDir(id), args: ["--id", id, "--threads", "1"], readyTimeoutMs: 0,
+      port: this.#ports[id],
+      host: HOST,
+      edge: this.edgeUrl,
+      token: this.originToken,
+      models: models.map((m) => `${m.name}@${m.version}`),
+      cacheDir: this.cacheDir(id),
+      args: ["--id", id, "--threads", "1"],
+      readyTimeoutMs: 0,
     });
     this.#running.set(id, { origin, forget: this.#cleanup.add(() => origin.stop(ORIGIN_STOP_GRACE_MS)) });
     await waitReady(origin, ORIGIN_READY_TIMEOUT_MS);
@@ -172,10 +196,14 @@ export class PoolStack {
 
   /** Waits until each origin in `ids` reports `model` ready. */
   async waitWarm(model: ModelFile, ids: OriginId[], timeoutMs = 60_000): Promise<void> {
-    await waitFor(`${model.name} ready on ${ids.join(", ")}`, async () => {
-      for (const id of ids) if (!(await modelReadyOn(this.originUrl(id), model.name))) return false;
-      return true;
-    }, timeoutMs);
+    await waitFor(
+      `${model.name} ready on ${ids.join(", ")}`,
+      async () => {
+        for (const id of ids) if (!(await modelReadyOn(this.originUrl(id), model.name))) return false;
+        return true;
+      },
+      timeoutMs,
+    );
   }
 
   /** The pool as the edge sees it: `GET /admin/origins`. */
