@@ -29,8 +29,13 @@ import { BusyShare } from "./busy-share.ts";
 import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
 
-/** Kept between the latest start of a batch and the deadline it must meet, for timer jitter. */
-const HOLD_MARGIN_MS = 2;
+/**
+ * Kept between the latest start of a held batch and the deadline it must meet, because timers
+ * fire late, and later the longer they are (workerd fired a 1 s hold 5-9 ms late): a fixed part
+ * plus a share of the time left, so a lone request held to fill a batch is not answered 504.
+ */
+const HOLD_MARGIN_MS = 5;
+const HOLD_MARGIN_SHARE = 0.02;
 /** Weight of the newest gap between runs in its running mean. */
 const GAP_ALPHA = 0.2;
 
@@ -273,7 +278,9 @@ export class Scheduler {
     const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
     // Waiting may grow the batch to max_batch rows; its run must still end before every deadline.
     const fullWork = (work / rows) * model.maxBatch;
-    const latestStart = Math.min(...batch.map((job) => job.call.deadline)) - this.#predictor(model).upper(fullWork) - this.#gapMs - HOLD_MARGIN_MS;
+    const deadline = Math.min(...batch.map((job) => job.call.deadline));
+    const margin = HOLD_MARGIN_MS + HOLD_MARGIN_SHARE * Math.max(0, deadline - now);
+    const latestStart = deadline - this.#predictor(model).upper(fullWork) - this.#gapMs - margin;
     if (head.key !== undefined && rows < model.maxBatch && now < Math.min(waitUntil, latestStart)) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
       this.#gapFrom = undefined; // a chosen wait, not time lost between runs
