@@ -31,11 +31,12 @@ import { TieredFairQueue } from "./tiered-fair-queue.ts";
 
 /**
  * Kept between the latest start of a held batch and the deadline it must meet, because timers
- * fire late, and later the longer they are (workerd fired a 1 s hold 5-9 ms late): a fixed part
- * plus a share of the time left, so a lone request held to fill a batch is not answered 504.
+ * fire late: later the longer they are (workerd fired a 1 s hold 5-9 ms late) and the busier the
+ * thread (tens of ms on a loaded machine). A hold that fires past the deadline is a 504 for a
+ * request that could have run, so a hold never uses the last tenth of the time a request has left.
  */
 const HOLD_MARGIN_MS = 5;
-const HOLD_MARGIN_SHARE = 0.02;
+const HOLD_MARGIN_SHARE = 0.1;
 /** Weight of the newest gap between runs in its running mean. */
 const GAP_ALPHA = 0.2;
 
