@@ -16,9 +16,12 @@ import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
 import { REPO_ROOT } from "../../scripts/models/catalog.ts";
 import { generateMlp } from "../../scripts/models/mlp.ts";
 import { prepareModels } from "../../scripts/prepare-models.ts";
+import { freePorts } from "../e2e/harness/ports.ts";
 
 const TOKEN = "origin-test-token-3";
-const PORT = { edge: 8870, origin: 8871, strict: 8872, nothing: 8879 };
+// Ports the system picks, so no other test or running stack can be answering on them.
+const [edgePort, originPort, strictPort, nothingPort] = await freePorts(4);
+const PORT = { edge: edgePort!, origin: originPort!, strict: strictPort!, nothing: nothingPort! };
 const MODELS_DIR = resolve(REPO_ROOT, ".hotpath/models");
 const MODELS = ["mlp-tiny@1", "mlp-heavy@1"];
 const scratch = mkdtempSync(join(tmpdir(), "hotpath-origin-cache-"));

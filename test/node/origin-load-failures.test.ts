@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { freePort } from "../e2e/harness/ports.ts";
 import { startDevEdge, type DevEdge } from "../../origin/dev-edge.ts";
 import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
 import { HttpError } from "../../protocol/errors.ts";
@@ -24,16 +24,6 @@ let edge: DevEdge;
 const origins: LaunchedOrigin[] = [];
 let servesGarbage: LaunchedOrigin;
 let cutOff: LaunchedOrigin;
-
-/** A port nothing listens on once this returns (taken from the system, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 before(async () => {
   // A "model" whose record is sound and whose bytes match their sha256, but are not ONNX.

@@ -9,9 +9,11 @@ import { after, before, describe, test } from "node:test";
 import { CHECK_DOWN_EVERY_MS, CHECK_EVERY_MS, checkOriginsNow, checkOriginsWhenDue } from "../../router/origin-pool/health-check.ts";
 import { loadFrom } from "../../router/origin-pool/origin-load.ts";
 import { chooseOrigin, expectedWaitMs, originPool, usable, type PoolEnv } from "../../router/origin-pool/pool.ts";
+import { freePorts } from "../e2e/harness/ports.ts";
 
 const HOST = "127.0.0.1";
-const PORT = 8877;
+// A port the system picks, so no other test or running stack can be answering on it.
+const [PORT] = await freePorts(1);
 let status = 200;
 /** What the ready body lists, as our origin's does; undefined: no list (as Triton). */
 let models: { name: string; version: string; state: string }[] | undefined;

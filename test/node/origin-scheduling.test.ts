@@ -15,9 +15,12 @@ import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
 import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import { REPO_ROOT } from "../../scripts/models/catalog.ts";
 import { prepareModels } from "../../scripts/prepare-models.ts";
+import { freePorts } from "../e2e/harness/ports.ts";
 
 const TOKEN = "origin-test-token-2";
-const PORT = { edge: 8860, origin: 8861 };
+// Ports the system picks, so no other test or running stack can be answering on them.
+const [edgePort, originPort] = await freePorts(2);
+const PORT = { edge: edgePort!, origin: originPort! };
 const MODELS_DIR = resolve(REPO_ROOT, ".hotpath/models");
 const scratch = mkdtempSync(join(tmpdir(), "hotpath-origin-scheduling-"));
 

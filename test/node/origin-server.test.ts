@@ -17,9 +17,12 @@ import type { InferResult, Tensor } from "../../protocol/oip/tensor.ts";
 import { REPO_ROOT } from "../../scripts/models/catalog.ts";
 import { mulberry32 } from "../../scripts/models/mlp.ts";
 import { prepareModels } from "../../scripts/prepare-models.ts";
+import { freePorts } from "../e2e/harness/ports.ts";
 
 const TOKEN = "origin-test-token-1";
-const PORT = { edge: 8850, batching: 8851, unbatched: 8852 };
+// Ports the system picks, so no other test or running stack can be answering on them.
+const [edgePort, batchingPort, unbatchedPort] = await freePorts(3);
+const PORT = { edge: edgePort!, batching: batchingPort!, unbatched: unbatchedPort! };
 const MODELS_DIR = resolve(REPO_ROOT, ".hotpath/models");
 const scratch = mkdtempSync(join(tmpdir(), "hotpath-origin-server-"));
 const FEATURES: Record<string, [number, number]> = { "mlp-tiny": [16, 4], "mlp-heavy": [1024, 1024] };
