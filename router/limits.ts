@@ -1,4 +1,6 @@
-/** @module Limits and timings from the Worker's vars, read per request (each is a number parse). */
+/** @module Limits and timings from the Worker's vars, read per request (each is a number parse); a missing or malformed var takes its safe default (config/vars.ts). */
+import { positiveVar, VAR_DEFAULTS } from "../config/vars.ts";
+
 export interface Limits {
   maxInferBodyBytes: number;
   maxUploadBytes: number;
@@ -7,17 +9,20 @@ export interface Limits {
   replicaScaleDownAfterMs: number;
 }
 
-export function limitsOf(env: Env): Limits {
-  return {
-    maxInferBodyBytes: Number(env.MAX_INFER_BODY_BYTES),
-    maxUploadBytes: Number(env.MAX_UPLOAD_BYTES),
-    maxTensorElements: Number(env.MAX_TENSOR_ELEMENTS),
-    replicaScaleDownAfterMs: positiveOr(env.REPLICA_SCALE_DOWN_AFTER_MS, 30_000),
-  };
+/** The vars limitsOf reads (the Worker's Env fits; Node tests pass only some, or none). */
+export interface LimitVars {
+  MAX_INFER_BODY_BYTES?: string;
+  MAX_UPLOAD_BYTES?: string;
+  MAX_TENSOR_ELEMENTS?: string;
+  REPLICA_SCALE_DOWN_AFTER_MS?: string;
 }
 
-/** A var that must be a positive number; a missing or malformed one takes the safe default. */
-function positiveOr(raw: string | undefined, fallback: number): number {
-  const value = Number(raw);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
+export function limitsOf(env: LimitVars): Limits {
+  const whole = { integer: true };
+  return {
+    maxInferBodyBytes: positiveVar("MAX_INFER_BODY_BYTES", env.MAX_INFER_BODY_BYTES, VAR_DEFAULTS.MAX_INFER_BODY_BYTES, whole),
+    maxUploadBytes: positiveVar("MAX_UPLOAD_BYTES", env.MAX_UPLOAD_BYTES, VAR_DEFAULTS.MAX_UPLOAD_BYTES, whole),
+    maxTensorElements: positiveVar("MAX_TENSOR_ELEMENTS", env.MAX_TENSOR_ELEMENTS, VAR_DEFAULTS.MAX_TENSOR_ELEMENTS, whole),
+    replicaScaleDownAfterMs: positiveVar("REPLICA_SCALE_DOWN_AFTER_MS", env.REPLICA_SCALE_DOWN_AFTER_MS, VAR_DEFAULTS.REPLICA_SCALE_DOWN_AFTER_MS),
+  };
 }

@@ -126,7 +126,10 @@ function ensureSecrets(options: Options): { keys: DemoKeys; originToken: string 
   const keys: DemoKeys = { ...stored, admin };
   // The edge and its local origin share this secret; it never leaves .dev.vars and the origin's environment.
   const originToken = devVar(devVars, "ORIGIN_TOKEN") ?? randomToken("hporigin_");
-  const origins = options.originPort > 0 ? [{ id: "local", url: `http://${options.host}:${options.originPort}` }] : [];
+  // The edge refuses http:// origins off loopback (the token would travel in clear): an origin
+  // listening on every interface is reached through 127.0.0.1, as it is on this machine.
+  const originHost = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
+  const origins = options.originPort > 0 ? [{ id: "local", url: `http://${originHost}:${options.originPort}` }] : [];
   devVars = withVar(withVar(withVar(devVars, "ADMIN_TOKEN", admin), "ORIGIN_TOKEN", originToken), "ORIGINS", JSON.stringify(origins));
   // Saved before wrangler starts: a failed start must not lose the admin token.
   writeSecretFile(options.keysFile, keysText(keys));

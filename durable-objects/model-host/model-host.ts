@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { TIER_PRIORITIES } from "../../config/tiers.ts";
+import { choiceVar, positiveVar, VAR_DEFAULTS } from "../../config/vars.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
@@ -21,13 +22,18 @@ import { SessionCache } from "./session-cache.ts";
 export class ModelHost extends DurableObject<Env> {
   readonly #sessions: SessionCache;
   readonly #scheduler: Scheduler;
+  readonly #memoryBudgetBytes: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#sessions = new SessionCache(Number(env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024);
+    // Fail closed (config/vars.ts): a NaN budget or queue length would compare false with
+    // everything, so nothing would ever be evicted or shed.
+    this.#memoryBudgetBytes = positiveVar("HOST_MEMORY_BUDGET_MB", env.HOST_MEMORY_BUDGET_MB, VAR_DEFAULTS.HOST_MEMORY_BUDGET_MB) * 1024 * 1024;
+    this.#sessions = new SessionCache(this.#memoryBudgetBytes);
     this.#scheduler = new Scheduler({
-      maxQueueLength: Number(env.HOST_MAX_QUEUE_LENGTH),
-      policy: env.SCHEDULER_POLICY === "fifo" ? "fifo" : "tiered",
+      maxQueueLength: positiveVar("HOST_MAX_QUEUE_LENGTH", env.HOST_MAX_QUEUE_LENGTH, VAR_DEFAULTS.HOST_MAX_QUEUE_LENGTH, { integer: true }),
+      // A typo ("fifoo") throws rather than quietly running the other policy (a benchmark's baseline would be wrong).
+      policy: choiceVar("SCHEDULER_POLICY", env.SCHEDULER_POLICY, ["tiered", "fifo"], "tiered"),
       run: (model, inputs, outputNames) => this.#run(model, inputs, outputNames),
       reportPriorities: TIER_PRIORITIES,
     });
@@ -85,7 +91,7 @@ export class ModelHost extends DurableObject<Env> {
         return { model, version, bytes: s.bytes, inFlight: s.inFlight, idleMs: now - s.lastUsed, ready: s.ready };
       }),
       memoryEstimateBytes: this.#sessions.heldBytes(),
-      memoryBudgetBytes: Number(this.env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024,
+      memoryBudgetBytes: this.#memoryBudgetBytes,
       load: this.#scheduler.load(),
       serviceTimes: this.#scheduler.serviceTimes(),
       counters: { ...this.#scheduler.counters },

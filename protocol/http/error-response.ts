@@ -47,13 +47,35 @@ export function errorMessageOf(body: string): string | undefined {
   return body.trim() === "" ? undefined : body.slice(0, 200);
 }
 
+/** An error answer is read this far at most: only its message is wanted, and another server's body may be any size. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /**
  * A non-2xx answer as the HttpError it carries: its status when hotpath knows it (else 502), its
  * message and its Retry-After. `from` names who answered, for a body that says nothing. Reads the body.
  */
 export async function errorFromResponse(response: Response, from: string): Promise<HttpError> {
-  const message = errorMessageOf(await response.text().catch(() => "")) ?? `${from} answered ${response.status}`;
+  const message = errorMessageOf(await textUpTo(response, MAX_ERROR_BODY_BYTES).catch(() => "")) ?? `${from} answered ${response.status}`;
   const status = HttpError.isErrorStatus(response.status) ? response.status : 502;
   const retryAfter = Number(response.headers.get("retry-after"));
   return new HttpError(status, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+}
+
+/** The start of a body as text: at most `maxBytes`, the rest is not read (the stream is cancelled). */
+async function textUpTo(response: Response, maxBytes: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    total += value.byteLength;
+    text += decoder.decode(value.subarray(0, Math.max(0, value.byteLength - (total - maxBytes))), { stream: true });
+    if (total >= maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return text + decoder.decode();
+    }
+  }
 }

@@ -7,7 +7,8 @@ import { concatBytes } from "../bytes.ts";
 import { HttpError, payloadTooLarge } from "../errors.ts";
 import { INFERENCE_HEADER_LENGTH_HEADER } from "../headers.ts";
 
-export async function readBodyLimited(request: Request, limitBytes: number): Promise<Uint8Array> {
+/** A request's body (413 past the limit), or an answer's read the same way (its reader decides whose fault the 413 is). */
+export async function readBodyLimited(request: Request | Response, limitBytes: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limitBytes) {
     throw payloadTooLarge(`request body of ${declared} bytes exceeds the limit of ${limitBytes} bytes`);

@@ -3,21 +3,31 @@
  * parameters priority and timeout), so any OIP server works as an origin. A failed origin
  * (network error, 5xx, garbage) trips its breaker and the request goes to another, but only
  * while its deadline allows; a client's mistake (4xx) is passed back and never retried.
+ * Answers are not trusted: an origin that answers more bytes than the cap, outputs other than
+ * those asked or at odds with the model's signature, or refuses the edge's token (401/403) has
+ * failed, and the tenant sees 503, never the origin's word that a key is bad.
  */
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { HttpError } from "../../protocol/errors.ts";
+import { readBodyLimited } from "../../protocol/http/read-body.ts";
 import { errorFromResponse } from "../../protocol/http/error-response.ts";
 import { INFERENCE_HEADER_LENGTH_HEADER, LOAD_HEADER, TENANT_HEADER } from "../../protocol/headers.ts";
 import { decodeInferResponse, encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import type { SchedulerLoad } from "../../scheduler/contract.ts";
 import { loadFrom } from "./origin-load.ts";
-import { chooseOrigin, expectedWaitMs, originPool, poolRetryAfterSeconds, recordSuccess, type OriginState } from "./pool.ts";
+import { limitsOf, type LimitVars } from "../limits.ts";
+import { chooseOrigin, expectedWaitMs, originPool, poolRetryAfterSeconds, recordSuccess, type OriginState, type PoolEnv } from "./pool.ts";
 
 /** A timeout counts against an origin's breaker only if the request gave it this many times its expected wait... */
 const AMPLE_TIME_FACTOR = 3;
 /** ...plus this much. */
 const AMPLE_TIME_SLACK_MS = 100;
+/**
+ * An answer may be this many times the largest request body the edge reads (MAX_INFER_BODY_BYTES):
+ * the router holds it and its re-encoding for the client at once, in an isolate of 128 MB.
+ */
+const RESPONSE_BODY_FACTOR = 2;
 
 export interface OriginCall {
   model: ModelVersionRecord;
@@ -36,7 +46,10 @@ export interface OriginAnswer {
   attempts: number;
 }
 
-export async function inferOnPool(env: Env, call: OriginCall): Promise<OriginAnswer> {
+/** What inferOnPool reads of the Worker's env (the whole Env fits; Node tests pass the pool's vars). */
+export type OriginClientEnv = PoolEnv & LimitVars;
+
+export async function inferOnPool(env: OriginClientEnv, call: OriginCall): Promise<OriginAnswer> {
   const pool = originPool(env);
   if (pool.length === 0) throw new HttpError(503, `model '${call.model.name}' runs on the origin pool, and no origin is configured`, 30);
   const tried = new Set<string>();
@@ -59,7 +72,7 @@ export async function inferOnPool(env: Env, call: OriginCall): Promise<OriginAns
 }
 
 /** One try on one origin; throws an HttpError whose status says whether another origin may take it (503). */
-async function attempt(env: Env, origin: OriginState, call: OriginCall, remainingMs: number): Promise<Omit<OriginAnswer, "attempts">> {
+async function attempt(env: OriginClientEnv, origin: OriginState, call: OriginCall, remainingMs: number): Promise<Omit<OriginAnswer, "attempts">> {
   const { body, headerLength } = encodeInferRequest(
     {
       inputs: call.inputs,
@@ -82,8 +95,8 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
   let bytes: Uint8Array;
   try {
     response = await fetch(url, { method: "POST", body, headers, signal: AbortSignal.timeout(remainingMs) });
-    if (response.ok) bytes = new Uint8Array(await response.arrayBuffer());
-    else throw await refusal(origin, response, started);
+    if (!response.ok) throw await refusal(origin, response, started);
+    bytes = await readAnswer(origin, response, RESPONSE_BODY_FACTOR * limitsOf(env).maxInferBodyBytes);
   } catch (error) {
     if (error instanceof HttpError) throw error;
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
@@ -98,25 +111,72 @@ async function attempt(env: Env, origin: OriginState, call: OriginCall, remainin
   }
   try {
     const raw = response.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
-    const result = decodeInferResponse(bytes, raw === null ? undefined : Number(raw));
+    let outputs: Tensor[];
+    try {
+      outputs = decodeInferResponse(bytes, raw === null ? undefined : Number(raw)).outputs;
+    } catch {
+      // What the origin said is not passed on: its text is no business of the tenant's.
+      throw new Error("an answer that is not an inference response");
+    }
+    outputs = outputsAsAsked(outputs, call);
     recordSuccess(origin, Date.now() - started, parseLoad(response.headers.get(LOAD_HEADER)));
-    return { outputs: result.outputs, origin: origin.config.id, roundTripMs: Date.now() - started };
-  } catch {
+    return { outputs, origin: origin.config.id, roundTripMs: Date.now() - started };
+  } catch (error) {
     origin.breaker.failed();
-    throw new HttpError(503, `origin ${origin.config.id} sent an answer that is not an inference response`, 1);
+    throw new HttpError(503, `origin ${origin.config.id} sent ${error instanceof Error ? error.message : "a bad answer"}`, 1);
+  }
+}
+
+/** The answer's body, up to `limitBytes`; more is the origin's failure (a 413 here would blame the client). */
+async function readAnswer(origin: OriginState, response: Response, limitBytes: number): Promise<Uint8Array> {
+  try {
+    return await readBodyLimited(response, limitBytes);
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error; // network or deadline: the caller's handling
+    origin.breaker.failed();
+    throw new HttpError(503, `origin ${origin.config.id} sent an answer over the limit of ${limitBytes} bytes`, 1);
   }
 }
 
 /**
- * What an origin's error answer means for the request and for the origin's breaker. A 4xx other
- * than 404/429 is the client's mistake, passed back as it is (the origin is healthy). Busy (503,
- * 429) or not serving this version (404) are no fault of its health, but another origin may take
- * it: 503. 504 is the deadline. Anything else is a failed origin: its breaker counts it.
+ * The outputs in the order asked, once it is checked they are exactly those asked and agree with
+ * the model's signature (datatype, rank, fixed dimensions); throws what is wrong otherwise. An
+ * origin serving another model under this name, or a broken one, must not reach the tenant.
+ */
+function outputsAsAsked(outputs: Tensor[], call: OriginCall): Tensor[] {
+  const short = (name: string) => JSON.stringify(name.slice(0, 64));
+  const shapeText = (shape: readonly number[]) => `[${shape.join(",")}]`;
+  if (outputs.length !== call.outputNames.length) {
+    throw new Error(`${outputs.length} outputs for the ${call.outputNames.length} asked (${call.outputNames.join(", ")})`);
+  }
+  return call.outputNames.map((name) => {
+    const tensor = outputs.find((o) => o.name === name);
+    if (!tensor) throw new Error(`no output '${name}', but ${outputs.map((o) => short(o.name)).join(", ")}`);
+    const spec = call.model.outputs.find((s) => s.name === name);
+    if (!spec) return tensor; // asked outputs were checked against the signature before the call
+    if (tensor.datatype !== spec.datatype) throw new Error(`output '${name}' as ${tensor.datatype}; the model's signature says ${spec.datatype}`);
+    // An empty signature shape says nothing of the rank (a scalar, or a shape the model does not declare).
+    const fits = spec.shape.length === 0 || (tensor.shape.length === spec.shape.length && spec.shape.every((dim, k) => dim < 0 || tensor.shape[k] === dim));
+    if (!fits) throw new Error(`output '${name}' of shape ${shapeText(tensor.shape)}; the model's signature says ${shapeText(spec.shape)}`);
+    return tensor;
+  });
+}
+
+/**
+ * What an origin's error answer means for the request and for the origin's breaker. 401/403 say
+ * the origin refused the edge's ORIGIN_TOKEN: our fault, not the tenant's (whose key the edge
+ * checked), so it is a failed origin. Another 4xx other than 404/429 is the client's mistake,
+ * passed back as it is (the origin is healthy). Busy (503, 429) or not serving this version (404)
+ * are no fault of its health, but another origin may take it: 503. 504 is the deadline. Anything
+ * else is a failed origin: its breaker counts it, and another origin may take the request.
  */
 async function refusal(origin: OriginState, response: Response, started: number): Promise<HttpError> {
   const { status } = response;
   const error = await errorFromResponse(response, `origin ${origin.config.id}`);
-  if (status >= 400 && status < 500 && status !== 404 && status !== 429) {
+  if (status === 401 || status === 403) {
+    // For the operator: the token is wrong or missing on one side. The tenant never sees this.
+    console.error(`origin ${origin.config.id} refused the edge's credentials (${status}: ${error.message.slice(0, 200)}): check ORIGIN_TOKEN on both sides`);
+  } else if (status >= 400 && status < 500 && status !== 404 && status !== 429) {
     recordSuccess(origin, Date.now() - started, parseLoad(response.headers.get(LOAD_HEADER)));
     return new HttpError(HttpError.isErrorStatus(status) ? status : 400, error.message);
   }

@@ -60,8 +60,11 @@ export interface PoolEnv {
 export function originPool(env: PoolEnv): OriginState[] {
   const raw = env.ORIGINS ?? "[]";
   if (raw !== parsedFrom) {
+    // Parsed before it is remembered: a bad ORIGINS fails every request, not only the first
+    // (after which the previous pool would quietly be used again).
+    const parsed = parseOrigins(raw);
     parsedFrom = raw;
-    origins = parseOrigins(raw).map((config) => ({
+    origins = parsed.map((config) => ({
       config,
       breaker: new CircuitBreaker(),
       outstanding: 0,
@@ -86,8 +89,28 @@ export function parseOrigins(raw: string): OriginEndpoint[] {
     const { id, url } = (entry ?? {}) as Record<string, unknown>;
     if (typeof id !== "string" || typeof url !== "string" || !/^https?:\/\//.test(url))
       throw new HttpError(500, `ORIGINS[${k}] needs a string id and an http(s) url`);
+    let host: string;
+    try {
+      host = new URL(url).hostname;
+    } catch {
+      throw new HttpError(500, `ORIGINS[${k}] (${id}): '${url.slice(0, 80)}' is not a URL`);
+    }
+    // Every call carries the ORIGIN_TOKEN: over plain http it would travel in clear.
+    if (url.startsWith("http://") && !isLoopback(host))
+      throw new HttpError(
+        500,
+        `ORIGINS[${k}] (${id}): http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1]), or the ORIGIN_TOKEN would travel in clear; use https://`,
+      );
     return { id, url: url.replace(/\/+$/, "") };
   });
+}
+
+/**
+ * A loopback host as the URL parser writes it (it has already turned "127.1" or "2130706433" into
+ * dotted quads and lowercased names), so "127.0.0.1.example.com" is not one.
+ */
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /** Expected milliseconds until an origin would answer a new request of `priority`. */

@@ -1,14 +1,15 @@
 /**
  * The edge's view of the origin pool, in Node against real HTTP servers on 127.0.0.1: active
  * health checks (ready, not ready, unreachable, back again), which origins are usable, the
- * choice by least expected wait for a priority, and reading whatever load an origin reports.
+ * choice by least expected wait for a priority, reading whatever load an origin reports, and which
+ * ORIGINS the pool refuses (plain http off loopback: the ORIGIN_TOKEN would travel in clear).
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { CHECK_DOWN_EVERY_MS, CHECK_EVERY_MS, checkOriginsNow, checkOriginsWhenDue } from "../../router/origin-pool/health-check.ts";
 import { loadFrom } from "../../router/origin-pool/origin-load.ts";
-import { chooseOrigin, expectedWaitMs, originPool, usable, type PoolEnv } from "../../router/origin-pool/pool.ts";
+import { chooseOrigin, expectedWaitMs, originPool, parseOrigins, usable, type PoolEnv } from "../../router/origin-pool/pool.ts";
 import { freePorts } from "../e2e/harness/ports.ts";
 
 const HOST = "127.0.0.1";
@@ -128,5 +129,25 @@ describe("choice and load", () => {
       waitAheadMs: { 1: 7, 2: 0 },
       gapMs: 0,
     });
+  });
+});
+
+describe("the ORIGINS var", () => {
+  const one = (url: string) => JSON.stringify([{ id: "o", url }]);
+
+  test("plain http is refused off loopback, with an error that says why; https anywhere and http on loopback are taken", () => {
+    for (const url of ["http://gpu-1.example.com:8000", "http://10.0.0.5", "http://127.0.0.1.example.com", "http://[::2]:80"]) {
+      assert.throws(() => parseOrigins(one(url)), /ORIGINS\[0\] \(o\): http:\/\/ is allowed only on loopback .*ORIGIN_TOKEN would travel in clear/, url);
+    }
+    for (const url of ["https://gpu-1.example.com", "http://127.0.0.1:8000/", "http://127.3.4.5", "http://localhost:9", "http://[::1]:8000"]) {
+      assert.equal(parseOrigins(one(url))[0]!.url, url.replace(/\/$/, ""), url);
+    }
+  });
+
+  test("a bad ORIGINS fails every request, not only the first", () => {
+    const bad: PoolEnv = { ORIGINS: one("http://gpu-1.example.com"), ORIGIN_TOKEN: "origin-secret" };
+    originPool(env([{ id: "before", url: "http://127.0.0.1:9" }]));
+    assert.throws(() => originPool(bad), /allowed only on loopback/);
+    assert.throws(() => originPool(bad), /allowed only on loopback/, "the previous pool is not used instead");
   });
 });
