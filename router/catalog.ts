@@ -5,10 +5,21 @@
  */
 import { HttpError, notFound } from "../protocol/errors.ts";
 import { REGISTRY_NAME } from "../durable-objects/model-registry/model-registry.ts";
-import { catalogKey, type ModelRecord, type ModelVersionRecord } from "../protocol/model-record.ts";
+import { LookupCache } from "../protocol/lru.ts";
+import { catalogKey, NAME_PATTERN, type ModelRecord, type ModelVersionRecord } from "../protocol/model-record.ts";
 
 const CATALOG_CACHE_MS = 2_000;
-const cache = new Map<string, { record: ModelRecord | null; expires: number }>();
+/**
+ * Models by name, and names neither KV nor the registry knows: bounded, and apart, so made-up
+ * names cost at most one KV read and one call to the (single) registry Durable Object per name
+ * per CATALOG_CACHE_MS, a bounded amount of memory, and never push out the models in use.
+ */
+const cache = new LookupCache<ModelRecord>({ ttlMs: CATALOG_CACHE_MS, foundCapacity: 4_096, missingCapacity: 4_096 });
+
+/** How many models and unknown names the catalog cache holds now; for tests. */
+export function catalogCacheSizes(): { found: number; missing: number } {
+  return cache.sizes;
+}
 
 export function registry(env: Env) {
   return env.MODEL_REGISTRY.getByName(REGISTRY_NAME);
@@ -18,12 +29,14 @@ export function invalidateCatalog(name: string): void {
   cache.delete(name);
 }
 
+/** The model, or null; a name no model can have (NAME_PATTERN) is null without any I/O or cache entry. */
 export async function findModel(env: Env, name: string): Promise<ModelRecord | null> {
+  if (!NAME_PATTERN.test(name)) return null;
   const hit = cache.get(name);
-  if (hit && hit.expires > Date.now()) return hit.record;
+  if (hit !== undefined) return hit;
   let record = await env.CATALOG.get<ModelRecord>(catalogKey(name), "json");
   record ??= (await registry(env).get(name)) ?? null;
-  cache.set(name, { record, expires: Date.now() + CATALOG_CACHE_MS });
+  cache.set(name, record);
   return record;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { TierConfig } from "../../config/tiers.ts";
 import { HttpError } from "../../protocol/errors.ts";
+import { Lru } from "../../protocol/lru.ts";
 
 interface Bucket {
   tokens: number;
@@ -13,7 +14,18 @@ interface Bucket {
   inFlight: number;
 }
 
-const buckets = new Map<string, Bucket>();
+/**
+ * Bounded, so the buckets of tenants long gone do not pile up in a long-lived isolate. An evicted
+ * tenant (the least recently seen of this many) starts again from a full bucket, as it would in a
+ * fresh isolate, which the limits already allow for; a request still holding a slot of an evicted
+ * bucket gives it back to that bucket object, never to another tenant's.
+ */
+const buckets = new Lru<string, Bucket>(10_000);
+
+/** How many tenants' buckets this isolate holds now; for tests. */
+export function tenantBucketCount(): number {
+  return buckets.size;
+}
 
 /** Takes a token and an in-flight slot, or throws 429 with Retry-After; call the result when done. */
 export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()): () => void {

@@ -48,13 +48,15 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   const tenant = c.get("tenant");
   const tier = tierConfig(tenant.tier);
   const name = c.req.param("model") ?? "";
-  const model = await resolveVersion(c.env, name, version);
+  // The key's right to the name, then the tenant's rate, both before the catalog is read: a key
+  // gets 403 whether the model exists or not, and a tenant over its rate costs no catalog I/O.
   if (!mayUseModel(tenant, name)) throw new HttpError(403, `this key may not use model '${name}'`);
-  const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
-  if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
-
   const release = admitTenant(tenant.id, tier, arrivedAt);
   try {
+    const model = await resolveVersion(c.env, name, version);
+    const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
+    if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
+
     if (plan.where === "edge" && !plan.spillable) {
       refuseEarly(tenant.tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
     }

@@ -18,6 +18,18 @@ export interface KeyRecord {
   createdAt: number;
 }
 
+/**
+ * What createKey hands out: "hp_" and 32 random bytes in unpadded base64url (43 characters).
+ * Anything else cannot be a key, so it is refused before it costs a hash, a KV read or a cache entry.
+ */
+export const API_KEY_PREFIX = "hp_";
+export const API_KEY_RANDOM_BYTES = 32;
+const API_KEY_PATTERN = new RegExp(`^${API_KEY_PREFIX}[A-Za-z0-9_-]{${Math.ceil((API_KEY_RANDOM_BYTES * 8) / 6)}}$`);
+
+export function isWellFormedKey(key: string): boolean {
+  return API_KEY_PATTERN.test(key);
+}
+
 export const tenantKey = (id: string): string => `tenant:${id}`;
 export const keyHashKey = (sha256: string): string => `key:${sha256}`;
 /** Index from a tenant's key id to the key's hash, so a key can be revoked by its id. */

@@ -5,21 +5,34 @@
  * propagation, up to a minute, across locations).
  */
 import { HttpError } from "../../protocol/errors.ts";
+import { LookupCache } from "../../protocol/lru.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
-import { keyHashKey, keyIndexKey, tenantKey, type KeyRecord, type TenantRecord } from "./records.ts";
+import { API_KEY_PREFIX, API_KEY_RANDOM_BYTES, isWellFormedKey, keyHashKey, keyIndexKey, tenantKey, type KeyRecord, type TenantRecord } from "./records.ts";
 
 const KEY_CACHE_MS = 10_000;
-const cache = new Map<string, { value: unknown; expires: number }>();
+/**
+ * Key and tenant records this isolate has read, and the keys KV did not know: both bounded, and
+ * apart, so a flood of well-formed but unknown keys costs one KV read each per KEY_CACHE_MS at
+ * most, a bounded amount of memory, and never pushes out the keys real tenants are using.
+ */
+const cache = new LookupCache<unknown>({ ttlMs: KEY_CACHE_MS, foundCapacity: 10_000, missingCapacity: 10_000 });
+
+/** How many records and misses the key cache holds now; for tests. */
+export function keyCacheSizes(): { found: number; missing: number } {
+  return cache.sizes;
+}
 
 async function cachedJson<T>(kv: KVNamespace, key: string): Promise<T | null> {
   const hit = cache.get(key);
-  if (hit && hit.expires > Date.now()) return hit.value as T | null;
+  if (hit !== undefined) return hit as T | null;
   const value = await kv.get<T>(key, "json");
-  cache.set(key, { value, expires: Date.now() + KEY_CACHE_MS });
+  cache.set(key, value);
   return value;
 }
 
+/** The key's tenant, or null; a key that is not of the form createKey makes costs no I/O at all. */
 export async function tenantForKey(kv: KVNamespace, apiKey: string): Promise<TenantRecord | null> {
+  if (!isWellFormedKey(apiKey)) return null;
   const keyRecord = await cachedJson<KeyRecord>(kv, keyHashKey(await sha256Hex(apiKey)));
   if (!keyRecord) return null;
   return cachedJson<TenantRecord>(kv, tenantKey(keyRecord.tenantId));
@@ -36,7 +49,7 @@ export async function putTenant(kv: KVNamespace, tenant: TenantRecord): Promise<
 
 /** Creates a key for the tenant; the returned `key` is shown once and never stored. */
 export async function createKey(kv: KVNamespace, tenantId: string): Promise<{ key: string; keyId: string }> {
-  const key = `hp_${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
+  const key = `${API_KEY_PREFIX}${base64url(crypto.getRandomValues(new Uint8Array(API_KEY_RANDOM_BYTES)))}`;
   const keyId = base64url(crypto.getRandomValues(new Uint8Array(9)));
   const hash = await sha256Hex(key);
   const record: KeyRecord = { keyId, tenantId, createdAt: Date.now() };
