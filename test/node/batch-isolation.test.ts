@@ -187,4 +187,23 @@ describe("batch keys", () => {
     const x: Tensor = { name: "x", datatype: "FP32", shape: [1, 1], data: new Float32Array(1) };
     assert.notEqual(batchKey([x], AXES, ["a,b"]), batchKey([x], AXES, ["a", "b"]));
   });
+  test("models whose name and version join to the same text never share a run", async (t) => {
+    const clock = new VirtualClock(t);
+    const runs: string[][] = [];
+    const scheduler = new Scheduler({
+      maxQueueLength: 16,
+      run: async (model, inputs) => {
+        runs.push([`${model.name} v${model.version}`, String(inputs[0]!.shape[0])]);
+        await sleep(10);
+        return { outputs: [{ ...inputs[0]!, name: "y" }], loadMs: 0, inferMs: 10 };
+      },
+    });
+    const one = clock.track(scheduler.submit(call(1, "t", { model: { ...MODEL, name: "a@b", version: "c" } })));
+    const other = clock.track(scheduler.submit(call(2, "t", { model: { ...MODEL, name: "a", version: "b@c" } })));
+    await clock.advanceUntil([one, other]);
+    assert.deepEqual(runs, [
+      ["a@b vc", "1"],
+      ["a vb@c", "1"],
+    ]);
+  });
 });
