@@ -24,11 +24,11 @@
  *   before it sends the request at all.
  */
 import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
-import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
 import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
 import type { ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
+import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
 import { BusyShare } from "./busy-share.ts";
 import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
