@@ -8,6 +8,7 @@
  * axis 0 when every input and output has a dynamic first dimension. Tensors without a batch
  * axis (Silero's `sr`) are shared: requests merge only when those are equal.
  */
+import { badRequest } from "./errors.ts";
 import type { Tensor, TensorData } from "./oip/tensor.ts";
 
 /** Per tensor name, the batch axis, or null for a tensor shared by the whole batch. */
@@ -41,31 +42,54 @@ export function inferBatchAxes(inputs: readonly ValueShape[], outputs: readonly 
   return undefined;
 }
 
-/** Requests merge only with others of the same key; undefined means this request cannot be batched. */
+/**
+ * Requests merge only with others of the same key; undefined means this request cannot be batched.
+ * The key is the JSON of its parts, not a join on some separator: names and BYTES values may
+ * contain any character, and a separator inside one (a comma in a shared BYTES value) would let
+ * two different requests share a key and run as one batch.
+ */
 export function batchKey(inputs: readonly Tensor[], axes: BatchAxes, outputNames: readonly string[]): string | undefined {
-  const parts: string[] = [outputNames.join(",")];
+  const parts: unknown[] = [outputNames];
   for (const input of [...inputs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const axis = axes.inputs[input.name];
     if (axis === undefined) return undefined;
     if (axis === null) {
       // A shared tensor must be equal across the batch; only small ones are worth comparing.
       if (input.data.length > 16) return undefined;
-      parts.push(`${input.name}:${input.datatype}:${input.shape.join("x")}=${Array.from(input.data as ArrayLike<unknown>, String).join(",")}`);
+      // String() carries INT64 values too (bigints, which JSON.stringify refuses).
+      parts.push([input.name, input.datatype, input.shape, Array.from(input.data as ArrayLike<unknown>, String)]);
     } else {
       if (axis >= input.shape.length) return undefined;
-      parts.push(`${input.name}:${input.datatype}:${input.shape.map((d, k) => (k === axis ? "*" : d)).join("x")}`);
+      parts.push([input.name, input.datatype, input.shape.map((d, k) => (k === axis ? "*" : d))]);
     }
   }
-  return parts.join("|");
+  return JSON.stringify(parts);
 }
 
-/** The batch size a request contributes (its extent on the batch axis of its first batched input). */
-export function batchSizeOf(inputs: readonly Tensor[], axes: BatchAxes): number {
+/**
+ * The batch size of a request: the extent of its batched inputs on their batch axes (1 when it
+ * has none). Throws 400 when those inputs disagree, or when the size exceeds `maxBatch`: merged
+ * with others, such a request would make the whole run fail (Silero's `input [1,576]` with
+ * `state [2,5,128]` counts as 1 row but brings 5 rows of state), so it is refused alone, before
+ * it is queued.
+ */
+export function batchSizeOf(inputs: readonly Tensor[], axes: BatchAxes, maxBatch = Number.POSITIVE_INFINITY): number {
+  let size: number | undefined;
+  let from = "";
   for (const input of inputs) {
     const axis = axes.inputs[input.name];
-    if (axis !== null && axis !== undefined) return input.shape[axis] ?? 1;
+    if (axis === null || axis === undefined) continue;
+    const extent = input.shape[axis] ?? 1;
+    const here = `input '${input.name}' (axis ${axis} of shape [${input.shape.join(",")}])`;
+    if (size === undefined) {
+      size = extent;
+      from = here;
+    } else if (extent !== size) {
+      throw badRequest(`inputs disagree on the batch size: ${from} has ${size}, ${here} has ${extent}`);
+    }
   }
-  return 1;
+  if (size !== undefined && size > maxBatch) throw badRequest(`batch size ${size} of ${from} exceeds the model's max_batch ${maxBatch}`);
+  return size ?? 1;
 }
 
 /** Merges requests (all with the same batchKey) into one set of inputs. */

@@ -64,6 +64,8 @@ export interface SchedulerCounters {
   cancelled: number;
   batches: number;
   batchedRequests: number;
+  /** Requests run again alone because the batched run they were part of failed. */
+  retriedAlone: number;
 }
 
 /** Predicted wait ahead of a new request of `priority`; the whole backlog when the report has no figure for it. */

@@ -10,6 +10,9 @@
  * - One run at a time (a Durable Object has one thread). When the model can batch, the next
  *   request takes compatible queued requests along, up to max_batch rows, and may wait up to
  *   max_queue_delay for more, but never so long that the batch would miss a deadline.
+ * - One bad request never fails a batch: a call whose batched inputs disagree on the batch size
+ *   is refused (400) before it is queued, and when a merged run fails anyway each of its requests
+ *   runs again alone, so only the faulty one gets the error.
  * - Predicted waits count the runs ahead and the gap between two runs while work waits (taking
  *   in arrivals; under `wrangler dev` also the router's work, which shares the thread), so a
  *   host that spends time around its runs does not admit work it cannot finish in time.
@@ -20,11 +23,12 @@
  * - load() reports the wait ahead of each of `reportPriorities`, so a router can refuse a tier
  *   before it sends the request at all.
  */
-import { batchKey, batchSizeOf, mergeInputs, splitOutputs } from "../protocol/batching.ts";
+import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
 import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
 import type { ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
+import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
 import { BusyShare } from "./busy-share.ts";
 import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
@@ -99,6 +103,7 @@ export class Scheduler {
     cancelled: 0,
     batches: 0,
     batchedRequests: 0,
+    retriedAlone: 0,
   };
 
   constructor(options: SchedulerOptions) {
@@ -109,12 +114,13 @@ export class Scheduler {
 
   submit(call: ScheduledCall): Promise<ScheduledResult> {
     const now = this.#now();
+    const { model } = call;
+    const rows = rowsOf(call);
+    if (rows instanceof HttpError) return Promise.reject(rows); // it would make a merged run fail: refused before it is queued
     if (call.deadline <= now) {
       this.counters.rejectedDeadline++;
       return Promise.reject(new HttpError(504, "the request's deadline passed before it reached the model"));
     }
-    const { model } = call;
-    const rows = model.batchAxes ? batchSizeOf(call.inputs, model.batchAxes) : 1;
     const work = workOf(call.inputs);
     const waitMs = this.#waitAheadMs(call.priority);
     const runMs = this.#predictor(model).upper(work);
@@ -310,50 +316,19 @@ export class Scheduler {
   }
 
   async #run(batch: Job[], rows: number, work: number): Promise<void> {
-    const first = batch[0]!;
-    const model = first.call.model;
-    const startedAt = this.#now();
-    this.#running = { model, rows, work, startedAt };
     try {
-      const axes = model.batchAxes;
-      const inputs =
-        batch.length > 1 && axes
-          ? mergeInputs(
-              batch.map((job) => job.call.inputs),
-              axes,
-            )
-          : first.call.inputs;
-      const result = await this.#options.run(model, inputs, first.call.outputNames);
-      this.#predictor(model).observe(work, result.inferMs);
-      // The run and the gap before the next one are thread time its requests' priorities used.
-      const usedMs = result.inferMs + this.#gapMs;
-      for (const job of batch) this.#busy.add(job.call.priority, (usedMs * job.work) / Math.max(1, work), this.#now());
-      const parts =
-        batch.length > 1 && axes
-          ? splitOutputs(
-              result.outputs,
-              axes,
-              batch.map((job) => job.rows),
-            )
-          : [result.outputs];
-      if (batch.length > 1) {
-        this.counters.batches++;
-        this.counters.batchedRequests += batch.length;
-      }
-      this.#running = undefined;
-      const load = this.load();
-      batch.forEach((job, k) => {
-        this.counters.completed++;
-        job.resolve({
-          outputs: parts[k]!,
-          timing: { loadMs: result.loadMs, queueMs: startedAt - job.enqueuedAt, inferMs: result.inferMs, batchSize: rows },
-          load,
-        });
-      });
+      await this.#attempt(batch, rows, work);
     } catch (error) {
-      const httpError = error instanceof HttpError ? error : new HttpError(500, "inference failed inside the model host");
-      if (!(error instanceof HttpError)) console.error("model run failed", error);
-      for (const job of batch) job.reject(httpError);
+      const httpError = runError(error);
+      // One request's bad inputs fail a merged run as a whole, and every tenant in it: each runs
+      // alone then, so only the faulty one gets the error. A failure that says to retry later (no
+      // session) is no request's fault and would fail each run alike: it answers the whole batch.
+      if (batch.length > 1 && httpError.retryAfterSeconds === undefined) {
+        this.counters.retriedAlone += batch.length;
+        for (const job of batch) await this.#retryAlone(job);
+      } else {
+        for (const job of batch) job.reject(httpError);
+      }
     } finally {
       this.#running = undefined;
       // session.run holds the thread, so requests that arrived during the run still wait in the
@@ -368,15 +343,57 @@ export class Scheduler {
       }, 0);
     }
   }
+
+  /** One run of a request whose batch failed, if its deadline still allows one. */
+  async #retryAlone(job: Job): Promise<void> {
+    if (job.call.deadline <= this.#now()) {
+      this.counters.expired++;
+      job.reject(new HttpError(504, "the deadline passed before the request could run again alone, after its batch failed"));
+      return;
+    }
+    try {
+      await this.#attempt([job], job.rows, job.work);
+    } catch (error) {
+      job.reject(runError(error));
+    }
+  }
+
+  /** Runs `batch` (merged when it holds more than one job) and answers each job; throws when the run fails. */
+  async #attempt(batch: Job[], rows: number, work: number): Promise<void> {
+    const first = batch[0]!;
+    const model = first.call.model;
+    const startedAt = this.#now();
+    this.#running = { model, rows, work, startedAt };
+    const axes = batch.length > 1 ? model.batchAxes : undefined;
+    const each = batch.map((job) => job.call.inputs);
+    const inputs = axes ? mergeInputs(each, axes) : first.call.inputs;
+    const result = await this.#options.run(model, inputs, first.call.outputNames);
+    this.#predictor(model).observe(work, result.inferMs);
+    // The run and the gap before the next one are thread time its requests' priorities used.
+    const usedMs = result.inferMs + this.#gapMs;
+    for (const job of batch) this.#busy.add(job.call.priority, (usedMs * job.work) / Math.max(1, work), this.#now());
+    const sizes = batch.map((job) => job.rows);
+    const parts = axes ? splitOutputs(result.outputs, axes, sizes) : [result.outputs];
+    if (batch.length > 1) {
+      this.counters.batches++;
+      this.counters.batchedRequests += batch.length;
+    }
+    this.#running = undefined;
+    const load = this.load();
+    batch.forEach((job, k) => {
+      this.counters.completed++;
+      job.resolve({
+        outputs: parts[k]!,
+        timing: { loadMs: result.loadMs, queueMs: startedAt - job.enqueuedAt, inferMs: result.inferMs, batchSize: rows },
+        load,
+      });
+    });
+  }
 }
 
-function batchKeyOf(call: ScheduledCall): string | undefined {
-  const { model } = call;
-  if (!model.batchAxes || model.maxBatch <= 1) return undefined;
-  const key = batchKey(call.inputs, model.batchAxes, call.outputNames);
-  return key === undefined ? undefined : `${model.name}@${model.version}|${key}`;
-}
-
-function workOf(inputs: readonly Tensor[]): number {
-  return inputs.reduce((sum, input) => sum + input.data.length, 0);
+/** A failed run's error as an HttpError; anything else is our fault (500), logged. */
+function runError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  console.error("model run failed", error);
+  return new HttpError(500, "inference failed inside the model host");
 }

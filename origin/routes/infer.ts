@@ -38,7 +38,8 @@ async function infer(c: Context<OriginEnv>, context: OriginContext, version: str
   const body = await readBodyLimited(c.req.raw, config.maxBodyBytes);
   const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: config.maxTensorElements, maxInputs: MAX_INPUTS });
   // The record's max batch bounds a request even with batching off (that only stops merging).
-  checkInputs(request.inputs, session.inputs, { maxBatch: entry.record!.maxBatch, modelName: name });
+  // With the batch axes, inputs that disagree on the batch size are refused here, not in a batch.
+  checkInputs(request.inputs, session.inputs, { maxBatch: entry.record!.maxBatch, modelName: name, batchAxes: session.batchAxes });
   const outputs = selectOutputs(request.outputs, session.outputs, request.binaryByDefault);
   const policy = schedulePolicy(request.parameters, { tenant: c.req.header(TENANT_HEADER), timeoutMs: c.req.header(TIMEOUT_HEADER) }, arrivedAt, {
     priority: config.defaultPriority,

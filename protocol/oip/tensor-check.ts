@@ -2,6 +2,7 @@
  * @module Checks parsed tensors against a model's declared signature before they are queued, so
  * a mismatch is a clear 400 at the edge instead of an onnxruntime error deep inside a batch.
  */
+import { batchSizeOf, type BatchAxes } from "../batching.ts";
 import { badRequest } from "../errors.ts";
 import { halfToFloat, isHalfNonFinite } from "./fp16.ts";
 import type { RequestedOutput, Tensor, TensorSpec } from "./tensor.ts";
@@ -13,14 +14,19 @@ export interface CheckInputsOptions {
   allowNonFinite?: boolean;
   /** For messages ("model 'm' has no input 'x'"); without it they say "the model". */
   modelName?: string;
+  /**
+   * The model's batch axes: when given, the batched inputs must also agree on the batch size
+   * along their own axes (Silero's state is batched on axis 1), and it must be within maxBatch.
+   */
+  batchAxes?: BatchAxes;
 }
 
 const shapeText = (shape: readonly number[]): string => `[${shape.join(",")}]`;
 
 /**
  * Throws 400 unless `inputs` are exactly the model's inputs, each with the declared datatype,
- * rank and fixed dimensions, dynamic dimensions at least 1, a batch within maxBatch, and (unless
- * allowed) only finite floats.
+ * rank and fixed dimensions, dynamic dimensions at least 1, a batch within maxBatch (and, given the
+ * batch axes, one batch size across the batched inputs), and (unless allowed) only finite floats.
  *
  * @example
  * checkInputs([{ name: "input", datatype: "FP32", shape: [2, 16], data }], [{ name: "input", datatype: "FP32", shape: [-1, 16] }], { maxBatch: 64 });
@@ -40,6 +46,7 @@ export function checkInputs(inputs: readonly Tensor[], specs: readonly TensorSpe
     const spec = specs.find((s) => s.name === input.name) as TensorSpec;
     checkOne(input, spec, options);
   }
+  if (options.batchAxes) batchSizeOf(inputs, options.batchAxes, options.maxBatch);
 }
 
 function checkOne(input: Tensor, spec: TensorSpec, options: CheckInputsOptions): void {

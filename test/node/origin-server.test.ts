@@ -279,4 +279,27 @@ describe("origin server", () => {
       `some requests shared a run: ${merged.map(batchOf).join(",")}`,
     );
   });
+  test("batched inputs that disagree on the batch size are a 400 on both origins, batching on or off", async () => {
+    // Silero's batch is axis 0 of `input` and axis 1 of `state`: 1 row of input with 5 of state
+    // passes the per-input checks, and with batching on would fail the whole merged run. Loaded
+    // here, last, so the tests above see the origins' models as launched.
+    const body = JSON.stringify({
+      inputs: [
+        { name: "input", datatype: "FP32", shape: [1, 576], data: new Array(576).fill(0) },
+        { name: "state", datatype: "FP32", shape: [2, 5, 128], data: new Array(2 * 5 * 128).fill(0) },
+        { name: "sr", datatype: "INT64", shape: [], data: [16000] },
+      ],
+    });
+    for (const origin of [batching, unbatched]) {
+      const loaded = await fetch(`${origin.url}/v2/repository/models/silero-vad/load`, {
+        method: "POST",
+        body: JSON.stringify({ parameters: { version: "1" } }),
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(loaded.status, 200, await loaded.text());
+      const reply = await post(`${origin.url}/v2/models/silero-vad/infer`, body);
+      assert.equal(reply.status, 400, reply.error);
+      assert.match(reply.error ?? "", /inputs disagree on the batch size: input 'input' .* has 1, input 'state' .* has 5/);
+    }
+  });
 });
