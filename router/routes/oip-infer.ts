@@ -64,7 +64,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const limits = limitsOf(c.env);
     const body = await readBodyLimited(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes));
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
-    checkInputs(request.inputs, model.inputs, { maxBatch: model.maxBatch, modelName: name });
+    checkInputs(request.inputs, model.inputs, { maxBatch: model.maxBatch, modelName: name, batchAxes: model.batchAxes });
     const outputs = selectOutputs(request.outputs, model.outputs, request.binaryByDefault);
     const deadline = deadlineFor(tier, arrivedAt, request.parameters, c.req.header(TIMEOUT_HEADER));
     const work: Work = {
