@@ -82,8 +82,10 @@ export class InferenceWorker {
 
   #stop(reason: string, onExit: (reason: string) => void): void {
     if (this.#stopped) return;
-    this.#stopped = reason;
-    for (const pending of this.#pending.values()) pending.reject(new HttpError(503, reason, 5));
+    // The reason (the worker's own error) goes to onExit, which logs it; requests in flight reach
+    // tenants through the edge, so they are told only that the worker is gone.
+    this.#stopped = "the origin's inference worker stopped";
+    for (const pending of this.#pending.values()) pending.reject(new HttpError(503, this.#stopped, 5));
     this.#pending.clear();
     onExit(reason);
   }

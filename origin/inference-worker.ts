@@ -25,7 +25,7 @@ let nextSession = 1;
 port.on("message", (request: WorkerRequest) => {
   void handle(request).then(
     ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies WorkerReply, transfer),
-    (error: unknown) => port.postMessage({ id: request.id, ok: false, error: HttpError.from(error).toJSON() } satisfies WorkerReply),
+    (error: unknown) => port.postMessage({ id: request.id, ok: false, error: replyError(request, error).toJSON() } satisfies WorkerReply),
   );
 });
 
@@ -58,6 +58,17 @@ async function handle(request: WorkerRequest): Promise<{ value: unknown; transfe
       return { value: true, transfer: [] };
     }
   }
+}
+
+/**
+ * A failed run answers a tenant (through the edge), so an error that is not an HttpError (a raw
+ * onnxruntime one) is logged here and answered as a generic 500. Probes and loads keep the whole
+ * message: the operator reads those, at startup and in the token-only ready body.
+ */
+function replyError(request: WorkerRequest, error: unknown): HttpError {
+  if (request.op !== "run" || error instanceof HttpError) return HttpError.from(error);
+  console.error("a run on the inference worker failed", error);
+  return new HttpError(500, "inference failed on this origin");
 }
 
 function sessionOptions(ep: string, threads: number) {

@@ -114,7 +114,10 @@ export class ModelStore {
   servable(name: string, version: string | undefined): ModelEntry {
     const entry = this.find(name, version, (e) => e.state === "ready");
     if (entry.state === "ready") return entry;
-    if (entry.state === "failed") throw new HttpError(503, `${name}@${entry.version} failed to load on this origin: ${entry.error}`, 5);
+    // Not the reason: the edge passes this message on to the tenant, and the reason (onnxruntime's
+    // message, a path, the edge's answer) is for operators, who have the log and the token-only
+    // ready body.
+    if (entry.state === "failed") throw new HttpError(503, `${name}@${entry.version} failed to load on this origin`, 5);
     throw new HttpError(503, `${name}@${entry.version} is still loading on this origin`, 2);
   }
 

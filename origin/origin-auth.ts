@@ -4,7 +4,10 @@
  */
 import { secretAuth } from "../protocol/http/bearer-auth.ts";
 
-/** Open to anyone: load balancers and the edge's health checks probe them without secrets. */
+/**
+ * Open to anyone: load balancers probe them without secrets. The ready probe says only ready or
+ * not to them; its full report (models, load, errors) needs the token (origin/routes/health.ts).
+ */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(["/v2/health/live", "/v2/health/ready"]);
 
 /** @example app.use("*", originAuth(process.env.ORIGIN_TOKEN)) */

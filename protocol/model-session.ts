@@ -51,8 +51,11 @@ export async function createModelSession(ort: OrtRuntime, bytes: Uint8Array, opt
       } catch (error) {
         // Inputs were checked against the model's declared specs before this point, so what
         // onnxruntime still refuses (e.g. a dimension the graph constrains internally) is the
-        // caller's input, not our fault.
-        throw badRequest(`the model rejected the input: ${describe(error)}`);
+        // caller's input, not our fault. onnxruntime's own message names graph nodes and runtime
+        // internals, so it goes to the operators' log; the tenant is told what it sent, which is
+        // safe to repeat and usually enough to spot the wrong dimension.
+        console.error(`onnxruntime refused a run (${sent(feedsIn)}): ${describe(error)}`);
+        throw badRequest(`the model rejected the input: it could not run on ${sent(feedsIn)}; check the shapes against the model's metadata`);
       }
       return outputNames.map((name) => toTensor(name, results[name] as OrtTensor));
     },
@@ -77,6 +80,11 @@ function specOf(meta: OrtSession.ValueMetadata): TensorSpec {
   if (!datatype) throw badRequest(`model value '${meta.name}' has type ${meta.type}, which OIP cannot carry`);
   // Symbolic or unknown dimensions become -1 (dynamic), as in OIP model metadata.
   return { name: meta.name, datatype, shape: meta.shape.map((dim) => (typeof dim === "number" && dim >= 0 ? dim : -1)) };
+}
+
+/** The inputs as the caller sent them, e.g. `input [1,3] FP32, sr [] INT64`: their own data, safe to repeat. */
+function sent(inputs: Tensor[]): string {
+  return inputs.map((input) => `${input.name} [${input.shape.join(",")}] ${input.datatype}`).join(", ");
 }
 
 function describe(error: unknown): string {

@@ -101,11 +101,23 @@ export class ModelHost extends DurableObject<Env> {
   async #run(model: HostModel, inputs: Tensor[], outputNames: string[]) {
     const calledAt = Date.now();
     const wasWarm = this.#sessions.has(keyOf(model));
-    return this.#withSession(model, async (session) => {
-      const startedAt = Date.now();
-      const outputs = await session.run(inputs, outputNames);
-      return { outputs, loadMs: wasWarm ? 0 : startedAt - calledAt, inferMs: Date.now() - startedAt };
-    });
+    let loaded = false;
+    try {
+      return await this.#withSession(model, async (session) => {
+        loaded = true;
+        const startedAt = Date.now();
+        const outputs = await session.run(inputs, outputNames);
+        return { outputs, loadMs: wasWarm ? 0 : startedAt - calledAt, inferMs: Date.now() - startedAt };
+      });
+    } catch (error) {
+      // A run's own errors are already fit for the tenant (model-session.ts). A failed load is
+      // not: it names the R2 key or carries onnxruntime's message, which the operator needs and
+      // the tenant must not see. The upload (inspect) and warm paths keep the detail: only the
+      // admin and the registry call them.
+      if (loaded) throw error;
+      console.error(`loading ${keyOf(model)} for a request failed`, error instanceof HttpError ? `${error.status}: ${error.message}` : error);
+      throw new HttpError(503, "the model's bytes are unavailable on this host now", 5);
+    }
   }
 
   /** Runs `use` on the model's warm session, loading it first if this host has none. */

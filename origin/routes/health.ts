@@ -1,10 +1,12 @@
 /**
- * @module Server metadata and health. Ready means every model assigned to this origin is warm;
- * the ready body also carries what the edge's pool weighs origins by: the queue, the predicted
- * backlog, and per model its outstanding requests and service-time estimates.
+ * @module Server metadata and health. Ready means every model assigned to this origin is warm.
+ * To the holder of the origin token the ready body also carries what the edge's pool weighs
+ * origins by: the queue, the predicted backlog, and per model its state, outstanding requests
+ * and service-time estimates. Anyone else learns ready or not, and nothing more.
  */
 import { Hono } from "hono";
 import { HttpError } from "../../protocol/errors.ts";
+import { holdsSecret } from "../../protocol/http/bearer-auth.ts";
 import { errorResponse } from "../../protocol/http/error-response.ts";
 import type { OriginContext, OriginEnv } from "../context.ts";
 import type { ModelEntry } from "../model-store.ts";
@@ -16,9 +18,15 @@ export function healthRoutes(context: OriginContext): Hono<OriginEnv> {
   const routes = new Hono<OriginEnv>();
   routes.get("/v2", (c) => c.json({ name: "hotpath-origin", version: ORIGIN_VERSION, extensions: EXTENSIONS }));
   routes.get("/v2/health/live", (c) => c.json({ live: true }));
-  routes.get("/v2/health/ready", (c) => {
+  routes.get("/v2/health/ready", async (c) => {
     const { store, scheduler, provider, config } = context;
     const ready = store.allReady();
+    // The route is open (load balancers probe it without secrets), but the report names the
+    // models and why one failed to load (onnxruntime's message, paths): only the holder of the
+    // origin token (the edge's health checks, which read `models` and `load`) gets it.
+    if (!(await holdsSecret(c.req.header("authorization"), config.token))) {
+      return ready ? c.json({ ready: true }) : errorResponse(new HttpError(503, "not ready", 2), { ready: false });
+    }
     const serviceTimes = scheduler.serviceTimes();
     const body = {
       ready,

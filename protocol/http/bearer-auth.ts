@@ -25,6 +25,18 @@ export interface SecretAuthOptions {
   openPaths?: ReadonlySet<string>;
 }
 
+/**
+ * Whether `header` carries `secret` as its bearer token, for an open route that says more to the
+ * holder of the secret (the origin's ready probe). Compared through digests, as in secretAuth.
+ *
+ * @example if (await holdsSecret(c.req.header("authorization"), token)) return c.json(fullReport)
+ */
+export async function holdsSecret(header: string | undefined, secret: string | undefined): Promise<boolean> {
+  const token = bearerToken(header);
+  if (!token || !secret) return false;
+  return (await sha256Hex(token)) === (await sha256Hex(secret));
+}
+
 /** @example app.use("/admin/*", secretAuth({ name: "admin token", secret: (c) => c.env.ADMIN_TOKEN, disabledMessage: "..." })) */
 export function secretAuth(options: SecretAuthOptions): MiddlewareHandler {
   // One digest per distinct secret: a Worker's secret is fixed for the isolate's life.

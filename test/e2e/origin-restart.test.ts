@@ -111,7 +111,7 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
     await waitFor(
       "o1 holding a request",
       async () => {
-        const report = (await originHealth(stack.originUrl("o1"))).load;
+        const report = (await originHealth(stack.originUrl("o1"), stack.originToken)).load;
         if (report && report.queued + report.running > 0) held = report;
         return held !== undefined;
       },
@@ -197,7 +197,7 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
     assertRefusedThenServed(replies);
     assert.equal(replies.at(-1)!.servedBy, "origin:o1");
     const origin = stack.origin("o1");
-    assert.equal((await originHealth(origin.url)).models.find((m) => m.name === HEAVY.name)?.source, "cache");
+    assert.equal((await originHealth(origin.url, stack.originToken)).models.find((m) => m.name === HEAVY.name)?.source, "cache");
     assert.ok(
       origin.logs.some((line) => /mlp-heavy@1 ready in .*bytes from cache/.test(line)),
       origin.logs.join("\n"),
@@ -226,7 +226,7 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
       origin.logs.some((line) => /mlp-heavy@1 ready in .*bytes from edge/.test(line)),
       origin.logs.join("\n"),
     );
-    assert.equal((await originHealth(origin.url)).models.find((m) => m.name === HEAVY.name)?.source, "edge");
+    assert.equal((await originHealth(origin.url, stack.originToken)).models.find((m) => m.name === HEAVY.name)?.source, "edge");
     assert.equal(sha256File(cachedHeavy("o1")), heavySha256, "the fetched cache file does not match the registry's sha256");
     const input = rows(HEAVY.width, 64, 5);
     const reply = await stack.infer(HEAVY, input, DEADLINE_MS);

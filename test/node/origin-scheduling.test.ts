@@ -58,7 +58,7 @@ interface Health {
 }
 
 async function health(): Promise<Health> {
-  return (await (await fetch(`${origin.url}/v2/health/ready`)).json()) as Health;
+  return (await (await fetch(`${origin.url}/v2/health/ready`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as Health;
 }
 
 interface Outcome {

@@ -123,7 +123,7 @@ const batchOf = (reply: Reply): number => Number(/batch;desc="(\d+)"/.exec(reply
 
 describe("origin server", () => {
   test("falls back from webgpu to cpu with one line saying why, and reports itself on every response", async () => {
-    const health = await fetch(`${batching.url}/v2/health/ready`);
+    const health = await fetch(`${batching.url}/v2/health/ready`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(health.status, 200);
     const body = (await health.json()) as { ep: string; models: { name: string; state: string; serviceTimes: unknown[] }[] };
     if (body.ep === "cpu") assert.equal(batching.logs.filter((l) => l.includes("falling back to cpu")).length, 1, batching.logs.join("\n"));
@@ -194,6 +194,15 @@ describe("origin server", () => {
       }
     }
     for (const path of ["/v2/health/live", "/v2/health/ready"]) assert.equal((await fetch(`${batching.url}${path}`)).status, 200, path);
+    // Ready to anyone, but what it serves and its load only to the origin token (the edge's checks).
+    const anonymous = await (await fetch(`${batching.url}/v2/health/ready`)).json();
+    assert.deepEqual(anonymous, { ready: true });
+    const report = (await (await fetch(`${batching.url}/v2/health/ready`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      models: { name: string }[];
+      load: unknown;
+    };
+    assert.deepEqual(report.models.map((m) => m.name).sort(), ["mlp-heavy", "mlp-tiny"]);
+    assert.ok(report.load);
   });
 
   test("bad input is a 400 that says what is wrong; unknown models and versions are 404", async () => {

@@ -97,7 +97,7 @@ describe("deleting a version while it serves", () => {
     named.release();
     byDefault.release();
     for (const held of [named, byDefault]) {
-      expect(await expectRefusal(await held.response, 503)).toMatch(/missing/);
+      expect(await expectRefusal(await held.response, 503)).toMatch(/bytes are unavailable/);
     }
     await expectOnlyVersionOne(name);
   });
@@ -119,7 +119,7 @@ describe("deleting a version while it serves", () => {
 
     await deleteVersion(name, "2");
     expect(answered, "the delete finished while the request was still held for its batch").toBe(false);
-    expect(await expectRefusal(await queued, 503)).toMatch(/missing/);
+    expect(await expectRefusal(await queued, 503)).toMatch(/bytes are unavailable/);
     await expectOnlyVersionOne(name);
   });
 

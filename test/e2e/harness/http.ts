@@ -100,16 +100,16 @@ export interface OriginReport {
   models: { name: string; version: string; state: string; source?: string }[];
 }
 
-/** An origin's `GET /v2/health/ready` body (200 or 503 alike). */
-export async function originHealth(url: string): Promise<OriginReport> {
-  const response = await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(5_000) });
+/** An origin's `GET /v2/health/ready` body (200 or 503 alike), as the holder of its token gets it. */
+export async function originHealth(url: string, token: string): Promise<OriginReport> {
+  const response = await fetch(`${url}/v2/health/ready`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
   return (await response.json()) as OriginReport;
 }
 
 /** Whether the origin at `url` reports `name` ready; false when it does not answer. */
-export async function modelReadyOn(url: string, name: string): Promise<boolean> {
+export async function modelReadyOn(url: string, name: string, token: string): Promise<boolean> {
   try {
-    return (await originHealth(url)).models.some((m) => m.name === name && m.state === "ready");
+    return (await originHealth(url, token)).models.some((m) => m.name === name && m.state === "ready");
   } catch {
     return false;
   }

@@ -199,7 +199,7 @@ export class PoolStack {
     await waitFor(
       `${model.name} ready on ${ids.join(", ")}`,
       async () => {
-        for (const id of ids) if (!(await modelReadyOn(this.originUrl(id), model.name))) return false;
+        for (const id of ids) if (!(await modelReadyOn(this.originUrl(id), model.name, this.originToken))) return false;
         return true;
       },
       timeoutMs,
