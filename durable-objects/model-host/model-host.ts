@@ -116,7 +116,9 @@ export class ModelHost extends DurableObject<Env> {
       // admin and the registry call them.
       if (loaded) throw error;
       console.error(`loading ${keyOf(model)} for a request failed`, error instanceof HttpError ? `${error.status}: ${error.message}` : error);
-      throw new HttpError(503, "the model's bytes are unavailable on this host now", 5);
+      // 503 is #load's own refusal (bytes missing or corrupt in R2); anything else failed in onnxruntime.
+      const bytesGone = error instanceof HttpError && error.status === 503;
+      throw new HttpError(503, bytesGone ? "the model's bytes are unavailable on this host now" : "the model could not be loaded on this host now", 5);
     }
   }
 
