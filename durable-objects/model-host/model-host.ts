@@ -73,9 +73,11 @@ export class ModelHost extends DurableObject<Env> {
     return replyOf(() => this.#withSession(model, async ({ inputs, outputs, batchAxes }) => ({ inputs, outputs, batchAxes })), "loading the model");
   }
 
-  /** Releases a version's session after its in-flight runs finish (unload, delete). */
+  /** Releases a version's sessions (any bytes it had) after their in-flight runs finish (unload, delete). */
   async drop(name: string, version: string): Promise<boolean> {
-    return this.#sessions.drop(`${name}@${version}`);
+    const prefix = `${name}@${version}#`;
+    const keys = this.#sessions.info().flatMap((s) => (s.key.startsWith(prefix) ? [s.key] : []));
+    return (await Promise.all(keys.map((k) => this.#sessions.drop(k)))).some(Boolean);
   }
 
   load(): HostLoad {
@@ -87,7 +89,7 @@ export class ModelHost extends DurableObject<Env> {
     return {
       host: this.ctx.id.name ?? this.ctx.id.toString(),
       sessions: this.#sessions.info().map((s) => {
-        const [model = "", version = ""] = s.key.split("@");
+        const [model = "", version = ""] = s.key.split("#")[0]!.split("@");
         return { model, version, bytes: s.bytes, inFlight: s.inFlight, idleMs: now - s.lastUsed, ready: s.ready };
       }),
       memoryEstimateBytes: this.#sessions.heldBytes(),
@@ -143,4 +145,8 @@ export class ModelHost extends DurableObject<Env> {
   }
 }
 
-const keyOf = (model: HostModel): string => `${model.name}@${model.version}`;
+/**
+ * The content is part of the key: a version deleted and uploaded again with other bytes must get
+ * a new session, never the one this host still holds for the old bytes.
+ */
+const keyOf = (model: HostModel): string => `${model.name}@${model.version}#${model.sha256}`;

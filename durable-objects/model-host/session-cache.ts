@@ -1,5 +1,5 @@
 /**
- * @module Warm model sessions of one ModelHost, keyed by model@version.
+ * @module Warm model sessions of one ModelHost, keyed by model@version#sha256 (the caller's key).
  * A session is created once even when many calls arrive before it is ready (they share one
  * promise); a failed load is forgotten so the next call retries. Sessions idle longest are
  * released when the model bytes held exceed the budget, because the ORT wasm heap never

@@ -63,10 +63,15 @@ export class ModelRegistry extends DurableObject<Env> {
     }, "registering the model");
   }
 
-  /** Removes a version and returns its record, so the caller can delete its bytes. */
-  async remove(name: string, version: string): Promise<RpcReply<ModelVersionRecord>> {
+  /**
+   * Removes a version and returns its record, so the caller can delete its bytes. Removing the
+   * default, or the last ready version, changes what unversioned requests get (another version,
+   * or nothing at all), so it takes `force`: a plain delete of a stale version cannot do that.
+   */
+  async remove(name: string, version: string, force = false): Promise<RpcReply<ModelVersionRecord>> {
     return replyOf(async () => {
       const record = this.#requireVersion(name, version);
+      if (!force) this.#refuseUnforcedRemoval(name, record);
       this.#tables.deleteVersion(name, version);
       if (this.#tables.pinned(name) === version) this.#tables.setPinned(name, undefined);
       await this.#publish(name);
@@ -101,6 +106,15 @@ export class ModelRegistry extends DurableObject<Env> {
   /** Called by a ModelHost when it first serves a model, so swaps know whom to warm. */
   recordHost(model: string, host: string): void {
     this.#tables.addHost(model, host);
+  }
+
+  #refuseUnforcedRemoval(name: string, record: ModelVersionRecord): void {
+    const model = this.#tables.model(name);
+    const otherReady = model?.versions.some((v) => v.version !== record.version && v.state === "ready") ?? false;
+    let why: string | undefined;
+    if (model?.defaultVersion === record.version) why = "is the default version";
+    else if (record.state === "ready" && !otherReady) why = "is the last ready version";
+    if (why) throw new HttpError(409, `version '${record.version}' of model '${name}' ${why}; add ?force=true to delete it anyway`);
   }
 
   /** A new version, not yet eligible as default; 409 when the version exists. */

@@ -2,7 +2,8 @@
  * @module Assigning a model version to the origin pool: every origin is asked to load it (the
  * OIP model_repository extension: it fetches the bytes from the edge's internal route, checks
  * their sha256 and warms a session), and the first answer also proves the model loads and gives
- * its signature, which the edge cannot read itself for models too big for an isolate.
+ * its signature, which the edge cannot read itself for models too big for an isolate. A deleted
+ * version is unloaded from every origin the same way.
  */
 import { HttpError } from "../../protocol/errors.ts";
 import { errorFromResponse } from "../../protocol/http/error-response.ts";
@@ -60,4 +61,39 @@ async function loadOn(env: PoolEnv, origin: OriginState, name: string, version: 
   if (!Array.isArray(body.inputs) || !Array.isArray(body.outputs))
     throw new HttpError(503, `origin ${origin.config.id} sent metadata without inputs and outputs`, 5);
   return { inputs: body.inputs, outputs: body.outputs };
+}
+
+/**
+ * Asks every origin to unload `name@version` after the version is deleted: an origin keeps its
+ * sessions by name and version, so without this it would keep serving the old bytes, and would
+ * keep them if different bytes were uploaded under the same version. Best effort: every origin
+ * is tried (one marked down may only have missed its probes), failures and 404s (it never loaded
+ * the version) are logged, never thrown, because the delete has already happened. An origin
+ * that misses the call keeps its old session until it restarts (origin/model-store.ts keys by
+ * name and version).
+ * @returns how many origins confirmed the unload
+ */
+export async function unloadOnPool(env: PoolEnv, name: string, version: string, timeoutMs = 10_000): Promise<number> {
+  const headers = { authorization: `Bearer ${env.ORIGIN_TOKEN}`, "content-type": "application/json" };
+  const replies = await Promise.all(
+    originPool(env).map((origin) =>
+      fetch(`${origin.config.url}/v2/repository/models/${encodeURIComponent(name)}/unload`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ parameters: { version } }),
+        signal: AbortSignal.timeout(timeoutMs),
+      }).then(
+        async (response) => {
+          await response.body?.cancel();
+          if (!response.ok && response.status !== 404) console.warn(`unloading ${name}@${version} on origin ${origin.config.id}: HTTP ${response.status}`);
+          return response.ok;
+        },
+        (error: unknown) => {
+          console.warn(`unloading ${name}@${version} on origin ${origin.config.id}: ${String(error)}`);
+          return false;
+        },
+      ),
+    ),
+  );
+  return replies.filter(Boolean).length;
 }

@@ -7,7 +7,7 @@ import { hex } from "../../protocol/sha256.ts";
 import { Hono, type Context } from "hono";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
 import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type ModelVersionRecord, type Placement } from "../../protocol/model-record.ts";
-import { loadOnPool } from "../origin-pool/origin-admin.ts";
+import { loadOnPool, unloadOnPool } from "../origin-pool/origin-admin.ts";
 import type { AppEnv } from "../app-env.ts";
 import { findModel, invalidateCatalog, registry } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
@@ -79,16 +79,24 @@ async function registerOnPool(c: Context<AppEnv>, upload: UploadedVersion): Prom
     const signature = await loadOnPool(c.env, upload.name, upload.version);
     return unwrapReply(await registry(c.env).completeOriginVersion(upload.name, upload.version, signature));
   } catch (error) {
-    if (pending) await registry(c.env).remove(upload.name, upload.version);
+    if (pending) await registry(c.env).remove(upload.name, upload.version, true);
     await c.env.MODELS.delete(upload.r2Key);
     throw error;
   }
 }
 
+/**
+ * `?force=true` is needed to delete the default or the last ready version (409 otherwise). The
+ * bytes go only after the registry has published the record without the version, so nothing
+ * new routes to them; origins are told to unload it in the background, since an origin that is
+ * down or slow must not fail a delete the registry has already made.
+ */
 adminModelRoutes.delete("/admin/models/:name/versions/:version", async (c) => {
-  const removed = unwrapReply(await registry(c.env).remove(c.req.param("name"), c.req.param("version")));
+  const force = c.req.query("force") === "true";
+  const removed = unwrapReply(await registry(c.env).remove(c.req.param("name"), c.req.param("version"), force));
   invalidateCatalog(removed.name);
   await c.env.MODELS.delete(removed.r2Key);
+  if (removed.placement !== "edge") c.executionCtx.waitUntil(unloadOnPool(c.env, removed.name, removed.version));
   return c.json({ deleted: { name: removed.name, version: removed.version } });
 });
 

@@ -192,8 +192,9 @@ export class AdminClient {
     });
   }
 
-  async deleteVersion(name: string, version: string): Promise<void> {
-    await this.#json("DELETE", `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`);
+  /** `force`: needed to delete the default or the last ready version (409 otherwise). */
+  async deleteVersion(name: string, version: string, force = false): Promise<void> {
+    await this.#json("DELETE", `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}${force ? "?force=true" : ""}`);
   }
 
   /** Creates or updates a tenant; models defaults to every model ("*"). */
