@@ -6,6 +6,7 @@
 import { HttpError, notFound } from "../protocol/errors.ts";
 import { REGISTRY_NAME } from "../durable-objects/model-registry/model-registry.ts";
 import { LookupCache } from "../protocol/lru.ts";
+import { storeRead } from "./kv-read.ts";
 import { catalogKey, NAME_PATTERN, type ModelRecord, type ModelVersionRecord } from "../protocol/model-record.ts";
 
 const CATALOG_CACHE_MS = 2_000;
@@ -34,8 +35,8 @@ export async function findModel(env: Env, name: string): Promise<ModelRecord | n
   if (!NAME_PATTERN.test(name)) return null;
   const hit = cache.get(name);
   if (hit !== undefined) return hit;
-  let record = await env.CATALOG.get<ModelRecord>(catalogKey(name), "json");
-  record ??= (await registry(env).get(name)) ?? null;
+  let record = await storeRead("catalog", () => env.CATALOG.get<ModelRecord>(catalogKey(name), "json"));
+  record ??= (await storeRead("model registry", () => registry(env).get(name))) ?? null;
   cache.set(name, record);
   return record;
 }

@@ -8,35 +8,26 @@
  */
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
-import type { HostInferValue } from "../../durable-objects/model-host/contract.ts";
-import type { ModelVersionRecord } from "../../protocol/model-record.ts";
-import { beforeDeadline } from "../../protocol/deadline.ts";
 import { INFERENCE_HEADER_LENGTH_HEADER, SERVED_BY_HEADER, TIMEOUT_HEADER } from "../../protocol/headers.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
-import { unwrapReply } from "../../protocol/rpc-reply.ts";
 import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
 import type { AppEnv } from "../app-env.ts";
 import { resolveVersion } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
 import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
-import { addTiming, measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
+import { measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
 import { tenantAuth } from "../middleware/tenant-auth.ts";
-import { modelHostFor } from "../placement/model-host.ts";
 import { mayUsePool, planPlacement, type PlacementPlan } from "../placement/plan.ts";
 import { isCapacityRefusal, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
 import { checkOriginsWhenDue } from "../origin-pool/health-check.ts";
-import { inferOnPool, type OriginCall } from "../origin-pool/origin-client.ts";
-import type { Tensor } from "../../protocol/oip/tensor.ts";
-import { withWaitBefore, type SchedulerLoad } from "../../scheduler/contract.ts";
+import { inferOnPool } from "../origin-pool/origin-client.ts";
 import { deadlineFor } from "../admission/deadline.ts";
 import { budgetBeforeBodyMs, refuseEarly } from "../admission/early-refusal.ts";
 import { admitTenant } from "../admission/tenant-limits.ts";
 import { mayUseModel } from "../tenants/records.ts";
-
-/** Time past the deadline the router gives a host's answer to arrive before it answers 504 itself. */
-const DEADLINE_GRACE_MS = 50;
+import { onEdge, type Served, type Work } from "./edge-call.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -89,15 +80,6 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   }
 }
 
-interface Work extends Omit<OriginCall, "model"> {
-  model: ModelVersionRecord;
-}
-
-interface Served {
-  outputs: Tensor[];
-  servedBy: string;
-}
-
 /**
  * Where the work runs: on the pool when the plan says so; a spillable request on the pool first
  * when the edge is already too slow, else at the edge with the pool behind it for refusals; the
@@ -122,54 +104,10 @@ async function serve(c: Context<AppEnv>, work: Work, plan: PlacementPlan, maxQue
   }
 }
 
-type EdgePlan = Extract<PlacementPlan, { where: "edge" }>;
-
-/** Runs on a ModelHost replica; cancels its queued work if the client goes away. */
-async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWaitMs: number): Promise<Served> {
-  const { host } = plan;
-  const requestId = crypto.randomUUID();
-  const cancel = () => void host.stub.cancel(requestId).catch(() => false);
-  c.req.raw.signal.addEventListener("abort", cancel);
-  let reply: HostInferValue;
-  const calledAt = Date.now();
-  try {
-    reply = await measureTiming(c, "host", () =>
-      beforeDeadline(work.deadline + DEADLINE_GRACE_MS, (async () => unwrapReply(await host.stub.infer({ ...work, requestId, maxQueueWaitMs })))()),
-    );
-  } finally {
-    c.req.raw.signal.removeEventListener("abort", cancel);
-  }
-  // Time spent neither running nor in the host's own queue was spent waiting to reach the host
-  // (its input queue while it ran other work): count it as backlog too, or a host that is busy
-  // before its scheduler ever sees a request would look idle to the spill and scaling decisions.
-  const unseenWaitMs = Math.max(0, Date.now() - calledAt - reply.timing.inferMs - reply.timing.queueMs - reply.timing.loadMs);
-  growIfBacklogged(c, work.model, plan, withWaitBefore(reply.load, unseenWaitMs));
-  const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
-  if (loadMs > 0) addTiming(c, "load", loadMs);
-  addTiming(c, "queue", queueMs);
-  addTiming(c, "infer", inferMs);
-  noteTiming(c, "batch", String(batchSize));
-  noteTiming(c, "replica", `${host.region}/${host.replica}`);
-  return { outputs: reply.outputs, servedBy: `edge:${host.region}/${host.replica}` };
-}
-
 /** Runs on the origin pool; `spilled` says why an edge model went there. */
 async function onPool(c: Context<AppEnv>, work: Work, spilled: string | undefined): Promise<Served> {
   if (spilled) noteTiming(c, "spill", spilled);
   const answer = await measureTiming(c, "origin", () => inferOnPool(c.env, work));
   noteTiming(c, "served", `origin:${answer.origin}${answer.attempts > 1 ? ` after ${answer.attempts} tries` : ""}`);
   return { outputs: answer.outputs, servedBy: `origin:${answer.origin}` };
-}
-
-/** Feeds the host's reported load to the replica set; warms a new replica when it should grow. */
-function growIfBacklogged(c: Context<AppEnv>, model: ModelVersionRecord, plan: EdgePlan, load: SchedulerLoad): void {
-  const grow = plan.replicas.observe(plan.host.replica, load);
-  if (grow === undefined) return;
-  const next = modelHostFor(c.env, plan.host.region as DurableObjectLocationHint, model.name, grow);
-  c.executionCtx.waitUntil(
-    next.stub
-      .warm(model)
-      .then((r) => plan.replicas.warmed(grow, r.ok))
-      .catch(() => plan.replicas.warmed(grow, false)),
-  );
 }

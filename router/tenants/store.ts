@@ -7,6 +7,7 @@
 import { HttpError } from "../../protocol/errors.ts";
 import { LookupCache } from "../../protocol/lru.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
+import { storeRead } from "../kv-read.ts";
 import { API_KEY_PREFIX, API_KEY_RANDOM_BYTES, isWellFormedKey, keyHashKey, keyIndexKey, tenantKey, type KeyRecord, type TenantRecord } from "./records.ts";
 
 const KEY_CACHE_MS = 10_000;
@@ -25,7 +26,7 @@ export function keyCacheSizes(): { found: number; missing: number } {
 async function cachedJson<T>(kv: KVNamespace, key: string): Promise<T | null> {
   const hit = cache.get(key);
   if (hit !== undefined) return hit as T | null;
-  const value = await kv.get<T>(key, "json");
+  const value = await storeRead("keys", () => kv.get<T>(key, "json"));
   cache.set(key, value);
   return value;
 }

@@ -1,0 +1,127 @@
+/**
+ * @module One request on the edge: the call to a ModelHost replica, and what happens when the
+ * call itself fails rather than the host refusing. A host's refusals (503, 504, 400) arrive as
+ * HttpError replies and are the answer. A rejected RPC (the object reset, was overloaded, threw
+ * past its reply wrapper, or the stub broke) says nothing about the request: it becomes a 503
+ * with Retry-After, never a bare 500, and the request is tried once more on another replica
+ * while its deadline allows. A spillable request is not retried here: the 503 sends it to the pool.
+ */
+import type { Context } from "hono";
+import type { HostInferValue } from "../../durable-objects/model-host/contract.ts";
+import type { ModelVersionRecord } from "../../protocol/model-record.ts";
+import { beforeDeadline } from "../../protocol/deadline.ts";
+import { HttpError } from "../../protocol/errors.ts";
+import { unwrapReply } from "../../protocol/rpc-reply.ts";
+import { addTiming, measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
+import { withWaitBefore, type SchedulerLoad } from "../../scheduler/contract.ts";
+import type { AppEnv } from "../app-env.ts";
+import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
+import type { PlacementPlan } from "../placement/plan.ts";
+import type { OriginCall } from "../origin-pool/origin-client.ts";
+
+/** Time past the deadline the router gives a host's answer to arrive before it answers 504 itself. */
+const DEADLINE_GRACE_MS = 50;
+/** Below this much time left, a second replica (possibly cold) cannot help: answer the 503. */
+const MIN_RETRY_BUDGET_MS = 20;
+/** Retry-After for a host that failed: a reset object is back within a second or so. */
+const HOST_FAULT_RETRY_AFTER_S = 1;
+
+export interface Work extends Omit<OriginCall, "model"> {
+  model: ModelVersionRecord;
+}
+
+export interface Served {
+  outputs: Tensor[];
+  servedBy: string;
+}
+
+export type EdgePlan = Extract<PlacementPlan, { where: "edge" }>;
+
+/** A rejected RPC, as the runtime reports it: a reset or overload carries these flags. */
+interface RpcFailure {
+  retryable?: boolean;
+  overloaded?: boolean;
+  durableObjectReset?: boolean;
+}
+
+/** The 503 a rejected host call becomes; the cause goes to the log, not to the tenant. */
+export function hostFault(host: HostChoice, error: unknown): HttpError {
+  const flags = (typeof error === "object" && error !== null ? error : {}) as RpcFailure;
+  console.error(`model host ${host.name} failed (retryable: ${flags.retryable}, overloaded: ${flags.overloaded}, reset: ${flags.durableObjectReset})`, error);
+  return new HttpError(503, "the model host is unavailable, try again", HOST_FAULT_RETRY_AFTER_S);
+}
+
+/**
+ * Another replica for a request whose host failed: a different member of the active set when
+ * there is one, else the next replica's region-local name, beyond the active set if need be
+ * (a failed, possibly overloaded object must not get the same request again).
+ */
+export function otherReplica(replica: number, active: number, random = Math.random): number {
+  if (active <= 1) return replica === 0 ? 1 : 0;
+  const pick = Math.floor(random() * (active - 1));
+  return pick >= replica ? pick + 1 : pick;
+}
+
+/**
+ * Runs the work on the plan's replica; when that call fails (not a refusal), once more on another
+ * replica if the deadline allows and the request cannot spill instead.
+ */
+export async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWaitMs: number): Promise<Served> {
+  try {
+    return await onHost(c, work, plan, plan.host, maxQueueWaitMs);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    const fault = hostFault(plan.host, error);
+    if (plan.spillable || work.deadline - Date.now() < MIN_RETRY_BUDGET_MS) throw fault;
+    const other = modelHostFor(c.env, plan.host.region as DurableObjectLocationHint, work.model.name, otherReplica(plan.host.replica, plan.replicas.active));
+    noteTiming(c, "retry", `${plan.host.region}/${plan.host.replica} failed`);
+    try {
+      return await onHost(c, work, plan, other, maxQueueWaitMs);
+    } catch (again) {
+      if (again instanceof HttpError) throw again;
+      throw hostFault(other, again);
+    }
+  }
+}
+
+/** Runs on one ModelHost; cancels its queued work if the client goes away. */
+async function onHost(c: Context<AppEnv>, work: Work, plan: EdgePlan, host: HostChoice, maxQueueWaitMs: number): Promise<Served> {
+  const requestId = crypto.randomUUID();
+  const cancel = () => void host.stub.cancel(requestId).catch(() => false);
+  c.req.raw.signal.addEventListener("abort", cancel);
+  let reply: HostInferValue;
+  const calledAt = Date.now();
+  try {
+    reply = await measureTiming(c, "host", () =>
+      beforeDeadline(work.deadline + DEADLINE_GRACE_MS, (async () => unwrapReply(await host.stub.infer({ ...work, requestId, maxQueueWaitMs })))()),
+    );
+  } finally {
+    c.req.raw.signal.removeEventListener("abort", cancel);
+  }
+  // Time spent neither running nor in the host's own queue was spent waiting to reach the host
+  // (its input queue while it ran other work): count it as backlog too, or a host that is busy
+  // before its scheduler ever sees a request would look idle to the spill and scaling decisions.
+  const unseenWaitMs = Math.max(0, Date.now() - calledAt - reply.timing.inferMs - reply.timing.queueMs - reply.timing.loadMs);
+  growIfBacklogged(c, work.model, plan, host, withWaitBefore(reply.load, unseenWaitMs));
+  const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
+  if (loadMs > 0) addTiming(c, "load", loadMs);
+  addTiming(c, "queue", queueMs);
+  addTiming(c, "infer", inferMs);
+  noteTiming(c, "batch", String(batchSize));
+  noteTiming(c, "replica", `${host.region}/${host.replica}`);
+  return { outputs: reply.outputs, servedBy: `edge:${host.region}/${host.replica}` };
+}
+
+/** Feeds the host's reported load to the replica set; warms a new replica when it should grow. */
+function growIfBacklogged(c: Context<AppEnv>, model: ModelVersionRecord, plan: EdgePlan, host: HostChoice, load: SchedulerLoad): void {
+  const grow = plan.replicas.observe(host.replica, load);
+  if (grow === undefined) return;
+  const next = modelHostFor(c.env, host.region as DurableObjectLocationHint, model.name, grow);
+  c.executionCtx.waitUntil(
+    next.stub
+      .warm(model)
+      .then((r) => plan.replicas.warmed(grow, r.ok))
+      .catch(() => plan.replicas.warmed(grow, false)),
+  );
+}
