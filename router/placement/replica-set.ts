@@ -130,6 +130,17 @@ export class ReplicaSet {
   }
 }
 
+/**
+ * Another replica for a request whose host failed: a different member of the active set when
+ * there is one, else the next replica's region-local name, beyond the active set if need be
+ * (a failed, possibly overloaded object must not get the same request again).
+ */
+export function otherReplica(replica: number, active: number, random = Math.random): number {
+  if (active <= 1) return replica === 0 ? 1 : 0;
+  const pick = Math.floor(random() * (active - 1));
+  return pick >= replica ? pick + 1 : pick;
+}
+
 const sets = new Map<string, ReplicaSet>();
 
 /** This isolate's set for a model in a region, bound to the model's current replica bounds. */

@@ -18,6 +18,7 @@ import { withWaitBefore, type SchedulerLoad } from "../../scheduler/contract.ts"
 import type { AppEnv } from "../app-env.ts";
 import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
 import type { PlacementPlan } from "../placement/plan.ts";
+import { otherReplica } from "../placement/replica-set.ts";
 import type { OriginCall } from "../origin-pool/origin-client.ts";
 
 /** Time past the deadline the router gives a host's answer to arrive before it answers 504 itself. */
@@ -50,17 +51,6 @@ export function hostFault(host: HostChoice, error: unknown): HttpError {
   const flags = (typeof error === "object" && error !== null ? error : {}) as RpcFailure;
   console.error(`model host ${host.name} failed (retryable: ${flags.retryable}, overloaded: ${flags.overloaded}, reset: ${flags.durableObjectReset})`, error);
   return new HttpError(503, "the model host is unavailable, try again", HOST_FAULT_RETRY_AFTER_S);
-}
-
-/**
- * Another replica for a request whose host failed: a different member of the active set when
- * there is one, else the next replica's region-local name, beyond the active set if need be
- * (a failed, possibly overloaded object must not get the same request again).
- */
-export function otherReplica(replica: number, active: number, random = Math.random): number {
-  if (active <= 1) return replica === 0 ? 1 : 0;
-  const pick = Math.floor(random() * (active - 1));
-  return pick >= replica ? pick + 1 : pick;
 }
 
 /**
