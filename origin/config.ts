@@ -30,6 +30,7 @@ export interface OriginConfig {
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   maxBodyBytes: number;
+  /** Elements of a request's inputs together (parseInferRequest's limit, as on the edge). */
   maxTensorElements: number;
   /** onnxruntime intra-op threads; 0 lets onnxruntime use every core. */
   threads: number;

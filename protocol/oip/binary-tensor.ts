@@ -16,11 +16,17 @@ const utf8Encoder = new TextEncoder();
 /**
  * Splits a body into its parsed JSON header and the binary section after it. `headerLength`
  * undefined means the whole body is JSON. Throws 400 for a bad length, bad UTF-8 or bad JSON.
+ * `scan` sees the JSON bytes before JSON.parse, to refuse junk before it becomes objects.
  *
  * @example
  * const { header, binary } = splitBody(body, 118, "request");
  */
-export function splitBody(body: Uint8Array, headerLength: number | undefined, what: "request" | "response"): { header: unknown; binary: Uint8Array } {
+export function splitBody(
+  body: Uint8Array,
+  headerLength: number | undefined,
+  what: "request" | "response",
+  scan?: (json: Uint8Array) => void,
+): { header: unknown; binary: Uint8Array } {
   let jsonBytes = body;
   let binary = body.subarray(body.byteLength);
   if (headerLength !== undefined) {
@@ -33,6 +39,7 @@ export function splitBody(body: Uint8Array, headerLength: number | undefined, wh
     jsonBytes = body.subarray(0, headerLength);
     binary = body.subarray(headerLength);
   }
+  scan?.(jsonBytes);
   let header: unknown;
   try {
     header = JSON.parse(utf8Strict.decode(jsonBytes));

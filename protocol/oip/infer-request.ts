@@ -6,10 +6,15 @@ import { splitBody } from "./binary-tensor.ts";
 import { badRequest, payloadTooLarge } from "../errors.ts";
 import { describeValue } from "./json-tensor.ts";
 import type { InferRequest, RequestedOutput } from "./tensor.ts";
+import { scanRequestJson } from "./json-scan.ts";
 import { isObject, readTensors } from "./wire-tensors.ts";
 
 export interface InferRequestLimits {
-  /** Per tensor; checked against the shape before any data is read or allocated (413). */
+  /**
+   * Elements per request, all inputs together (so also per tensor): memory grows with the
+   * request, not with one tensor. Checked against the shapes before any data is read or
+   * allocated, and against the JSON data values before JSON.parse (413).
+   */
   maxTensorElements: number;
   /** Inputs per request (413 beyond). */
   maxInputs: number;
@@ -26,7 +31,7 @@ export interface InferRequestLimits {
  * // { inputs: [{ name: "x", datatype: "FP32", shape: [2], data: Float32Array [1, 2] }], outputs: [], binaryByDefault: false, parameters: {} }
  */
 export function parseInferRequest(body: Uint8Array, headerLength: number | undefined, limits: InferRequestLimits): InferRequest {
-  const { header, binary } = splitBody(body, headerLength, "request");
+  const { header, binary } = splitBody(body, headerLength, "request", (json) => scanRequestJson(json, limits.maxTensorElements));
   if (!isObject(header)) throw badRequest(`the request body must be a JSON object, got ${describeValue(header)}`);
 
   const { id, inputs, outputs, parameters } = header;
@@ -48,6 +53,7 @@ export function parseInferRequest(body: Uint8Array, headerLength: number | undef
     kind: "input",
     what: "request",
     maxTensorElements: limits.maxTensorElements,
+    maxTotalElements: limits.maxTensorElements,
     // JSON cannot express NaN/Infinity, and strings are not numbers: refused as the wrong type.
     nonFiniteStrings: false,
   });

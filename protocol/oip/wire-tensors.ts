@@ -17,6 +17,8 @@ export interface ReadTensorsOptions extends JsonDecodeOptions {
   /** "request" or "response", for messages about the body as a whole. */
   what: "request" | "response";
   maxTensorElements: number;
+  /** All tensors together (413 beyond); checked with the shapes, before any data is allocated. */
+  maxTotalElements?: number;
 }
 
 interface Entry {
@@ -48,6 +50,12 @@ export function readTensors(list: unknown[], binary: Uint8Array, headerLength: n
     seen.add(entry.name);
     return entry;
   });
+  const total = entries.reduce((sum, entry) => sum + entry.count, 0);
+  if (options.maxTotalElements !== undefined && total > options.maxTotalElements) {
+    throw payloadTooLarge(
+      `the ${options.kind}s have ${total} elements in all (${entries.map((e) => `'${e.name}' ${e.count}`).join(", ")}); the limit across a ${options.what}'s ${options.kind}s is ${options.maxTotalElements}`,
+    );
+  }
 
   let declared = 0;
   for (const entry of entries) {

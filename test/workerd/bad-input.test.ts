@@ -146,6 +146,25 @@ describe("malformed requests", () => {
     await expectError(response, 413, new RegExp(`^input 'input': shape \\[100000000,16\\] has 1600000000 elements; the limit is ${env.MAX_TENSOR_ELEMENTS}$`));
   });
 
+  it("inputs whose shapes pass the element limit together are 413, though each is under it", async () => {
+    const half = Number(env.MAX_TENSOR_ELEMENTS) / 2 + 1;
+    const tensor = (name: string) => ({ name, datatype: "FP32", shape: [half], data: [] });
+    const response = await inferJson("mlp-tiny", key, { inputs: [tensor("input"), tensor("extra")] });
+    await expectError(
+      response,
+      413,
+      new RegExp(
+        `^the inputs have ${2 * half} elements in all \\('input' ${half}, 'extra' ${half}\\); the limit across a request's inputs is ${env.MAX_TENSOR_ELEMENTS}$`,
+      ),
+    );
+  });
+
+  it("1 MB of nested JSON is refused before it is parsed, and the edge serves afterwards", async () => {
+    const body = `{"inputs":${"[".repeat(MB / 2)}${"]".repeat(MB / 2)}}`;
+    await expectError(await call("/v2/models/mlp-tiny/infer", { method: "POST", key, body }), 400, /^the request JSON is nested more than 67 levels deep$/);
+    expect((await inferJson("mlp-tiny", key, { inputs: mlpInputs })).status).toBe(200);
+  });
+
   it("an unknown output is 400", async () => {
     await expectError(
       await inferJson("mlp-tiny", key, { inputs: mlpInputs, outputs: [{ name: "logits" }] }),
