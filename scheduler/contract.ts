@@ -8,6 +8,15 @@ import type { Tensor } from "../protocol/oip/tensor.ts";
 /** The part of a version record needed to load, schedule and run it. */
 export type ScheduledModel = Pick<ModelVersionRecord, "name" | "version" | "r2Key" | "sha256" | "bytes" | "maxBatch" | "maxQueueDelayMs" | "batchAxes">;
 
+/** What one run of merged inputs reports back: its outputs and how long the load and the run took. */
+export interface RunOutcome {
+  outputs: Tensor[];
+  loadMs: number;
+  inferMs: number;
+  /** The session's first run since it was loaded: slow with onnxruntime's lazy setup, so not the model's speed (service-time.ts). */
+  firstRun?: boolean;
+}
+
 export interface ScheduledCall {
   model: ScheduledModel;
   inputs: Tensor[];

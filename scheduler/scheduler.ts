@@ -26,7 +26,7 @@
 import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
 import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
-import type { ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
+import type { RunOutcome, ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
 import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
 import { BusyShare } from "./busy-share.ts";
@@ -45,7 +45,7 @@ const HOLD_MARGIN_SHARE = 0.1;
 const GAP_ALPHA = 0.2;
 
 /** Runs merged inputs on the model's session; reports how long the load and the run took. */
-export type RunModel = (model: ScheduledModel, inputs: Tensor[], outputNames: string[]) => Promise<{ outputs: Tensor[]; loadMs: number; inferMs: number }>;
+export type RunModel = (model: ScheduledModel, inputs: Tensor[], outputNames: string[]) => Promise<RunOutcome>;
 
 interface Job extends Schedulable {
   call: ScheduledCall;
@@ -368,7 +368,7 @@ export class Scheduler {
     const each = batch.map((job) => job.call.inputs);
     const inputs = axes ? mergeInputs(each, axes) : first.call.inputs;
     const result = await this.#options.run(model, inputs, first.call.outputNames);
-    this.#predictor(model).observe(work, result.inferMs);
+    this.#predictor(model).observe(work, result.inferMs, result.firstRun);
     // The run and the gap before the next one are thread time its requests' priorities used.
     const usedMs = result.inferMs + this.#gapMs;
     for (const job of batch) this.#busy.add(job.call.priority, (usedMs * job.work) / Math.max(1, work), this.#now());

@@ -17,6 +17,8 @@ interface Stat {
   mean: number;
   variance: number;
   count: number;
+  /** Seeded only by a first run after a session load: the next warm run replaces it. */
+  provisional: boolean;
 }
 
 export interface ServiceTimeSnapshot {
@@ -30,13 +32,21 @@ export interface ServiceTimeSnapshot {
 export class ServiceTimePredictor {
   readonly #stats = new Map<number, Stat>();
 
-  observe(work: number, ms: number): void {
+  /**
+   * Learns one run. `firstRun` marks a fresh session's first run, which pays onnxruntime's lazy
+   * setup (60 ms for silero-vad against 3 ms warm): averaged in, it would keep its bucket wrong
+   * for dozens of runs. It only seeds a bucket nothing else has measured (better than the prior),
+   * and the first warm run then replaces it; a bucket already measured ignores it.
+   */
+  observe(work: number, ms: number, firstRun = false): void {
     const bucket = bucketOf(work);
     const stat = this.#stats.get(bucket);
-    if (!stat) {
-      this.#stats.set(bucket, { work, mean: ms, variance: 0, count: 1 });
+    if (!stat || stat.provisional) {
+      if (stat && firstRun) return;
+      this.#stats.set(bucket, { work, mean: ms, variance: 0, count: (stat?.count ?? 0) + 1, provisional: firstRun });
       return;
     }
+    if (firstRun) return;
     const delta = ms - stat.mean;
     stat.mean += ALPHA * delta;
     stat.variance = (1 - ALPHA) * (stat.variance + ALPHA * delta * delta);
