@@ -30,6 +30,8 @@ const CLIENTS = 6;
 
 const cleanup = new Cleanup();
 const references = new References();
+// Released once every process has stopped, whatever happened to them.
+cleanup.finally(() => references.release());
 let stack: PoolStack;
 
 const faultyView = async (): Promise<OriginView> => {
@@ -58,13 +60,7 @@ describe("faults: a faulty origin is left alone while it fails and used again on
     { timeout: START_TIMEOUT_MS },
   );
 
-  after(
-    async () => {
-      await cleanup.run();
-      await references.release();
-    },
-    { timeout: STOP_TIMEOUT_MS },
-  );
+  after(() => cleanup.run(), { timeout: STOP_TIMEOUT_MS });
 
   // Each test starts from a healthy pool: the proxy passing everything, o3 checked ready and
   // serving (a success closes its breaker), and the proxy's counts at zero.

@@ -29,6 +29,8 @@ const SPILL_DEADLINE_MS = 4_000;
 
 const cleanup = new Cleanup();
 const references = new References();
+// Released once every process has stopped, whatever happened to them.
+cleanup.finally(() => references.release());
 let stack: PoolStack;
 
 describe("placement: origin models on the pool, auto models spilling from the edge", { timeout: FILE_TIMEOUT_MS }, () => {
@@ -40,13 +42,7 @@ describe("placement: origin models on the pool, auto models spilling from the ed
     { timeout: START_TIMEOUT_MS },
   );
 
-  after(
-    async () => {
-      await cleanup.run();
-      await references.release();
-    },
-    { timeout: STOP_TIMEOUT_MS },
-  );
+  after(() => cleanup.run(), { timeout: STOP_TIMEOUT_MS });
 
   test("mlp-heavy with placement=origin: every origin loads it, the upload reports its signature, answers equal onnxruntime-node's", async () => {
     const manifest = manifestEntry(HEAVY);

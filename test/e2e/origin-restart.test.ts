@@ -29,6 +29,8 @@ const PROMPT_REFUSAL_MS = 1_000;
 
 const cleanup = new Cleanup();
 const references = new References();
+// Released once every process has stopped, whatever happened to them.
+cleanup.finally(() => references.release());
 let stack: PoolStack;
 let heavySha256: string;
 
@@ -85,13 +87,7 @@ describe("restarts: origins killed, all down, back from a verified cache", { tim
     { timeout: START_TIMEOUT_MS },
   );
 
-  after(
-    async () => {
-      await cleanup.run();
-      await references.release();
-    },
-    { timeout: STOP_TIMEOUT_MS },
-  );
+  after(() => cleanup.run(), { timeout: STOP_TIMEOUT_MS });
 
   test("SIGKILL of an origin with requests in flight: every request is served, those it held retried on the other, none past its deadline", async () => {
     await runOnly(ORIGINS);

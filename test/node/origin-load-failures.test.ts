@@ -6,8 +6,7 @@
  * edge's side is router/origin-pool/origin-admin.ts, run here against them over HTTP.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -17,6 +16,7 @@ import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { loadOnPool } from "../../router/origin-pool/origin-admin.ts";
 import type { PoolEnv } from "../../router/origin-pool/pool.ts";
+import { writeGarbageModel } from "./garbage-model.ts";
 
 const TOKEN = "origin-load-failures-token";
 const scratch = mkdtempSync(join(tmpdir(), "hotpath-origin-load-"));
@@ -26,23 +26,8 @@ let servesGarbage: LaunchedOrigin;
 let cutOff: LaunchedOrigin;
 
 before(async () => {
-  // A "model" whose record is sound and whose bytes match their sha256, but are not ONNX.
-  const bytes = new TextEncoder().encode("these bytes are not an ONNX model");
-  mkdirSync(join(scratch, "models"), { recursive: true });
-  writeFileSync(join(scratch, "models", "garbage.onnx"), bytes);
-  const entry = {
-    name: "garbage",
-    version: "1",
-    path: "models/garbage.onnx",
-    sha256: createHash("sha256").update(bytes).digest("hex"),
-    bytes: bytes.byteLength,
-    placement: "origin",
-    maxBatch: 1,
-    inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
-    outputs: [{ name: "output", datatype: "FP32", shape: [-1, 4] }],
-  };
-  writeFileSync(join(scratch, "models", "manifest.json"), JSON.stringify([entry]));
-  edge = await startDevEdge({ port: await freePort(), token: TOKEN, modelsDir: join(scratch, "models"), repoRoot: scratch });
+  const modelsDir = writeGarbageModel(scratch);
+  edge = await startDevEdge({ port: await freePort(), token: TOKEN, modelsDir, repoRoot: scratch });
   const start = async (id: string, edgeUrl: string) => {
     const origin = await launchOrigin({
       port: await freePort(),

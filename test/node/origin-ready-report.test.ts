@@ -6,14 +6,14 @@
  * ONNX), so it stays not ready with an error to hide.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { freePort } from "../e2e/harness/ports.ts";
 import { startDevEdge, type DevEdge } from "../../origin/dev-edge.ts";
 import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
+import { writeGarbageModel } from "./garbage-model.ts";
 
 const TOKEN = "origin-ready-report-token";
 const scratch = mkdtempSync(join(tmpdir(), "hotpath-origin-ready-"));
@@ -28,23 +28,8 @@ interface Report {
 }
 
 before(async () => {
-  // A record that is sound, with bytes that match their sha256 but are not a model.
-  const bytes = new TextEncoder().encode("these bytes are not an ONNX model");
-  mkdirSync(join(scratch, "models"), { recursive: true });
-  writeFileSync(join(scratch, "models", "garbage.onnx"), bytes);
-  const entry = {
-    name: "garbage",
-    version: "1",
-    path: "models/garbage.onnx",
-    sha256: createHash("sha256").update(bytes).digest("hex"),
-    bytes: bytes.byteLength,
-    placement: "origin",
-    maxBatch: 1,
-    inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
-    outputs: [{ name: "output", datatype: "FP32", shape: [-1, 4] }],
-  };
-  writeFileSync(join(scratch, "models", "manifest.json"), JSON.stringify([entry]));
-  edge = await startDevEdge({ port: await freePort(), token: TOKEN, modelsDir: join(scratch, "models"), repoRoot: scratch });
+  const modelsDir = writeGarbageModel(scratch);
+  edge = await startDevEdge({ port: await freePort(), token: TOKEN, modelsDir, repoRoot: scratch });
   // Never ready (its one model fails), so do not wait for ready.
   origin = await launchOrigin({
     port: await freePort(),

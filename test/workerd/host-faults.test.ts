@@ -29,6 +29,18 @@ function send(path: string, key: string, body: string, bindings: Env = env, head
   return Promise.resolve(worker.fetch(request, bindings, createExecutionContext()));
 }
 
+/** Resets the object of mlp-fault's replica 0 in this region, as the runtime does to a broken one. */
+async function resetReplicaZero(): Promise<void> {
+  const host = env.MODEL_HOST.get(env.MODEL_HOST.idFromName("enam:mlp-fault:0"));
+  await runInDurableObject(host, (_instance, state) => {
+    try {
+      state.abort("reset by the test");
+    } catch {
+      // abort() throws in the caller too: the object is gone, which is what the test wants.
+    }
+  }).catch(() => undefined);
+}
+
 describe("a ModelHost that fails under a request", () => {
   it("reset while the request is queued there: answered by another replica, not 500", async () => {
     // mlp-tiny that holds a lone request up to a second to fill a batch, so the request is still
@@ -48,14 +60,7 @@ describe("a ModelHost that fails under a request", () => {
     // Time for the reset, a cold load on the other replica and its own batch hold.
     const answer = send("/v2/models/mlp-fault/infer", premium, body, env, { "x-hotpath-timeout-ms": "6000" });
     await new Promise((r) => setTimeout(r, 200));
-    const host = env.MODEL_HOST.get(env.MODEL_HOST.idFromName("enam:mlp-fault:0"));
-    await runInDurableObject(host, (_instance, state) => {
-      try {
-        state.abort("reset by the test");
-      } catch {
-        // abort() throws in the caller too: the object is gone, which is what the test wants.
-      }
-    }).catch(() => undefined);
+    await resetReplicaZero();
     const response = await answer;
 
     expect(response.status, await response.clone().text()).toBe(200);
@@ -68,14 +73,7 @@ describe("a ModelHost that fails under a request", () => {
     // Replica 0 is reset under a request with too little time left to try replica 1.
     const answer = send("/v2/models/mlp-fault/infer", premium, body, env, { "x-hotpath-timeout-ms": "230" });
     await new Promise((r) => setTimeout(r, 215));
-    const host = env.MODEL_HOST.get(env.MODEL_HOST.idFromName("enam:mlp-fault:0"));
-    await runInDurableObject(host, (_instance, state) => {
-      try {
-        state.abort("reset by the test");
-      } catch {
-        // as above
-      }
-    }).catch(() => undefined);
+    await resetReplicaZero();
     const response = await answer;
     expect([503, 504], await response.clone().text()).toContain(response.status);
     if (response.status === 503) await expectRefusal(response, 503);
