@@ -14,6 +14,7 @@ export const VAR_DEFAULTS = {
   HOST_MEMORY_BUDGET_MB: 48,
   HOST_MAX_QUEUE_LENGTH: 128,
   REPLICA_SCALE_DOWN_AFTER_MS: 30_000,
+  ROUTER_BODY_BUDGET_MB: 64,
 } as const;
 
 const warned = new Set<string>();

@@ -7,6 +7,8 @@ export interface Limits {
   maxTensorElements: number;
   /** How long every replica of a set must be idle before one is removed. */
   replicaScaleDownAfterMs: number;
+  /** Bytes of request bodies one router isolate reads and parses at once (router/admission/body-budget.ts). */
+  routerBodyBudgetBytes: number;
 }
 
 /** The vars limitsOf reads (the Worker's Env fits; Node tests pass only some, or none). */
@@ -15,6 +17,7 @@ export interface LimitVars {
   MAX_UPLOAD_BYTES?: string;
   MAX_TENSOR_ELEMENTS?: string;
   REPLICA_SCALE_DOWN_AFTER_MS?: string;
+  ROUTER_BODY_BUDGET_MB?: string;
 }
 
 export function limitsOf(env: LimitVars): Limits {
@@ -24,5 +27,7 @@ export function limitsOf(env: LimitVars): Limits {
     maxUploadBytes: positiveVar("MAX_UPLOAD_BYTES", env.MAX_UPLOAD_BYTES, VAR_DEFAULTS.MAX_UPLOAD_BYTES, whole),
     maxTensorElements: positiveVar("MAX_TENSOR_ELEMENTS", env.MAX_TENSOR_ELEMENTS, VAR_DEFAULTS.MAX_TENSOR_ELEMENTS, whole),
     replicaScaleDownAfterMs: positiveVar("REPLICA_SCALE_DOWN_AFTER_MS", env.REPLICA_SCALE_DOWN_AFTER_MS, VAR_DEFAULTS.REPLICA_SCALE_DOWN_AFTER_MS),
+    // Whole bytes of a number of MB that may be fractional (a test's small budget).
+    routerBodyBudgetBytes: Math.floor(positiveVar("ROUTER_BODY_BUDGET_MB", env.ROUTER_BODY_BUDGET_MB, VAR_DEFAULTS.ROUTER_BODY_BUDGET_MB) * 1024 * 1024),
   };
 }

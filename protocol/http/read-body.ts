@@ -7,8 +7,12 @@ import { concatBytes } from "../bytes.ts";
 import { HttpError, payloadTooLarge } from "../errors.ts";
 import { INFERENCE_HEADER_LENGTH_HEADER } from "../headers.ts";
 
-/** A request's body (413 past the limit), or an answer's read the same way (its reader decides whose fault the 413 is). */
-export async function readBodyLimited(request: Request | Response, limitBytes: number): Promise<Uint8Array> {
+/**
+ * A request's body (413 past the limit), or an answer's read the same way (its reader decides whose
+ * fault the 413 is). `onChunk` sees each chunk's size before it is kept and may refuse it by
+ * throwing (a budget shared between requests): the rest of the body is then not read.
+ */
+export async function readBodyLimited(request: Request | Response, limitBytes: number, onChunk?: (bytes: number) => void): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limitBytes) {
     throw payloadTooLarge(`request body of ${declared} bytes exceeds the limit of ${limitBytes} bytes`);
@@ -24,6 +28,12 @@ export async function readBodyLimited(request: Request | Response, limitBytes: n
     if (total > limitBytes) {
       await reader.cancel();
       throw payloadTooLarge(`request body exceeds the limit of ${limitBytes} bytes`);
+    }
+    try {
+      onChunk?.(value.byteLength);
+    } catch (error) {
+      await reader.cancel().catch(() => undefined);
+      throw error;
     }
     chunks.push(value);
   }

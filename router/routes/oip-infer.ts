@@ -1,10 +1,11 @@
 /**
  * @module `POST /v2/models/{m}[/versions/{v}]/infer`: authenticate, rate-limit the tenant,
  * resolve the version, refuse at once when the chosen host already has more work ahead of this
- * tier than it may wait, check the tensors against the model's signature, fix the deadline, run
- * it where its placement says (a ModelHost replica, or the origin pool: always for `origin`
- * models, on spill for `auto` ones), and encode the answer (JSON or the binary extension) with
- * Server-Timing and x-served-by. A request never outlives its deadline here, whatever runs it.
+ * tier than it may wait, read the body within the isolate's body budget (body-budget.ts), check
+ * the tensors against the model's signature, fix the deadline, run it where its placement says
+ * (a ModelHost replica, or the origin pool: always for `origin` models, on spill for `auto` ones),
+ * and encode the answer (JSON or the binary extension) with Server-Timing and x-served-by. A
+ * request never outlives its deadline here, whatever runs it.
  */
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
@@ -16,7 +17,7 @@ import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
 import type { AppEnv } from "../app-env.ts";
 import { resolveVersion } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
-import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
+import { inferenceHeaderLength } from "../../protocol/http/read-body.ts";
 import { measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
 import { tenantAuth } from "../middleware/tenant-auth.ts";
 import { mayUsePool, planPlacement, type PlacementPlan } from "../placement/plan.ts";
@@ -26,6 +27,7 @@ import { inferOnPool } from "../origin-pool/origin-client.ts";
 import { deadlineFor } from "../admission/deadline.ts";
 import { budgetBeforeBodyMs, refuseEarly } from "../admission/early-refusal.ts";
 import { admitTenant } from "../admission/tenant-limits.ts";
+import { BodyHold, readBodyWithinBudget } from "../admission/body-budget.ts";
 import { mayUseModel } from "../tenants/records.ts";
 import { onEdge, type Served, type Work } from "./edge-call.ts";
 
@@ -43,6 +45,9 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   // gets 403 whether the model exists or not, and a tenant over its rate costs no catalog I/O.
   if (!mayUseModel(tenant, name)) throw new HttpError(403, `this key may not use model '${name}'`);
   const release = admitTenant(tenant.id, tier, arrivedAt);
+  const limits = limitsOf(c.env);
+  // The body and the tensors parsed from it live until the answer is made: the hold lasts as long.
+  const bodyHold = new BodyHold(limits.routerBodyBudgetBytes, c.req.raw.signal);
   try {
     const model = await resolveVersion(c.env, name, version);
     const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
@@ -52,8 +57,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
       refuseEarly(tenant.tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
     }
 
-    const limits = limitsOf(c.env);
-    const body = await readBodyLimited(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes));
+    const body = await readBodyWithinBudget(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes), bodyHold);
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
     checkInputs(request.inputs, model.inputs, { maxBatch: model.maxBatch, modelName: name, batchAxes: model.batchAxes });
     const outputs = selectOutputs(request.outputs, model.outputs, request.binaryByDefault);
@@ -76,6 +80,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
     return new Response(encoded.body, { status: 200, headers });
   } finally {
+    bodyHold.release();
     release();
   }
 }

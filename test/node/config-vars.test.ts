@@ -26,12 +26,25 @@ test("limitsOf gives the defaults for missing or malformed vars, never NaN", () 
     maxUploadBytes: VAR_DEFAULTS.MAX_UPLOAD_BYTES,
     maxTensorElements: VAR_DEFAULTS.MAX_TENSOR_ELEMENTS,
     replicaScaleDownAfterMs: VAR_DEFAULTS.REPLICA_SCALE_DOWN_AFTER_MS,
+    routerBodyBudgetBytes: VAR_DEFAULTS.ROUTER_BODY_BUDGET_MB * 1024 * 1024,
   };
   assert.deepEqual(limitsOf({}), defaults);
-  const junk = { MAX_INFER_BODY_BYTES: "", MAX_UPLOAD_BYTES: "abc", MAX_TENSOR_ELEMENTS: "-1", REPLICA_SCALE_DOWN_AFTER_MS: "NaN" };
+  const junk = { MAX_INFER_BODY_BYTES: "", MAX_UPLOAD_BYTES: "abc", MAX_TENSOR_ELEMENTS: "-1", REPLICA_SCALE_DOWN_AFTER_MS: "NaN", ROUTER_BODY_BUDGET_MB: "0" };
   assert.deepEqual(limitsOf(junk), defaults);
-  const set = { MAX_INFER_BODY_BYTES: "100", MAX_UPLOAD_BYTES: "200", MAX_TENSOR_ELEMENTS: "300", REPLICA_SCALE_DOWN_AFTER_MS: "400" };
-  assert.deepEqual(limitsOf(set), { maxInferBodyBytes: 100, maxUploadBytes: 200, maxTensorElements: 300, replicaScaleDownAfterMs: 400 });
+  const set = {
+    MAX_INFER_BODY_BYTES: "100",
+    MAX_UPLOAD_BYTES: "200",
+    MAX_TENSOR_ELEMENTS: "300",
+    REPLICA_SCALE_DOWN_AFTER_MS: "400",
+    ROUTER_BODY_BUDGET_MB: "0.5",
+  };
+  assert.deepEqual(limitsOf(set), {
+    maxInferBodyBytes: 100,
+    maxUploadBytes: 200,
+    maxTensorElements: 300,
+    replicaScaleDownAfterMs: 400,
+    routerBodyBudgetBytes: 512 * 1024,
+  });
 });
 
 test("a policy var: missing or empty takes the default, a known value is read, an unknown one throws naming the var", () => {

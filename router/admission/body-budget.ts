@@ -1,0 +1,84 @@
+/**
+ * @module The bytes of request bodies one router isolate holds at once. The per-request limit
+ * (MAX_INFER_BODY_BYTES, the tier's) bounds one body, but an isolate serves many requests
+ * concurrently within its 128 MB: sixteen 16 MB bodies read and parsed together would exhaust
+ * it and fail every request in the isolate. So the bodies being read and parsed are counted here
+ * (module state: the isolate's, not a request's) against ROUTER_BODY_BUDGET_MB, and a body that
+ * would take the total over it is refused at once with 503 and Retry-After: another isolate, or
+ * this one a moment later, can take it. A declared Content-Length is counted before anything is
+ * read; a body without one is counted as its chunks arrive. The bytes go back when the request is
+ * done with them, whichever way it ends: answered, failed, or its client gone (the request's
+ * abort signal, since a cancelled request's own `finally` may never run).
+ */
+import { HttpError } from "../../protocol/errors.ts";
+import { readBodyLimited } from "../../protocol/http/read-body.ts";
+
+/** Retry-After for a refusal on the budget: bodies in flight are read and answered within about a second. */
+const BUDGET_RETRY_AFTER_S = 1;
+
+/** Bytes of request bodies held by the requests this isolate is serving now. */
+let heldBytes = 0;
+
+/** What the isolate's requests hold now; for tests and the logs. */
+export function bodyBytesInUse(): number {
+  return heldBytes;
+}
+
+/** One request's share of the isolate's body budget. `release` is idempotent. */
+export class BodyHold {
+  readonly #budgetBytes: number;
+  readonly #signal: AbortSignal | undefined;
+  #bytes = 0;
+  #released = false;
+  readonly #onAbort = () => this.release();
+
+  /** `signal`: the request's; when its client goes away the hold is released at once. */
+  constructor(budgetBytes: number, signal?: AbortSignal) {
+    this.#budgetBytes = budgetBytes;
+    this.#signal = signal;
+    signal?.addEventListener("abort", this.#onAbort);
+  }
+
+  /** Counts `bytes` more for this request, or refuses (503) when the isolate's total would pass the budget. */
+  take(bytes: number): void {
+    if (this.#released) throw new HttpError(499, "the client went away while its body was read");
+    if (heldBytes + bytes > this.#budgetBytes) {
+      throw new HttpError(
+        503,
+        `this server is reading too many request bodies at once (${heldBytes + bytes} bytes with this one, the budget is ${this.#budgetBytes}), try again`,
+        BUDGET_RETRY_AFTER_S,
+      );
+    }
+    heldBytes += bytes;
+    this.#bytes += bytes;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    heldBytes -= this.#bytes;
+    this.#bytes = 0;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+  }
+}
+
+/**
+ * The request's body within `limitBytes` (413 beyond, as readBodyLimited) and within the
+ * isolate's budget (503): the declared Content-Length is taken before anything is read, else each
+ * chunk as it arrives.
+ */
+export async function readBodyWithinBudget(request: Request, limitBytes: number, hold: BodyHold): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  try {
+    // A declared length over the per-request limit is readBodyLimited's 413, taken from no budget.
+    if (Number.isSafeInteger(declared) && declared >= 0 && declared <= limitBytes) {
+      hold.take(declared);
+      return await readBodyLimited(request, limitBytes);
+    }
+    return await readBodyLimited(request, limitBytes, (bytes) => hold.take(bytes));
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    // The client's stream broke or ended early: its fault, not a 500 of ours.
+    throw new HttpError(400, "the request body could not be read: it broke off before its end");
+  }
+}
