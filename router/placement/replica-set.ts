@@ -3,8 +3,11 @@
  * Each host reports its load on every answer; the set keeps the latest report per replica and
  * sends each request to the less loaded of two replicas picked at random (power of two choices).
  * It grows by one, after the new replica has warmed, when the chosen replicas stay backlogged for
- * a while, and shrinks when every replica has been idle. A set lives in one router isolate: each
- * isolate scales on what it sees, which is what it sends.
+ * a while, and shrinks when every replica has been idle. A replica whose call just failed (the
+ * RPC rejected, or it answered 500) gets no new requests for a short cool-down while another
+ * replica is active: a reset object is back within a second or so, and sending it more meanwhile
+ * only fails more requests. A set lives in one router isolate: each isolate scales on what it
+ * sees, which is what it sends.
  */
 import type { SchedulerLoad } from "../../scheduler/contract.ts";
 import { waitAheadSince } from "../../scheduler/contract.ts";
@@ -17,6 +20,8 @@ export const SCALE_UP_AFTER_MS = 1_000;
 export const SCALE_DOWN_AFTER_MS = 30_000;
 /** Reports older than this are not trusted: the replica may have drained. */
 const STALE_MS = 5_000;
+/** How long a replica whose call failed is passed over while another active replica is healthy. */
+export const FAILED_COOL_DOWN_MS = 3_000;
 
 export interface ReplicaBounds {
   minReplicas: number;
@@ -33,6 +38,8 @@ export class ReplicaSet {
   #active: number;
   #warming = false;
   readonly #reports = new Map<number, Report>();
+  /** When each replica's last call failed; cleared by its next answer. */
+  readonly #failedAt = new Map<number, number>();
   #pressureSince: number | undefined;
   #idleSince: number | undefined;
   readonly #scaleDownAfterMs: number;
@@ -60,13 +67,33 @@ export class ReplicaSet {
     return this.#warming;
   }
 
-  /** The replica for the next request: the less loaded of two random ones. */
+  /** The replica for the next request: the less loaded of two random healthy ones (any two when none is healthy). */
   pick(now = Date.now(), random = Math.random): number {
     if (this.#active <= 1) return 0;
-    const a = Math.floor(random() * this.#active);
-    let b = Math.floor(random() * (this.#active - 1));
+    const all = [...Array(this.#active).keys()];
+    const healthy = all.filter((r) => this.#healthy(r, now));
+    const candidates = healthy.length > 0 ? healthy : all;
+    if (candidates.length === 1) return candidates[0]!;
+    const a = Math.floor(random() * candidates.length);
+    let b = Math.floor(random() * (candidates.length - 1));
     if (b >= a) b += 1;
-    return this.#weight(b, now) < this.#weight(a, now) ? b : a;
+    const [first, second] = [candidates[a]!, candidates[b]!];
+    return this.#weight(second, now) < this.#weight(first, now) ? second : first;
+  }
+
+  /** A replica's call failed (not a refusal): pass it over for FAILED_COOL_DOWN_MS while another is healthy. */
+  failed(replica: number, now = Date.now()): void {
+    this.#failedAt.set(replica, now);
+  }
+
+  /**
+   * Where to retry a request whose replica failed: a healthy other member of the active set when
+   * there is one, else otherReplica's choice (beyond the set if need be, never the failed one).
+   */
+  retryTarget(failed: number, now = Date.now(), random = Math.random): number {
+    const others = [...Array(this.#active).keys()].filter((r) => r !== failed && this.#healthy(r, now));
+    if (others.length === 0) return otherReplica(failed, this.#active, random);
+    return others[Math.floor(random() * others.length)]!;
   }
 
   /**
@@ -75,6 +102,7 @@ export class ReplicaSet {
    */
   observe(replica: number, load: SchedulerLoad, now = Date.now()): number | undefined {
     this.#reports.set(replica, { load, at: now });
+    this.#failedAt.delete(replica); // it answered: healthy again
     const busy = load.backlogMs >= SCALE_UP_BACKLOG_MS;
     this.#pressureSince = busy ? (this.#pressureSince ?? now) : undefined;
 
@@ -83,6 +111,7 @@ export class ReplicaSet {
     if (this.#idleSince !== undefined && now - this.#idleSince >= this.#scaleDownAfterMs && this.#active > this.#bounds.minReplicas) {
       this.#active -= 1;
       this.#reports.delete(this.#active);
+      this.#failedAt.delete(this.#active);
       this.#idleSince = now;
     }
 
@@ -121,6 +150,11 @@ export class ReplicaSet {
     const report = this.#reports.get(replica);
     if (!report || now - report.at > STALE_MS) return true;
     return report.load.queued === 0 && report.load.backlogMs < SCALE_UP_BACKLOG_MS;
+  }
+
+  #healthy(replica: number, now: number): boolean {
+    const at = this.#failedAt.get(replica);
+    return at === undefined || now - at >= FAILED_COOL_DOWN_MS;
   }
 
   #weight(replica: number, now: number): number {

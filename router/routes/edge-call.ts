@@ -1,9 +1,10 @@
 /**
  * @module One request on the edge: the call to a ModelHost replica, and what happens when the
- * call itself fails rather than the host refusing. A host's refusals (503, 504, 400) arrive as
- * HttpError replies and are the answer. A rejected RPC (the object reset, was overloaded, threw
- * past its reply wrapper, or the stub broke) says nothing about the request: it becomes a 503
- * with Retry-After, never a bare 500, and the request is tried once more on another replica
+ * host fails rather than refuses. A host's refusals (503, 504, 400) arrive as HttpError replies
+ * and are the answer. A host fault says nothing about the request: a rejected RPC (the object
+ * reset, was overloaded, threw past its reply wrapper, or the stub broke) or a 500 reply (the
+ * host's own bug). It becomes a 503 with Retry-After, never a bare 500; the replica is passed over
+ * for a short cool-down (replica-set.ts), and the request is tried once more on another replica
  * while its deadline allows. A spillable request is not retried here: the 503 sends it to the pool.
  */
 import type { Context } from "hono";
@@ -18,7 +19,6 @@ import { withWaitBefore, type SchedulerLoad } from "../../scheduler/contract.ts"
 import type { AppEnv } from "../app-env.ts";
 import { modelHostFor, type HostChoice } from "../placement/model-host.ts";
 import type { PlacementPlan } from "../placement/plan.ts";
-import { otherReplica } from "../placement/replica-set.ts";
 import type { OriginCall } from "../origin-pool/origin-client.ts";
 
 /** Time past the deadline the router gives a host's answer to arrive before it answers 504 itself. */
@@ -46,10 +46,19 @@ interface RpcFailure {
   durableObjectReset?: boolean;
 }
 
-/** The 503 a rejected host call becomes; the cause goes to the log, not to the tenant. */
+/** Whether a failed host call is the host's fault (a rejected RPC or a 500 reply) rather than its answer to the request. */
+export function isHostFault(error: unknown): boolean {
+  return !(error instanceof HttpError) || error.status === 500;
+}
+
+/** The 503 a host fault becomes; the cause goes to the log, not to the tenant. */
 export function hostFault(host: HostChoice, error: unknown): HttpError {
-  const flags = (typeof error === "object" && error !== null ? error : {}) as RpcFailure;
-  console.error(`model host ${host.name} failed (retryable: ${flags.retryable}, overloaded: ${flags.overloaded}, reset: ${flags.durableObjectReset})`, error);
+  if (error instanceof HttpError) {
+    console.error(`model host ${host.name} answered ${error.status}: ${error.message}`);
+  } else {
+    const flags = (typeof error === "object" && error !== null ? error : {}) as RpcFailure;
+    console.error(`model host ${host.name} failed (retryable: ${flags.retryable}, overloaded: ${flags.overloaded}, reset: ${flags.durableObjectReset})`, error);
+  }
   return new HttpError(503, "the model host is unavailable, try again", HOST_FAULT_RETRY_AFTER_S);
 }
 
@@ -61,18 +70,23 @@ export async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, max
   try {
     return await onHost(c, work, plan, plan.host, maxQueueWaitMs);
   } catch (error) {
-    if (error instanceof HttpError) throw error;
-    const fault = hostFault(plan.host, error);
+    if (!isHostFault(error)) throw error;
+    const fault = faultOf(plan, plan.host, error);
     if (plan.spillable || work.deadline - Date.now() < MIN_RETRY_BUDGET_MS) throw fault;
-    const other = modelHostFor(c.env, plan.host.region as DurableObjectLocationHint, work.model.name, otherReplica(plan.host.replica, plan.replicas.active));
+    const other = modelHostFor(c.env, plan.host.region as DurableObjectLocationHint, work.model.name, plan.replicas.retryTarget(plan.host.replica));
     noteTiming(c, "retry", `${plan.host.region}/${plan.host.replica} failed`);
     try {
       return await onHost(c, work, plan, other, maxQueueWaitMs);
     } catch (again) {
-      if (again instanceof HttpError) throw again;
-      throw hostFault(other, again);
+      throw isHostFault(again) ? faultOf(plan, other, again) : again;
     }
   }
+}
+
+/** The host fault's 503; the replica sits out its cool-down, so new requests go to the others. */
+function faultOf(plan: EdgePlan, host: HostChoice, error: unknown): HttpError {
+  plan.replicas.failed(host.replica);
+  return hostFault(host, error);
 }
 
 /** Runs on one ModelHost; cancels its queued work if the client goes away. */
