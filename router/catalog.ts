@@ -26,6 +26,16 @@ export function registry(env: Env) {
   return env.MODEL_REGISTRY.getByName(REGISTRY_NAME);
 }
 
+/** Every model, from the registry itself (the admin views); 503 when it cannot answer. */
+export function registryModels(env: Env): Promise<ModelRecord[]> {
+  return storeRead("the model registry", () => registry(env).list());
+}
+
+/** One model from the registry itself, past KV and this isolate's cache; 503 when it cannot answer. */
+export function registryModel(env: Env, name: string): Promise<ModelRecord | null> {
+  return storeRead("the model registry", async () => (await registry(env).get(name)) ?? null);
+}
+
 export function invalidateCatalog(name: string): void {
   cache.delete(name);
 }
@@ -35,8 +45,8 @@ export async function findModel(env: Env, name: string): Promise<ModelRecord | n
   if (!NAME_PATTERN.test(name)) return null;
   const hit = cache.get(name);
   if (hit !== undefined) return hit;
-  let record = await storeRead("catalog", () => env.CATALOG.get<ModelRecord>(catalogKey(name), "json"));
-  record ??= (await storeRead("model registry", () => registry(env).get(name))) ?? null;
+  let record = await storeRead("the model catalog", () => env.CATALOG.get<ModelRecord>(catalogKey(name), "json"));
+  record ??= await registryModel(env, name);
   cache.set(name, record);
   return record;
 }

@@ -9,7 +9,7 @@ import { badRequest, HttpError } from "../../protocol/errors.ts";
 import { NAME_PATTERN, PLACEMENTS, type ModelRecord, type ModelVersionRecord, type Placement } from "../../protocol/model-record.ts";
 import { loadOnPool, unloadOnPool } from "../origin-pool/origin-admin.ts";
 import type { AppEnv } from "../app-env.ts";
-import { findModel, invalidateCatalog, registry } from "../catalog.ts";
+import { findModel, invalidateCatalog, registry, registryModel, registryModels } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
 import { adminAuth } from "../middleware/admin-auth.ts";
 import { modelHostFor } from "../placement/model-host.ts";
@@ -24,15 +24,21 @@ adminModelRoutes.use("/admin/models", adminAuth);
 const DEFAULT_MAX_BATCH = 1;
 const DEFAULT_MAX_REPLICAS = 4;
 
-adminModelRoutes.get("/admin/models", async (c) => c.json({ models: await registry(c.env).list() }));
+adminModelRoutes.get("/admin/models", async (c) => c.json({ models: await registryModels(c.env) }));
 
 adminModelRoutes.get("/admin/models/:name", async (c) => {
   const name = c.req.param("name");
-  const model = await registry(c.env).get(name);
+  const model = await registryModel(c.env, name);
   if (!model) throw new HttpError(404, `unknown model '${name}'`);
   const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name);
+  // A host that cannot answer (reset, overloaded) is what the operator came to see: the catalog
+  // is still shown, with the host marked, rather than a 500 for the whole view.
+  const state = await host.stub.state().catch((error: unknown) => {
+    console.error(`model host ${host.name} did not report its state`, error);
+    return { host: host.name, error: "the model host did not answer, try again" };
+  });
   // The replica sets are per isolate: this shows what the isolate answering sees and sends.
-  return c.json({ ...model, hosts: [await host.stub.state()], replicas: replicaSetsOf(name) });
+  return c.json({ ...model, hosts: [state], replicas: replicaSetsOf(name) });
 });
 
 adminModelRoutes.put("/admin/models/:name/versions/:version", async (c) => {
@@ -44,7 +50,7 @@ adminModelRoutes.put("/admin/models/:name/versions/:version", async (c) => {
   const maxQueueDelayMs = checkedInt(c.req.query("max_queue_delay_microseconds"), "max_queue_delay_microseconds", 0, 1_000_000, 0) / 1000;
   const minReplicas = checkedInt(c.req.query("min_replicas"), "min_replicas", 1, 64, 1);
   const maxReplicas = checkedInt(c.req.query("max_replicas"), "max_replicas", minReplicas, 64, Math.max(minReplicas, DEFAULT_MAX_REPLICAS));
-  if ((await registry(c.env).get(name))?.versions.some((v) => v.version === version)) {
+  if ((await registryModel(c.env, name))?.versions.some((v) => v.version === version)) {
     throw new HttpError(409, `model '${name}' already has version '${version}'; delete it first`);
   }
   const { r2Key, sha256, bytes } = await storeUpload(c, name, version);

@@ -7,7 +7,8 @@ import { HttpError } from "../../protocol/errors.ts";
 import { MODEL_SHA256_HEADER } from "../../protocol/headers.ts";
 import type { AppEnv } from "../app-env.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
-import { registry } from "../catalog.ts";
+import { registryModel } from "../catalog.ts";
+import { storeRead } from "../kv-read.ts";
 import { originAuth } from "../middleware/origin-auth.ts";
 
 export const internalModelRoutes = new Hono<AppEnv>();
@@ -18,7 +19,7 @@ internalModelRoutes.use("/internal/*", originAuth);
  * load a version moments after it was added, before KV or another isolate's cache has it.
  */
 async function versionRecord(env: Env, name: string, version: string): Promise<ModelVersionRecord> {
-  const record = (await registry(env).get(name))?.versions.find((v) => v.version === version);
+  const record = (await registryModel(env, name))?.versions.find((v) => v.version === version);
   if (!record) throw new HttpError(404, `unknown version '${version}' of model '${name}'`);
   return record;
 }
@@ -29,7 +30,7 @@ internalModelRoutes.get("/internal/models/:name/versions/:version", async (c) =>
 
 internalModelRoutes.get("/internal/models/:name/versions/:version/bytes", async (c) => {
   const record = await versionRecord(c.env, c.req.param("name"), c.req.param("version"));
-  const object = await c.env.MODELS.get(record.r2Key);
+  const object = await storeRead("the model store", () => c.env.MODELS.get(record.r2Key));
   if (!object) throw new HttpError(503, `model bytes of ${record.name}@${record.version} are missing from storage`, 5);
   return new Response(object.body, {
     headers: {

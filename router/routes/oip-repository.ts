@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { invalidateCatalog, registry } from "../catalog.ts";
+import { invalidateCatalog, registry, registryModels } from "../catalog.ts";
 import { adminAuth } from "../middleware/admin-auth.ts";
 import { unwrapReply } from "../../protocol/rpc-reply.ts";
 
@@ -12,7 +12,7 @@ export const oipRepositoryRoutes = new Hono<AppEnv>();
 oipRepositoryRoutes.use("/v2/repository/*", adminAuth);
 
 oipRepositoryRoutes.post("/v2/repository/index", async (c) => {
-  const models = await registry(c.env).list();
+  const models = await registryModels(c.env);
   return c.json(
     models.flatMap((model) =>
       model.versions.map((v) => ({ name: model.name, version: v.version, state: v.state === "ready" ? "READY" : v.state.toUpperCase(), reason: "" })),

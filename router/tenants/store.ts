@@ -26,7 +26,7 @@ export function keyCacheSizes(): { found: number; missing: number } {
 async function cachedJson<T>(kv: KVNamespace, key: string): Promise<T | null> {
   const hit = cache.get(key);
   if (hit !== undefined) return hit as T | null;
-  const value = await storeRead("keys", () => kv.get<T>(key, "json"));
+  const value = await storeRead("the key store", () => kv.get<T>(key, "json"));
   cache.set(key, value);
   return value;
 }
@@ -40,7 +40,7 @@ export async function tenantForKey(kv: KVNamespace, apiKey: string): Promise<Ten
 }
 
 export async function getTenant(kv: KVNamespace, id: string): Promise<TenantRecord | null> {
-  return kv.get<TenantRecord>(tenantKey(id), "json");
+  return storeRead("the key store", () => kv.get<TenantRecord>(tenantKey(id), "json"));
 }
 
 export async function putTenant(kv: KVNamespace, tenant: TenantRecord): Promise<void> {
@@ -60,7 +60,7 @@ export async function createKey(kv: KVNamespace, tenantId: string): Promise<{ ke
 }
 
 export async function revokeKey(kv: KVNamespace, tenantId: string, keyId: string): Promise<void> {
-  const hash = await kv.get(keyIndexKey(tenantId, keyId));
+  const hash = await storeRead("the key store", () => kv.get(keyIndexKey(tenantId, keyId)));
   if (!hash) throw new HttpError(404, `tenant '${tenantId}' has no key '${keyId}'`);
   await kv.delete(keyHashKey(hash));
   await kv.delete(keyIndexKey(tenantId, keyId));
@@ -69,7 +69,7 @@ export async function revokeKey(kv: KVNamespace, tenantId: string, keyId: string
 
 export async function listKeyIds(kv: KVNamespace, tenantId: string): Promise<string[]> {
   const prefix = keyIndexKey(tenantId, "");
-  const listed = await kv.list({ prefix });
+  const listed = await storeRead("the key store", () => kv.list({ prefix }));
   return listed.keys.map((k) => k.name.slice(prefix.length));
 }
 
