@@ -2,8 +2,9 @@
  * @module The origin's ready probe is open to anyone, but only the holder of the origin token
  * (the edge's health checks) reads its report: which models it serves, their load and why one
  * failed to load. An anonymous caller, or one with another token, learns ready or not and
- * nothing more. A real origin process whose one assigned model cannot load (its bytes are not
- * ONNX), so it stays not ready with an error to hide.
+ * nothing more, not even the load header the edge reads off every answer. A real origin process
+ * whose one assigned model cannot load (its bytes are not ONNX), so it stays not ready with an
+ * error to hide.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { freePort } from "../e2e/harness/ports.ts";
+import { LOAD_HEADER } from "../../protocol/headers.ts";
 import { startDevEdge, type DevEdge } from "../../origin/dev-edge.ts";
 import { launchOrigin, type LaunchedOrigin } from "../../origin/launch.ts";
 import { writeGarbageModel } from "./garbage-model.ts";
@@ -72,5 +74,20 @@ test("the token holder reads the models, load and load errors; anyone else only 
     assert.equal(status, 503, `${authorization}: ${text}`);
     assert.deepEqual(report, { error: "not ready", ready: false }, `${authorization}: ${text}`);
     assert.doesNotMatch(text, /garbage|onnx|models/i, `${authorization}: ${text}`);
+  }
+});
+
+test("the load header goes to the token holder only, never to an unauthenticated caller of the open probes", async () => {
+  const get = (path: string, authorization?: string) =>
+    fetch(`${origin!.url}${path}`, { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(5_000) });
+  const withToken = await get("/v2/health/ready", `Bearer ${TOKEN}`);
+  await withToken.arrayBuffer();
+  assert.ok(withToken.headers.get(LOAD_HEADER), "the edge's health check reads the load");
+  for (const path of ["/v2/health/live", "/v2/health/ready", "/v2/models/garbage"]) {
+    for (const authorization of [undefined, "Bearer not-the-token", "Basic abc"]) {
+      const response = await get(path, authorization);
+      await response.arrayBuffer();
+      assert.equal(response.headers.get(LOAD_HEADER), null, `${path} with ${authorization}: ${response.status}`);
+    }
   }
 });
