@@ -6,6 +6,7 @@ import type { BatchAxes } from "../../protocol/batching.ts";
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import type { SchedulerCounters, SchedulerLoad } from "../../scheduler/contract.ts";
 import type { ServiceTimeSnapshot } from "../../scheduler/service-time.ts";
+import type { LoadCounts } from "./load-slots.ts";
 
 /** The scheduler's types, under the names the router and the registry use for a host. */
 export type {
@@ -19,9 +20,16 @@ export type {
 
 export interface HostState {
   host: string;
-  sessions: { model: string; version: string; bytes: number; inFlight: number; idleMs: number; ready: boolean }[];
+  /** `bytes`: the model file; `memoryBytes`: what the session is counted as holding (protocol/session-memory.ts). */
+  sessions: { model: string; version: string; bytes: number; memoryBytes: number; inFlight: number; idleMs: number; ready: boolean }[];
+  /** The sessions' memoryBytes together, loading ones included: never above the budget. */
   memoryEstimateBytes: number;
   memoryBudgetBytes: number;
+  /** Bytes of input tensors of the requests accepted and not yet answered (HOST_QUEUE_BUDGET_MB). */
+  queuedInputBytes: number;
+  queueBudgetBytes: number;
+  /** Cold loads (HOST_MAX_CONCURRENT_LOADS at once). */
+  loads: LoadCounts;
   load: SchedulerLoad;
   /** Predicted session.run time per version and batch size. */
   serviceTimes: Record<string, ServiceTimeSnapshot[]>;

@@ -4,11 +4,16 @@
  * dynamic batching: see /scheduler). The router calls it by RPC with the model's record, so
  * the host needs no lookup on the hot path; it reads weights from R2 only when a session is
  * created and checks their sha256 first.
+ *
+ * Its memory is bounded on every side the tenants can push: the bytes of queued inputs
+ * (HOST_QUEUE_BUDGET_MB, input-budget.ts), the warm sessions (HOST_MEMORY_BUDGET_MB, admitted
+ * before each load, session-cache.ts), loads at once (HOST_MAX_CONCURRENT_LOADS, load-slots.ts),
+ * and sessions left unused (HOST_SESSION_IDLE_MS, released by the alarm, idle-sweep.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { TIER_PRIORITIES } from "../../config/tiers.ts";
 import { choiceVar, positiveVar, VAR_DEFAULTS } from "../../config/vars.ts";
-import { HttpError } from "../../protocol/errors.ts";
+import { HttpError, retryAfterSecondsFor } from "../../protocol/errors.ts";
 import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
@@ -17,8 +22,13 @@ import { Scheduler } from "../../scheduler/scheduler.ts";
 import { timeRun } from "../../scheduler/run-timer.ts";
 import { REGISTRY_NAME } from "../model-registry/model-registry.ts";
 import type { HostInferCall, HostInferValue, HostLoad, HostModel, HostState, InspectedModel } from "./contract.ts";
+import { IdleSweep } from "./idle-sweep.ts";
+import { InputBudget, inputBytesOf } from "./input-budget.ts";
+import { LoadSlots } from "./load-slots.ts";
 import { ortWeb } from "./ort-web.ts";
 import { SessionCache } from "./session-cache.ts";
+
+const MB = 1024 * 1024;
 
 export class ModelHost extends DurableObject<Env> {
   readonly #sessions: SessionCache;
@@ -26,13 +36,22 @@ export class ModelHost extends DurableObject<Env> {
   readonly #ran = new WeakSet<ModelSession>();
   readonly #scheduler: Scheduler;
   readonly #memoryBudgetBytes: number;
+  readonly #inputs: InputBudget;
+  readonly #loads: LoadSlots;
+  readonly #idle: IdleSweep;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Fail closed (config/vars.ts): a NaN budget or queue length would compare false with
-    // everything, so nothing would ever be evicted or shed.
-    this.#memoryBudgetBytes = positiveVar("HOST_MEMORY_BUDGET_MB", env.HOST_MEMORY_BUDGET_MB, VAR_DEFAULTS.HOST_MEMORY_BUDGET_MB) * 1024 * 1024;
+    // everything, so nothing would ever be evicted, shed or refused.
+    this.#memoryBudgetBytes = positiveVar("HOST_MEMORY_BUDGET_MB", env.HOST_MEMORY_BUDGET_MB, VAR_DEFAULTS.HOST_MEMORY_BUDGET_MB) * MB;
     this.#sessions = new SessionCache(this.#memoryBudgetBytes);
+    this.#inputs = new InputBudget(positiveVar("HOST_QUEUE_BUDGET_MB", env.HOST_QUEUE_BUDGET_MB, VAR_DEFAULTS.HOST_QUEUE_BUDGET_MB) * MB);
+    this.#loads = new LoadSlots(
+      positiveVar("HOST_MAX_CONCURRENT_LOADS", env.HOST_MAX_CONCURRENT_LOADS, VAR_DEFAULTS.HOST_MAX_CONCURRENT_LOADS, { integer: true }),
+    );
+    const idleMs = positiveVar("HOST_SESSION_IDLE_MS", env.HOST_SESSION_IDLE_MS, VAR_DEFAULTS.HOST_SESSION_IDLE_MS);
+    this.#idle = new IdleSweep(ctx.storage, this.#sessions, idleMs);
     this.#scheduler = new Scheduler({
       maxQueueLength: positiveVar("HOST_MAX_QUEUE_LENGTH", env.HOST_MAX_QUEUE_LENGTH, VAR_DEFAULTS.HOST_MAX_QUEUE_LENGTH, { integer: true }),
       // A typo ("fifoo") throws rather than quietly running the other policy (a benchmark's baseline would be wrong).
@@ -43,7 +62,14 @@ export class ModelHost extends DurableObject<Env> {
   }
 
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
-    return replyOf(() => this.#scheduler.submit(call), "inference");
+    // The room frees up as the queue drains: the backlog is when to try again.
+    const retryAfter = () => retryAfterSecondsFor(this.#scheduler.load().backlogMs);
+    return replyOf(() => this.#inputs.hold(inputBytesOf(call.inputs), retryAfter, () => this.#scheduler.submit(call)), "inference");
+  }
+
+  /** The idle-session alarm (idle-sweep.ts). */
+  override async alarm(): Promise<void> {
+    await this.#idle.sweep();
   }
 
   /**
@@ -93,10 +119,13 @@ export class ModelHost extends DurableObject<Env> {
       host: this.ctx.id.name ?? this.ctx.id.toString(),
       sessions: this.#sessions.info().map((s) => {
         const [model = "", version = ""] = s.key.split("#")[0]!.split("@");
-        return { model, version, bytes: s.bytes, inFlight: s.inFlight, idleMs: now - s.lastUsed, ready: s.ready };
+        return { model, version, bytes: s.fileBytes, memoryBytes: s.memoryBytes, inFlight: s.inFlight, idleMs: now - s.lastUsed, ready: s.ready };
       }),
       memoryEstimateBytes: this.#sessions.heldBytes(),
       memoryBudgetBytes: this.#memoryBudgetBytes,
+      queuedInputBytes: this.#inputs.heldBytes,
+      queueBudgetBytes: this.#inputs.budgetBytes,
+      loads: this.#loads.counts(),
       load: this.#scheduler.load(),
       serviceTimes: this.#scheduler.serviceTimes(),
       counters: { ...this.#scheduler.counters },
@@ -106,6 +135,9 @@ export class ModelHost extends DurableObject<Env> {
   async #run(model: HostModel, inputs: Tensor[], outputNames: string[]) {
     const calledAt = Date.now();
     const wasWarm = this.#sessions.has(keyOf(model));
+    // No room is refused here, with its own message, before any load starts: it is not a broken
+    // model, and the message names no internal detail.
+    this.#sessions.admit(keyOf(model), model.bytes);
     let loaded = false;
     try {
       return await this.#withSession(model, async (session) => {
@@ -125,19 +157,27 @@ export class ModelHost extends DurableObject<Env> {
       // admin and the registry call them.
       if (loaded) throw error;
       console.error(`loading ${keyOf(model)} for a request failed`, error instanceof HttpError ? `${error.status}: ${error.message}` : error);
-      // 503 is #load's own refusal (bytes missing or corrupt in R2); anything else failed in onnxruntime.
+      // 503 is #load's own refusal (bytes missing, corrupt or unreadable in R2); anything else failed in onnxruntime.
       const bytesGone = error instanceof HttpError && error.status === 503;
       throw new HttpError(503, bytesGone ? "the model's bytes are unavailable on this host now" : "the model could not be loaded on this host now", 5);
     }
   }
 
-  /** Runs `use` on the model's warm session, loading it first if this host has none. */
+  /**
+   * Runs `use` on the model's warm session, loading it first if this host has none and the
+   * memory budget has room (503 otherwise), once a load slot is free.
+   */
   #withSession<T>(model: HostModel, use: (session: ModelSession) => Promise<T>): Promise<T> {
-    return this.#sessions.with(keyOf(model), model.bytes, () => this.#load(model), use);
+    const load = () => this.#loads.run(() => this.#load(model));
+    return this.#sessions.with(keyOf(model), model.bytes, load, use).finally(() => this.#idle.arm());
   }
 
   async #load(model: HostModel): Promise<ModelSession> {
-    const object = await this.env.MODELS.get(model.r2Key);
+    const object = await this.env.MODELS.get(model.r2Key).catch((error: unknown) => {
+      // An R2 outage says nothing about the model: try again later, not a 500.
+      console.error(`reading '${model.r2Key}' from R2 failed`, error);
+      throw new HttpError(503, `model bytes '${model.r2Key}' could not be read from storage now`, 5);
+    });
     if (!object) throw new HttpError(503, `model bytes '${model.r2Key}' are missing from storage`, 5);
     const bytes = new Uint8Array(await object.arrayBuffer());
     if ((await sha256Hex(bytes)) !== model.sha256) throw new HttpError(503, `model bytes '${model.r2Key}' fail their sha256 check`, 5);

@@ -1,0 +1,62 @@
+/**
+ * @module The bytes of input tensors a ModelHost holds for the requests it has accepted and not
+ * yet answered, queued or running. The queue's length alone does not bound them: 128 requests of
+ * a few rows and 128 of MAX_TENSOR_ELEMENTS each are the same length and a thousand times apart
+ * in memory, and the isolate has 128 MB for everything. A request that would take the total over
+ * the budget is refused at once; its bytes are released however it ends (answered, failed,
+ * cancelled, shed, timed out), since every one of those settles the work it wraps.
+ */
+import { HttpError, payloadTooLarge } from "../../protocol/errors.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
+
+const MB = 1024 * 1024;
+
+export class InputBudget {
+  readonly budgetBytes: number;
+  #heldBytes = 0;
+
+  constructor(budgetBytes: number) {
+    this.budgetBytes = budgetBytes;
+  }
+
+  /** Bytes of the inputs accepted and not answered yet. */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /**
+   * Runs `work` (the request's whole life on the host) with `bytes` counted; refuses with 503 and
+   * `retryAfterSeconds()` when they would take the total over the budget, and with 413 when they
+   * alone are over it (waiting would not help).
+   * @example await budget.hold(inputBytesOf(call.inputs), () => 1, () => scheduler.submit(call))
+   */
+  async hold<T>(bytes: number, retryAfterSeconds: () => number, work: () => Promise<T>): Promise<T> {
+    if (bytes > this.budgetBytes)
+      throw payloadTooLarge(`the request's inputs (${toMB(bytes)} MB) are more than a model host can hold (${toMB(this.budgetBytes)} MB)`);
+    if (this.#heldBytes + bytes > this.budgetBytes) {
+      throw new HttpError(
+        503,
+        `the model host holds too many queued inputs: ${toMB(this.#heldBytes)} MB waiting, ${toMB(bytes)} MB more would pass its ${toMB(this.budgetBytes)} MB`,
+        retryAfterSeconds(),
+      );
+    }
+    this.#heldBytes += bytes;
+    try {
+      return await work();
+    } finally {
+      this.#heldBytes -= bytes;
+    }
+  }
+}
+
+/**
+ * What the inputs take in the host's memory: typed arrays their byte length; strings (BYTES) two
+ * bytes per UTF-16 code unit, as a JavaScript engine may hold them.
+ */
+export function inputBytesOf(inputs: readonly Tensor[]): number {
+  let total = 0;
+  for (const { data } of inputs) total += Array.isArray(data) ? data.reduce((sum, text) => sum + 2 * text.length, 0) : data.byteLength;
+  return total;
+}
+
+const toMB = (bytes: number): string => (bytes / MB).toFixed(bytes < MB ? 2 : 1);

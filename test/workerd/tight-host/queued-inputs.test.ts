@@ -1,0 +1,106 @@
+/**
+ * The bytes of queued inputs a ModelHost holds are bounded (HOST_QUEUE_BUDGET_MB, 1 MB here): a
+ * request that would take them over is refused at once with 503 and Retry-After while smaller
+ * ones still get in, and the bytes come back however a request ends (answered, cancelled, timed
+ * out, failed), so the host accepts again and the count returns to zero. Requests are held in the
+ * queue by a batch hold of a second (max_queue_delay), long enough to fill it.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { HostModel } from "../../../durable-objects/model-host/contract.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER, TIMEOUT_HEADER } from "../../../protocol/headers.ts";
+import { encodeInferRequest } from "../../../protocol/oip/infer-response.ts";
+import { unwrapReply } from "../../../protocol/rpc-reply.ts";
+import { ADMIN, call, createTenant, fixtureBytes, uploadModel } from "../helpers.ts";
+import { expectRefusal, freshName } from "../refusals.ts";
+import { callOf, freshHost, hostNamed, MB, stateOf, storedModel, until, WIDE, wideRows, type HostStub } from "./stored-models.ts";
+
+const KB = 1024;
+const HOLD = { maxBatch: 1024, maxQueueDelayMs: 1000 };
+
+let host: HostStub;
+let held: HostModel;
+
+beforeAll(async () => {
+  host = freshHost("queued-inputs");
+  const model = await storedModel(WIDE, freshName("queued-inputs"), "1", HOLD);
+  const { batchAxes } = unwrapReply(await host.inspect(model)); // warm, and able to batch
+  held = { ...model, batchAxes };
+});
+
+describe("the byte budget of a host's queued inputs", () => {
+  it("refuses the request that would go over it, not the smaller ones, and accepts again once the queue drains", async () => {
+    expect((await stateOf(host)).queueBudgetBytes).toBe(MB);
+    const first = [host.infer(callOf(held, "a", wideRows(400))), host.infer(callOf(held, "b", wideRows(400)))];
+    await until(host, "a and b queued", (s) => s.load.queued === 2);
+    expect((await stateOf(host)).queuedInputBytes).toBe(800 * KB);
+
+    const over = await host.infer(callOf(held, "c", wideRows(300)));
+    expect(over.ok).toBe(false);
+    if (!over.ok) {
+      expect(over.error.status).toBe(503);
+      expect(over.error.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(over.error.message).toBe("the model host holds too many queued inputs: 0.78 MB waiting, 0.29 MB more would pass its 1.0 MB");
+    }
+    const smaller = host.infer(callOf(held, "d", wideRows(200)));
+    await until(host, "d queued", (s) => s.load.queued === 3);
+    expect((await stateOf(host)).queuedInputBytes).toBe(1000 * KB);
+
+    for (const reply of await Promise.all([...first, smaller])) expect(reply.ok, JSON.stringify(!reply.ok && reply.error)).toBe(true);
+    expect((await stateOf(host)).queuedInputBytes).toBe(0);
+    const again = await host.infer(callOf(held, "c", wideRows(300)));
+    expect(again.ok, "accepted once the earlier requests were answered").toBe(true);
+    expect((await stateOf(host)).queuedInputBytes).toBe(0);
+  });
+
+  it("gives the bytes back when a request is cancelled, times out or fails", async () => {
+    // Held first, so the rest queue behind its hold.
+    const head = host.infer(callOf(held, "head", wideRows(100)));
+    const cancelled = host.infer(callOf(held, "cancelled", wideRows(100)));
+    // Another version, so it cannot join the held batch, and the lowest priority, so it waits
+    // behind the hold: its own timer answers it 504.
+    const expires = host.infer(callOf({ ...held, version: "1-other" }, "expires", wideRows(100), { priority: 3, deadline: Date.now() + 500 }));
+    // A row of 255 columns: admitted (the batch size agrees), refused by onnxruntime when it runs.
+    const malformed = host.infer(callOf(held, "malformed", [{ ...wideRows(1)[0]!, shape: [1, 255], data: new Float32Array(255) }]));
+    await until(host, "four queued", (s) => s.load.queued === 4);
+    expect((await stateOf(host)).queuedInputBytes).toBe(300 * KB + 255 * 4);
+    expect(await host.cancel("cancelled")).toBe(true);
+
+    const [headReply, cancelledReply, expiredReply, malformedReply] = await Promise.all([head, cancelled, expires, malformed]);
+    expect(headReply.ok).toBe(true);
+    expect(!cancelledReply.ok && cancelledReply.error.status).toBe(499);
+    expect(!expiredReply.ok && expiredReply.error.status).toBe(504);
+    expect(!malformedReply.ok && malformedReply.error.status).toBe(400);
+    expect((await stateOf(host)).queuedInputBytes, "nothing leaked").toBe(0);
+  });
+
+  it("a request whose inputs alone are over the budget is told so with 413, not asked to retry", async () => {
+    const reply = await host.infer(callOf(held, "huge", wideRows(1025)));
+    expect(!reply.ok && reply.error.status).toBe(413);
+    expect((await stateOf(host)).queuedInputBytes).toBe(0);
+  });
+});
+
+describe("through the router", () => {
+  it("the tenant gets the 503 with Retry-After and the message", async () => {
+    const name = freshName("queued-inputs-routed");
+    const upload = await uploadModel(name, "1", await fixtureBytes(WIDE), "?max_batch=1024&max_queue_delay_microseconds=1000000");
+    expect(upload.status, await upload.clone().text()).toBe(201);
+    const key = await createTenant(freshName("queued-inputs"), "premium");
+    const send = (rows: number) => {
+      const [input] = wideRows(rows);
+      const encoded = encodeInferRequest({ inputs: [input!], binaryByDefault: true }, { binary: true });
+      const headers = { [INFERENCE_HEADER_LENGTH_HEADER]: String(encoded.headerLength), [TIMEOUT_HEADER]: "10000" };
+      return call(`/v2/models/${name}/infer`, { method: "POST", key, body: encoded.body, headers });
+    };
+    const queued = [send(500), send(500)];
+    const hostName = ((await (await call(`/admin/models/${name}`, { key: ADMIN })).json()) as { hosts: { host: string }[] }).hosts[0]!.host;
+    const routedHost = hostNamed(hostName);
+    await until(routedHost, "both queued", (s) => s.queuedInputBytes === 1000 * KB);
+
+    expect(await expectRefusal(await send(100), 503)).toMatch(/^the model host holds too many queued inputs/);
+    for (const response of await Promise.all(queued)) {
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+  });
+});
