@@ -2,9 +2,10 @@
  * @module `POST /v2/models/{m}[/versions/{v}]/infer`: authenticate, rate-limit the tenant,
  * resolve the version, refuse at once when the chosen host already has more work ahead of this
  * tier than it may wait, check the tensors against the model's signature, fix the deadline, run
- * it where its placement says (a ModelHost replica, or the origin pool: always for `origin`
- * models, on spill for `auto` ones), and encode the answer (JSON or the binary extension) with
- * Server-Timing and x-served-by. A request never outlives its deadline here, whatever runs it.
+ * it where its placement says (serve-work.ts: a ModelHost replica, or the origin pool: always
+ * for `origin` models, on spill for `auto` ones), and encode the answer (JSON or the binary
+ * extension) with Server-Timing and x-served-by. A request never outlives its deadline here,
+ * whatever runs it.
  */
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
@@ -14,20 +15,14 @@ import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
 import { checkInputs, selectOutputs } from "../../protocol/oip/tensor-check.ts";
 import type { AppEnv } from "../app-env.ts";
-import { resolveVersion } from "../catalog.ts";
 import { limitsOf } from "../limits.ts";
 import { inferenceHeaderLength, readBodyLimited } from "../../protocol/http/read-body.ts";
-import { measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
 import { tenantAuth } from "../middleware/tenant-auth.ts";
-import { mayUsePool, planPlacement, type PlacementPlan } from "../placement/plan.ts";
-import { isCapacityRefusal, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
-import { checkOriginsWhenDue } from "../origin-pool/health-check.ts";
-import { inferOnPool } from "../origin-pool/origin-client.ts";
 import { deadlineFor } from "../admission/deadline.ts";
-import { budgetBeforeBodyMs, refuseEarly } from "../admission/early-refusal.ts";
 import { admitTenant } from "../admission/tenant-limits.ts";
 import { mayUseModel } from "../tenants/records.ts";
-import { onEdge, type Served, type Work } from "./edge-call.ts";
+import type { Work } from "./edge-call.ts";
+import { placeModel, serveWork } from "./serve-work.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -44,14 +39,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   if (!mayUseModel(tenant, name)) throw new HttpError(403, `this key may not use model '${name}'`);
   const release = admitTenant(tenant.id, tier, arrivedAt);
   try {
-    const model = await resolveVersion(c.env, name, version);
-    const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
-    if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
-
-    if (plan.where === "edge" && !plan.spillable) {
-      refuseEarly(tenant.tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
-    }
-
+    const { model, plan } = await placeModel(c, tier, name, version, arrivedAt);
     const limits = limitsOf(c.env);
     const body = await readBodyLimited(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes));
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
@@ -67,7 +55,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
       deadline: deadline.at,
     };
 
-    const served = await serve(c, work, plan, tier.maxQueueWaitMs);
+    const served = await serveWork(c, work, plan, tier.maxQueueWaitMs);
     const encoded = encodeInferResponse(
       { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
       { outputs, binaryByDefault: request.binaryByDefault },
@@ -78,36 +66,4 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   } finally {
     release();
   }
-}
-
-/**
- * Where the work runs: on the pool when the plan says so; a spillable request on the pool first
- * when the edge is already too slow, else at the edge with the pool behind it for refusals; the
- * rest at the edge. Each fallback happens only while the deadline leaves time for it.
- */
-async function serve(c: Context<AppEnv>, work: Work, plan: PlacementPlan, maxQueueWaitMs: number): Promise<Served> {
-  if (plan.where === "pool") return onPool(c, work, undefined);
-  if (plan.spillable && spillUpFront(c.env, work.model, plan.waitMs, work.deadline - Date.now(), work.priority)) {
-    try {
-      return await onPool(c, work, "edge backlog");
-    } catch (error) {
-      // The pool failed first: the edge may still make it in the time left.
-      if (!isCapacityRefusal(error) || work.deadline <= Date.now()) throw error;
-      return onEdge(c, work, plan, maxQueueWaitMs);
-    }
-  }
-  try {
-    return await onEdge(c, work, plan, maxQueueWaitMs);
-  } catch (error) {
-    if (!plan.spillable || !spillAfterRefusal(c.env, work.model, error, work.deadline - Date.now(), work.priority)) throw error;
-    return onPool(c, work, "edge refused");
-  }
-}
-
-/** Runs on the origin pool; `spilled` says why an edge model went there. */
-async function onPool(c: Context<AppEnv>, work: Work, spilled: string | undefined): Promise<Served> {
-  if (spilled) noteTiming(c, "spill", spilled);
-  const answer = await measureTiming(c, "origin", () => inferOnPool(c.env, work));
-  noteTiming(c, "served", `origin:${answer.origin}${answer.attempts > 1 ? ` after ${answer.attempts} tries` : ""}`);
-  return { outputs: answer.outputs, servedBy: `origin:${answer.origin}` };
 }

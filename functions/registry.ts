@@ -1,0 +1,14 @@
+/**
+ * @module Every function hotpath serves, listed at build time (a Worker cannot load code at run
+ * time). To add one, write its module (functions/README in docs/functions.md) and list it here.
+ */
+import type { RegisteredFunction } from "./contract.ts";
+import { vad } from "./vad/vad.ts";
+
+export const FUNCTIONS: readonly RegisteredFunction[] = [vad];
+
+const byName = new Map(FUNCTIONS.map((f) => [f.name, f]));
+
+export function functionNamed(name: string): RegisteredFunction | undefined {
+  return byName.get(name);
+}
