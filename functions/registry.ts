@@ -3,9 +3,10 @@
  * time). To add one, write its module (functions/README in docs/functions.md) and list it here.
  */
 import type { RegisteredFunction } from "./contract.ts";
+import { ocrLine } from "./ocr-line/ocr-line.ts";
 import { vad } from "./vad/vad.ts";
 
-export const FUNCTIONS: readonly RegisteredFunction[] = [vad];
+export const FUNCTIONS: readonly RegisteredFunction[] = [vad, ocrLine];
 
 const byName = new Map(FUNCTIONS.map((f) => [f.name, f]));
 
