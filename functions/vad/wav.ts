@@ -1,7 +1,7 @@
 /**
  * @module A WAV body to the 16 kHz mono samples Silero takes: parsed by wavefile (RIFF chunks,
- * format, PCM samples), channels averaged, resampled by wavefile's resampler (cubic, with its
- * low-pass filter against aliasing). Everything wrong with the file is a 400 that says what:
+ * format, PCM samples), channels averaged, resampled by wavefile's resampler (cubic, with its FIR
+ * low-pass filter against aliasing, see RESAMPLING). Everything wrong with the file is a 400 that says what:
  * not a WAV, truncated, not 16-bit PCM, an odd sample rate, no samples; longer than a job takes
  * is a 413. The size is checked from the header before any sample is unpacked, so a long file
  * costs no memory before it is refused.
@@ -19,6 +19,13 @@ const MAX_CHANNELS = 8;
 const PCM_FORMATS = new Set([1, 0xfffe]);
 /** Data chunk sizes that mean "unknown" (streamed writers), not a length to check. */
 const UNKNOWN_SIZES = new Set([0, 0xffffffff]);
+/**
+ * wavefile's default low-pass filter for cubic resampling is an IIR filter, whose state decays
+ * into subnormal floats over digital silence (exact zeros, common between utterances), and
+ * arithmetic on subnormals is slow: 600 ms for 7.6 s of 44.1 kHz speech with pauses, against
+ * 80 ms with its FIR filter (71 taps, whose output over zeros is exactly zero).
+ */
+const RESAMPLING = { method: "cubic", LPF: true, LPFType: "FIR" } as const;
 
 interface WavFormat {
   audioFormat: number;
@@ -59,7 +66,7 @@ export function decodeWav(body: Uint8Array): DecodedAudio {
     throw payloadTooLarge(`the audio is ${duration.toFixed(1)} s long; vad takes at most ${MAX_VAD_SAMPLES / VAD_SAMPLE_RATE} s per request`);
   }
   const mono = mixDown(wav.getSamples(true, Float32Array) as unknown as Float32Array, channels);
-  const samples = sampleRate === VAD_SAMPLE_RATE ? mono : Float32Array.from(resample(mono, sampleRate, VAD_SAMPLE_RATE));
+  const samples = sampleRate === VAD_SAMPLE_RATE ? mono : Float32Array.from(resample(mono, sampleRate, VAD_SAMPLE_RATE, RESAMPLING));
   return { samples, duration };
 }
 
