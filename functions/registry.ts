@@ -1,6 +1,6 @@
 /**
  * @module Every function hotpath serves, listed at build time (a Worker cannot load code at run
- * time). To add one, write its module (functions/README in docs/functions.md) and list it here.
+ * time). To add one, write its module and list it here (docs/functions.md).
  */
 import type { RegisteredFunction } from "./contract.ts";
 import { ocrLine } from "./ocr-line/ocr-line.ts";
