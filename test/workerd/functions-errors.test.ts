@@ -2,7 +2,7 @@
  * @module The function API's answers to what is wrong with a request, through the real Worker:
  * the listing, and for `POST /v1/functions/{name}` 401 (key), 403 (a model the key may not use),
  * 404 (no such function), 415 (content type), 400 (malformed, truncated, corrupt or empty media;
- * bad options), 413 (over the tier's body limit, or more than a function takes), 503 (a clip
+ * bad options), 429 (the tier's rate), 413 (over the tier's body limit, or more than a function takes), 503 (a clip
  * whose predicted runs cannot finish before the deadline, refused before it runs). Always
  * `{"error": "..."}`.
  */
@@ -165,6 +165,16 @@ describe("POST /v1/functions/{name}: options (400)", () => {
       headers: { "content-type": "audio/wav", "x-hotpath-timeout-ms": "soon" },
     });
     await expectError(response, 400, /x-hotpath-timeout-ms must be a positive number of milliseconds/);
+  });
+});
+
+describe("POST /v1/functions/{name}: the tier's rate (429)", () => {
+  it("counts function calls and listings in the tenant's bucket, and refuses past its burst with Retry-After", async () => {
+    const key = await createTenant("functions-errors-rate", "free"); // burst 20 at 10/s
+    const listings = await Promise.all(Array.from({ length: 20 }, () => call("/v1/functions", { key })));
+    expect(listings.map((r) => r.status)).toEqual(new Array<number>(20).fill(200));
+    const message = await expectRefusal(await post("vad", speech, "audio/wav", key), 429);
+    expect(message).toMatch(/rate limit of 10 requests\/s exceeded/);
   });
 });
 
