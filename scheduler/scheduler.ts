@@ -109,11 +109,11 @@ export class Scheduler {
   /** Admits and queues a job (contract.ts, ScheduledJob); it runs alone, its loop on the warm session. */
   async submitJob<T>(job: ScheduledJob<T>): Promise<ScheduledJobResult<T>> {
     if (!this.#options.runJob) throw new HttpError(503, "this host does not run jobs", 30);
-    if (!(Number.isSafeInteger(job.runs) && job.runs > 0 && job.workPerRun > 0)) throw new HttpError(400, `a job needs at least one run, got ${job.runs}`);
-    let value: T | undefined;
     const { runs, workPerRun, loop, ...call } = job;
-    const loopOnce = async (run: SessionRun) => void (value = await loop(run));
-    const result = await this.#admit({ ...call, inputs: [], outputNames: [] }, { rows: 1, work: workPerRun, runs, key: undefined, loop: loopOnce });
+    if (!(Number.isSafeInteger(runs) && runs > 0 && workPerRun > 0)) throw new HttpError(400, `a job needs runs, got ${runs} x ${workPerRun}`);
+    let value: T | undefined;
+    const keepingValue = async (run: SessionRun) => void (value = await loop(run));
+    const result = await this.#admit({ ...call, inputs: [], outputNames: [] }, { rows: 1, work: workPerRun, runs, key: undefined, loop: keepingValue });
     return { value: value as T, timing: result.timing, load: result.load };
   }
 
@@ -281,7 +281,7 @@ export class Scheduler {
     void this.#run(batch, rows, work);
   }
 
-  /** The head plus queued jobs that can share its run, in serving order, within max_batch rows. */
+  /** The head plus queued requests that can share its run, in serving order, within max_batch rows. */
   #gather(head: Queued): Queued[] {
     if (head.key === undefined) return [head];
     const batch = [head];
