@@ -1,6 +1,6 @@
 /**
- * @module The Hono app: timing first, then the OIP routes, the repository extension and the
- * admin API, with one error handler for all of them.
+ * @module The Hono app: timing first, then the OIP routes, the repository extension, the function
+ * API and the admin API, with one error handler for all of them.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env.ts";
@@ -9,6 +9,7 @@ import { adminModelRoutes } from "./routes/admin-models.ts";
 import { adminTenantRoutes } from "./routes/admin-tenants.ts";
 import { adminOriginRoutes } from "./routes/admin-origins.ts";
 import { benchRoutes } from "./routes/bench.ts";
+import { functionRoutes } from "./routes/functions.ts";
 import { internalModelRoutes } from "./routes/internal-models.ts";
 import { oipInferRoutes } from "./routes/oip-infer.ts";
 import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
@@ -21,6 +22,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", oipMetadataRoutes);
   app.route("/", oipInferRoutes);
   app.route("/", oipRepositoryRoutes);
+  app.route("/", functionRoutes);
   app.route("/", adminModelRoutes);
   app.route("/", adminTenantRoutes);
   app.route("/", adminOriginRoutes);

@@ -32,6 +32,41 @@ export interface ScheduledCall {
   maxQueueWaitMs: number;
 }
 
+/** One run of the model on the warm session, as a job's loop calls it. */
+export type SessionRun = (inputs: Tensor[], outputNames: string[]) => Promise<Tensor[]>;
+
+/**
+ * A job: a loop of many sequential runs of one model on one warm session (e.g. a VAD over a clip:
+ * one Silero run per 32 ms window, each carrying the state of the one before), submitted, admitted
+ * and queued as one unit, so the loop costs one call to the host instead of one per run. Its cost
+ * is predicted before admission as `runs` times the predicted time of one run of `workPerRun`
+ * input elements. A job never shares a run with other requests.
+ */
+export interface ScheduledJob<T> extends Omit<ScheduledCall, "inputs" | "outputNames"> {
+  /** Model runs the loop will make (predicted from the input's length). */
+  runs: number;
+  /** Input elements of each run. */
+  workPerRun: number;
+  loop: (run: SessionRun) => Promise<T>;
+}
+
+/** What running a job's loop on the session reports back. */
+export interface JobOutcome<T> {
+  value: T;
+  loadMs: number;
+  /** The whole loop, all its runs and the work between them. */
+  inferMs: number;
+  /** Runs the loop made. */
+  runs: number;
+  firstRun?: boolean;
+}
+
+export interface ScheduledJobResult<T> {
+  value: T;
+  timing: RunTiming;
+  load: SchedulerLoad;
+}
+
 export interface RunTiming {
   /** Milliseconds spent loading the session, 0 when it was warm. */
   loadMs: number;
@@ -40,6 +75,8 @@ export interface RunTiming {
   inferMs: number;
   /** Rows in the run this request was part of. */
   batchSize: number;
+  /** Model runs a job made (absent for a single request). */
+  runs?: number;
 }
 
 /** The load a scheduler reports with every answer, so callers can pick, shed and spill. */
@@ -75,6 +112,26 @@ export interface SchedulerCounters {
   batchedRequests: number;
   /** Requests run again alone because the batched run they were part of failed. */
   retriedAlone: number;
+  /** Jobs run to the end, and the model runs their loops made. */
+  jobs: number;
+  jobRuns: number;
+}
+
+export function zeroCounters(): SchedulerCounters {
+  return {
+    admitted: 0,
+    completed: 0,
+    rejectedDeadline: 0,
+    rejectedFull: 0,
+    shed: 0,
+    expired: 0,
+    cancelled: 0,
+    batches: 0,
+    batchedRequests: 0,
+    retriedAlone: 0,
+    jobs: 0,
+    jobRuns: 0,
+  };
 }
 
 /** Predicted wait ahead of a new request of `priority`; the whole backlog when the report has no figure for it. */

@@ -22,14 +22,21 @@
  *   its deadline is refused at once, not answered 504 at the end of its wait.
  * - load() reports the wait ahead of each of `reportPriorities`, so a router can refuse a tier
  *   before it sends the request at all.
+ * - A job (submitJob: a loop of many runs on one session, e.g. a VAD over a clip) is admitted,
+ *   queued and ordered like a request, with its cost predicted as its runs times one run's time;
+ *   it runs alone, and stops at its deadline or when cancelled (job-guard.ts).
  */
 import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
 import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
-import type { RunOutcome, ScheduledCall, ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad } from "./contract.ts";
-import type { Schedulable, SchedulingQueue } from "./queue.ts";
+import { zeroCounters, type RunOutcome, type ScheduledCall, type ScheduledJob, type ScheduledJobResult } from "./contract.ts";
+import type { ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad, SessionRun } from "./contract.ts";
+import type { SchedulingQueue } from "./queue.ts";
 import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
 import { BusyShare } from "./busy-share.ts";
+import { guardJobRuns } from "./job-guard.ts";
+import { predictedWaitMs, type RunningWork } from "./predicted-wait.ts";
+import { runError, type Queued } from "./queued.ts";
 import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
 
@@ -47,18 +54,8 @@ const GAP_ALPHA = 0.2;
 /** Runs merged inputs on the model's session; reports how long the load and the run took. */
 export type RunModel = (model: ScheduledModel, inputs: Tensor[], outputNames: string[]) => Promise<RunOutcome>;
 
-interface Job extends Schedulable {
-  call: ScheduledCall;
-  /** Jobs with equal keys can share a run; undefined: runs alone. */
-  key: string | undefined;
-  rows: number;
-  /** Input elements: what the run time is predicted from. */
-  work: number;
-  enqueuedAt: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  resolve: (value: ScheduledResult) => void;
-  reject: (error: HttpError) => void;
-}
+/** Runs a job's loop on the model's session; reports how long the load and the whole loop took. */
+export type RunJob = (model: ScheduledModel, loop: (run: SessionRun) => Promise<void>) => Promise<Omit<RunOutcome, "outputs">>;
 
 /**
  * `tiered`: priorities, fair share and EDF (the platform). `fifo`: one first-come-first-served
@@ -70,6 +67,8 @@ export interface SchedulerOptions {
   maxQueueLength: number;
   policy?: SchedulingPolicy;
   run: RunModel;
+  /** Runs jobs; without it submitJob refuses them (503). */
+  runJob?: RunJob;
   /** Priorities whose wait ahead load() reports (the tiers' priorities). */
   reportPriorities?: readonly number[];
   /** Time constant of the thread share each priority used lately (BusyShare); default 2 s. */
@@ -78,14 +77,14 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
-  readonly #queue: SchedulingQueue<Job> = new TieredFairQueue<Job>();
-  readonly #byRequest = new Map<string, Job>();
+  readonly #queue: SchedulingQueue<Queued> = new TieredFairQueue<Queued>();
+  readonly #byRequest = new Map<string, Queued>();
   readonly #predictors = new Map<string, ServiceTimePredictor>();
   /** Thread time used lately by each priority (tiered policy: stretches the waits of less important work). */
   readonly #busy: BusyShare;
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
-  #running: { model: ScheduledModel; rows: number; work: number; startedAt: number } | undefined;
+  #running: (RunningWork & { rows: number; item: Queued; cancelled: boolean }) | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   /** Between two runs: let calls that arrived during a run reach the queue before choosing. */
   #yielding = false;
@@ -93,18 +92,7 @@ export class Scheduler {
   #gapFrom: number | undefined;
   /** Running mean of the time between runs while work waited. */
   #gapMs = 0;
-  readonly counters: SchedulerCounters = {
-    admitted: 0,
-    completed: 0,
-    rejectedDeadline: 0,
-    rejectedFull: 0,
-    shed: 0,
-    expired: 0,
-    cancelled: 0,
-    batches: 0,
-    batchedRequests: 0,
-    retriedAlone: 0,
-  };
+  readonly counters: SchedulerCounters = zeroCounters();
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -113,23 +101,38 @@ export class Scheduler {
   }
 
   submit(call: ScheduledCall): Promise<ScheduledResult> {
-    const now = this.#now();
-    const { model } = call;
     const rows = rowsOf(call);
     if (rows instanceof HttpError) return Promise.reject(rows); // it would make a merged run fail: refused before it is queued
+    return this.#admit(call, { rows, work: workOf(call.inputs), runs: 1, key: batchKeyOf(call), loop: undefined });
+  }
+
+  /** Admits and queues a job (contract.ts, ScheduledJob); it runs alone, its loop on the warm session. */
+  async submitJob<T>(job: ScheduledJob<T>): Promise<ScheduledJobResult<T>> {
+    if (!this.#options.runJob) throw new HttpError(503, "this host does not run jobs", 30);
+    const { runs, workPerRun, loop, ...call } = job;
+    if (!(Number.isSafeInteger(runs) && runs > 0 && workPerRun > 0)) throw new HttpError(400, `a job needs runs, got ${runs} x ${workPerRun}`);
+    let value: T | undefined;
+    const keepingValue = async (run: SessionRun) => void (value = await loop(run));
+    const result = await this.#admit({ ...call, inputs: [], outputNames: [] }, { rows: 1, work: workPerRun, runs, key: undefined, loop: keepingValue });
+    return { value: value as T, timing: result.timing, load: result.load };
+  }
+
+  /** Admission (503 when it cannot finish in time, or the queue is full), then the queue. */
+  #admit(call: ScheduledCall, fit: Pick<Queued, "rows" | "work" | "runs" | "key" | "loop">): Promise<ScheduledResult> {
+    const now = this.#now();
     if (call.deadline <= now) {
       this.counters.rejectedDeadline++;
       return Promise.reject(new HttpError(504, "the request's deadline passed before it reached the model"));
     }
-    const work = workOf(call.inputs);
     const waitMs = this.#waitAheadMs(call.priority);
-    const runMs = this.#predictor(model).upper(work);
+    const runMs = this.#predictor(call.model).upper(fit.work, fit.runs);
     if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
       this.counters.rejectedDeadline++;
+      const predicted = fit.runs > 1 ? `${fit.runs} runs, predicted ${Math.round(runMs)} ms` : `predicted run ${runMs.toFixed(1)} ms`;
       return Promise.reject(
         new HttpError(
           503,
-          `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (predicted run ${runMs.toFixed(1)} ms)`,
+          `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (${predicted})`,
           retryAfterSecondsFor(waitMs),
         ),
       );
@@ -139,10 +142,9 @@ export class Scheduler {
       return Promise.reject(new HttpError(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfterSecondsFor(waitMs)));
     }
     return new Promise<ScheduledResult>((resolve, reject) => {
-      const job: Job = {
+      const item: Queued = {
         call,
-        rows,
-        work,
+        ...fit,
         resolve,
         reject,
         enqueuedAt: now,
@@ -151,22 +153,26 @@ export class Scheduler {
           ? { priority: 0, deadline: now, tenant: "fifo" } // one lane, in arrival order
           : { priority: call.priority, deadline: call.deadline, tenant: call.tenant }),
         cost: runMs,
-        key: batchKeyOf(call),
       };
-      job.timer = setTimeout(() => this.#expire(job), call.deadline - now);
-      this.#queue.push(job);
-      this.#byRequest.set(call.requestId, job);
+      item.timer = setTimeout(() => this.#expire(item), call.deadline - now);
+      this.#queue.push(item);
+      this.#byRequest.set(call.requestId, item);
       this.counters.admitted++;
       this.#kick();
     });
   }
 
-  /** Drops queued work whose client went away; false when it is not queued (done or running). */
+  /**
+   * Drops queued work whose client went away, or stops a running job at its next yield
+   * (job-guard.ts); false when it is neither (done, or a request's run already started).
+   */
   cancel(requestId: string): boolean {
-    const job = this.#byRequest.get(requestId);
-    if (!job || !this.#take(job)) return false;
+    const running = this.#running;
+    if (running?.item.loop && running.item.call.requestId === requestId) return (running.cancelled = true);
+    const item = this.#byRequest.get(requestId);
+    if (!item || !this.#take(item)) return false;
     this.counters.cancelled++;
-    job.reject(new HttpError(499, "the client cancelled the request"));
+    item.reject(new HttpError(499, "the client cancelled the request"));
     this.#kick();
     return true;
   }
@@ -207,36 +213,9 @@ export class Scheduler {
     return this.#predictedWaitMs(priority) * this.#busy.stretch(priority, this.#now());
   }
 
-  /**
-   * Work ahead of a new request of this priority: the rest of the current run plus the queued
-   * jobs that would go first, grouped into runs of up to max_batch rows when the model batches,
-   * and the gap after each of those runs.
-   */
+  /** Work ahead of a new request of this priority (predicted-wait.ts). */
   #predictedWaitMs(priority: number): number {
-    const running = this.#running;
-    let waitMs = running ? Math.max(0, this.#predictor(running.model).mean(running.work) - (this.#now() - running.startedAt)) + this.#gapMs : 0;
-    let run = { rows: 0, work: 0 };
-    let runModel: ScheduledModel | undefined;
-    // Jobs share a run when their batch keys match (same model version, shapes and outputs).
-    // Not by model object: every call brings its own copy of the record.
-    let runKey: string | undefined;
-    const flush = () => {
-      if (runModel && run.rows > 0) waitMs += this.#predictor(runModel).mean(run.work) + this.#gapMs;
-      run = { rows: 0, work: 0 };
-      runKey = undefined;
-    };
-    for (const job of this.#queue.itemsAhead(priority)) {
-      const jobModel = job.call.model;
-      const batches = job.key !== undefined;
-      if (!batches || job.key !== runKey || run.rows + job.rows > jobModel.maxBatch) flush();
-      runModel = jobModel;
-      runKey = job.key;
-      run.rows += job.rows;
-      run.work += job.work;
-      if (!batches) flush();
-    }
-    flush();
-    return waitMs;
+    return predictedWaitMs(this.#queue.itemsAhead(priority), this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model));
   }
 
   /** Makes room by refusing the least important queued request, if it is less important than `priority`. */
@@ -249,18 +228,18 @@ export class Scheduler {
     return true;
   }
 
-  #expire(job: Job, kick = true): void {
-    if (!this.#take(job)) return;
+  #expire(item: Queued, kick = true): void {
+    if (!this.#take(item)) return;
     this.counters.expired++;
-    job.reject(new HttpError(504, `the deadline passed after ${this.#now() - job.enqueuedAt} ms in the queue`));
+    item.reject(new HttpError(504, `the deadline passed after ${this.#now() - item.enqueuedAt} ms in the queue`));
     if (kick) this.#kick();
   }
 
-  /** Removes a job from the queue and its timer; false if it was not queued. */
-  #take(job: Job): boolean {
-    if (!this.#queue.remove(job)) return false;
-    clearTimeout(job.timer);
-    this.#byRequest.delete(job.call.requestId);
+  /** Removes an item from the queue and its timer; false if it was not queued. */
+  #take(item: Queued): boolean {
+    if (!this.#queue.remove(item)) return false;
+    clearTimeout(item.timer);
+    this.#byRequest.delete(item.call.requestId);
     return true;
   }
 
@@ -279,13 +258,13 @@ export class Scheduler {
     }
     const batch = this.#gather(head);
     const model = head.call.model;
-    const rows = batch.reduce((sum, job) => sum + job.rows, 0);
-    const work = batch.reduce((sum, job) => sum + job.work, 0);
+    const rows = batch.reduce((sum, item) => sum + item.rows, 0);
+    const work = batch.reduce((sum, item) => sum + item.work, 0);
     const now = this.#now();
     const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
     // Waiting may grow the batch to max_batch rows; its run must still end before every deadline.
     const fullWork = (work / rows) * model.maxBatch;
-    const deadline = Math.min(...batch.map((job) => job.call.deadline));
+    const deadline = Math.min(...batch.map((item) => item.call.deadline));
     const margin = HOLD_MARGIN_MS + HOLD_MARGIN_SHARE * Math.max(0, deadline - now);
     const latestStart = deadline - this.#predictor(model).upper(fullWork) - this.#gapMs - margin;
     if (head.key !== undefined && rows < model.maxBatch && now < Math.min(waitUntil, latestStart)) {
@@ -298,26 +277,26 @@ export class Scheduler {
     clearTimeout(this.#batchTimer);
     if (this.#gapFrom !== undefined) this.#gapMs += GAP_ALPHA * (now - this.#gapFrom - this.#gapMs);
     this.#gapFrom = undefined;
-    for (const job of batch) this.#take(job);
+    for (const item of batch) this.#take(item);
     void this.#run(batch, rows, work);
   }
 
-  /** The head plus queued jobs that can share its run, in serving order, within max_batch rows. */
-  #gather(head: Job): Job[] {
+  /** The head plus queued requests that can share its run, in serving order, within max_batch rows. */
+  #gather(head: Queued): Queued[] {
     if (head.key === undefined) return [head];
     const batch = [head];
     let rows = head.rows;
-    for (const job of this.#queue.inOrder()) {
-      if (job === head || job.key !== head.key || rows + job.rows > head.call.model.maxBatch) continue;
-      batch.push(job);
-      rows += job.rows;
+    for (const item of this.#queue.inOrder()) {
+      if (item === head || item.key !== head.key || rows + item.rows > head.call.model.maxBatch) continue;
+      batch.push(item);
+      rows += item.rows;
     }
     return batch;
   }
 
-  async #run(batch: Job[], rows: number, work: number): Promise<void> {
+  async #run(batch: Queued[], rows: number, work: number): Promise<void> {
     try {
-      await this.#attempt(batch, rows, work);
+      await (batch[0]!.loop ? this.#attemptJob(batch[0]!) : this.#attempt(batch, rows, work));
     } catch (error) {
       const httpError = runError(error);
       // One request's bad inputs fail a merged run as a whole, and every tenant in it: each runs
@@ -325,9 +304,9 @@ export class Scheduler {
       // session) is no request's fault and would fail each run alike: it answers the whole batch.
       if (batch.length > 1 && httpError.retryAfterSeconds === undefined) {
         this.counters.retriedAlone += batch.length;
-        for (const job of batch) await this.#retryAlone(job);
+        for (const item of batch) await this.#retryAlone(item);
       } else {
-        for (const job of batch) job.reject(httpError);
+        for (const item of batch) item.reject(httpError);
       }
     } finally {
       this.#running = undefined;
@@ -345,34 +324,34 @@ export class Scheduler {
   }
 
   /** One run of a request whose batch failed, if its deadline still allows one. */
-  async #retryAlone(job: Job): Promise<void> {
-    if (job.call.deadline <= this.#now()) {
+  async #retryAlone(item: Queued): Promise<void> {
+    if (item.call.deadline <= this.#now()) {
       this.counters.expired++;
-      job.reject(new HttpError(504, "the deadline passed before the request could run again alone, after its batch failed"));
+      item.reject(new HttpError(504, "the deadline passed before the request could run again alone, after its batch failed"));
       return;
     }
     try {
-      await this.#attempt([job], job.rows, job.work);
+      await this.#attempt([item], item.rows, item.work);
     } catch (error) {
-      job.reject(runError(error));
+      item.reject(runError(error));
     }
   }
 
-  /** Runs `batch` (merged when it holds more than one job) and answers each job; throws when the run fails. */
-  async #attempt(batch: Job[], rows: number, work: number): Promise<void> {
+  /** Runs `batch` (merged when it holds more than one item) and answers each item; throws when the run fails. */
+  async #attempt(batch: Queued[], rows: number, work: number): Promise<void> {
     const first = batch[0]!;
     const model = first.call.model;
     const startedAt = this.#now();
-    this.#running = { model, rows, work, startedAt };
+    this.#running = { model, rows, work, runs: 1, startedAt, item: first, cancelled: false };
     const axes = batch.length > 1 ? model.batchAxes : undefined;
-    const each = batch.map((job) => job.call.inputs);
+    const each = batch.map((item) => item.call.inputs);
     const inputs = axes ? mergeInputs(each, axes) : first.call.inputs;
     const result = await this.#options.run(model, inputs, first.call.outputNames);
     this.#predictor(model).observe(work, result.inferMs, result.firstRun);
     // The run and the gap before the next one are thread time its requests' priorities used.
     const usedMs = result.inferMs + this.#gapMs;
-    for (const job of batch) this.#busy.add(job.call.priority, (usedMs * job.work) / Math.max(1, work), this.#now());
-    const sizes = batch.map((job) => job.rows);
+    for (const item of batch) this.#busy.add(item.call.priority, (usedMs * item.work) / Math.max(1, work), this.#now());
+    const sizes = batch.map((item) => item.rows);
     const parts = axes ? splitOutputs(result.outputs, axes, sizes) : [result.outputs];
     if (batch.length > 1) {
       this.counters.batches++;
@@ -380,20 +359,40 @@ export class Scheduler {
     }
     this.#running = undefined;
     const load = this.load();
-    batch.forEach((job, k) => {
+    batch.forEach((item, k) => {
       this.counters.completed++;
-      job.resolve({
+      item.resolve({
         outputs: parts[k]!,
-        timing: { loadMs: result.loadMs, queueMs: startedAt - job.enqueuedAt, inferMs: result.inferMs, batchSize: rows },
+        timing: { loadMs: result.loadMs, queueMs: startedAt - item.enqueuedAt, inferMs: result.inferMs, batchSize: rows },
         load,
       });
     });
   }
-}
 
-/** A failed run's error as an HttpError; anything else is our fault (500), logged. */
-function runError(error: unknown): HttpError {
-  if (error instanceof HttpError) return error;
-  console.error("model run failed", error);
-  return new HttpError(500, "inference failed inside the model host");
+  /** Runs a job's loop on the session, guarded (job-guard.ts); the predictor learns its mean run. */
+  async #attemptJob(item: Queued): Promise<void> {
+    const { model, deadline } = item.call;
+    const startedAt = this.#now();
+    const running = (this.#running = { model, rows: 1, work: item.work, runs: item.runs, startedAt, item, cancelled: false });
+    let runs = 0;
+    const result = await this.#options.runJob!(model, async (run) => {
+      const guard = guardJobRuns(run, deadline, () => running.cancelled, this.#now);
+      try {
+        await item.loop!(guard.run);
+      } finally {
+        runs = guard.runs;
+      }
+    });
+    this.#predictor(model).observe(item.work, result.inferMs / Math.max(1, runs), result.firstRun);
+    this.#busy.add(item.call.priority, result.inferMs + this.#gapMs, this.#now());
+    this.counters.jobs++;
+    this.counters.jobRuns += runs;
+    this.counters.completed++;
+    this.#running = undefined;
+    item.resolve({
+      outputs: [],
+      timing: { loadMs: result.loadMs, queueMs: startedAt - item.enqueuedAt, inferMs: result.inferMs, batchSize: 1, runs },
+      load: this.load(),
+    });
+  }
 }

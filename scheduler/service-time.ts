@@ -64,10 +64,13 @@ export class ServiceTimePredictor {
     return Math.max(0.5 * Math.min(near.mean, second.mean), near.mean + slope * (work - near.work));
   }
 
-  /** A pessimistic estimate (mean plus two standard deviations) for deadline decisions. */
-  upper(work: number): number {
+  /**
+   * A pessimistic estimate (mean plus two standard deviations) for deadline decisions, of one run
+   * or of `runs` independent runs in a row (a job's loop: the spread grows with the square root).
+   */
+  upper(work: number, runs = 1): number {
     const [near] = this.#nearest(work);
-    return this.mean(work) + 2 * Math.sqrt(near?.variance ?? 0);
+    return runs * this.mean(work) + 2 * Math.sqrt(runs * (near?.variance ?? 0));
   }
 
   snapshot(): ServiceTimeSnapshot[] {

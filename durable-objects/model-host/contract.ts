@@ -4,7 +4,7 @@
  */
 import type { BatchAxes } from "../../protocol/batching.ts";
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
-import type { SchedulerCounters, SchedulerLoad } from "../../scheduler/contract.ts";
+import type { ScheduledCall, SchedulerCounters, SchedulerLoad } from "../../scheduler/contract.ts";
 import type { ServiceTimeSnapshot } from "../../scheduler/service-time.ts";
 import type { LoadCounts } from "./load-slots.ts";
 
@@ -17,6 +17,14 @@ export type {
   ScheduledResult as HostInferValue,
   SchedulerCounters,
 } from "../../scheduler/contract.ts";
+
+/** A job for the host: the host loop (functions/host-loops.ts) it names, over its payload, as one scheduled unit. */
+export interface HostJobCall extends Omit<ScheduledCall, "inputs" | "outputNames"> {
+  loop: string;
+  payload: unknown;
+}
+
+export type { ScheduledJobResult as HostJobValue } from "../../scheduler/contract.ts";
 
 export interface HostState {
   host: string;

@@ -21,7 +21,9 @@ import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { Scheduler } from "../../scheduler/scheduler.ts";
 import { timeRun } from "../../scheduler/run-timer.ts";
 import { REGISTRY_NAME } from "../model-registry/model-registry.ts";
-import type { HostInferCall, HostInferValue, HostLoad, HostModel, HostState, InspectedModel } from "./contract.ts";
+import { hostLoopNamed } from "../../functions/host-loops.ts";
+import type { SessionRun } from "../../scheduler/contract.ts";
+import type { HostInferCall, HostInferValue, HostJobCall, HostJobValue, HostLoad, HostModel, HostState, InspectedModel } from "./contract.ts";
 import { IdleSweep } from "./idle-sweep.ts";
 import { InputBudget, inputBytesOf } from "./input-budget.ts";
 import { LoadSlots } from "./load-slots.ts";
@@ -57,6 +59,7 @@ export class ModelHost extends DurableObject<Env> {
       // A typo ("fifoo") throws rather than quietly running the other policy (a benchmark's baseline would be wrong).
       policy: choiceVar("SCHEDULER_POLICY", env.SCHEDULER_POLICY, ["tiered", "fifo"], "tiered"),
       run: (model, inputs, outputNames) => this.#run(model, inputs, outputNames),
+      runJob: (model, loop) => this.#runJob(model, loop),
       reportPriorities: TIER_PRIORITIES,
     });
   }
@@ -70,6 +73,23 @@ export class ModelHost extends DurableObject<Env> {
   /** The idle-session alarm (idle-sweep.ts). */
   override async alarm(): Promise<void> {
     await this.#idle.sweep();
+  }
+
+  /**
+   * Runs a host loop (functions/host-loops.ts) over its payload as one job: admitted with its
+   * cost predicted from its runs, queued with the caller's tier and deadline, then all its runs
+   * on the warm session here, so the loop costs the router one call.
+   */
+  async job(call: HostJobCall): Promise<RpcReply<HostJobValue<unknown>>> {
+    return replyOf(() => {
+      const { loop: name, payload, ...scheduling } = call;
+      const loop = hostLoopNamed(name);
+      // Both are the router's mistake, never the tenant's: the router and the host share one registry.
+      if (!loop) throw new HttpError(500, `the model host has no loop '${name}'`);
+      if (loop.model !== call.model.name) throw new HttpError(500, `host loop '${name}' runs on model '${loop.model}', not '${call.model.name}'`);
+      const plan = loop.plan(payload);
+      return this.#scheduler.submitJob({ ...scheduling, runs: plan.runs, workPerRun: plan.workPerRun, loop: (run) => loop.run(plan.payload, run) });
+    }, "job");
   }
 
   /**
@@ -133,6 +153,18 @@ export class ModelHost extends DurableObject<Env> {
   }
 
   async #run(model: HostModel, inputs: Tensor[], outputNames: string[]) {
+    const { value: outputs, ...timing } = await this.#timedOnSession(model, (session) => session.run(inputs, outputNames));
+    return { outputs, ...timing };
+  }
+
+  /** A job's loop on the session, timed as a whole: one clock pair for all its runs, not two ticks per run. */
+  async #runJob(model: HostModel, loop: (run: SessionRun) => Promise<void>) {
+    const { value: _, ...timing } = await this.#timedOnSession(model, (session) => loop((inputs, outputNames) => session.run(inputs, outputNames)));
+    return timing;
+  }
+
+  /** Runs `use` on the model's session, loading it first if needed, and times the load and the use. */
+  async #timedOnSession<T>(model: HostModel, use: (session: ModelSession) => Promise<T>) {
     const calledAt = Date.now();
     const wasWarm = this.#sessions.has(keyOf(model));
     // No room is refused here, with its own message, before any load starts: it is not a broken
@@ -144,11 +176,11 @@ export class ModelHost extends DurableObject<Env> {
         loaded = true;
         const loadMs = wasWarm ? 0 : Date.now() - calledAt;
         // Not a Date.now() pair: the deployed clock stands still during the synchronous run (run-timer.ts).
-        const { value: outputs, ms: inferMs } = await timeRun(() => session.run(inputs, outputNames));
+        const { value, ms: inferMs } = await timeRun(() => use(session));
         // By session, not by wasWarm: a request that waited on another's load runs second.
         const firstRun = !this.#ran.has(session);
         this.#ran.add(session);
-        return { outputs, loadMs, inferMs, firstRun };
+        return { value, loadMs, inferMs, firstRun };
       });
     } catch (error) {
       // A run's own errors are already fit for the tenant (model-session.ts). A failed load is

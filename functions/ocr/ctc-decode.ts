@@ -11,7 +11,10 @@ import { badRequest } from "../../protocol/errors.ts";
 
 export interface CtcResult {
   text: string;
-  /** Mean probability of the emitted characters; 0 when nothing was emitted. */
+  /**
+   * Mean probability of the emitted characters; when nothing was emitted, the mean probability of
+   * the blanks (how sure the model is that the line holds no text). In (0, 1] either way.
+   */
   confidence: number;
 }
 
@@ -41,6 +44,7 @@ export function ctcGreedyDecode(probs: Float32Array, timesteps: number, classes:
   let probSum = 0;
   let emitted = 0;
   let previous = -1;
+  let blankSum = 0;
   for (let t = 0; t < timesteps; t++) {
     const row = t * classes;
     let best = 0;
@@ -52,6 +56,7 @@ export function ctcGreedyDecode(probs: Float32Array, timesteps: number, classes:
         bestProb = p;
       }
     }
+    if (best === 0) blankSum += bestProb;
     if (best !== 0 && best !== previous) {
       text += best === classes - 1 ? " " : keys[best - 1]!;
       probSum += bestProb;
@@ -59,5 +64,5 @@ export function ctcGreedyDecode(probs: Float32Array, timesteps: number, classes:
     }
     previous = best;
   }
-  return { text, confidence: emitted === 0 ? 0 : probSum / emitted };
+  return { text, confidence: emitted > 0 ? probSum / emitted : timesteps > 0 ? blankSum / timesteps : 0 };
 }

@@ -6,13 +6,14 @@
  * host's own bug). It becomes a 503 with Retry-After, never a bare 500; the replica is passed over
  * for a short cool-down (replica-set.ts), and the request is tried once more on another replica
  * while its deadline allows. A spillable request is not retried here: the 503 sends it to the pool.
+ * The same holds for any call to a host (callEdge): an inference, or a function's job.
  */
 import type { Context } from "hono";
-import type { HostInferValue } from "../../durable-objects/model-host/contract.ts";
+import type { HostTiming } from "../../durable-objects/model-host/contract.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { beforeDeadline } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
-import { unwrapReply } from "../../protocol/rpc-reply.ts";
+import { unwrapReply, type RpcReply } from "../../protocol/rpc-reply.ts";
 import { addTiming, measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { withWaitBefore, type SchedulerLoad } from "../../scheduler/contract.ts";
@@ -62,21 +63,42 @@ export function hostFault(host: HostChoice, error: unknown): HttpError {
   return new HttpError(503, "the model host is unavailable, try again", HOST_FAULT_RETRY_AFTER_S);
 }
 
+/** What every host answer carries besides its value: how it ran, and the host's load after. */
+interface HostAnswer {
+  timing: HostTiming;
+  load: SchedulerLoad;
+}
+
+/** One call to a host: `requestId` lets the router cancel it when the client goes away. */
+export type HostCall<T extends HostAnswer> = (host: HostChoice, requestId: string) => Promise<RpcReply<T>>;
+
 /**
  * Runs the work on the plan's replica; when that call fails (not a refusal), once more on another
  * replica if the deadline allows and the request cannot spill instead.
  */
 export async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWaitMs: number): Promise<Served> {
+  const { value, host } = await callEdge(c, work.model, work.deadline, plan, (h, requestId) => h.stub.infer({ ...work, requestId, maxQueueWaitMs }));
+  return { outputs: value.outputs, servedBy: `edge:${host.region}/${host.replica}` };
+}
+
+/** `call` on the plan's replica, and on another one when the first call fails (not a refusal); see onEdge. */
+export async function callEdge<T extends HostAnswer>(
+  c: Context<AppEnv>,
+  model: ModelVersionRecord,
+  deadline: number,
+  plan: EdgePlan,
+  call: HostCall<T>,
+): Promise<{ value: T; host: HostChoice }> {
   try {
-    return await onHost(c, work, plan, plan.host, maxQueueWaitMs);
+    return await onHost(c, model, deadline, plan, plan.host, call);
   } catch (error) {
     if (!isHostFault(error)) throw error;
     const fault = faultOf(plan, plan.host, error);
-    if (plan.spillable || work.deadline - Date.now() < MIN_RETRY_BUDGET_MS) throw fault;
-    const other = modelHostFor(c.env, plan.host.region as DurableObjectLocationHint, work.model.name, plan.replicas.retryTarget(plan.host.replica));
+    if (plan.spillable || deadline - Date.now() < MIN_RETRY_BUDGET_MS) throw fault;
+    const other = modelHostFor(c.env, plan.host.region as DurableObjectLocationHint, model.name, plan.replicas.retryTarget(plan.host.replica));
     noteTiming(c, "retry", `${plan.host.region}/${plan.host.replica} failed`);
     try {
-      return await onHost(c, work, plan, other, maxQueueWaitMs);
+      return await onHost(c, model, deadline, plan, other, call);
     } catch (again) {
       throw isHostFault(again) ? faultOf(plan, other, again) : again;
     }
@@ -90,16 +112,21 @@ function faultOf(plan: EdgePlan, host: HostChoice, error: unknown): HttpError {
 }
 
 /** Runs on one ModelHost; cancels its queued work if the client goes away. */
-async function onHost(c: Context<AppEnv>, work: Work, plan: EdgePlan, host: HostChoice, maxQueueWaitMs: number): Promise<Served> {
+async function onHost<T extends HostAnswer>(
+  c: Context<AppEnv>,
+  model: ModelVersionRecord,
+  deadline: number,
+  plan: EdgePlan,
+  host: HostChoice,
+  call: HostCall<T>,
+): Promise<{ value: T; host: HostChoice }> {
   const requestId = crypto.randomUUID();
   const cancel = () => void host.stub.cancel(requestId).catch(() => false);
   c.req.raw.signal.addEventListener("abort", cancel);
-  let reply: HostInferValue;
+  let reply: T;
   const calledAt = Date.now();
   try {
-    reply = await measureTiming(c, "host", () =>
-      beforeDeadline(work.deadline + DEADLINE_GRACE_MS, (async () => unwrapReply(await host.stub.infer({ ...work, requestId, maxQueueWaitMs })))()),
-    );
+    reply = await measureTiming(c, "host", () => beforeDeadline(deadline + DEADLINE_GRACE_MS, (async () => unwrapReply(await call(host, requestId)))()));
   } finally {
     c.req.raw.signal.removeEventListener("abort", cancel);
   }
@@ -107,14 +134,15 @@ async function onHost(c: Context<AppEnv>, work: Work, plan: EdgePlan, host: Host
   // (its input queue while it ran other work): count it as backlog too, or a host that is busy
   // before its scheduler ever sees a request would look idle to the spill and scaling decisions.
   const unseenWaitMs = Math.max(0, Date.now() - calledAt - reply.timing.inferMs - reply.timing.queueMs - reply.timing.loadMs);
-  growIfBacklogged(c, work.model, plan, host, withWaitBefore(reply.load, unseenWaitMs));
-  const { loadMs, queueMs, inferMs, batchSize } = reply.timing;
+  growIfBacklogged(c, model, plan, host, withWaitBefore(reply.load, unseenWaitMs));
+  const { loadMs, queueMs, inferMs, batchSize, runs } = reply.timing;
   if (loadMs > 0) addTiming(c, "load", loadMs);
   addTiming(c, "queue", queueMs);
   addTiming(c, "infer", inferMs);
-  noteTiming(c, "batch", String(batchSize));
+  // A job's runs all happened in the host, in this one call: the answer says how many.
+  noteTiming(c, runs === undefined ? "batch" : "runs", String(runs ?? batchSize));
   noteTiming(c, "replica", `${host.region}/${host.replica}`);
-  return { outputs: reply.outputs, servedBy: `edge:${host.region}/${host.replica}` };
+  return { value: reply, host };
 }
 
 /** Feeds the host's reported load to the replica set; warms a new replica when it should grow. */

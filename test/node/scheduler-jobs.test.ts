@@ -1,0 +1,166 @@
+/**
+ * @module Jobs in the ModelHost scheduler: a loop of many runs on one session, submitted once.
+ * Its cost is predicted before admission from its runs times one run's time (so a job that cannot
+ * finish in time is refused at once), it is queued and ordered like a request but never merged
+ * into a batch, a queued job counts in the wait others are told, and a running job stops at its
+ * deadline or when its client goes away. Time is virtual (virtual-clock.ts), runs take a timer.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { HostInferCall, HostModel } from "../../durable-objects/model-host/contract.ts";
+import type { BatchAxes } from "../../protocol/batching.ts";
+import { HttpError } from "../../protocol/errors.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
+import type { ScheduledJob } from "../../scheduler/contract.ts";
+import { Scheduler, type RunJob, type RunModel } from "../../scheduler/scheduler.ts";
+import { VirtualClock } from "./virtual-clock.ts";
+
+const AXES: BatchAxes = { inputs: { x: 0 }, outputs: { y: 0 } };
+const MODEL: HostModel = { name: "step", version: "1", r2Key: "k", sha256: "s", bytes: 1, maxBatch: 8, maxQueueDelayMs: 0, batchAxes: AXES };
+const RUN_MS = 4;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const frame = (value: number): Tensor[] => [{ name: "x", datatype: "FP32", shape: [1, 1], data: new Float32Array([value]) }];
+
+/** A "session" that adds one to its input, RUN_MS per run; `rows` records each run's batch size. */
+function session(rows: number[] = []): { run: RunModel; runJob: RunJob } {
+  const once = async (inputs: Tensor[]) => {
+    rows.push(inputs[0]!.shape[0]!);
+    await sleep(RUN_MS);
+    return [{ name: "y", datatype: "FP32" as const, shape: inputs[0]!.shape, data: (inputs[0]!.data as Float32Array).map((v) => v + 1) }];
+  };
+  return {
+    run: async (_model, inputs) => ({ outputs: await once(inputs), loadMs: 0, inferMs: RUN_MS }),
+    runJob: async (_model, loop) => {
+      const startedAt = Date.now();
+      await loop((inputs) => once(inputs));
+      return { loadMs: 0, inferMs: Date.now() - startedAt };
+    },
+  };
+}
+
+let nextId = 0;
+/** A job that carries a value through `runs` sequential runs, each fed the output of the one before (like a recurrent state). */
+function counting(runs: number, opts: { deadlineInMs?: number; priority?: number } = {}): ScheduledJob<number> {
+  return {
+    model: MODEL,
+    requestId: `j${nextId++}`,
+    tenant: "t",
+    priority: opts.priority ?? 2,
+    deadline: Date.now() + (opts.deadlineInMs ?? 10_000),
+    maxQueueWaitMs: 10_000,
+    runs,
+    workPerRun: 1,
+    loop: async (run) => {
+      let value = 0;
+      for (let i = 0; i < runs; i++) value = ((await run(frame(value), ["y"]))[0]!.data as Float32Array)[0]!;
+      return value;
+    },
+  };
+}
+
+function request(value: number): HostInferCall {
+  return {
+    model: MODEL,
+    inputs: frame(value),
+    outputNames: ["y"],
+    requestId: `r${nextId++}`,
+    tenant: "t",
+    priority: 2,
+    deadline: Date.now() + 10_000,
+    maxQueueWaitMs: 10_000,
+  };
+}
+
+function statusOf(error: unknown): number {
+  assert.ok(error instanceof HttpError, String(error));
+  return error.status;
+}
+
+describe("Scheduler jobs", () => {
+  test("one submission runs the whole loop on the session, carrying each run's output to the next", async (t) => {
+    const clock = new VirtualClock(t);
+    const scheduler = new Scheduler({ maxQueueLength: 16, ...session() });
+    const done = clock.track(scheduler.submitJob(counting(100)));
+    await clock.advanceUntil([done]);
+    assert.equal(done.state, "fulfilled", String(done.error));
+    assert.equal(done.value!.value, 100);
+    assert.equal(done.value!.timing.runs, 100);
+    assert.ok(done.value!.timing.inferMs >= 100 * RUN_MS);
+    assert.deepEqual(
+      { jobs: scheduler.counters.jobs, jobRuns: scheduler.counters.jobRuns, completed: scheduler.counters.completed },
+      { jobs: 1, jobRuns: 100, completed: 1 },
+    );
+    // The predictor learned one run's time from the loop, not the loop's as one run.
+    const learned = scheduler.serviceTimes()["step@1"]![0]!;
+    assert.ok(Math.abs(learned.meanMs - RUN_MS) < 1, `learned ${learned.meanMs} ms per run`);
+  });
+
+  test("a job whose runs cannot finish before its deadline is refused at once (503), before it is queued", async (t) => {
+    const clock = new VirtualClock(t);
+    const scheduler = new Scheduler({ maxQueueLength: 16, ...session() });
+    await clock.advanceUntil([clock.track(scheduler.submitJob(counting(10)))]); // teaches: a run takes RUN_MS
+    const refused = clock.track(scheduler.submitJob(counting(100, { deadlineInMs: 50 * RUN_MS })));
+    await clock.flush(); // no time passes
+    assert.equal(refused.state, "rejected");
+    assert.equal(statusOf(refused.error), 503);
+    assert.match((refused.error as HttpError).message, /100 runs, predicted \d+ ms/);
+    const fits = clock.track(scheduler.submitJob(counting(40, { deadlineInMs: 50 * RUN_MS })));
+    await clock.advanceUntil([fits]);
+    assert.equal(fits.state, "fulfilled", String(fits.error));
+  });
+
+  test("a queued job counts as its runs in the wait ahead of others", async (t) => {
+    const clock = new VirtualClock(t);
+    const scheduler = new Scheduler({ maxQueueLength: 16, reportPriorities: [2], ...session() });
+    await clock.advanceUntil([clock.track(scheduler.submitJob(counting(10)))]);
+    const first = clock.track(scheduler.submitJob(counting(50)));
+    const second = clock.track(scheduler.submitJob(counting(50)));
+    await clock.flush();
+    const waitMs = scheduler.load().waitAheadMs[2]!;
+    // About 100 runs ahead (one running, one queued), less nothing yet done.
+    assert.ok(waitMs > 90 * RUN_MS && waitMs < 110 * RUN_MS, `wait ahead ${waitMs} ms`);
+    await clock.advanceUntil([first, second]);
+  });
+
+  test("a job never shares a run: requests queued beside it still batch among themselves", async (t) => {
+    const clock = new VirtualClock(t);
+    const rows: number[] = [];
+    const scheduler = new Scheduler({ maxQueueLength: 16, ...session(rows) });
+    const busy = clock.track(scheduler.submit(request(0)));
+    const job = clock.track(scheduler.submitJob(counting(3)));
+    const requests = [1, 2, 3].map((v) => clock.track(scheduler.submit(request(v))));
+    await clock.advanceUntil([busy, job, ...requests]);
+    assert.deepEqual(rows, [1, 1, 1, 1, 3]);
+    assert.deepEqual(
+      requests.map((r) => (r.value!.outputs[0]!.data as Float32Array)[0]),
+      [2, 3, 4],
+    );
+  });
+
+  test("a running job stops at its deadline (504), and the next work runs", async (t) => {
+    const clock = new VirtualClock(t);
+    const scheduler = new Scheduler({ maxQueueLength: 16, ...session() });
+    // Unknown run time (the prior, 2 ms): admitted, but each run takes RUN_MS, so it overruns.
+    const submittedAt = clock.now();
+    const late = clock.track(scheduler.submitJob(counting(120, { deadlineInMs: 300 })));
+    const next = clock.track(scheduler.submit(request(7)));
+    await clock.advanceUntil([late, next]);
+    assert.equal(statusOf(late.error), 504);
+    // Stopped at the first yield past the deadline: at most one stretch of runs late.
+    assert.ok(late.at! - submittedAt >= 300 && late.at! - submittedAt <= 300 + 40 * RUN_MS, `answered after ${late.at! - submittedAt} ms`);
+    assert.equal(scheduler.counters.jobs, 0, "an unfinished job is not counted as done");
+    assert.equal(next.state, "fulfilled");
+  });
+
+  test("cancelling a running job stops it at its next yield (499)", async (t) => {
+    const clock = new VirtualClock(t);
+    const scheduler = new Scheduler({ maxQueueLength: 16, ...session() });
+    const job = counting(500);
+    const running = clock.track(scheduler.submitJob(job));
+    await clock.advance(50 * RUN_MS);
+    assert.equal(scheduler.cancel(job.requestId), true);
+    await clock.advanceUntil([running]);
+    assert.equal(statusOf(running.error), 499);
+    assert.ok(running.at! < 100 * RUN_MS + 1_700_000_000_000, "stopped well before its 500 runs");
+  });
+});
