@@ -68,6 +68,15 @@ export class CatalogPublisher {
     this.#sql.exec("UPDATE publications SET body = ?, stale = ? WHERE name = ?", body, current ? 0 : 1, name);
   }
 
+  /**
+   * Models this registry published before it kept track of its writes: what KV holds of them is
+   * not known here, so they count as stale and the next publication (the alarm's, or a change's)
+   * writes them. A model without a row is otherwise taken to have nothing in KV.
+   */
+  adopt(names: string[]): void {
+    for (const name of names) this.#sql.exec("INSERT OR IGNORE INTO publications VALUES (?, 0, 0, NULL, 1)", name);
+  }
+
   info(name: string): PublicationInfo {
     const row = this.#row(name);
     return { writes: row?.writes ?? 0, lastWriteAt: row?.last_at, stale: row?.stale === 1 };

@@ -50,6 +50,7 @@ export class ModelRegistry extends DurableObject<Env> {
       () => this.env.CATALOG,
       (name) => this.#tables.model(name),
     );
+    this.#publisher.adopt(this.#tables.modelNames());
     this.#removals = new ByteRemovals(ctx.storage.sql);
   }
 
