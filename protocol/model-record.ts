@@ -70,3 +70,8 @@ export function chooseDefault(versions: ModelVersionRecord[], pinned: string | u
 }
 
 export const catalogKey = (name: string): string => `model:${name}`;
+
+/** How long a router isolate keeps a model's record before reading the catalog again. */
+export const CATALOG_CACHE_MS = 2_000;
+/** How long a KV write may take to reach every location (Cloudflare: up to a minute). */
+export const KV_PROPAGATION_MS = 60_000;

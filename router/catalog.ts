@@ -7,9 +7,8 @@ import { HttpError, notFound } from "../protocol/errors.ts";
 import { REGISTRY_NAME } from "../durable-objects/model-registry/model-registry.ts";
 import { LookupCache } from "../protocol/lru.ts";
 import { storeRead } from "./kv-read.ts";
-import { catalogKey, NAME_PATTERN, type ModelRecord, type ModelVersionRecord } from "../protocol/model-record.ts";
+import { CATALOG_CACHE_MS, catalogKey, NAME_PATTERN, type ModelRecord, type ModelVersionRecord } from "../protocol/model-record.ts";
 
-const CATALOG_CACHE_MS = 2_000;
 /**
  * Models by name, and names neither KV nor the registry knows: bounded, and apart, so made-up
  * names cost at most one KV read and one call to the (single) registry Durable Object per name

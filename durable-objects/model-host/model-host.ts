@@ -122,9 +122,9 @@ export class ModelHost extends DurableObject<Env> {
     return replyOf(() => this.#withSession(model, async ({ inputs, outputs, batchAxes }) => ({ inputs, outputs, batchAxes })), "loading the model");
   }
 
-  /** Releases a version's sessions (any bytes it had) after their in-flight runs finish (unload, delete). */
-  async drop(name: string, version: string): Promise<boolean> {
-    const prefix = `${name}@${version}#`;
+  /** Releases a version's sessions (of any bytes it had, or only of `sha256`) after their in-flight runs finish (unload, delete). */
+  async drop(name: string, version: string, sha256 = ""): Promise<boolean> {
+    const prefix = `${name}@${version}#${sha256}`;
     const keys = this.#sessions.info().flatMap((s) => (s.key.startsWith(prefix) ? [s.key] : []));
     return (await Promise.all(keys.map((k) => this.#sessions.drop(k)))).some(Boolean);
   }

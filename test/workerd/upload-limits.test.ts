@@ -2,10 +2,13 @@
  * @module The admin upload's size rules (`PUT /admin/models/{m}/versions/{v}`), through the real
  * Worker and R2: a body without Content-Length gets 411, one declared over the Worker's
  * MAX_UPLOAD_BYTES gets 413 before any of it is read, one declared at the limit is not refused
- * for its size, and a refused upload leaves nothing behind (no version, no object in R2).
+ * for its size, an `edge` or `auto` model whose warm session would not fit a host's
+ * HOST_MEMORY_BUDGET_MB gets 413 before any of it is read (an `origin` one of the same size does
+ * not), and a refused upload leaves nothing behind (no version, no object in R2).
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { warmSessionBytes } from "../../protocol/session-memory.ts";
 import { ADMIN, call, fixtureBytes } from "./helpers.ts";
 import { freshName } from "./refusals.ts";
 
@@ -27,8 +30,13 @@ function trickle(chunks: Uint8Array[]): { stream: ReadableStream<Uint8Array>; pu
   return { stream, pulled: () => pulls };
 }
 
-function put(name: string, body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
-  return call(`/admin/models/${name}/versions/1`, { method: "PUT", key: ADMIN, body, headers: { "content-type": "application/octet-stream", ...headers } });
+function put(name: string, body: BodyInit, headers: Record<string, string> = {}, query = ""): Promise<Response> {
+  return call(`/admin/models/${name}/versions/1${query}`, {
+    method: "PUT",
+    key: ADMIN,
+    body,
+    headers: { "content-type": "application/octet-stream", ...headers },
+  });
 }
 
 /** Nothing of `name` was registered or stored. */
@@ -69,7 +77,8 @@ describe("upload size rules", () => {
   it("an upload declared exactly at the limit is not refused for its size (a body shorter than declared is a 400)", async () => {
     const name = freshName("upload-at-limit");
     const { stream } = trickle([new Uint8Array(1024)]);
-    const response = await put(name, stream, { "content-length": String(uploadLimit()) });
+    // An origin model: the limit is far more than an edge host could keep warm.
+    const response = await put(name, stream, { "content-length": String(uploadLimit()) }, "?placement=origin");
     expect(response.status).toBe(400);
     expect(await errorOf(response)).toMatch(/did not match its Content-Length/);
     await expectNothingStored(name);
@@ -82,5 +91,53 @@ describe("upload size rules", () => {
     expect(response.status, await response.clone().text()).toBe(201);
     const objects = await env.MODELS.list({ prefix: `models/${name}/` });
     expect(objects.objects.map((o) => o.size)).toEqual([bytes.byteLength]);
+  });
+});
+
+/** The largest model file whose warm session fits the host memory budget. */
+function largestWarmable(): number {
+  const budget = Number(env.HOST_MEMORY_BUDGET_MB) * 1024 * 1024;
+  let [fits, over] = [1, budget];
+  while (over - fits > 1) {
+    const middle = Math.floor((fits + over) / 2);
+    if (warmSessionBytes(middle) <= budget) fits = middle;
+    else over = middle;
+  }
+  return fits;
+}
+
+describe("uploads no edge host could keep warm", () => {
+  for (const placement of ["edge", "auto"]) {
+    it(`placement=${placement}: 413 before the body is read, saying to upload it with placement=origin; nothing is stored`, async () => {
+      const name = freshName(`upload-warm-${placement}`);
+      const { stream, pulled } = trickle([new Uint8Array(1024)]);
+      const response = await put(name, stream, { "content-length": String(largestWarmable() + 1) }, `?placement=${placement}`);
+      expect(response.status).toBe(413);
+      const error = await errorOf(response);
+      expect(error).toMatch(/too large to keep warm on an edge host/);
+      expect(error).toMatch(new RegExp(`budget of ${env.HOST_MEMORY_BUDGET_MB} MB`));
+      expect(error).toMatch(/\d+\.\d MB.*\d+\.\d MB.*placement=origin/);
+      expect(pulled(), "at most the first chunk was read").toBeLessThanOrEqual(1);
+      await expectNothingStored(name);
+    });
+  }
+
+  it("a model whose warm session just fits is not refused for its size (a body shorter than declared is a 400)", async () => {
+    const name = freshName("upload-warm-fits");
+    const { stream } = trickle([new Uint8Array(1024)]);
+    const response = await put(name, stream, { "content-length": String(largestWarmable()) }, "?placement=auto");
+    expect(response.status).toBe(400);
+    expect(await errorOf(response)).toMatch(/did not match its Content-Length/);
+    await expectNothingStored(name);
+  });
+
+  it("placement=origin with the same size is stored, and removed again when no origin can load it", async () => {
+    const name = freshName("upload-warm-origin");
+    const bytes = new Uint8Array(largestWarmable() + 1);
+    const response = await put(name, bytes, { "content-length": String(bytes.byteLength) }, "?placement=origin");
+    // The test Worker has no origin pool (ORIGINS is empty): the size passed, the load could not.
+    expect(response.status, await response.clone().text()).toBe(503);
+    expect(await errorOf(response)).toMatch(/reachable origin pool/);
+    await expectNothingStored(name);
   });
 });
