@@ -4,7 +4,9 @@
  * request unchanged (so it is a healthy origin). The other modes break inference answers only
  * (its health route still passes, as a server whose model fails while the process lives): in
  * `error-500` mode it answers 500, in `garbage` mode a 200 whose body is not an OIP response, in
- * `busy` mode a 503 with Retry-After (what an origin answers when its queue is full), in `slow`
+ * `busy` mode a 503 with Retry-After (what an origin answers when its queue is full), in
+ * `unauthorized` mode a 401 (an origin whose token was rotated without the edge's), in `silent`
+ * mode it closes the connection without a word (a crashed or firewalled server), in `slow`
  * mode the real answer after `slowMs` (an overloaded or throttled GPU). In
  * `unready` mode the health route fails too: `/v2/health/ready` and inference answer 503, as an
  * origin does while it restarts and loads its models. It never computes anything itself: it
@@ -14,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type FaultMode = "pass" | "error-500" | "garbage" | "busy" | "unready" | "slow";
+export type FaultMode = "pass" | "error-500" | "garbage" | "busy" | "unready" | "slow" | "unauthorized" | "silent";
 
 export interface FaultProxy {
   url: string;
@@ -42,7 +44,7 @@ export async function startFaultProxy(options: { host: string; target: string })
     url: "",
     mode: "pass",
     slowMs: DEFAULT_SLOW_MS,
-    inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0, unready: 0, slow: 0 },
+    inferHits: { pass: 0, "error-500": 0, garbage: 0, busy: 0, unready: 0, slow: 0, unauthorized: 0, silent: 0 },
     inferHitTimes: [],
     readyChecks: [],
     reset: () => {
@@ -95,6 +97,15 @@ async function handle(proxy: FaultProxy, target: string, req: IncomingMessage, r
   if (mode === "error-500") {
     res.writeHead(500, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: "injected fault: internal error" }));
+    return;
+  }
+  if (mode === "unauthorized") {
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: "injected fault: missing or unknown bearer token" }));
+    return;
+  }
+  if (mode === "silent") {
+    res.socket?.destroy();
     return;
   }
   if (mode === "busy") {

@@ -43,6 +43,8 @@ export interface PoolStackOptions {
   origins: OriginId[];
   /** A fault proxy in front of o2, listed as o3 (needs o2). */
   faultProxy?: boolean;
+  /** More edge vars (they override wrangler.toml's), e.g. a malformed limit to see it fail closed. */
+  vars?: Record<string, string>;
 }
 
 /** What `GET /admin/origins` says of one origin. */
@@ -91,6 +93,7 @@ export class PoolStack {
       ORIGIN_TOKEN: stack.originToken,
       ORIGINS: JSON.stringify(listed),
       HOST_MAX_QUEUE_LENGTH: String(EDGE_QUEUE_LENGTH),
+      ...options.vars,
     };
     writeFileSync(
       envFile,
