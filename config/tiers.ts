@@ -23,6 +23,12 @@ export interface TierConfig {
   maySpill: boolean;
   /** Largest inference body a request of this tier may send, in bytes. */
   maxBatchPayloadBytes: number;
+  /** Seconds of audio one live stream may carry (`/v1/functions/vad/stream`); past it the stream is closed. */
+  maxStreamSeconds: number;
+  /** A live stream with no message from its client this long is closed (1001). */
+  streamIdleTimeoutMs: number;
+  /** Live streams a tenant may hold open at once; one more is refused with 429 before the upgrade. */
+  maxConcurrentStreams: number;
 }
 
 export const TIERS = {
@@ -36,6 +42,9 @@ export const TIERS = {
     maxQueueWaitMs: 1_000,
     maySpill: true,
     maxBatchPayloadBytes: 16 * 1024 * 1024,
+    maxStreamSeconds: 3600,
+    streamIdleTimeoutMs: 60_000,
+    maxConcurrentStreams: 64,
   },
   standard: {
     priority: 2,
@@ -47,6 +56,9 @@ export const TIERS = {
     maxQueueWaitMs: 1_000,
     maySpill: true,
     maxBatchPayloadBytes: 8 * 1024 * 1024,
+    maxStreamSeconds: 600,
+    streamIdleTimeoutMs: 30_000,
+    maxConcurrentStreams: 16,
   },
   free: {
     priority: 3,
@@ -58,6 +70,9 @@ export const TIERS = {
     maxQueueWaitMs: 500,
     maySpill: false,
     maxBatchPayloadBytes: 1024 * 1024,
+    maxStreamSeconds: 60,
+    streamIdleTimeoutMs: 10_000,
+    maxConcurrentStreams: 2,
   },
 } as const satisfies Record<string, TierConfig>;
 

@@ -10,6 +10,7 @@ import { adminTenantRoutes } from "./routes/admin-tenants.ts";
 import { adminOriginRoutes } from "./routes/admin-origins.ts";
 import { benchRoutes } from "./routes/bench.ts";
 import { functionRoutes } from "./routes/functions.ts";
+import { functionStreamRoutes } from "./routes/function-stream.ts";
 import { internalModelRoutes } from "./routes/internal-models.ts";
 import { oipInferRoutes } from "./routes/oip-infer.ts";
 import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
@@ -22,6 +23,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", oipMetadataRoutes);
   app.route("/", oipInferRoutes);
   app.route("/", oipRepositoryRoutes);
+  app.route("/", functionStreamRoutes);
   app.route("/", functionRoutes);
   app.route("/", adminModelRoutes);
   app.route("/", adminTenantRoutes);

@@ -23,9 +23,17 @@ export interface Segment {
 
 export type SpeechEvent = { type: "speech_start"; t: number } | { type: "speech_end"; t: number };
 
-interface SampleSpan {
+export interface SampleSpan {
   start: number;
   end: number;
+}
+
+/** Everything SpeechSegmenter carries between windows, as plain data (a live stream stores it). */
+export interface SegmenterSnapshot {
+  spans: SampleSpan[];
+  windows: number;
+  start: number | undefined;
+  tempEnd: number;
 }
 
 export class SpeechSegmenter {
@@ -34,7 +42,7 @@ export class SpeechSegmenter {
   readonly #minSilenceSamples: number;
   readonly #minSpeechSamples: number;
   readonly #padSamples: number;
-  readonly #spans: SampleSpan[] = [];
+  #spans: SampleSpan[] = [];
   #windows = 0;
   /** Start of the speech under way, in samples; undefined while silent. */
   #start: number | undefined;
@@ -47,6 +55,19 @@ export class SpeechSegmenter {
     this.#minSilenceSamples = (VAD_SAMPLE_RATE * options.min_silence_ms) / 1000;
     this.#minSpeechSamples = (VAD_SAMPLE_RATE * options.min_speech_ms) / 1000;
     this.#padSamples = (VAD_SAMPLE_RATE * options.speech_pad_ms) / 1000;
+  }
+
+  static restore(options: VadOptions, from: SegmenterSnapshot): SpeechSegmenter {
+    const segmenter = new SpeechSegmenter(options);
+    segmenter.#spans = from.spans.map((span) => ({ ...span }));
+    segmenter.#windows = from.windows;
+    segmenter.#start = from.start;
+    segmenter.#tempEnd = from.tempEnd;
+    return segmenter;
+  }
+
+  snapshot(): SegmenterSnapshot {
+    return { spans: this.#spans.map((span) => ({ ...span })), windows: this.#windows, start: this.#start, tempEnd: this.#tempEnd };
   }
 
   /** One window's probability; the event it makes, if any (times unpadded, in seconds). */

@@ -24,6 +24,13 @@ export const MAX_VAD_SAMPLES = 60 * VAD_SAMPLE_RATE;
 /** Model runs for `samples` samples: one per window, the last one padded with zeros. */
 export const vadRuns = (samples: number): number => Math.ceil(samples / VAD_WINDOW);
 
+/** Everything SileroWindows carries between pushes, as plain data: a live stream stores it to survive hibernation. */
+export interface SileroSnapshot {
+  state: Float32Array;
+  frame: Float32Array;
+  filled: number;
+}
+
 export class SileroWindows {
   readonly #run: ModelRun;
   #state = new Float32Array(STATE_SIZE);
@@ -32,8 +39,17 @@ export class SileroWindows {
   #filled = 0;
   readonly #sr: Tensor = { name: "sr", datatype: "INT64", shape: [], data: BigInt64Array.of(BigInt(VAD_SAMPLE_RATE)) };
 
-  constructor(run: ModelRun) {
+  constructor(run: ModelRun, from?: SileroSnapshot) {
     this.#run = run;
+    if (from) {
+      this.#state = Float32Array.from(from.state);
+      this.#frame.set(from.frame);
+      this.#filled = from.filled;
+    }
+  }
+
+  snapshot(): SileroSnapshot {
+    return { state: this.#state.slice(), frame: this.#frame.slice(), filled: this.#filled };
   }
 
   /** Feeds samples; returns the speech probability of each window they completed. */
