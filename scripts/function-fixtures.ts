@@ -109,7 +109,8 @@ export const PAGE_LINES = ["Hotpath reads pages", "Edge inference in 2026", "Lin
 
 /**
  * page.png: a 720x400 grey page, DejaVu Sans 30 pt black on white, four rows of text (the last
- * two words far apart on one row), and page.json with the lines it holds, for ocr.
+ * two words far apart on one row), its JPEG copy page.jpg, and page.json with the lines it
+ * holds, for ocr.
  */
 export function makePage(dir: string): void {
   const rows: [number, number, string][] = [
@@ -122,6 +123,9 @@ export function makePage(dir: string): void {
   const draw = rows.flatMap(([x, y, text]) => ["-draw", `text ${x},${y} '${text}'`]);
   const args = ["-size", "720x400", "xc:white", "-fill", "black", "-font", "DejaVu-Sans", "-pointsize", "30", ...draw];
   execFileSync("convert", [...args, "-depth", "8", "-strip", "-define", "png:exclude-chunk=date,time", join(dir, "page.png")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  execFileSync("convert", [join(dir, "page.png"), "-type", "TrueColor", "-quality", "95", "-strip", join(dir, "page.jpg")], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   writeFileSync(join(dir, "page.json"), `${JSON.stringify({ file: "page.png", lines: PAGE_LINES })}\n`);

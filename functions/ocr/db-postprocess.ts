@@ -12,6 +12,7 @@
  *
  * Linear in the map's pixels; pure TS.
  */
+import { payloadTooLarge } from "../../protocol/errors.ts";
 
 export interface DbOptions {
   /** A pixel is text above this probability (det_db_thresh). */
@@ -53,10 +54,10 @@ export interface ProbabilityMap {
 }
 
 /**
- * Boxes of text in a page of `pageWidth` x `pageHeight` from its map, in reading order. The
- * caller bounds how many it takes: a map can hold at most one region per two pixels.
+ * Boxes of text in a page of `pageWidth` x `pageHeight` from its map, in reading order; 413 when
+ * there are more than `maxBoxes`, found before the sort, whose cost grows faster than linearly.
  */
-export function textBoxes(map: ProbabilityMap, pageWidth: number, pageHeight: number, options: DbOptions = DB_DEFAULTS): TextBox[] {
+export function textBoxes(map: ProbabilityMap, pageWidth: number, pageHeight: number, options: DbOptions = DB_DEFAULTS, maxBoxes = Infinity): TextBox[] {
   const regions = regionsAbove(map, options.threshold);
   const meanInside = boxMeans(map);
   const scaleX = pageWidth / map.width;
@@ -66,7 +67,6 @@ export function textBoxes(map: ProbabilityMap, pageWidth: number, pageHeight: nu
     // As cv2.minAreaRect measures the region: between the centres of its outermost pixels.
     const width = region.maxX - region.minX;
     const height = region.maxY - region.minY;
-    if (Math.min(width, height) < MIN_SIDE) continue;
     const score = meanInside(region);
     if (score < options.boxThreshold) continue;
     // DB's unclip: the polygon grows by area * ratio / perimeter on every side.
@@ -88,6 +88,7 @@ export function textBoxes(map: ProbabilityMap, pageWidth: number, pageHeight: nu
     ];
     boxes.push({ box, x0, y0, x1, y1, score });
   }
+  if (boxes.length > maxBoxes) throw payloadTooLarge(`the page has ${boxes.length} text lines; ocr reads at most ${maxBoxes} in one call`);
   return readingOrder(boxes);
 }
 
@@ -151,7 +152,9 @@ function regionsAbove(map: ProbabilityMap, threshold: number): Region[] {
         }
       }
     }
-    regions.push(region);
+    // Thinner than MIN_SIDE between outermost centres, as cv2.minAreaRect measures: noise. Kept
+    // regions are at least 4 x 4 pixels, so a map holds at most one per 16 of its pixels.
+    if (region.maxX - region.minX >= MIN_SIDE && region.maxY - region.minY >= MIN_SIDE) regions.push(region);
   }
   return regions;
 }

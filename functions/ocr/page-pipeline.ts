@@ -5,11 +5,11 @@
  * batches, each batch CTC-decoded as soon as it is back so only one batch's output is held at a
  * time, and the answer.
  */
-import { HttpError, payloadTooLarge } from "../../protocol/errors.ts";
+import { HttpError } from "../../protocol/errors.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import type { FunctionContext } from "../contract.ts";
 import { ctcGreedyDecode } from "./ctc-decode.ts";
-import { textBoxes, type Quad, type TextBox } from "./db-postprocess.ts";
+import { DB_DEFAULTS, textBoxes, type Quad, type TextBox } from "./db-postprocess.ts";
 import type { RgbImage } from "./image.ts";
 import { cropLine, recBatches, recBatchInput } from "./rec-batch.ts";
 
@@ -37,7 +37,6 @@ export interface ReadLine {
 /** Every text line of `image` (whose detection input is `det`), in reading order. */
 export async function readPage(image: RgbImage, det: Tensor, context: FunctionContext, keys: readonly string[]): Promise<ReadLine[]> {
   const boxes = await detect(image, det, context);
-  if (boxes.length > MAX_LINES) throw payloadTooLarge(`the page has ${boxes.length} text lines; ocr reads at most ${MAX_LINES} in one call`);
   return recognise(image, boxes, context, keys);
 }
 
@@ -57,7 +56,7 @@ async function detect(image: RgbImage, det: Tensor, context: FunctionContext): P
   if (!map || map.shape.join() !== [1, 1, height, width].join()) {
     throw new HttpError(500, `${DET_MODEL} answered [${map?.shape.join(", ") ?? ""}], want [1, 1, ${height}, ${width}]`);
   }
-  return textBoxes({ data: map.data as Float32Array, width, height }, image.width, image.height);
+  return textBoxes({ data: map.data as Float32Array, width, height }, image.width, image.height, DB_DEFAULTS, MAX_LINES);
 }
 
 /** Every line, in the order of `boxes`; the runs go one after another, so one batch is in memory at a time. */
