@@ -42,6 +42,8 @@ export interface HostLoop<P, R> {
 export interface FunctionContext {
   /** One run of `model` (its default version) on the normal inference path: one hop. */
   infer(model: string, inputs: Tensor[], outputNames: string[]): Promise<Tensor[]>;
+  /** The most rows one `infer` of `model` may carry (its max_batch): more is split over several calls. */
+  maxBatch(model: string): number;
   /** The loop, on a host of its model, as one job: one hop for all its runs. */
   job<P, R>(loop: HostLoop<P, R>, payload: P): Promise<R>;
 }

@@ -1,5 +1,5 @@
 /**
- * @module Fixtures for the functions (vad, ocr-line): the media their tests post, and the answers
+ * @module Fixtures for the functions (vad, ocr-line, ocr): the media their tests post, and the answers
  * a reference implementation gives for them. Deterministic: sox with -R (fixed seed) and -D (no
  * dither), ImageMagick without date chunks.
  *
@@ -102,4 +102,31 @@ export function makeTextlineVariants(dir: string): string[] {
   ];
   for (const { args } of variants) execFileSync("convert", [join(dir, "textline.png"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
   return variants.map(({ name }) => name);
+}
+
+/** page.png's lines in reading order; the last row is two boxes whose right one starts higher. */
+export const PAGE_LINES = ["Hotpath reads pages", "Edge inference in 2026", "Line three, left to right", "one row", "Then Right"];
+
+/**
+ * page.png: a 720x400 grey page, DejaVu Sans 30 pt black on white, four rows of text (the last
+ * two words far apart on one row), its JPEG copy page.jpg, and page.json with the lines it
+ * holds, for ocr.
+ */
+export function makePage(dir: string): void {
+  const rows: [number, number, string][] = [
+    [40, 70, PAGE_LINES[0]!],
+    [40, 160, PAGE_LINES[1]!],
+    [40, 250, PAGE_LINES[2]!],
+    [40, 340, PAGE_LINES[3]!],
+    [460, 340, PAGE_LINES[4]!],
+  ];
+  const draw = rows.flatMap(([x, y, text]) => ["-draw", `text ${x},${y} '${text}'`]);
+  const args = ["-size", "720x400", "xc:white", "-fill", "black", "-font", "DejaVu-Sans", "-pointsize", "30", ...draw];
+  execFileSync("convert", [...args, "-depth", "8", "-strip", "-define", "png:exclude-chunk=date,time", join(dir, "page.png")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  execFileSync("convert", [join(dir, "page.png"), "-type", "TrueColor", "-quality", "95", "-strip", join(dir, "page.jpg")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  writeFileSync(join(dir, "page.json"), `${JSON.stringify({ file: "page.png", lines: PAGE_LINES })}\n`);
 }

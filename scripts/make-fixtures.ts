@@ -15,7 +15,7 @@ import * as ort from "onnxruntime-node";
 import type { OipDatatype } from "../protocol/oip/tensor.ts";
 import { ctcGreedyDecode, parseKeys } from "../functions/ocr/ctc-decode.ts";
 import { PPOCR_REC_HEIGHT, ppocrRecInput } from "../functions/ocr/preprocess.ts";
-import { makeTextlineVariants, makeVadAudio, vadReferences } from "./function-fixtures.ts";
+import { makePage, makeTextlineVariants, makeVadAudio, vadReferences } from "./function-fixtures.ts";
 import { inputsDigest, upToDate, writeStamp } from "./lib/build-stamp.ts";
 import { MLP_TINY_SPEC, REPO_ROOT, catalogEntry, modelBytes, readRepoFile } from "./models/catalog.ts";
 import { generateMlp, mulberry32 } from "./models/mlp.ts";
@@ -291,6 +291,7 @@ export async function makeFixtures(root = ".hotpath/fixtures"): Promise<Record<s
     `${JSON.stringify(await vadReferences(dir, ["speech-gaps.wav", "speech.wav", "silence.wav", "noise.wav"]))}\n`,
   );
   makeTextlineVariants(dir);
+  makePage(dir);
   for (const [file, fixture] of Object.entries(fixtures)) {
     writeFileSync(join(dir, file), `${JSON.stringify(fixture)}\n`);
     console.log(`${file}: ${fixture.model}@${fixture.version} ${fixture.outputs.map((o) => `${o.name}[${o.shape.join(",")}]`).join(" ")}`);

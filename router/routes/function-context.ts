@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import type { HostJobValue } from "../../durable-objects/model-host/contract.ts";
 import type { FunctionContext, HostLoop } from "../../functions/contract.ts";
 import { HttpError } from "../../protocol/errors.ts";
+import { noteTiming } from "../../protocol/http/server-timing.ts";
 import type { AppEnv } from "../app-env.ts";
 import { callEdge } from "./edge-call.ts";
 import { serveWork, type PlacedModel } from "./serve-work.ts";
@@ -36,10 +37,13 @@ export function functionContext(c: Context<AppEnv>, placed: ReadonlyMap<string, 
     async infer(name, inputs, outputNames) {
       const { model, plan } = placedFor(name);
       const { tenant, priority, deadline, maxQueueWaitMs } = caller;
+      // A pipeline makes calls to several models: each call's host, queue and infer entries follow its name.
+      noteTiming(c, "model", name);
       const served = await serveWork(c, { model, inputs, outputNames, tenant, priority, deadline }, plan, maxQueueWaitMs);
       servedBy.push(served.servedBy);
       return served.outputs;
     },
+    maxBatch: (name) => placedFor(name).model.maxBatch,
     async job<P, R>(loop: HostLoop<P, R>, payload: P): Promise<R> {
       const { model, plan } = placedFor(loop.model);
       if (plan.where !== "edge") throw new HttpError(503, `model '${model.name}' runs on the origin pool, and its loop runs only next to an edge host`, 30);

@@ -91,6 +91,21 @@ export const CATALOG: CatalogEntry[] = [
     assets: [{ name: "ppocr_keys_v1.txt", path: `${OCR_MODELS}/ppocr_keys_v1.txt` }],
   },
   {
+    // Inputs: x float32 [N, 3, H, W], H and W multiples of 32 (the DB net downsamples 5 times),
+    // BGR, ImageNet mean/std (functions/ocr/det-preprocess.ts). Output: sigmoid_0.tmp_0 float32
+    // [N, 1, H, W], the probability that each pixel lies in text. 4.7 MB, ~0.4 s for a 960 px
+    // page on one CPU core: placement auto, so a busy edge can spill pages to the origin pool.
+    // Pages of the same size share a run.
+    name: "ppocr-det",
+    version: "1",
+    description: "PP-OCRv4 text detection (DB): a text probability map of a page, sides multiples of 32. PaddleOCR, Apache-2.0.",
+    placement: "auto",
+    maxBatch: 4,
+    inputs: [{ name: "x", datatype: "FP32", shape: [-1, 3, -1, -1] }],
+    outputs: [{ name: "sigmoid_0.tmp_0", datatype: "FP32", shape: [-1, 1, -1, -1] }],
+    source: { kind: "file", path: `${OCR_MODELS}/ch_PP-OCRv4_det_infer.onnx` },
+  },
+  {
     name: "mlp-tiny",
     version: "1",
     description: "Generated deterministic MLP 16-32-32-4 (Gemm + Relu, seed 1) for protocol and batching tests.",

@@ -54,7 +54,7 @@ describe("GET /v1/functions", () => {
     const response = await call("/v1/functions", { key: premium });
     expect(response.status).toBe(200);
     const { functions } = (await response.json()) as { functions: { name: string; accepts: string[]; models: string[]; options: Record<string, unknown> }[] };
-    expect(functions.map((f) => f.name)).toEqual(["vad", "ocr-line"]);
+    expect(functions.map((f) => f.name)).toEqual(["vad", "ocr-line", "ocr"]);
     const vad = functions[0]!;
     expect(vad.accepts).toEqual(["audio/wav", "audio/x-wav", "audio/wave"]);
     expect(vad.models).toEqual(["silero-vad"]);
