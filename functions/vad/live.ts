@@ -10,7 +10,7 @@ import type { ModelRun } from "../contract.ts";
 import { decodePcm, freshResampler, resampleChunk, type ResamplerState } from "./stream-audio.ts";
 import { SileroWindows, VAD_SAMPLE_RATE, type SileroSnapshot } from "./silero.ts";
 import { seconds, SpeechSegmenter, type SegmenterSnapshot, type SpeechEvent, type VadOptions } from "./segments.ts";
-import { vadAnswer, type VadAnswer } from "./vad.ts";
+import { vadAnswer, type VadAnswer } from "./answer.ts";
 
 export interface LiveVadSnapshot {
   carry: number | undefined;

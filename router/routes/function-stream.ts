@@ -16,7 +16,7 @@ import { parseOptions } from "../../functions/options.ts";
 import type { VadOptions } from "../../functions/vad/segments.ts";
 import { sileroVadLoop } from "../../functions/vad/silero.ts";
 import { STREAM_MAX_RATE, STREAM_MIN_RATE } from "../../functions/vad/stream-audio.ts";
-import { VAD_OPTIONS } from "../../functions/vad/vad.ts";
+import { VAD_OPTIONS } from "../../functions/vad/answer.ts";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
 import { bearerToken } from "../../protocol/http/bearer.ts";
 import type { AppEnv } from "../app-env.ts";

@@ -15,7 +15,7 @@ import { LiveVad, type LiveVadSnapshot } from "../../functions/vad/live.ts";
 import { speechSegments, type SpeechEvent } from "../../functions/vad/segments.ts";
 import { sileroVadLoop } from "../../functions/vad/silero.ts";
 import { decodePcm, freshResampler, resampleChunk, resampledLength } from "../../functions/vad/stream-audio.ts";
-import { vadAnswer } from "../../functions/vad/vad.ts";
+import { vadAnswer } from "../../functions/vad/answer.ts";
 import { createModelSession } from "../../protocol/model-session.ts";
 import { readWavMono16 } from "../../scripts/make-fixtures.ts";
 import { REPO_ROOT, catalogEntry, modelBytes } from "../../scripts/models/catalog.ts";
