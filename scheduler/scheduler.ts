@@ -126,7 +126,8 @@ export class Scheduler {
     }
     const waitMs = this.#waitAheadMs(call.priority);
     const runMs = this.#predictor(call.model).upper(fit.work, fit.runs);
-    if (waitMs > call.maxQueueWaitMs || now + waitMs + runMs > call.deadline) {
+    const trusted = waitMs > 0 || this.#predictor(call.model).measured(fit.work); // see ServiceTimePredictor.measured
+    if (waitMs > call.maxQueueWaitMs || (trusted && now + waitMs + runMs > call.deadline)) {
       this.counters.rejectedDeadline++;
       const predicted = fit.runs > 1 ? `${fit.runs} runs, predicted ${Math.round(runMs)} ms` : `predicted run ${runMs.toFixed(1)} ms`;
       return Promise.reject(

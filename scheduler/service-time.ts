@@ -73,6 +73,16 @@ export class ServiceTimePredictor {
     return runs * this.mean(work) + 2 * Math.sqrt(runs * (near?.variance ?? 0));
   }
 
+  /**
+   * Whether the estimate for `work` rests on a warm run, not only on a cold first run or the prior.
+   * Admission refuses on such guesses only behind queued work: refused work never runs, so a guess
+   * that alone refused work on an idle host would never be corrected.
+   */
+  measured(work: number): boolean {
+    const [near] = this.#nearest(work);
+    return near !== undefined && !near.provisional;
+  }
+
   snapshot(): ServiceTimeSnapshot[] {
     return [...this.#stats.values()]
       .sort((a, b) => a.work - b.work)

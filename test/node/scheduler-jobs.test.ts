@@ -109,6 +109,29 @@ describe("Scheduler jobs", () => {
     assert.equal(fits.state, "fulfilled", String(fits.error));
   });
 
+  test("on an idle host, a guess from a cold first run does not refuse: the job runs, and what it measures refuses the next one", async (t) => {
+    const clock = new VirtualClock(t);
+    const cold = session();
+    // The session's first run pays onnxruntime's lazy setup: 25x a warm run, marked firstRun.
+    let first = true;
+    const run: RunModel = async (model, inputs, names) => {
+      const result = await cold.run(model, inputs, names);
+      if (!first) return result;
+      first = false;
+      return { ...result, inferMs: 25 * RUN_MS, firstRun: true };
+    };
+    const scheduler = new Scheduler({ maxQueueLength: 16, run, runJob: cold.runJob });
+    await clock.advanceUntil([clock.track(scheduler.submit(request(0)))]);
+    // 100 runs at the cold guess (100 ms each) would be 10 s; they take 100 x RUN_MS.
+    const job = clock.track(scheduler.submitJob(counting(100, { deadlineInMs: 150 * RUN_MS })));
+    await clock.advanceUntil([job]);
+    assert.equal(job.state, "fulfilled", String(job.error));
+    // Now measured warm: a job that cannot make its deadline is refused again.
+    const late = clock.track(scheduler.submitJob(counting(100, { deadlineInMs: 50 * RUN_MS })));
+    await clock.flush();
+    assert.equal(statusOf(late.error), 503);
+  });
+
   test("a queued job counts as its runs in the wait ahead of others", async (t) => {
     const clock = new VirtualClock(t);
     const scheduler = new Scheduler({ maxQueueLength: 16, reportPriorities: [2], ...session() });
