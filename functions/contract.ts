@@ -58,6 +58,12 @@ export interface FunctionDefinition<O, D, R> {
   models: readonly string[];
   /** Query parameters, typed with defaults and bounds (options.ts). */
   options: OptionSpecs<O>;
+  /**
+   * The deadline, in milliseconds, that a call asking for none needs, when the work takes longer
+   * than the tiers' defaults allow (a page is two model steps). A call gets the longer of this and
+   * its tier's default, never more than the tier's maximum; `x-hotpath-timeout-ms` still rules.
+   */
+  defaultDeadlineMs?: number;
   decode(body: Uint8Array, mediaType: string, options: O): D;
   run(decoded: D, context: FunctionContext, options: O): Promise<R>;
   /** The JSON answer. */
@@ -71,6 +77,7 @@ export interface FunctionInfo {
   accepts: readonly string[];
   models: readonly string[];
   options: OptionSpecs<Record<string, number>>;
+  defaultDeadlineMs?: number;
 }
 
 /**
@@ -85,13 +92,14 @@ export interface RegisteredFunction extends FunctionInfo {
 }
 
 export function defineFunction<O extends Record<string, number>, D, R>(definition: FunctionDefinition<O, D, R>): RegisteredFunction {
-  const { name, description, accepts, models, options: specs } = definition;
+  const { name, description, accepts, models, options: specs, defaultDeadlineMs } = definition;
   return {
     name,
     description,
     accepts,
     models,
     options: specs,
+    ...(defaultDeadlineMs !== undefined ? { defaultDeadlineMs } : {}),
     prepare(query) {
       const options = parseOptions(name, specs, query);
       return {

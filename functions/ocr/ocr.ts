@@ -29,6 +29,10 @@ export const ocr = defineFunction<OcrOptions, Page, ReadLine[]>({
   description: "The text lines of a page (PNG or JPEG) in reading order, with boxes: PP-OCRv4 detection, then recognition (Chinese and Latin script).",
   accepts: ["image/png", "image/jpeg"],
   models: [DET_MODEL, REC_MODEL],
+  // A page is two model steps: 0.9 to 1.4 s for the fixture's five lines on an idle wasm host,
+  // up to 2.7 s on a busy one, so premium's default of 1 s would time most pages out. Five
+  // seconds is every tier's maximum or under it.
+  defaultDeadlineMs: 5_000,
   options: {
     min_confidence: { type: "number", default: 0.5, min: 0, max: 1, description: "lines read with a lower confidence are left out (PaddleOCR's drop_score)" },
   },

@@ -3,13 +3,14 @@
  * holds; `POST /v1/functions/{name}` runs one. A function call is treated as an inference is:
  * the tenant key, the right to every model the function uses (403), the tier's rate and
  * in-flight cap (429), the early refusal of each model's host (503), the body limit (413) and
- * the isolate's body budget (503), the deadline (`x-hotpath-timeout-ms`), errors as `{"error"}`. Before the body is read, an unknown
- * function is 404, a content type it does not accept 415 and a bad option 400. The steps are
+ * the isolate's body budget (503), the deadline (`x-hotpath-timeout-ms`; a function may declare a
+ * longer default than the tier's, up to the tier's maximum), errors as `{"error"}`. Before the
+ * body is read, an unknown function is 404, a content type it does not accept 415 and a bad option 400. The steps are
  * timed into Server-Timing as `decode`, the model calls (`host`, `queue`, `infer`, ...) and
  * `post`; `x-served-by` says where each model call ran.
  */
 import { Hono, type Context } from "hono";
-import { tierConfig } from "../../config/tiers.ts";
+import { tierConfig, type TierConfig } from "../../config/tiers.ts";
 import { FUNCTIONS, functionNamed } from "../../functions/registry.ts";
 import type { FunctionInfo } from "../../functions/contract.ts";
 import { HttpError } from "../../protocol/errors.ts";
@@ -18,7 +19,7 @@ import { addTiming } from "../../protocol/http/server-timing.ts";
 import { timeRun } from "../../scheduler/run-timer.ts";
 import type { AppEnv } from "../app-env.ts";
 import { BodyHold, readBodyWithinBudget } from "../admission/body-budget.ts";
-import { deadlineFor } from "../admission/deadline.ts";
+import { deadlineFor, functionDefaultMs } from "../admission/deadline.ts";
 import { admitTenant } from "../admission/tenant-limits.ts";
 import { limitsOf } from "../limits.ts";
 import { tenantAuth } from "../middleware/tenant-auth.ts";
@@ -30,14 +31,16 @@ export const functionRoutes = new Hono<AppEnv>();
 
 functionRoutes.get("/v1/functions", tenantAuth, (c) => {
   const tenant = c.get("tenant");
-  admitTenant(tenant.id, tierConfig(tenant.tier))();
-  return c.json({ functions: FUNCTIONS.map(describe) });
+  const tier = tierConfig(tenant.tier);
+  admitTenant(tenant.id, tier)();
+  return c.json({ functions: FUNCTIONS.map((fn) => describe(fn, tier)) });
 });
 
 functionRoutes.post("/v1/functions/:name", tenantAuth, callFunction);
 
-function describe({ name, description, accepts, models, options }: FunctionInfo): FunctionInfo {
-  return { name, description, accepts, models, options };
+/** What a caller of `tier` may know of a function, with the deadline its calls get when they ask for none. */
+function describe({ name, description, accepts, models, options, defaultDeadlineMs }: FunctionInfo, tier: TierConfig) {
+  return { name, description, accepts, models, options, default_deadline_ms: functionDefaultMs(tier, defaultDeadlineMs) };
 }
 
 async function callFunction(c: Context<AppEnv>): Promise<Response> {
@@ -60,7 +63,7 @@ async function callFunction(c: Context<AppEnv>): Promise<Response> {
       throw new HttpError(415, `function '${fn.name}' accepts ${fn.accepts.join(", ")}; the content type was '${clip(mediaType)}'`);
     }
     const call = fn.prepare(new URL(c.req.url).searchParams);
-    const deadline = deadlineFor(tier, arrivedAt, {}, c.req.header(TIMEOUT_HEADER));
+    const deadline = deadlineFor(tier, arrivedAt, {}, c.req.header(TIMEOUT_HEADER), functionDefaultMs(tier, fn.defaultDeadlineMs));
     const placed = new Map<string, PlacedModel>();
     for (const model of fn.models) placed.set(model, await placeModel(c, tier, model, undefined, arrivedAt));
 

@@ -9,6 +9,7 @@
 import { encode as encodePng } from "fast-png";
 import { WaveFile } from "wavefile";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TIERS } from "../../config/tiers.ts";
 import { ADMIN, call, createTenant, ensureDemoModel, fixtureBytes } from "./helpers.ts";
 import { expectRefusal } from "./refusals.ts";
 
@@ -61,6 +62,16 @@ describe("GET /v1/functions", () => {
     expect(Object.keys(vad.options)).toEqual(["threshold", "min_silence_ms", "min_speech_ms", "speech_pad_ms"]);
     expect(vad.options.threshold).toMatchObject({ type: "number", default: 0.5, min: 0.01, max: 0.99 });
     expect(functions[1]).toMatchObject({ accepts: ["image/png", "image/jpeg"], models: ["ppocr-rec"], options: {} });
+  });
+
+  it("lists the deadline a call with this key gets when it asks for none: the tier's, or the function's own when longer", async () => {
+    const deadlines = async (key: string) => {
+      const { functions } = (await (await call("/v1/functions", { key })).json()) as { functions: { name: string; default_deadline_ms: number }[] };
+      return Object.fromEntries(functions.map((f) => [f.name, f.default_deadline_ms]));
+    };
+    // ocr declares 5 s (two model steps); the others take the tier's default.
+    expect(await deadlines(premium)).toEqual({ vad: TIERS.premium.defaultDeadlineMs, "ocr-line": TIERS.premium.defaultDeadlineMs, ocr: 5_000 });
+    expect(await deadlines(free)).toEqual({ vad: TIERS.free.defaultDeadlineMs, "ocr-line": TIERS.free.defaultDeadlineMs, ocr: 5_000 });
   });
 
   it("needs a tenant key (401), and an admin token is not one", async () => {

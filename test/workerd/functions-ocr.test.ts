@@ -111,6 +111,14 @@ describe("ocr", () => {
     expect(response.headers.get("x-served-by")).toMatch(/^edge:[a-z]+\/\d+, edge:[a-z]+\/\d+$/);
   });
 
+  it("reads the page for a premium key that sends no deadline: ocr's own default of 5 s, not premium's 1 s", async () => {
+    const response = await call("/v1/functions/ocr", { method: "POST", key, body: page, headers: { "content-type": "image/png" } });
+    const text = await response.text();
+    const total = /total;dur=([\d.]+)/.exec(response.headers.get("server-timing") ?? "")?.[1];
+    expect(response.status, `${text} (total ${total} ms)`).toBe(200);
+    expect((JSON.parse(text) as { lines: OcrLine[] }).lines.map((l) => l.text)).toEqual(expected);
+  });
+
   it("lists itself with both models and its option", async () => {
     const response = await call("/v1/functions", { key });
     const { functions } = (await response.json()) as { functions: { name: string; models: string[]; accepts: string[]; options: Record<string, unknown> }[] };
