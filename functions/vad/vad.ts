@@ -15,6 +15,10 @@ export const vad = defineFunction<VadOptions & Record<string, number>, DecodedAu
   name: "vad",
   description: "Speech segments in a WAV clip (16-bit PCM, any common rate, stereo mixed down) with Silero VAD v5.",
   accepts: ["audio/wav", "audio/x-wav", "audio/wave"],
+  // A clip of the longest 60 s is ~1,900 sequential Silero runs: about a second warm on this
+  // project's 2-core machine, several on a busy host, so premium's 1 s default would refuse
+  // long clips. Five seconds is every tier's maximum or under it.
+  defaultDeadlineMs: 5_000,
   models: [sileroVadLoop.model],
   options: VAD_OPTIONS,
   decode: (body) => decodeWav(body),

@@ -69,9 +69,9 @@ describe("GET /v1/functions", () => {
       const { functions } = (await (await call("/v1/functions", { key })).json()) as { functions: { name: string; default_deadline_ms: number }[] };
       return Object.fromEntries(functions.map((f) => [f.name, f.default_deadline_ms]));
     };
-    // ocr declares 5 s (two model steps); the others take the tier's default.
-    expect(await deadlines(premium)).toEqual({ vad: TIERS.premium.defaultDeadlineMs, "ocr-line": TIERS.premium.defaultDeadlineMs, ocr: 5_000 });
-    expect(await deadlines(free)).toEqual({ vad: TIERS.free.defaultDeadlineMs, "ocr-line": TIERS.free.defaultDeadlineMs, ocr: 5_000 });
+    // vad (up to 60 s of audio) and ocr (two model steps) declare 5 s; ocr-line takes the tier's default.
+    expect(await deadlines(premium)).toEqual({ vad: 5_000, "ocr-line": TIERS.premium.defaultDeadlineMs, ocr: 5_000 });
+    expect(await deadlines(free)).toEqual({ vad: 5_000, "ocr-line": TIERS.free.defaultDeadlineMs, ocr: 5_000 });
   });
 
   it("needs a tenant key (401), and an admin token is not one", async () => {
