@@ -1,5 +1,5 @@
 /**
- * @module `npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching] [--quick]`:
+ * @module `npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions] [--quick]`:
  * starts its own local stacks (wrangler dev on 127.0.0.1:882x, temporary state) and origins, runs the scenarios one by one
  * with progress on stderr, prints BENCHMARKS.md-ready markdown on stdout, and writes
  * results.json, report.md and SVG charts under .hotpath/bench/. Every stack it starts is stopped,
@@ -11,6 +11,7 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { batching } from "./bench/batching.ts";
 import { cost } from "./bench/cost.ts";
+import { functions } from "./bench/functions.ts";
 import { StackPool, type Scenario, type ScenarioResult } from "./bench/context.ts";
 import { overhead } from "./bench/overhead.ts";
 import { originBatching } from "./bench/origin-batching.ts";
@@ -27,18 +28,19 @@ const SCENARIOS: Record<string, Scenario> = {
   batching,
   spill,
   "origin-batching": originBatching,
+  functions,
 };
 /** Run only when asked for: it needs a GPU machine to say anything (docs/gpu.md). */
 const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
 
-const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|origin-ep ...] [--quick] [--out DIR]
+const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|origin-ep ...] [--quick] [--out DIR]
 
   --scenario, -s  run only these (repeat or comma-separate); default: all but origin-ep, in the order above
                   (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see docs/gpu.md)
   --quick         short runs (about a minute in all) to check the setup, not to quote
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 
-Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8836.`;
+Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8838.`;
 
 function versionOf(pkg: string): string {
   try {

@@ -43,6 +43,8 @@ export const PORTS = {
   cost: 8834,
   overloadTieredHost: 8835,
   overloadFifoHost: 8836,
+  functions: 8837,
+  functionsPlain: 8838,
 } as const;
 
 export interface Stoppable {

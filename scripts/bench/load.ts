@@ -33,6 +33,8 @@ export interface Outcome {
   servedBy?: string | undefined;
   /** Server-Timing durations by metric name (auth, host, queue, infer, total), ms. */
   server: Record<string, number> | undefined;
+  /** The Server-Timing header as sent, for answers that repeat an entry (a function's model calls). */
+  timing?: string | undefined;
   /** timeout | network error text; undefined when an answer came. */
   error: string | undefined;
   /** Error message from the body of non-2xx answers (first 200 chars). */
@@ -100,6 +102,7 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
           retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
           batch: batch === undefined ? undefined : Number(batch),
           server,
+          timing: timing || undefined,
           error: undefined,
           message,
           servedBy: Array.isArray(servedBy) ? servedBy[0] : servedBy,
