@@ -18,6 +18,7 @@ export const VAR_DEFAULTS = {
   HOST_MAX_CONCURRENT_LOADS: 1,
   REPLICA_SCALE_DOWN_AFTER_MS: 30_000,
   ROUTER_BODY_BUDGET_MB: 64,
+  MAX_REPLICAS_PER_REGION: 64,
 } as const;
 
 const warned = new Set<string>();

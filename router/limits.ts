@@ -9,6 +9,8 @@ export interface Limits {
   replicaScaleDownAfterMs: number;
   /** Bytes of request bodies one router isolate reads and parses at once (router/admission/body-budget.ts). */
   routerBodyBudgetBytes: number;
+  /** A cap on every model's replica bounds: 1 locally, where all replicas would share one thread. */
+  maxReplicasPerRegion: number;
 }
 
 /** The vars limitsOf reads (the Worker's Env fits; Node tests pass only some, or none). */
@@ -18,6 +20,7 @@ export interface LimitVars {
   MAX_TENSOR_ELEMENTS?: string;
   REPLICA_SCALE_DOWN_AFTER_MS?: string;
   ROUTER_BODY_BUDGET_MB?: string;
+  MAX_REPLICAS_PER_REGION?: string;
 }
 
 export function limitsOf(env: LimitVars): Limits {
@@ -29,5 +32,6 @@ export function limitsOf(env: LimitVars): Limits {
     replicaScaleDownAfterMs: positiveVar("REPLICA_SCALE_DOWN_AFTER_MS", env.REPLICA_SCALE_DOWN_AFTER_MS, VAR_DEFAULTS.REPLICA_SCALE_DOWN_AFTER_MS),
     // Whole bytes of a number of MB that may be fractional (a test's small budget).
     routerBodyBudgetBytes: Math.floor(positiveVar("ROUTER_BODY_BUDGET_MB", env.ROUTER_BODY_BUDGET_MB, VAR_DEFAULTS.ROUTER_BODY_BUDGET_MB) * 1024 * 1024),
+    maxReplicasPerRegion: positiveVar("MAX_REPLICAS_PER_REGION", env.MAX_REPLICAS_PER_REGION, VAR_DEFAULTS.MAX_REPLICAS_PER_REGION, whole),
   };
 }

@@ -1,21 +1,29 @@
-/** @module `npm start`: the local hotpath stack (wrangler dev with demo models, tenants and keys), in the foreground until Ctrl-C. */
+/**
+ * @module `npm start`: the local hotpath stack with demo models, tenants and keys, in the
+ * foreground until Ctrl-C. By default the edge runs in its production shape (the deploy bundle,
+ * the router and the ModelHosts in two workerd processes: scripts/lib/miniflare-edge.ts);
+ * `--live-reload` (`npm run dev`) runs `wrangler dev` instead, which rebuilds on every change.
+ */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { prepareModels, type ManifestEntry } from "./prepare-models.ts";
-import { TIER_NAMES, type Tier } from "../config/tiers.ts";
+import { TIER_NAMES } from "../config/tiers.ts";
 import { AdminApiError, AdminClient } from "./lib/admin-client.ts";
 import { createProgress } from "./lib/progress.ts";
+import { banner, shown, type DemoKeys } from "./lib/banner.ts";
+import { startMiniflareEdge } from "./lib/miniflare-edge.ts";
 import { REPO_ROOT, startWranglerDev } from "./lib/wrangler-dev.ts";
 import { launchOrigin, waitListening, type LaunchedOrigin } from "../origin/launch.ts";
 
-/** The banner's first line: test/e2e/stack.test.ts waits for it, so keep the wording. */
-const READY_PREFIX = "hotpath ready on ";
 /** Checked with each stored demo key: 200 means the key still authenticates against this state. */
 const PROBE_MODEL = "mlp-tiny";
-
-type DemoKeys = { admin: string } & Partial<Record<Tier, string>>;
+/**
+ * Locally every ModelHost replica of a model runs on the one host process's thread, so a second
+ * replica adds contention, not capacity: replica sets stay at one (deployed, each has its own).
+ */
+const LOCAL_VARS = { MAX_REPLICAS_PER_REGION: "1" };
 
 interface Options {
   host: string;
@@ -25,12 +33,18 @@ interface Options {
   persistTo: string;
   keysFile: string;
   devVars: string;
+  /** `wrangler dev` (rebuilds on change, one workerd thread for everything) instead of the production shape. */
+  liveReload: boolean;
+  /** A log line per request (off by default: it costs the router's thread a call to Node per request). */
+  logRequests: boolean;
 }
 
 const USAGE = `usage: npm start -- [--port 8787] [--origin-port 8788 (0: no origin)] [--host 127.0.0.1] [--persist-to .wrangler/state]
-                    [--keys-file .hotpath/demo-keys.json] [--dev-vars .dev.vars]
---dev-vars other than <repo>/.dev.vars is passed to wrangler as --env-file, and <repo>/.dev.vars is then
-not read: tests use it to run a second stack with its own admin token.`;
+                    [--keys-file .hotpath/demo-keys.json] [--dev-vars .dev.vars] [--log-requests] [--live-reload]
+--dev-vars other than <repo>/.dev.vars is read instead of it (as wrangler's --env-file), and <repo>/.dev.vars
+is then not read: tests use it to run a second stack with its own admin token.
+--log-requests prints a line per request (it costs the router's thread a call to Node per request).
+--live-reload (npm run dev) runs wrangler dev: rebuilt on every change, router and ModelHosts on one thread.`;
 
 function parseOptions(): Options {
   const { values } = parseArgs({
@@ -41,6 +55,8 @@ function parseOptions(): Options {
       "persist-to": { type: "string", default: join(REPO_ROOT, ".wrangler/state") },
       "keys-file": { type: "string", default: join(REPO_ROOT, ".hotpath/demo-keys.json") },
       "dev-vars": { type: "string", default: join(REPO_ROOT, ".dev.vars") },
+      "log-requests": { type: "boolean", default: false },
+      "live-reload": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -60,13 +76,9 @@ function parseOptions(): Options {
     persistTo: resolve(values["persist-to"]),
     keysFile: resolve(values["keys-file"]),
     devVars: resolve(values["dev-vars"]),
+    liveReload: values["live-reload"],
+    logRequests: values["log-requests"],
   };
-}
-
-/** Paths as the user would type them from here. */
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
 function randomToken(prefix: string): string {
@@ -186,82 +198,6 @@ async function ensureDemoTenants(client: AdminClient, keys: DemoKeys): Promise<D
   return result;
 }
 
-interface FixtureFile {
-  inputs: { name: string; datatype: string; shape: number[]; data: number[] }[];
-}
-
-function readFixture(name: string): FixtureFile | undefined {
-  const path = join(REPO_ROOT, ".hotpath/fixtures", name);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as FixtureFile) : undefined;
-}
-
-/** One row for mlp-tiny: the fixture's first row when `npm run models` made it, else fixed values. */
-function mlpTinyBody(entry: ManifestEntry | undefined): string {
-  const spec = entry?.inputs[0] ?? { name: "input", datatype: "FP32", shape: [-1, 16] };
-  const width = spec.shape[1] ?? 16;
-  const fixture = readFixture("mlp-tiny.json")?.inputs[0]?.data.slice(0, width);
-  const data = fixture ?? Array.from({ length: width }, (_, i) => Number(Math.sin(i + 1).toFixed(3)));
-  return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }] });
-}
-
-/** One row of a generated MLP (mlp-heavy: 1024 wide), for a request file. */
-function mlpRowBody(entry: ManifestEntry): string {
-  const spec = entry.inputs[0] ?? { name: "input", datatype: "FP32", shape: [-1, 1024] };
-  const width = spec.shape[1] ?? 1024;
-  const data = Array.from({ length: width }, (_, i) => Number(Math.sin(i + 1).toFixed(3)));
-  return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }] });
-}
-
-/**
- * Silero takes 64 context samples plus 512 new ones at 16 kHz, zero state and sr: the speech
- * fixture's frame when present, else silence. Too long for a command line, so it goes to a file.
- */
-function sileroBody(): string {
-  const fixture = readFixture("silero-speech.json");
-  const inputs = fixture?.inputs ?? [
-    { name: "input", datatype: "FP32", shape: [1, 576], data: new Array<number>(576).fill(0) },
-    { name: "state", datatype: "FP32", shape: [2, 1, 128], data: new Array<number>(256).fill(0) },
-    { name: "sr", datatype: "INT64", shape: [], data: [16000] },
-  ];
-  return JSON.stringify({ inputs });
-}
-
-/** For origin-placed models: a request whose answer headers show where it ran, and the pool's state. */
-function originLines(url: string, auth: string, keys: DemoKeys, manifest: ManifestEntry[], requests: string): string[] {
-  const onOrigin = manifest.filter((m) => m.placement === "origin");
-  const first = onOrigin[0];
-  if (!first) return [];
-  const file = join(requests, `${first.name}.json`);
-  writeFileSync(file, `${mlpRowBody(first)}\n`);
-  return [
-    `  origin-placed models (${onOrigin.map((m) => m.name).join(", ")}) run on the local origin; the answer's headers say where it ran:`,
-    `    curl -s -D - -o /dev/null ${url}/v2/models/${first.name}/infer ${auth} -d @${shown(file)}`,
-    `    curl -s ${url}/admin/origins -H 'authorization: Bearer ${keys.admin}'    # the pool: health, breaker, load`,
-  ];
-}
-
-function banner(url: string, options: Options, keys: DemoKeys, manifest: ManifestEntry[]): string {
-  const requests = join(dirname(options.keysFile), "requests");
-  mkdirSync(requests, { recursive: true });
-  const sileroFile = join(requests, "silero-vad.json");
-  writeFileSync(sileroFile, `${sileroBody()}\n`);
-  const auth = `-H 'authorization: Bearer ${keys.premium}' -H 'content-type: application/json'`;
-  const mlp = manifest.find((m) => m.name === "mlp-tiny");
-  return [
-    "",
-    `${READY_PREFIX}${url}`,
-    `  models: ${manifest.map((m) => `${m.name}@${m.version}`).join(", ")} (state in ${shown(options.persistTo)})`,
-    `  keys:   ${shown(options.keysFile)} (admin token and one key per tier: free, standard, premium)`,
-    "  try:",
-    `    curl -s ${url}/v2/models/mlp-tiny/infer ${auth} -d '${mlpTinyBody(mlp)}'`,
-    `    curl -s ${url}/v2/models/silero-vad/infer ${auth} -d @${shown(sileroFile)}`,
-    ...originLines(url, auth, keys, manifest, requests),
-    "  npm run keys -- create <tenant> --tier standard    npm run push-model -- <name> <version> <file.onnx>",
-    "  Ctrl-C stops the stack; the next npm start reuses its models and keys.",
-    "",
-  ].join("\n");
-}
-
 /** Ctrl-C or SIGTERM; a second one exits at once. */
 const shutdown = new AbortController();
 const shutdownRequested = new Promise<void>((r) => shutdown.signal.addEventListener("abort", () => r(), { once: true }));
@@ -283,6 +219,31 @@ setInterval(() => {
   if (process.ppid !== parentAtStart && !shutdown.signal.aborted) onSignal("parent process gone");
 }, 1_000).unref();
 
+interface LocalEdge {
+  url: string;
+  exited: Promise<number | null>;
+  recentOutput(): string;
+  stop(): Promise<void>;
+}
+
+/** The edge: the production shape by default, `wrangler dev` with --live-reload. */
+async function startEdge(options: Options, onLine: (line: string) => void): Promise<LocalEdge> {
+  const common = { host: options.host, port: options.port, persistTo: options.persistTo, signal: shutdown.signal };
+  if (!options.liveReload) {
+    console.log(`starting the edge on ${options.host}:${options.port}: router and ModelHosts in two workerd processes (state in ${shown(options.persistTo)})`);
+    return startMiniflareEdge({ ...common, devVars: options.devVars, vars: LOCAL_VARS, logRequests: options.logRequests, onLine });
+  }
+  console.log(`starting wrangler dev on ${options.host}:${options.port} (state in ${shown(options.persistTo)})`);
+  const useEnvFile = resolve(options.devVars) !== resolve(REPO_ROOT, ".dev.vars");
+  return startWranglerDev({
+    ...common,
+    envFile: useEnvFile ? options.devVars : undefined,
+    vars: LOCAL_VARS,
+    logLevel: options.logRequests ? "log" : "warn",
+    onLine: (line) => onLine(`wrangler | ${line}`),
+  });
+}
+
 async function main(): Promise<number> {
   const options = parseOptions();
   const prepared = prepareModels();
@@ -290,22 +251,13 @@ async function main(): Promise<number> {
   const manifest = options.originPort > 0 ? prepared : prepared.filter((m) => m.placement !== "origin");
   const secrets = ensureSecrets(options);
   let keys = secrets.keys;
-  const useEnvFile = resolve(options.devVars) !== resolve(REPO_ROOT, ".dev.vars");
-  console.log(`starting wrangler dev on ${options.host}:${options.port} (state in ${shown(options.persistTo)})`);
   let ready = false;
-  const dev = await startWranglerDev({
-    host: options.host,
-    port: options.port,
-    persistTo: options.persistTo,
-    envFile: useEnvFile ? options.devVars : undefined,
-    signal: shutdown.signal,
-    // Once ready, wrangler's request log is the useful part of the foreground output.
-    onLine: (line) => {
-      if (ready && line.trim()) console.log(`wrangler | ${line}`);
-    },
+  const edge = await startEdge(options, (line) => {
+    // Once ready, the edge's own output (request lines with --log-requests, warnings, errors) is the useful part.
+    if (ready && line.trim()) console.log(line);
   });
-  // A signal during setup stops wrangler at once; the pending admin call then fails fast.
-  void shutdownRequested.then(() => dev.stop());
+  // A signal during setup stops the edge at once; the pending admin call then fails fast.
+  void shutdownRequested.then(() => edge.stop());
 
   let origin: LaunchedOrigin | undefined;
   try {
@@ -314,7 +266,7 @@ async function main(): Promise<number> {
       origin = await launchOrigin({
         port: options.originPort,
         host: options.host,
-        edge: dev.url,
+        edge: edge.url,
         token: secrets.originToken,
         models: manifest.filter((m) => m.placement === "origin").map((m) => `${m.name}@${m.version}`),
         cacheDir: join(dirname(options.keysFile), "origin-cache"),
@@ -327,22 +279,25 @@ async function main(): Promise<number> {
       // Listening, on this port (its models may still load: the edge asks it to, on upload).
       await waitListening(origin, 30_000);
     }
-    const client = new AdminClient({ baseUrl: dev.url, adminToken: keys.admin, timeoutMs: 300_000 });
+    const client = new AdminClient({ baseUrl: edge.url, adminToken: keys.admin, timeoutMs: 300_000 });
     await registerMissingModels(client, manifest);
     keys = await ensureDemoTenants(client, keys);
     writeSecretFile(options.keysFile, keysText(keys));
-    console.log(banner(dev.url, options, keys, manifest));
+    const runtime = options.liveReload
+      ? "wrangler dev (live reload; router and ModelHosts on one workerd thread)"
+      : `router and ModelHosts in two workerd processes, the deploy bundle${options.logRequests ? "" : "; --log-requests for a line per request"}`;
+    console.log(banner(edge.url, { ...options, runtime }, keys, manifest));
     ready = true;
 
-    const ended = await Promise.race([shutdownRequested.then(() => "signal" as const), dev.exited.then(() => "exited" as const)]);
+    const ended = await Promise.race([shutdownRequested.then(() => "signal" as const), edge.exited.then(() => "exited" as const)]);
     if (ended === "exited" && !shutdown.signal.aborted) {
-      console.error(`wrangler dev exited unexpectedly; its last output:\n${dev.recentOutput()}`);
+      console.error(`wrangler dev exited unexpectedly; its last output:\n${edge.recentOutput()}`);
       return 1;
     }
     return 0;
   } finally {
     await origin?.stop();
-    await dev.stop();
+    await edge.stop();
   }
 }
 

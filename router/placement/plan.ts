@@ -12,7 +12,7 @@ import { limitsOf } from "../limits.ts";
 import { originPool, usable } from "../origin-pool/pool.ts";
 import { modelHostFor, type HostChoice } from "./model-host.ts";
 import { regionOf } from "./region.ts";
-import { replicaSetFor, type ReplicaSet } from "./replica-set.ts";
+import { cappedBounds, replicaSetFor, type ReplicaSet } from "./replica-set.ts";
 
 export type PlacementPlan =
   | { where: "pool" }
@@ -33,7 +33,8 @@ export function planPlacement(env: Env, cf: IncomingRequestCfProperties | undefi
     return { where: "pool" };
   }
   const region = regionOf(cf);
-  const replicas = replicaSetFor(region, model.name, model, limitsOf(env).replicaScaleDownAfterMs);
+  const limits = limitsOf(env);
+  const replicas = replicaSetFor(region, model.name, cappedBounds(model, limits.maxReplicasPerRegion), limits.replicaScaleDownAfterMs);
   const host = modelHostFor(env, region, model.name, replicas.pick());
   const spillable = model.placement === "auto" && tier.maySpill && originPool(env).some((o) => usable(o, model));
   return { where: "edge", host, replicas, spillable, waitMs: replicas.waitMs(host.replica, tier.priority) };

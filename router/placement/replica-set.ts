@@ -175,6 +175,12 @@ export function otherReplica(replica: number, active: number, random = Math.rand
   return pick >= replica ? pick + 1 : pick;
 }
 
+/** A model's bounds under the MAX_REPLICAS_PER_REGION cap (at least one replica always). */
+export function cappedBounds(bounds: ReplicaBounds, cap: number): ReplicaBounds {
+  const limit = Math.max(1, cap);
+  return { minReplicas: Math.min(bounds.minReplicas, limit), maxReplicas: Math.min(bounds.maxReplicas, limit) };
+}
+
 const sets = new Map<string, ReplicaSet>();
 
 /** This isolate's set for a model in a region, bound to the model's current replica bounds. */

@@ -15,7 +15,7 @@ export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * wrangler's own launcher, run with this Node: `node_modules/.bin/wrangler` has a
  * `#!/usr/bin/env node` shebang, which finds the system Node (20 here) that wrangler refuses.
  */
-const WRANGLER_JS = resolve(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js");
+export const WRANGLER_JS = resolve(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js");
 
 const OUTPUT_LINES_KEPT = 60;
 const STOP_GRACE_MS = 10_000;
@@ -46,6 +46,8 @@ export interface WranglerDevOptions {
   config?: string;
   /** The Worker's name (`--name`): other `wrangler dev` sessions bind to it by this name. */
   name?: string;
+  /** Vars set over wrangler.toml's and the env file's (`--var NAME:value`). */
+  vars?: Record<string, string>;
 }
 
 export interface WranglerDev {
@@ -62,7 +64,7 @@ export interface WranglerDev {
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /** Fails fast with a clear message instead of letting wrangler pick another port silently. */
-async function assertPortFree(host: string, port: number): Promise<void> {
+export async function assertPortFree(host: string, port: number): Promise<void> {
   await new Promise<void>((resolvePromise, reject) => {
     const server = createServer();
     server.once("error", (error: NodeJS.ErrnoException) =>
@@ -213,6 +215,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   if (options.logLevel) args.push("--log-level", options.logLevel);
   if (options.config) args.push("--config", resolve(options.config));
   if (options.name) args.push("--name", options.name);
+  for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     // stdin closed: wrangler's interactive hotkeys must not wait on a terminal.

@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { liveGroupMembers, REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
+import { descendants, listeningPorts, liveGroupMembers, REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
 import { Cleanup } from "./harness/cleanup.ts";
 import { call as callAt, infer } from "./harness/http.ts";
 import { sleep } from "./harness/load.ts";
@@ -134,6 +134,14 @@ async function startStack(): Promise<Stack> {
   return { child, output: () => output, forget };
 }
 
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
 /** SIGTERM as a service manager would send; start.ts must stop wrangler and exit 0. */
 async function stopStack(stack: Stack): Promise<void> {
   const { child } = stack;
@@ -234,6 +242,17 @@ test(
     let stack = await startStack();
     const keysText = readFileSync(keysFile, "utf8");
     const keys = readKeys();
+
+    await t.test("the production shape: two workerd processes, the port on the router's own, no wrangler dev", { skip: !existsSync("/proc/self/fd") }, () => {
+      const tree = descendants(stack.child.pid!).map((pid) => ({ pid, command: commandLine(pid) }));
+      const workerd = tree.filter((p) => /\/workerd\s+serve\b/.test(p.command));
+      assert.equal(workerd.length, 2, `workerd processes: ${workerd.map((p) => p.command.slice(0, 80)).join("; ")}`);
+      assert.ok(!tree.some((p) => /wrangler\S*\.js\s+dev\b/.test(p.command)), "wrangler dev runs under npm start");
+      assert.ok(
+        workerd.some((p) => listeningPorts(p.pid).includes(PORT!)),
+        "no workerd listens on the stack's port",
+      );
+    });
 
     await t.test("writes a 0600 keys file with an admin token and a key per tier", () => {
       for (const name of ["admin", "free", "standard", "premium"] as const) assert.ok(keys[name], `${name} key`);

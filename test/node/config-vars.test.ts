@@ -27,9 +27,17 @@ test("limitsOf gives the defaults for missing or malformed vars, never NaN", () 
     maxTensorElements: VAR_DEFAULTS.MAX_TENSOR_ELEMENTS,
     replicaScaleDownAfterMs: VAR_DEFAULTS.REPLICA_SCALE_DOWN_AFTER_MS,
     routerBodyBudgetBytes: VAR_DEFAULTS.ROUTER_BODY_BUDGET_MB * 1024 * 1024,
+    maxReplicasPerRegion: VAR_DEFAULTS.MAX_REPLICAS_PER_REGION,
   };
   assert.deepEqual(limitsOf({}), defaults);
-  const junk = { MAX_INFER_BODY_BYTES: "", MAX_UPLOAD_BYTES: "abc", MAX_TENSOR_ELEMENTS: "-1", REPLICA_SCALE_DOWN_AFTER_MS: "NaN", ROUTER_BODY_BUDGET_MB: "0" };
+  const junk = {
+    MAX_INFER_BODY_BYTES: "",
+    MAX_UPLOAD_BYTES: "abc",
+    MAX_TENSOR_ELEMENTS: "-1",
+    REPLICA_SCALE_DOWN_AFTER_MS: "NaN",
+    ROUTER_BODY_BUDGET_MB: "0",
+    MAX_REPLICAS_PER_REGION: "1.5",
+  };
   assert.deepEqual(limitsOf(junk), defaults);
   const set = {
     MAX_INFER_BODY_BYTES: "100",
@@ -37,6 +45,7 @@ test("limitsOf gives the defaults for missing or malformed vars, never NaN", () 
     MAX_TENSOR_ELEMENTS: "300",
     REPLICA_SCALE_DOWN_AFTER_MS: "400",
     ROUTER_BODY_BUDGET_MB: "0.5",
+    MAX_REPLICAS_PER_REGION: "1",
   };
   assert.deepEqual(limitsOf(set), {
     maxInferBodyBytes: 100,
@@ -44,6 +53,7 @@ test("limitsOf gives the defaults for missing or malformed vars, never NaN", () 
     maxTensorElements: 300,
     replicaScaleDownAfterMs: 400,
     routerBodyBudgetBytes: 512 * 1024,
+    maxReplicasPerRegion: 1,
   });
 });
 

@@ -1,7 +1,7 @@
 /** @module Replica choice and elastic scale (ReplicaSet): power of two choices, growth after warm-up, shrink when idle; early refusal at the router. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ReplicaSet, replicaSetFor, SCALE_DOWN_AFTER_MS, SCALE_UP_AFTER_MS, SCALE_UP_BACKLOG_MS } from "../../router/placement/replica-set.ts";
+import { cappedBounds, ReplicaSet, replicaSetFor, SCALE_DOWN_AFTER_MS, SCALE_UP_AFTER_MS, SCALE_UP_BACKLOG_MS } from "../../router/placement/replica-set.ts";
 import { TIERS } from "../../config/tiers.ts";
 import type { HttpError } from "../../protocol/errors.ts";
 import { budgetBeforeBodyMs, refuseEarly } from "../../router/admission/early-refusal.ts";
@@ -11,6 +11,15 @@ const busy = { queued: 10, running: 1, backlogMs: SCALE_UP_BACKLOG_MS * 2, waitA
 const idle = { queued: 0, running: 0, backlogMs: 0, waitAheadMs: {}, gapMs: 0 };
 
 describe("replicas", () => {
+  test("MAX_REPLICAS_PER_REGION caps a model's bounds (npm start: 1, all replicas would share one thread)", () => {
+    assert.deepEqual(cappedBounds({ minReplicas: 2, maxReplicas: 4 }, 1), { minReplicas: 1, maxReplicas: 1 });
+    assert.deepEqual(cappedBounds({ minReplicas: 1, maxReplicas: 4 }, 64), { minReplicas: 1, maxReplicas: 4 });
+    const set = new ReplicaSet(cappedBounds({ minReplicas: 1, maxReplicas: 4 }, 1));
+    const t0 = 1_000_000;
+    for (let t = t0; t <= t0 + SCALE_UP_AFTER_MS * 3; t += SCALE_UP_AFTER_MS / 4) assert.equal(set.observe(0, busy, t), undefined, "no replica to warm");
+    assert.equal(set.active, 1);
+  });
+
   test("a single replica takes everything", () => {
     const set = new ReplicaSet(bounds);
     assert.equal(set.pick(), 0);
