@@ -45,6 +45,20 @@ export interface Tenant {
   keyIds?: string[];
 }
 
+/** What deleting a version answers: its bytes stay in R2 until no router can route to it. */
+export interface DeletedVersion {
+  deleted: { name: string; version: string };
+  bytesRemovedAt: string;
+}
+
+/** What load and unload answer: each version's repository state (READY, LOADING, UNAVAILABLE). */
+export interface RepositoryChange {
+  name: string;
+  loaded?: boolean;
+  unloaded?: boolean;
+  versions: { version: string; state: string }[];
+}
+
 export interface CreatedKey {
   key: string;
   keyId: string;
@@ -52,13 +66,24 @@ export interface CreatedKey {
   tier: Tier;
 }
 
-/** An HTTP error answer, carrying the server's `{"error": "..."}` message and status. */
+/**
+ * An HTTP error answer, carrying the server's `{"error": "..."}` message and status. `foreign`:
+ * the answer is not in hotpath's shape (an error without `{"error"}`, a success that is not
+ * JSON), so the URL most likely points at another server.
+ */
 export class AdminApiError extends Error {
   override readonly name = "AdminApiError";
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly foreign: boolean;
+  /** What was asked, e.g. `GET /admin/models`, and the answer's content type: for messages about a foreign server. */
+  readonly request: string;
+  readonly contentType: string;
+  constructor(status: number, message: string, details: { foreign?: boolean; request?: string; contentType?: string } = {}) {
     super(`${status}: ${message}`);
     this.status = status;
+    this.foreign = details.foreign ?? false;
+    this.request = details.request ?? "";
+    this.contentType = details.contentType ?? "";
   }
 }
 
@@ -79,15 +104,29 @@ export interface AdminClientOptions {
   timeoutMs?: number;
 }
 
-/** Turns an error response body into its `{"error"}` message, or a short excerpt of the text. */
-function errorMessage(text: string): string {
+/** The `{"error"}` message of an error body, or undefined when the body is not in that shape. */
+function hotpathError(text: string): string | undefined {
   try {
     const parsed = JSON.parse(text) as { error?: unknown };
-    if (typeof parsed.error === "string") return parsed.error;
+    if (typeof parsed?.error === "string") return parsed.error;
   } catch {
-    // not JSON: fall through to the raw text
+    // not JSON: not hotpath's shape
   }
-  return text.slice(0, 300) || "(empty body)";
+  return undefined;
+}
+
+/** Reads an answer: JSON on 2xx, else the AdminApiError it stands for (marked foreign when not in hotpath's shape). */
+function readAnswer<T>(status: number, contentType: string, text: string, request: string): T {
+  if (status >= 200 && status < 300) {
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new AdminApiError(status, `the answer is not JSON (${contentType || "no content type"})`, { foreign: true, request, contentType });
+    }
+  }
+  const message = hotpathError(text);
+  if (message !== undefined) throw new AdminApiError(status, message, { request, contentType });
+  throw new AdminApiError(status, text.slice(0, 300).trim() || "(empty body)", { foreign: true, request, contentType });
 }
 
 export class AdminClient {
@@ -121,7 +160,7 @@ export class AdminClient {
     try {
       return await this.#json<Model>("GET", `/admin/models/${encodeURIComponent(name)}`);
     } catch (error) {
-      if (error instanceof AdminApiError && error.status === 404) return undefined;
+      if (error instanceof AdminApiError && error.status === 404 && !error.foreign) return undefined;
       throw error;
     }
   }
@@ -166,9 +205,12 @@ export class AdminClient {
         response.on("error", reject);
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          const status = response.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolvePromise(JSON.parse(text) as UploadResult);
-          else reject(new AdminApiError(status, errorMessage(text)));
+          // Inside an event handler a throw would crash the process: every outcome goes through the promise.
+          try {
+            resolvePromise(readAnswer<UploadResult>(response.statusCode ?? 0, response.headers["content-type"] ?? "", text, `PUT ${url.pathname}`));
+          } catch (error) {
+            reject(error);
+          }
         });
       });
       // The server may refuse early (409, 413) and close while we still write: its answer wins.
@@ -193,8 +235,11 @@ export class AdminClient {
   }
 
   /** `force`: needed to delete the default or the last ready version (409 otherwise). */
-  async deleteVersion(name: string, version: string, force = false): Promise<void> {
-    await this.#json("DELETE", `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}${force ? "?force=true" : ""}`);
+  async deleteVersion(name: string, version: string, force = false): Promise<DeletedVersion> {
+    return this.#json<DeletedVersion>(
+      "DELETE",
+      `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}${force ? "?force=true" : ""}`,
+    );
   }
 
   /** Creates or updates a tenant; models defaults to every model ("*"). */
@@ -206,7 +251,7 @@ export class AdminClient {
     try {
       return await this.#json<Tenant>("GET", `/admin/tenants/${encodeURIComponent(id)}`);
     } catch (error) {
-      if (error instanceof AdminApiError && error.status === 404) return undefined;
+      if (error instanceof AdminApiError && error.status === 404 && !error.foreign) return undefined;
       throw error;
     }
   }
@@ -230,6 +275,32 @@ export class AdminClient {
     return response.status;
   }
 
+  /** `{"version": "2"}` pins the default; null returns it to the highest ready version. */
+  async setDefault(name: string, version: string | null): Promise<Model> {
+    return this.#json<Model>("PUT", `/admin/models/${encodeURIComponent(name)}/default`, { version });
+  }
+
+  /** The OIP repository extension: marks every version of the model ready (load) or unloaded (unload). */
+  async setLoaded(name: string, loaded: boolean): Promise<RepositoryChange> {
+    return this.#json<RepositoryChange>("POST", `/v2/repository/models/${encodeURIComponent(name)}/${loaded ? "load" : "unload"}`);
+  }
+
+  /** Any admin JSON route, for the routes this client has no method for yet. */
+  async get<T>(path: string): Promise<T> {
+    return this.#json<T>("GET", path);
+  }
+
+  /** Any admin route answering text (the Prometheus `/metrics`). */
+  async getText(path: string): Promise<string> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      headers: { authorization: `Bearer ${this.#token}` },
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    const text = await response.text();
+    if (response.ok) return text;
+    return readAnswer<never>(response.status, response.headers.get("content-type") ?? "", text, `GET ${path.split("?")[0]}`);
+  }
+
   async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -240,8 +311,7 @@ export class AdminClient {
       signal: AbortSignal.timeout(this.#timeoutMs),
     });
     const text = await response.text();
-    if (!response.ok) throw new AdminApiError(response.status, errorMessage(text));
-    return JSON.parse(text) as T;
+    return readAnswer<T>(response.status, response.headers.get("content-type") ?? "", text, `${method} ${path.split("?")[0]}`);
   }
 }
 

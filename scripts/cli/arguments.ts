@@ -1,0 +1,25 @@
+/** @module Parsers for option values, so a bad number is refused with the usage line before anything is sent. */
+import { InvalidArgumentError } from "commander";
+
+function integer(min: number): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < min) {
+      throw new InvalidArgumentError(min === 0 ? "must be a whole number, 0 or more" : `must be a whole number, ${min} or more`);
+    }
+    return parsed;
+  };
+}
+
+export const positiveInteger = integer(1);
+export const nonNegativeInteger = integer(0);
+
+/** `a,b , c` -> ["a", "b", "c"]; empty entries dropped. */
+export function commaList(value: string): string[] {
+  const items = value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError("must name at least one model, or *");
+  return items;
+}

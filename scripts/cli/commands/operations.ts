@@ -1,0 +1,82 @@
+/**
+ * @module `hotpath usage` and `hotpath status`: per-tenant usage (`GET /admin/usage`) and the
+ * server's figures (`GET /metrics`). Their server routes come with the metrics and usage work; a
+ * server without them answers 404 "no route", which these commands turn into one clear line.
+ */
+import type { Command } from "commander";
+import { Command as CommanderCommand } from "commander";
+import { AdminApiError } from "../../lib/admin-client.ts";
+import { contextOf } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { answer, table, type Cell } from "../output.ts";
+
+/** hotpath's own 404 for a route it does not have, as opposed to an unknown model or tenant. */
+function missingRoute(error: unknown, command: string, route: string): unknown {
+  if (error instanceof AdminApiError && error.status === 404 && !error.foreign && error.message.includes("no route")) {
+    return new CliError(`\`hotpath ${command}\` is not available on this server yet: it has no ${route} route`);
+  }
+  return error;
+}
+
+/** The first array of records in an answer, as a table; anything else as JSON. */
+function anyTable(value: unknown): string {
+  const rows = Array.isArray(value) ? value : Object.values(value as object).find(Array.isArray);
+  if (!Array.isArray(rows) || rows.length === 0 || typeof rows[0] !== "object") return JSON.stringify(value, null, 2);
+  const headers = [...new Set(rows.flatMap((row: object) => Object.keys(row)))];
+  return table(
+    headers,
+    rows.map((row: Record<string, unknown>) => headers.map((h) => (typeof row[h] === "object" ? JSON.stringify(row[h]) : (row[h] as Cell)))),
+  );
+}
+
+interface Sample {
+  metric: string;
+  value: number;
+}
+
+/** Prometheus text format: `name{labels} value` per line; comments and blank lines skipped. */
+export function parseMetrics(text: string): Sample[] {
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !line.startsWith("#"))
+    .flatMap((line) => {
+      const match = /^(\S+?(?:\{.*\})?)\s+(\S+)/.exec(line.trim());
+      return match ? [{ metric: match[1]!, value: Number(match[2]) }] : [];
+    });
+}
+
+export function usageCommand(): Command {
+  return new CommanderCommand("usage")
+    .description("requests, rows, inference time and bytes per tenant, model and day (GET /admin/usage)")
+    .option("--tenant <tenant>", "one tenant only")
+    .option("--from <date>", "first day, YYYY-MM-DD")
+    .option("--to <date>", "last day, YYYY-MM-DD")
+    .action(async (options: { tenant?: string; from?: string; to?: string }, command: Command) => {
+      const { client, json } = contextOf(command);
+      const query = new URLSearchParams(Object.entries(options).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+      const usage = await client.get<unknown>(`/admin/usage${query.size > 0 ? `?${query}` : ""}`).catch((error: unknown) => {
+        throw missingRoute(error, "usage", "GET /admin/usage");
+      });
+      answer(json, usage, anyTable);
+    });
+}
+
+export function statusCommand(): Command {
+  return new CommanderCommand("status")
+    .description("the server's figures from GET /metrics: requests, queues, sessions, origins")
+    .action(async (_options: object, command: Command) => {
+      const { client, json } = contextOf(command);
+      const text = await client.getText("/metrics").catch((error: unknown) => {
+        throw missingRoute(error, "status", "GET /metrics");
+      });
+      const samples = parseMetrics(text).filter((s) => s.metric.startsWith("hotpath_"));
+      answer(json, samples, (list) =>
+        list.length === 0
+          ? "no hotpath figures yet"
+          : table(
+              ["metric", "value"],
+              list.map((s) => [s.metric, s.value]),
+            ),
+      );
+    });
+}

@@ -1,0 +1,115 @@
+/**
+ * @module The `hotpath` CLI without a hotpath server: its command line (refusals with the usage
+ * line, exit 2), `npx hotpath` from the project, `usage` and `status` against a server that
+ * answers as hotpath does for a route it lacks, and failures that need no server (a host that
+ * does not resolve). The commands against a real stack are in test/e2e/cli.test.ts.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { CommanderError } from "commander";
+import { HttpError } from "../../protocol/errors.ts";
+import { errorResponse } from "../../protocol/http/error-response.ts";
+import { REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
+import { buildProgram } from "../../scripts/cli/program.ts";
+import { runCli } from "../e2e/harness/cli.ts";
+
+/** Parses a command line that must be refused; returns what commander wrote to stderr. */
+async function refused(...args: string[]): Promise<string> {
+  let stderr = "";
+  const program = buildProgram({ writeOut: () => undefined, writeErr: (text) => (stderr += text) });
+  const error = await program.parseAsync(args, { from: "user" }).then(
+    () => assert.fail(`accepted: ${args.join(" ")}`),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof CommanderError, String(error));
+  assert.notEqual(error.exitCode, 0);
+  return stderr;
+}
+
+describe("the command line", () => {
+  test("a missing argument names it and shows the command's usage line", async () => {
+    const stderr = await refused("models", "push", "m", "1");
+    assert.match(stderr, /^error: missing required argument 'file'\nusage: hotpath models push \[options\] <name> <version> <file> \(--help for more\)\n$/);
+  });
+
+  test("bad option values are refused before anything is sent", async () => {
+    assert.match(
+      await refused("models", "push", "m", "1", "f.onnx", "--max-batch", "0"),
+      /'--max-batch <n>' argument '0' is invalid\. must be a whole number, 1 or more/,
+    );
+    assert.match(await refused("models", "push", "m", "1", "f.onnx", "--max-queue-delay-us", "1.5"), /must be a whole number, 0 or more/);
+    assert.match(await refused("models", "push", "m", "1", "f.onnx", "--placement", "moon"), /Allowed choices are edge, origin, auto/);
+    assert.match(await refused("tenants", "put", "acme"), /required option '--tier <tier>' not specified\nusage: hotpath tenants put/);
+    assert.match(await refused("tenants", "put", "acme", "--tier", "gold"), /Allowed choices are/);
+    assert.match(await refused("keys", "create", "acme", "--models", "a,b"), /--models needs --tier/);
+    assert.match(await refused("models", "default", "m"), /give either a version to pin or --unpin\nusage: hotpath models default/);
+    assert.match(await refused("models", "default", "m", "2", "--unpin"), /give either a version to pin or --unpin/);
+  });
+
+  test("an unknown command suggests the nearest one", async () => {
+    assert.match(await refused("modles", "list"), /unknown command 'modles'\n\(Did you mean models\?\)/);
+  });
+
+  test("the process exits 2 on a refused command line, without a stack trace", async () => {
+    const result = await runCli(["keys", "revoke", "acme"]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, "error: missing required argument 'keyId'\nusage: hotpath keys revoke [options] <tenant> <keyId> (--help for more)\n");
+  });
+});
+
+test("`npx hotpath --help` runs from the project with its own Node", async () => {
+  const { stdout } = await promisify(execFile)("npx", ["--no-install", "hotpath", "--help"], { cwd: REPO_ROOT, timeout: 60_000 });
+  assert.match(stdout, /^Usage: hotpath \[options\] \[command\]/);
+  for (const command of ["models", "tenants", "keys", "usage", "status"]) assert.match(stdout, new RegExp(`^  ${command} `, "m"));
+});
+
+test("a host that does not resolve is one line, exit 1", async () => {
+  const result = await runCli(["models", "list", "--url", "http://no-such-host.invalid", "--admin-token", "t"]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^error: cannot reach http:\/\/no-such-host\.invalid: the host 'no-such-host\.invalid' does not resolve \(DNS E[A-Z_]+\)\n$/);
+});
+
+describe("usage and status", () => {
+  /** Answers like hotpath: the routes in `routes` with their body, every other path with hotpath's own 404. */
+  const routes = new Map<string, { type: string; body: string }>();
+  let server: Server;
+  let url: string;
+  before(async () => {
+    server = createServer(async (req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const route = routes.get(path);
+      const answer = route
+        ? new Response(route.body, { headers: { "content-type": route.type } })
+        : errorResponse(new HttpError(404, `no route for ${req.method} ${path}`));
+      res.writeHead(answer.status, Object.fromEntries(answer.headers)).end(await answer.text());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test("a server without their routes: one line saying so, exit 1", async () => {
+    routes.clear();
+    for (const [command, route] of [
+      ["usage", "GET /admin/usage"],
+      ["status", "GET /metrics"],
+    ] as const) {
+      const result = await runCli([command, "--url", url, "--admin-token", "t"]);
+      assert.equal(result.code, 1);
+      assert.equal(result.stderr, `error: \`hotpath ${command}\` is not available on this server yet: it has no ${route} route\n`);
+    }
+  });
+
+  test("a server with them: tables, or JSON with --json", async () => {
+    routes.set("/admin/usage", { type: "application/json", body: JSON.stringify({ usage: [{ tenant: "acme", model: "m", requests: 3 }] }) });
+    routes.set("/metrics", { type: "text/plain", body: '# HELP x\nhotpath_requests_total{model="m"} 3\nother_metric 1\n' });
+    const usage = await runCli(["usage", "--tenant", "acme", "--url", url, "--admin-token", "t"]);
+    assert.equal(usage.stdout, "TENANT  MODEL  REQUESTS\nacme    m      3\n", usage.stderr);
+    const status = await runCli(["status", "--json", "--url", url, "--admin-token", "t"]);
+    assert.deepEqual(JSON.parse(status.stdout), [{ metric: 'hotpath_requests_total{model="m"}', value: 3 }]);
+  });
+});
