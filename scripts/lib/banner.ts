@@ -94,7 +94,7 @@ export function banner(url: string, options: BannerOptions, keys: DemoKeys, mani
     `    curl -s ${url}/v2/models/mlp-tiny/infer ${auth} -d '${mlpTinyBody(mlp)}'`,
     `    curl -s ${url}/v2/models/silero-vad/infer ${auth} -d @${shown(sileroFile)}`,
     ...originLines(url, auth, keys, manifest, requests),
-    "  npm run keys -- create <tenant> --tier standard    npm run push-model -- <name> <version> <file.onnx>",
+    "  npx hotpath keys create <tenant> --tier standard    npx hotpath models push <name> <version> <file.onnx>    npx hotpath --help",
     "  Ctrl-C stops the stack; the next npm start reuses its models and keys.",
     "",
   ].join("\n");
