@@ -1,20 +1,23 @@
 /**
  * @module The `hotpath` CLI without a hotpath server: its command line (refusals with the usage
  * line, exit 2), `npx hotpath` from the project, `usage` and `status` against a server that
- * answers as hotpath does for a route it lacks, and failures that need no server (a host that
- * does not resolve). The commands against a real stack are in test/e2e/cli.test.ts.
+ * answers as hotpath does for a route it lacks, a failure that needs no server (a host that
+ * does not resolve), and the upload progress on a terminal and off one. The commands against a
+ * real stack are in test/e2e/cli.test.ts.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
 import { CommanderError } from "commander";
 import { HttpError } from "../../protocol/errors.ts";
 import { errorResponse } from "../../protocol/http/error-response.ts";
 import { REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
 import { buildProgram } from "../../scripts/cli/program.ts";
+import { uploadProgress } from "../../scripts/cli/upload-progress.ts";
 import { runCli } from "../e2e/harness/cli.ts";
 
 /** Parses a command line that must be refused; returns what commander wrote to stderr. */
@@ -111,5 +114,38 @@ describe("usage and status", () => {
     assert.equal(usage.stdout, "TENANT  MODEL  REQUESTS\nacme    m      3\n", usage.stderr);
     const status = await runCli(["status", "--json", "--url", url, "--admin-token", "t"]);
     assert.deepEqual(JSON.parse(status.stdout), [{ metric: 'hotpath_requests_total{model="m"}', value: 3 }]);
+  });
+});
+
+describe("upload progress", () => {
+  /** A stream that records what is written, claiming to be a terminal or not. */
+  const recorder = (isTTY: boolean) => {
+    const stream = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
+    let text = "";
+    stream.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+    stream.isTTY = isTTY;
+    stream.columns = 120;
+    return { stream, text: () => text };
+  };
+
+  test("on a terminal: a cli-progress bar, then the outcome", () => {
+    const { stream, text } = recorder(true);
+    const progress = uploadProgress("m@1", 2_000_000, stream);
+    progress.update(1_000_000);
+    progress.update(2_000_000);
+    progress.finish("uploaded");
+    assert.match(text(), /m@1 \[#{40}\] 100% \| 2\.0 MB of 2\.0 MB/);
+    assert.match(text(), /m@1: uploaded\n$/);
+  });
+
+  test("elsewhere: one plain line per tenth, each tenth once", () => {
+    const { stream, text } = recorder(false);
+    const progress = uploadProgress("m@1", 1000, stream);
+    for (const sent of [0, 50, 120, 130, 450, 1000]) progress.update(sent);
+    progress.finish("failed");
+    assert.equal(
+      text(),
+      ["0% (0 B of 1.0 kB)", "12% (120 B of 1.0 kB)", "45% (450 B of 1.0 kB)", "100% (1.0 kB of 1.0 kB)", "failed"].map((l) => `m@1: ${l}\n`).join(""),
+    );
   });
 });
