@@ -28,7 +28,8 @@ function terminalBar(label: string, total: number, stream: ProgressStream): Uplo
     format: `${label} [{bar}] {percentage}% | {sent} of {size} | {duration_formatted}`,
     barCompleteChar: "#",
     barIncompleteChar: "-",
-    hideCursor: true,
+    // A Ctrl-C mid-upload would leave a hidden cursor behind.
+    hideCursor: false,
     fps: 10,
   });
   bar.start(total, 0, { sent: formatBytes(0), size: formatBytes(total) });
