@@ -70,7 +70,7 @@ describe("tenant keys", () => {
     const digest = original.bind(subtle);
     const hashed: string[] = [];
     // A counting wrapper around the real digest: which keys the router hashes while it serves.
-    subtle.digest = ((algorithm: AlgorithmIdentifier, data: BufferSource) => {
+    subtle.digest = ((algorithm: Parameters<typeof original>[0], data: BufferSource) => {
       const text = new TextDecoder().decode(data as ArrayBuffer);
       if (text === key || text === unknown) hashed.push(text === key ? "known" : "unknown");
       return digest(algorithm, data);
