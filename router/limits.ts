@@ -1,4 +1,8 @@
-/** @module Limits and timings from the Worker's vars, read per request (each is a number parse); a missing or malformed var takes its safe default (config/vars.ts). */
+/**
+ * @module Limits and timings from the Worker's vars; a missing or malformed var takes its safe
+ * default (config/vars.ts). Read once per env object: an isolate's env does not change while it
+ * lives, and parsing five vars twice per inference showed in the router's CPU profile.
+ */
 import { positiveVar, VAR_DEFAULTS } from "../config/vars.ts";
 
 export interface Limits {
@@ -23,7 +27,15 @@ export interface LimitVars {
   MAX_REPLICAS_PER_REGION?: string;
 }
 
+const parsed = new WeakMap<LimitVars, Limits>();
+
 export function limitsOf(env: LimitVars): Limits {
+  let limits = parsed.get(env);
+  if (!limits) parsed.set(env, (limits = readLimits(env)));
+  return limits;
+}
+
+function readLimits(env: LimitVars): Limits {
   const whole = { integer: true };
   return {
     maxInferBodyBytes: positiveVar("MAX_INFER_BODY_BYTES", env.MAX_INFER_BODY_BYTES, VAR_DEFAULTS.MAX_INFER_BODY_BYTES, whole),

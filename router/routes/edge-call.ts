@@ -9,7 +9,7 @@
  * The same holds for any call to a host (callEdge): an inference, or a function's job.
  */
 import type { Context } from "hono";
-import type { HostTiming } from "../../durable-objects/model-host/contract.ts";
+import type { HostModel, HostTiming } from "../../durable-objects/model-host/contract.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { beforeDeadline } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
@@ -73,11 +73,23 @@ interface HostAnswer {
 export type HostCall<T extends HostAnswer> = (host: HostChoice, requestId: string) => Promise<RpcReply<T>>;
 
 /**
+ * What a host needs of a version record, and no more: every call's arguments are serialised to
+ * cross the RPC boundary, and the whole record (the model's input and output specs, placement,
+ * replica bounds, state) cost more to copy than the Silero frame it came with (CPU profile).
+ */
+export function hostModelOf(model: ModelVersionRecord): HostModel {
+  const { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, batchAxes } = model;
+  return { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, batchAxes };
+}
+
+/**
  * Runs the work on the plan's replica; when that call fails (not a refusal), once more on another
  * replica if the deadline allows and the request cannot spill instead.
  */
 export async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWaitMs: number): Promise<Served> {
-  const { value, host } = await callEdge(c, work.model, work.deadline, plan, (h, requestId) => h.stub.infer({ ...work, requestId, maxQueueWaitMs }));
+  const { model, inputs, outputNames, tenant, priority, deadline } = work;
+  const call = { model: hostModelOf(model), inputs, outputNames, tenant, priority, deadline, maxQueueWaitMs };
+  const { value, host } = await callEdge(c, model, deadline, plan, (h, requestId) => h.stub.infer({ ...call, requestId }));
   return { outputs: value.outputs, servedBy: `edge:${host.region}/${host.replica}` };
 }
 

@@ -12,7 +12,7 @@ import type { FunctionContext, HostLoop } from "../../functions/contract.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { noteTiming } from "../../protocol/http/server-timing.ts";
 import type { AppEnv } from "../app-env.ts";
-import { callEdge } from "./edge-call.ts";
+import { callEdge, hostModelOf } from "./edge-call.ts";
 import { serveWork, type PlacedModel } from "./serve-work.ts";
 
 export interface FunctionCaller {
@@ -48,7 +48,7 @@ export function functionContext(c: Context<AppEnv>, placed: ReadonlyMap<string, 
       const { model, plan } = placedFor(loop.model);
       if (plan.where !== "edge") throw new HttpError(503, `model '${model.name}' runs on the origin pool, and its loop runs only next to an edge host`, 30);
       const { value, host } = await callEdge<HostJobValue<unknown>>(c, model, caller.deadline, plan, (h, requestId) =>
-        h.stub.job({ ...caller, model, requestId, loop: loop.name, payload }),
+        h.stub.job({ ...caller, model: hostModelOf(model), requestId, loop: loop.name, payload }),
       );
       servedBy.push(`edge:${host.region}/${host.replica}`);
       // The host ran this very loop (found by its name) and sent back what its run() returned.

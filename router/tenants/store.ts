@@ -5,7 +5,7 @@
  * propagation, up to a minute, across locations).
  */
 import { HttpError } from "../../protocol/errors.ts";
-import { LookupCache } from "../../protocol/lru.ts";
+import { LookupCache, Lru } from "../../protocol/lru.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
 import { storeRead } from "../kv-read.ts";
 import { API_KEY_PREFIX, API_KEY_RANDOM_BYTES, isWellFormedKey, keyHashKey, keyIndexKey, tenantKey, type KeyRecord, type TenantRecord } from "./records.ts";
@@ -17,6 +17,14 @@ const KEY_CACHE_MS = 10_000;
  * most, a bounded amount of memory, and never pushes out the keys real tenants are using.
  */
 const cache = new LookupCache<unknown>({ ttlMs: KEY_CACHE_MS, foundCapacity: 10_000, missingCapacity: 10_000 });
+
+/**
+ * The SHA-256 of keys that found a key record, so a known key is hashed once per isolate, not on
+ * every request (the digest and its hex were the router's largest cost after body parsing, by CPU
+ * profile). Only found keys go in: a flood of unknown keys cannot push a real tenant's out. The
+ * hash of a key never changes, so a revoked key needs no eviction here: its record's is enough.
+ */
+const knownKeyHashes = new Lru<string, string>(10_000);
 
 /** How many records and misses the key cache holds now; for tests. */
 export function keyCacheSizes(): { found: number; missing: number } {
@@ -34,8 +42,10 @@ async function cachedJson<T>(kv: KVNamespace, key: string): Promise<T | null> {
 /** The key's tenant, or null; a key that is not of the form createKey makes costs no I/O at all. */
 export async function tenantForKey(kv: KVNamespace, apiKey: string): Promise<TenantRecord | null> {
   if (!isWellFormedKey(apiKey)) return null;
-  const keyRecord = await cachedJson<KeyRecord>(kv, keyHashKey(await sha256Hex(apiKey)));
+  const hash = knownKeyHashes.get(apiKey) ?? (await sha256Hex(apiKey));
+  const keyRecord = await cachedJson<KeyRecord>(kv, keyHashKey(hash));
   if (!keyRecord) return null;
+  knownKeyHashes.set(apiKey, hash);
   return cachedJson<TenantRecord>(kv, tenantKey(keyRecord.tenantId));
 }
 

@@ -16,6 +16,8 @@ export interface RequestSpec {
   timeoutMs: number;
   /** Free-form label carried into the result (e.g. the tier). */
   label?: string;
+  /** POST unless said otherwise; a GET sends no body (the health routes, the floor of a CPU measurement). */
+  method?: "GET" | "POST";
 }
 
 export interface Outcome {
@@ -60,9 +62,9 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
       done({ label, sentAt, latencyMs: performance.now() - started, server: undefined, ...outcome });
     };
     const req = httpRequest(`${baseUrl}${spec.path}`, {
-      method: "POST",
+      method: spec.method ?? "POST",
       agent,
-      headers: { ...spec.headers, "content-length": String(spec.body.byteLength) },
+      headers: spec.method === "GET" ? spec.headers : { ...spec.headers, "content-length": String(spec.body.byteLength) },
     });
     const timer = setTimeout(() => {
       finish({ status: 0, retryAfter: undefined, batch: undefined, error: "timeout", message: undefined });
@@ -109,7 +111,7 @@ export function send(baseUrl: string, agent: Agent, spec: RequestSpec, origin = 
         });
       });
     });
-    req.end(spec.body);
+    req.end(spec.method === "GET" ? undefined : spec.body);
   });
 }
 

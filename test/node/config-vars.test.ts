@@ -57,6 +57,13 @@ test("limitsOf gives the defaults for missing or malformed vars, never NaN", () 
   });
 });
 
+test("limitsOf reads an env's vars once: the same env gives the same limits object, another env its own", () => {
+  const env = { MAX_INFER_BODY_BYTES: "100" };
+  const first = limitsOf(env);
+  assert.equal(limitsOf(env), first);
+  assert.equal(limitsOf({ ...env, MAX_INFER_BODY_BYTES: "200" }).maxInferBodyBytes, 200);
+});
+
 test("a policy var: missing or empty takes the default, a known value is read, an unknown one throws naming the var", () => {
   const policies = ["tiered", "fifo"] as const;
   assert.equal(choiceVar("SCHEDULER_POLICY", undefined, policies, "tiered"), "tiered");

@@ -61,6 +61,29 @@ describe("tenant keys", () => {
     expect((await inferJson("mlp-tiny", created.key, { inputs })).status).toBe(401);
   });
 
+  it("a known key is hashed once per isolate, an unknown one on every request", async () => {
+    const key = await createTenant("hashed-once", "premium", ["*"]);
+    const unknown = `hp_${"A".repeat(43)}`;
+    expect((await call("/v2/models/mlp-tiny", { key })).status).toBe(200);
+    const subtle = crypto.subtle;
+    const original = subtle.digest;
+    const digest = original.bind(subtle);
+    const hashed: string[] = [];
+    // A counting wrapper around the real digest: which keys the router hashes while it serves.
+    subtle.digest = ((algorithm: Parameters<typeof original>[0], data: BufferSource) => {
+      const text = new TextDecoder().decode(data as ArrayBuffer);
+      if (text === key || text === unknown) hashed.push(text === key ? "known" : "unknown");
+      return digest(algorithm, data);
+    }) as typeof subtle.digest;
+    try {
+      for (let i = 0; i < 3; i++) expect((await call("/v2/models/mlp-tiny", { key })).status).toBe(200);
+      for (let i = 0; i < 2; i++) expect((await call("/v2/models/mlp-tiny", { key: unknown })).status).toBe(401);
+    } finally {
+      subtle.digest = original;
+    }
+    expect(hashed).toEqual(["unknown", "unknown"]);
+  });
+
   it("keys are stored only as hashes", async () => {
     const key = await createTenant("hashed", "free");
     const { env } = await import("cloudflare:workers");
