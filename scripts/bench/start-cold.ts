@@ -23,8 +23,10 @@ interface ColdSample {
   /** The client's latency of the request after it (warm), for comparison. */
   warmMs: number;
   status: number;
-  /** Sessions of the model its host still held before the first request (0: it had to load one). */
+  /** Sessions of the model its host held before the first request (load warms them before it answers). */
   sessionsBefore?: number;
+  /** The model_repository load call, at the client: the registry warms the model's hosts before it answers. */
+  loadCallMs?: number;
 }
 
 function sample(first: Outcome, warm: Outcome): ColdSample {
@@ -37,10 +39,13 @@ function sample(first: Outcome, warm: Outcome): ColdSample {
   };
 }
 
-async function adminPost(url: string, adminToken: string): Promise<void> {
+/** An admin POST; the milliseconds until its answer. */
+async function adminPost(url: string, adminToken: string): Promise<number> {
+  const started = performance.now();
   const response = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(30_000) });
   const text = await response.text();
   if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${text.slice(0, 300)}`);
+  return performance.now() - started;
 }
 
 const p50 = (values: number[]) => percentile(values, 0.5);
@@ -59,11 +64,14 @@ export async function coldPart({ stack, quick, log }: PartContext): Promise<Part
   for (let i = 0; i < reloadCount; i++) {
     const { admin: adminToken } = stack.keys;
     await adminPost(`${stack.url}/v2/repository/models/${COLD_MODEL}/unload`, adminToken);
-    await adminPost(`${stack.url}/v2/repository/models/${COLD_MODEL}/load`, adminToken);
+    // The registry publishes a model's record to KV at most once a second (KV's limit per key):
+    // a load right after the unload would wait for that, not for the hosts to warm.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const loadCallMs = await adminPost(`${stack.url}/v2/repository/models/${COLD_MODEL}/load`, adminToken);
     const sessionsBefore = ((await stack.hostState(COLD_MODEL)).sessions ?? []).filter((s) => s.model === COLD_MODEL).length;
     const agent = newAgent(1);
     const first = await send(stack.url, agent, spec(COLD_MODEL));
-    reloads.push({ ...sample(first, await send(stack.url, agent, spec(COLD_MODEL))), sessionsBefore });
+    reloads.push({ ...sample(first, await send(stack.url, agent, spec(COLD_MODEL))), sessionsBefore, loadCallMs });
     agent.destroy();
   }
   log(`start/cold: reloaded ${COLD_MODEL} ${reloadCount} times, first request router total p50 ${ms(p50(reloads.map((s) => s.routerTotalMs)), 1)} ms`);
@@ -82,30 +90,33 @@ export async function coldPart({ stack, quick, log }: PartContext): Promise<Part
 
   // At the client: workerd's clock stands still while the host creates a session (no I/O), so
   // the router's and host's own timings leave that work out; the client's wall clock does not.
-  const replicaReady = p50(reloads.map((s) => s.firstMs));
+  const replicaReady = p50(reloads.map((s) => s.loadCallMs!));
   const freshFirst = p50(restarts.map((s) => s.firstMs));
   const row = (label: string, list: ColdSample[]) => [
     label,
     String(list.length),
+    ms(p50(list.map((s) => s.loadCallMs ?? Number.NaN)), 1),
     ms(p50(list.map((s) => s.firstMs)), 1),
     ms(p50(list.map((s) => s.routerTotalMs)), 1),
     ms(p50(list.map((s) => s.loadMs)), 1),
     ms(p50(list.map((s) => s.warmMs)), 1),
     [...new Set(list.map((s) => s.status))].join(", "),
   ];
-  const failed = [...reloads, ...restarts].filter((s) => s.status !== 200).length;
+  const failedReloads = reloads.filter((s) => s.status !== 200).length;
+  const failedRestarts = restarts.filter((s) => s.status !== 200).length;
   return {
     title: "Cold starts: a new replica ready, and the first request in a fresh isolate",
     method:
       `New replica ready: \`${COLD_MODEL}\` (silero-vad's bytes) unloaded and loaded ${reloadCount} times through the model_repository API; unload drops its ` +
-      `sessions from the hosts, so the first request after each load brings the session up from R2 on the host; the router's Server-Timing \`total\` of that ` +
-      `request is the time from the router's view, the client's latency the time with the session's creation in it. Fresh isolate: start.ts stopped with SIGTERM and started again on the same state (new workerd processes); the ` +
+      `sessions from the hosts and load has the registry warm them again (the session brought up from R2) before it answers, so the load call's time at the ` +
+      `client is a warm from the router's view, with the registry's own bookkeeping in it (an upper bound; it starts 1.1 s after the unload, as the registry writes a model's KV record at most once a second). The first request after it is shown too. Fresh isolate: start.ts stopped with SIGTERM and started again on the same state (new workerd processes); the ` +
       `first Silero request after its banner, at the client (start.ts's own admin calls have run by then, and the host's isolate is started before the banner).`,
     details: [
       table(
         [
           "case",
           "samples",
+          "load call at the client, p50 ms",
           "first request at the client, p50 ms",
           "its router total, p50 ms",
           "its host `load`, p50 ms",
@@ -116,21 +127,21 @@ export async function coldPart({ stack, quick, log }: PartContext): Promise<Part
       ),
       "",
       `Sessions of \`${COLD_MODEL}\` its host held after each unload and load, before the first request: ${reloads.map((s) => s.sessionsBefore).join(", ")} ` +
-        `(0: the first request had to load one). Server-Timing \`load\` is the host's clock, which workerd stops during synchronous work such as creating ` +
-        `a session, so the target is judged at the client. Restarts: banner after ${restarts.map((s) => (s.bannerMs / 1000).toFixed(1)).join(", ")} s.`,
+        `(1: load warmed it). Server-Timing \`load\` is the host's clock, which workerd stops during synchronous work such as creating ` +
+        `a session, so cold times are read at the client. Restarts: banner after ${restarts.map((s) => (s.bannerMs / 1000).toFixed(1)).join(", ")} s.`,
     ].join("\n"),
     targets: [
       {
-        what: "new replica ready (first request after a load, client p50)",
+        what: "new replica ready (the load call that warms the host, client p50)",
         measured: `${ms(replicaReady, 1)} ms`,
         target: `<= ${TARGET_REPLICA_READY_MS} ms`,
-        met: replicaReady <= TARGET_REPLICA_READY_MS && failed === 0,
+        met: replicaReady <= TARGET_REPLICA_READY_MS && failedReloads === 0,
       },
       {
         what: "first request in a fresh isolate (client, p50)",
         measured: `${ms(freshFirst, 1)} ms (max ${ms(Math.max(...restarts.map((s) => s.firstMs)), 1)})`,
         target: `<= ${TARGET_FRESH_ISOLATE_MS} ms`,
-        met: freshFirst <= TARGET_FRESH_ISOLATE_MS && failed === 0,
+        met: freshFirst <= TARGET_FRESH_ISOLATE_MS && failedRestarts === 0,
       },
     ],
     data: { reloads, restarts },
