@@ -1,10 +1,12 @@
 /**
- * @module `npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions] [--quick]`:
- * starts its own local stacks (wrangler dev on 127.0.0.1:882x, temporary state) and origins, runs the scenarios one by one
+ * @module `npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|start] [--quick]`:
+ * prepares the models and fixtures it needs (as `npm run models` does; quick when they are up to date), starts its own local
+ * stacks (wrangler dev on 127.0.0.1:882x, `npm start` on 8861-8863, temporary state) and origins, runs the scenarios one by one
  * with progress on stderr, prints BENCHMARKS.md-ready markdown on stdout, and writes
  * results.json, report.md and SVG charts under .hotpath/bench/. Every stack it starts is stopped,
  * on success, failure or Ctrl-C.
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -18,6 +20,7 @@ import { originBatching } from "./bench/origin-batching.ts";
 import { originEp } from "./bench/origin-ep.ts";
 import { overloadIn } from "./bench/overload.ts";
 import { spill } from "./bench/spill.ts";
+import { start } from "./bench/start-scenario.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
 const SCENARIOS: Record<string, Scenario> = {
@@ -29,18 +32,39 @@ const SCENARIOS: Record<string, Scenario> = {
   spill,
   "origin-batching": originBatching,
   functions,
+  start,
 };
 /** Run only when asked for: it needs a GPU machine to say anything (docs/gpu.md). */
 const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
 
-const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|origin-ep ...] [--quick] [--out DIR]
+const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|start|origin-ep ...] [--quick] [--out DIR]
 
   --scenario, -s  run only these (repeat or comma-separate); default: all but origin-ep, in the order above
                   (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see docs/gpu.md)
   --quick         short runs (about a minute in all) to check the setup, not to quote
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 
-Needs \`npm run models\` first (models and fixtures under .hotpath/). Uses ports 8821-8838.`;
+Prepares the models and fixtures under .hotpath/ first (\`npm run models\`; quick when they are up to date).
+Uses ports 8821-8838 and 8861-8863 (\`start\`: the \`npm start\` stack, its origin and a plain peer).`;
+
+/**
+ * The models and fixtures every scenario reads, made as `npm run models` makes them (each step
+ * skips what is up to date), so a fresh clone runs the benchmark without a step of its own.
+ * Their output goes to stderr: stdout is the report. Returns why it failed, or undefined.
+ */
+function prepareInputs(log: (line: string) => void): string | undefined {
+  for (const script of ["scripts/prepare-models.ts", "scripts/make-fixtures.ts"]) {
+    log(`preparing: node ${script}`);
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, script)], { cwd: REPO_ROOT, stdio: ["ignore", 2, 2] });
+    if (result.status !== 0) {
+      return (
+        `${script} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}); its output is above. ` +
+        "The fixtures need espeak-ng, sox, imagemagick and fonts-dejavu-core (see README.md, Requirements)."
+      );
+    }
+  }
+  return undefined;
+}
 
 function versionOf(pkg: string): string {
   try {
@@ -108,6 +132,12 @@ async function main(): Promise<number> {
   log(
     `machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Node ${host.node}, wrangler ${host.wrangler}, load average ${host.loadAverageAtStart.join(" ")}`,
   );
+
+  const unprepared = prepareInputs(log);
+  if (unprepared) {
+    console.error(`bench: ${unprepared}`);
+    return 1;
+  }
 
   const results: ScenarioResult[] = [];
   const pool = new StackPool();

@@ -55,7 +55,7 @@ export function mlpHeavyRows(rows: number): Body {
 }
 
 /** `rows` x `width` FP32 named `input` (the generated MLPs), binary in and out. */
-function mlpRows(rows: number, width: number): Body {
+export function mlpRows(rows: number, width: number): Body {
   const data = new Float32Array(rows * width);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5;
   const encoded = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [rows, width], data }], binaryByDefault: true }, { binary: true });

@@ -45,6 +45,10 @@ export const PORTS = {
   overloadFifoHost: 8836,
   functions: 8837,
   functionsPlain: 8838,
+  /** The `start` scenario: scripts/start.ts's edge and origin, and the plain peer. */
+  startEdge: 8861,
+  startOrigin: 8862,
+  startPlain: 8863,
 } as const;
 
 export interface Stoppable {

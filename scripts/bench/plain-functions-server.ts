@@ -5,7 +5,10 @@
  * modules hotpath serves (functions/registry.ts: the same decoders, Silero loop and OCR pipeline)
  * with their model calls on local sessions: `infer` is one session run, a `job` runs its host loop
  * here. Server-Timing gives `decode`, `infer` (the model runs, summed), `post` and `total`, and
- * `runs`. Prints `listening on http://127.0.0.1:<port>` once its sessions are loaded.
+ * `runs`. It also answers `POST /v2/models/{name}/infer` with OIP JSON tensors in and out, as a
+ * user would write it on onnxruntime-node (parse, run, stringify: plain-oip.ts), the peer of
+ * hotpath's inference path in the `start` scenario. Prints `listening on http://127.0.0.1:<port>`
+ * once its sessions are loaded.
  */
 import "./node-function-hooks.ts";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -18,6 +21,7 @@ import { HttpError } from "../../protocol/errors.ts";
 import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { catalogEntry } from "../models/catalog.ts";
+import { inferJson, OIP_INFER_PATH } from "./plain-oip.ts";
 import { modelFile } from "./stack.ts";
 
 // After the hooks: the registry loads wavefile and the bundled dictionary through them.
@@ -61,9 +65,11 @@ function localContext(): { context: FunctionContext; spent: { inferMs: number; r
   return { context, spent };
 }
 
-async function answer(request: IncomingMessage): Promise<{ status: number; body: unknown; timing: string }> {
+async function answer(request: IncomingMessage): Promise<{ status: number; body: unknown; timing?: string }> {
   const started = performance.now();
   const url = new URL(request.url ?? "/", "http://plain");
+  const oipModel = request.method === "POST" ? OIP_INFER_PATH.exec(url.pathname)?.[1] : undefined;
+  if (oipModel !== undefined) return inferJson(sessions, oipModel, request);
   const name = /^\/v1\/functions\/([^/]+)$/.exec(url.pathname)?.[1];
   const fn = request.method === "POST" && name ? functionNamed(name) : undefined;
   if (!fn) throw new HttpError(404, "POST /v1/functions/{vad|ocr-line|ocr}");

@@ -10,6 +10,8 @@ const LISTENING = /^listening on (http:\/\/\S+?);/;
 
 export interface PlainServer {
   url: string;
+  /** Its process, for its CPU time (/proc). */
+  pid: number;
   /** The line it printed once ready (its runtime and threads). */
   banner: string;
   stop(): Promise<void>;
@@ -44,7 +46,7 @@ export async function startPlainServer(port: number, threads = 1, readyTimeoutMs
   });
   try {
     const { url, banner } = await ready;
-    return { url, banner, stop };
+    return { url, pid: child.pid!, banner, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -66,6 +66,29 @@ describe("the plain functions server", () => {
     );
   });
 
+  test("OIP JSON: the Silero frame's outputs are the fixture's (onnxruntime-node on CPU), as hotpath answers them", async () => {
+    const frame = JSON.parse(readFileSync(join(FIXTURES, "silero-speech.json"), "utf8")) as {
+      inputs: unknown[];
+      outputs: { name: string; shape: number[]; data: number[] }[];
+    };
+    const response = await fetch(`${server.url}/v2/models/silero-vad/infer`, { method: "POST", body: JSON.stringify({ inputs: frame.inputs }) });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { model_name: string; outputs: { name: string; datatype: string; shape: number[]; data: number[] }[] };
+    assert.equal(body.model_name, "silero-vad");
+    for (const expected of frame.outputs) {
+      const got = body.outputs.find((o) => o.name === expected.name);
+      assert.ok(got, `output ${expected.name} is missing`);
+      assert.equal(got.datatype, "FP32");
+      assert.deepEqual(got.shape, expected.shape);
+      got.data.forEach((v, i) => assert.ok(Math.abs(v - expected.data[i]!) < 1e-5, `${expected.name}[${i}]: ${v} vs ${expected.data[i]}`));
+    }
+    const unknown = await fetch(`${server.url}/v2/models/nope/infer`, { method: "POST", body: "{}" });
+    assert.equal(unknown.status, 404);
+    const garbled = await fetch(`${server.url}/v2/models/silero-vad/infer`, { method: "POST", body: "{" });
+    assert.equal(garbled.status, 400);
+    assert.match(((await garbled.json()) as { error: string }).error, /not JSON/);
+  });
+
   test("what the function refuses is the function's own error", async () => {
     const empty = await call("vad", "audio/wav", new Uint8Array(0));
     assert.equal(empty.status, 400);

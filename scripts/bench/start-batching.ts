@@ -1,0 +1,96 @@
+/**
+ * @module Part 4 of the `start` scenario: dynamic batching at saturation for silero-vad on the
+ * `npm start` stack. The model is uploaded twice more, with max_batch 16 and a small queue delay
+ * and with max_batch 1; 32 closed-loop clients over 8 premium tenants send one 32 ms frame each
+ * per request, the two settings alternating in rounds. The host's `batches` and
+ * `batchedRequests` counters say how large the batches it formed were.
+ */
+import { closedLoop, type RequestSpec } from "./load.ts";
+import { modelFile } from "./stack.ts";
+import { jsonHeaders, type PartContext, type PartResult } from "./start-part.ts";
+import { describeRounds, ms, ratio, table, type Round } from "./stats.ts";
+
+const CONCURRENCY = 32;
+const MAX_BATCH = 16;
+/** Long enough for a few frames to join a batch, short beside a run at saturation. */
+const QUEUE_DELAY_US = 2_000;
+export const TARGET_BATCHING_GAIN = 3;
+
+type Setting = "on" | "off";
+const MODELS: Record<Setting, string> = { on: "silero-vad-batch16", off: "silero-vad-batch1" };
+
+export async function batchingPart({ stack, quick, log, signal }: PartContext): Promise<PartResult> {
+  const admin = stack.admin;
+  await admin.uploadModel(MODELS.on, "1", modelFile("silero-vad"), {
+    placement: "edge",
+    maxBatch: MAX_BATCH,
+    maxQueueDelayMicroseconds: QUEUE_DELAY_US,
+    maxReplicas: 1,
+  });
+  await admin.uploadModel(MODELS.off, "1", modelFile("silero-vad"), { placement: "edge", maxBatch: 1, maxReplicas: 1 });
+  const keys = (await stack.tenants("premium", 8, "batching")).map((t) => t.key);
+  const body = stack.sileroRequest;
+  let k = 0;
+  const spec = (setting: Setting) => (): RequestSpec => ({
+    path: `/v2/models/${MODELS[setting]}/infer`,
+    body,
+    headers: jsonHeaders(keys[k++ % keys.length]!),
+    timeoutMs: 10_000,
+  });
+  const rounds = quick ? 1 : 3;
+  const roundMs = quick ? 2_000 : 5_000;
+  for (const setting of ["on", "off"] as const)
+    await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: 1_000, next: spec(setting) }); // warm-up
+  const before = { on: await stack.hostCounters(MODELS.on), off: await stack.hostCounters(MODELS.off) };
+  const results: Record<Setting, Round[]> = { on: [], off: [] };
+  for (let r = 0; r < rounds && !signal.aborted; r++) {
+    for (const setting of r % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
+      const run = await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: roundMs, maxRequests: 200_000, next: spec(setting) });
+      const ok = run.outcomes.filter((o) => o.status === 200).length;
+      results[setting].push({ throughput: ok / (run.elapsedMs / 1000), outcomes: run.outcomes });
+      log(`start/batching: max_batch ${setting === "on" ? MAX_BATCH : 1}, round ${r + 1}/${rounds}: ${results[setting].at(-1)!.throughput.toFixed(0)} req/s`);
+    }
+  }
+  const after = { on: await stack.hostCounters(MODELS.on), off: await stack.hostCounters(MODELS.off) };
+  const counters = (setting: Setting) => {
+    const batches = after[setting].batches - before[setting].batches;
+    const batchedRequests = after[setting].batchedRequests - before[setting].batchedRequests;
+    const completed = after[setting].completed - before[setting].completed;
+    return { batches, batchedRequests, completed, runs: completed - batchedRequests + batches };
+  };
+  const on = { ...describeRounds(results.on), counters: counters("on") };
+  const off = { ...describeRounds(results.off), counters: counters("off") };
+  const gain = on.throughput / off.throughput;
+  const row = (label: string, s: typeof on) => [
+    label,
+    s.throughput.toFixed(0),
+    s.throughputs.join(", "),
+    ms(s.p50, 1),
+    ms(s.p99, 1),
+    String(s.counters.batches),
+    String(s.counters.batchedRequests),
+    ms(s.counters.completed / Math.max(1, s.counters.runs), 2),
+    String(s.failed),
+  ];
+  return {
+    title: "Dynamic batching at saturation: silero-vad, max_batch 16 vs 1",
+    method:
+      `${CONCURRENCY} closed-loop clients over ${keys.length} premium tenants, one 576-sample frame with its state per request (the banner's request), ` +
+      `${rounds} round(s) of ${roundMs / 1000} s per setting, alternating; throughput is the median over rounds. Batching on: max_batch ${MAX_BATCH}, ` +
+      `max_queue_delay ${QUEUE_DELAY_US} µs; off: max_batch 1. Counters are the host's over the rounds: \`batches\` (runs of more than one request) and ` +
+      `\`batchedRequests\` (requests in them); requests per run is completed / (completed - batchedRequests + batches).`,
+    details: table(
+      ["setting", "req/s (median)", "req/s per round", "p50 ms", "p99 ms", "batches", "batchedRequests", "requests per run", "failed"],
+      [row(`max_batch ${MAX_BATCH}, delay ${QUEUE_DELAY_US} µs`, on), row("max_batch 1", off)],
+    ),
+    targets: [
+      {
+        what: "throughput, max_batch 16 / max_batch 1",
+        measured: `${ratio(gain)}x (${on.throughput.toFixed(0)} / ${off.throughput.toFixed(0)} req/s)`,
+        target: `>= ${TARGET_BATCHING_GAIN}x`,
+        met: gain >= TARGET_BATCHING_GAIN,
+      },
+    ],
+    data: { concurrency: CONCURRENCY, rounds, roundMs, maxBatch: MAX_BATCH, queueDelayUs: QUEUE_DELAY_US, on, off, gain },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * @module Part 1 of the `start` scenario: hotpath's inference path on the `npm start` stack
+ * against a plain Node HTTP server on onnxruntime-node (plain-functions-server.ts, its OIP JSON
+ * route), the same Silero OIP JSON request (the banner's). One at a time, the two servers
+ * interleaved so drift on a shared machine hits both; then closed loops of 8 clients, the
+ * servers alternating, with the CPU time of every server process read from /proc around each.
+ */
+import { cpuTicks, TICKS_PER_SECOND } from "./workerd-processes.ts";
+import { closedLoop, newAgent, send, type Outcome, type RequestSpec } from "./load.ts";
+import type { PlainServer } from "./plain-functions.ts";
+import { jsonHeaders, type PartContext, type PartResult } from "./start-part.ts";
+import { ms, percentile, ratio, table } from "./stats.ts";
+
+const CONCURRENCY = 8;
+const PATH = "/v2/models/silero-vad/infer";
+export const TARGET_P50_RATIO = 4;
+export const TARGET_THROUGHPUT_RATIO = 0.25;
+
+type Server = "hotpath" | "plain";
+
+const okLatencies = (outcomes: Outcome[]) => outcomes.filter((o) => o.status === 200).map((o) => o.latencyMs);
+
+export async function peerPart({ stack, quick, log, signal }: PartContext, plain: PlainServer): Promise<PartResult> {
+  const body = stack.sileroRequest;
+  // A premium tenant per client: one tenant's rate (500 a second) would refuse some of the load with 429.
+  const keys = (await stack.tenants("premium", CONCURRENCY, "peer")).map((t) => t.key);
+  let turn = 0;
+  const spec = (server: Server): RequestSpec => ({
+    path: PATH,
+    body,
+    headers: server === "hotpath" ? jsonHeaders(keys[turn++ % keys.length]!) : { "content-type": "application/json" },
+    timeoutMs: 10_000,
+    label: server,
+  });
+  const urls: Record<Server, string> = { hotpath: stack.url, plain: plain.url };
+  const cpuMs: Record<Server, () => number> = { hotpath: () => stack.serverCpuMs(), plain: () => (cpuTicks(plain.pid) * 1000) / TICKS_PER_SECOND };
+
+  const pairs = quick ? 60 : 500;
+  const agents = { hotpath: newAgent(1), plain: newAgent(1) };
+  const sequential: Record<Server, Outcome[]> = { hotpath: [], plain: [] };
+  for (let i = 0; i < 20; i++) for (const server of ["hotpath", "plain"] as const) await send(urls[server], agents[server], spec(server)); // warm-up
+  log(`start/peer: ${pairs} interleaved pairs, one request at a time`);
+  for (let i = 0; i < pairs && !signal.aborted; i++) {
+    for (const server of i % 2 === 0 ? (["hotpath", "plain"] as const) : (["plain", "hotpath"] as const)) {
+      sequential[server].push(await send(urls[server], agents[server], spec(server)));
+    }
+  }
+  agents.hotpath.destroy();
+  agents.plain.destroy();
+
+  const rounds = quick ? 1 : 3;
+  const loopMs = quick ? 2_000 : 6_000;
+  const loops: Record<Server, { rps: number; cpuMsPerRequest: number; failed: number }[]> = { hotpath: [], plain: [] };
+  for (let round = 0; round < rounds && !signal.aborted; round++) {
+    for (const server of round % 2 === 0 ? (["hotpath", "plain"] as const) : (["plain", "hotpath"] as const)) {
+      const cpuBefore = cpuMs[server]();
+      const run = await closedLoop({
+        signal,
+        baseUrl: urls[server],
+        concurrency: CONCURRENCY,
+        durationMs: loopMs,
+        maxRequests: 200_000,
+        next: () => spec(server),
+      });
+      const cpu = cpuMs[server]() - cpuBefore;
+      const ok = run.outcomes.filter((o) => o.status === 200).length;
+      loops[server].push({ rps: ok / (run.elapsedMs / 1000), cpuMsPerRequest: cpu / Math.max(1, run.outcomes.length), failed: run.outcomes.length - ok });
+      log(
+        `start/peer: ${server} at c=${CONCURRENCY}: ${loops[server].at(-1)!.rps.toFixed(0)} req/s, ${loops[server].at(-1)!.cpuMsPerRequest.toFixed(2)} CPU ms per request`,
+      );
+    }
+  }
+
+  const summary = (server: Server) => {
+    const latencies = okLatencies(sequential[server]);
+    const timing = (name: string) =>
+      percentile(
+        sequential[server].flatMap((o) => (o.server?.[name] === undefined ? [] : [o.server[name]!])),
+        0.5,
+      );
+    return {
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      failedSequential: sequential[server].length - latencies.length,
+      rps: percentile(
+        loops[server].map((l) => l.rps),
+        0.5,
+      ),
+      cpuMsPerRequest: percentile(
+        loops[server].map((l) => l.cpuMsPerRequest),
+        0.5,
+      ),
+      failedLoops: loops[server].reduce((sum, l) => sum + l.failed, 0),
+      serverTiming:
+        server === "hotpath"
+          ? { auth: timing("auth"), host: timing("host"), queue: timing("queue"), infer: timing("infer"), total: timing("total") }
+          : undefined,
+    };
+  };
+  const h = summary("hotpath");
+  const p = summary("plain");
+  const p50Ratio = h.p50 / p.p50;
+  const rpsRatio = h.rps / p.rps;
+  const row = (name: string, s: typeof h) => [
+    name,
+    ms(s.p50, 2),
+    ms(s.p99, 2),
+    s.rps.toFixed(0),
+    ms(s.cpuMsPerRequest, 2),
+    String(s.failedSequential + s.failedLoops),
+  ];
+  const details = [
+    table(
+      ["server", "c=1 p50 ms", "c=1 p99 ms", `c=${CONCURRENCY} req/s`, "CPU ms per request (all server processes)", "failed"],
+      [
+        row("hotpath (`npm start`, premium key)", h),
+        row(`plain Node + onnxruntime-node (${plain.banner.replace(/^listening on \S+; /, "")})`, p),
+        ["**ratio hotpath / plain**", ratio(p50Ratio), ratio(h.p99 / p.p99), ratio(rpsRatio), ratio(h.cpuMsPerRequest / p.cpuMsPerRequest), ""],
+      ],
+    ),
+    "",
+    `hotpath's Server-Timing at c=1, p50 ms: auth ${ms(h.serverTiming!.auth, 2)}, host ${ms(h.serverTiming!.host, 2)}, queue ${ms(h.serverTiming!.queue, 2)}, ` +
+      `infer ${ms(h.serverTiming!.infer, 2)}, total ${ms(h.serverTiming!.total, 2)} (the router's own view; the rest of the client's p50 is outside the router).`,
+  ].join("\n");
+  return {
+    title: "Plain peer: the same Silero OIP JSON request against a plain Node server on onnxruntime-node",
+    method:
+      `${pairs} requests to each server one at a time, interleaved; then ${rounds} round(s) of ${loopMs / 1000} s of ${CONCURRENCY} closed-loop clients per server, alternating, ` +
+      `throughput and CPU the median over rounds. CPU per request is the CPU time of every server process (hotpath: start.ts, both workerd processes and the idle origin; ` +
+      `plain: its one process) over the loop, divided by the requests sent. The plain server runs onnxruntime-node with one intra-op thread, as a ModelHost runs its wasm on one thread.`,
+    details,
+    targets: [
+      {
+        what: "c=1 p50, hotpath / plain",
+        measured: `${ratio(p50Ratio)}x (${ms(h.p50, 2)} / ${ms(p.p50, 2)} ms)`,
+        target: `<= ${TARGET_P50_RATIO}x`,
+        met: p50Ratio <= TARGET_P50_RATIO,
+      },
+      {
+        what: `c=${CONCURRENCY} throughput, hotpath / plain`,
+        measured: `${ratio(rpsRatio)}x (${h.rps.toFixed(0)} / ${p.rps.toFixed(0)} req/s)`,
+        target: `>= ${TARGET_THROUGHPUT_RATIO}x`,
+        met: rpsRatio >= TARGET_THROUGHPUT_RATIO,
+      },
+    ],
+    data: { pairs, rounds, loopMs, concurrency: CONCURRENCY, hotpath: { ...h, loops: loops.hotpath }, plain: { ...p, loops: loops.plain }, p50Ratio, rpsRatio },
+  };
+}
