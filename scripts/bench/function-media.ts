@@ -1,7 +1,7 @@
 /**
  * @module The functions benchmark's media, all from the fixtures `npm run models` makes: a 10 s
  * 16 kHz clip built from speech-gaps.wav (7.6 s: two utterances between silences), repeated
- * until 10 s and cut there, so `vad` gets the length the issue's target names and the same bytes
+ * until 10 s and cut there, so `vad` gets the length the target names and the same bytes
  * every run; the text line and the page for `ocr-line` and `ocr`; and the clip as the 32 ms
  * PCM chunks a live stream sends.
  */

@@ -16,7 +16,7 @@ import { closedLoop, newAgent, send, type Outcome, type RequestSpec } from "./lo
 import { startPlainServer } from "./plain-functions.ts";
 import { modelFile } from "./stack.ts";
 
-/** The issue's target: hotpath's `vad` on 10 s at most this many times the plain server's p50. */
+/** The target: hotpath's `vad` on 10 s at most this many times the plain server's p50. */
 export const TARGET_VAD_RATIO = 3;
 const VAD_SECONDS = 10;
 /** Premium's longest deadline: a loaded machine must not turn slowness into 504s. */

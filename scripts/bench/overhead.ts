@@ -12,7 +12,7 @@ import { modelFile } from "./stack.ts";
 import { ms, percentile, ratio, table } from "./stats.ts";
 import { COLORS, xyChart } from "./svg.ts";
 
-/** The target: full/bare p50 at most this. */
+/** The target: full/bare p50 at most this. */
 export const TARGET_P50_RATIO = 1.15;
 
 export const overhead: Scenario = async ({ quick, log, startStack, signal }) => {

@@ -1,6 +1,6 @@
 /**
  * @module Part 2 of the `start` scenario: the `npm start` stack offered 2.2x a compute-bound
- * model's capacity with the tier mix of issue 12 (premium 0.4 of capacity, standard 0.6, free
+ * model's capacity with the tier mix of the targets (premium 0.4 of capacity, standard 0.6, free
  * 1.2): 64 rows of a 48-1536-1536-1536-8 MLP per request, binary both ways, one replica. The
  * capacity and premium's unloaded p99 are measured first in the same run; then Poisson arrivals
  * of the three tiers, and every answer (or its absence) is counted.

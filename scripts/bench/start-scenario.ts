@@ -1,6 +1,6 @@
 /**
  * @module Scenario `start`: the default `npm start` stack (scripts/start.ts itself: the router
- * and the ModelHosts in two workerd processes, the local origin) measured against issue 12's
+ * and the ModelHosts in two workerd processes, the local origin) measured against its
  * targets, each as a ratio or bound against a baseline measured in the same run: a plain Node
  * peer on onnxruntime-node, overload with tiers on a compute-bound model, fair share between two
  * tenants of a tier, dynamic batching at saturation, and cold starts. Parts run one after the
@@ -47,7 +47,7 @@ export const start: Scenario = async ({ quick, log, signal, track }) => {
     parts.flatMap((part) => part.targets.map((t) => [part.title.split(":")[0]!, t.what, t.measured, t.target, t.met ? "**met**" : "**not met**"])),
   );
   const markdown = [
-    "### start: the default `npm start` stack against issue 12's targets",
+    "### start: the default `npm start` stack against its targets",
     "",
     "scripts/start.ts itself (the router and the ModelHosts in two workerd processes, the local origin), each target a ratio or bound against a baseline of the same run.",
     "",

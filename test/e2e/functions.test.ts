@@ -24,7 +24,7 @@ const START_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 60_000;
 /** Long enough for a page on a small shared machine; the deadline itself is tested in workerd. */
 const CALL_DEADLINE_MS = "10000";
-/** The bound between our segments and the reference's. */
+/** The bound between our segments and the reference's. */
 const SEGMENT_TOLERANCE_S = 0.3;
 const STREAMS = 8;
 
