@@ -179,6 +179,15 @@ async function registerMissingModels(client: AdminClient, manifest: ManifestEntr
   }
 }
 
+/**
+ * Loads each edge-run demo model (the repository's load warms its session on the first replica)
+ * before the banner: after a restart the first request must not pay for creating a session,
+ * which takes about as long as premium's 1 s deadline here. Origin models are the origin's.
+ */
+async function warmEdgeModels(client: AdminClient, manifest: ManifestEntry[]): Promise<void> {
+  for (const entry of manifest.filter((m) => m.placement !== "origin")) await client.setLoaded(entry.name, true);
+}
+
 /** Keeps each stored tenant key that still authenticates; makes tenant and key otherwise. */
 async function ensureDemoTenants(client: AdminClient, keys: DemoKeys): Promise<DemoKeys> {
   const result: DemoKeys = { ...keys };
@@ -281,6 +290,7 @@ async function main(): Promise<number> {
     }
     const client = new AdminClient({ baseUrl: edge.url, adminToken: keys.admin, timeoutMs: 300_000 });
     await registerMissingModels(client, manifest);
+    await warmEdgeModels(client, manifest);
     keys = await ensureDemoTenants(client, keys);
     writeSecretFile(options.keysFile, keysText(keys));
     const runtime = options.liveReload

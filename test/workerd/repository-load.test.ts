@@ -7,6 +7,7 @@
  * Through the real Worker and registry; the version being added is put in the registry as the
  * upload does (addPendingVersion), since the test Worker has no origins to keep it loading.
  */
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ModelVersionRecord, Placement } from "../../protocol/model-record.ts";
 import { ADMIN, call, createTenant, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
@@ -94,5 +95,23 @@ describe("repository load while a version is being added", () => {
     const answer = await inferJson(name, key, { inputs: v1.inputs });
     expect(answer.status, await answer.clone().text()).toBe(200);
     expect(((await answer.json()) as { model_version: string }).model_version).toBe("1");
+  });
+});
+
+describe("repository load puts the model in memory", () => {
+  it("the region's first replica warms the default version before load answers, so the first request pays no session load", async () => {
+    const name = freshName("load-warms");
+    const upload = await uploadModel(name, "1", await fixtureBytes("models/mlp-tiny/1/model.onnx"), "?max_batch=16");
+    expect(upload.status, await upload.clone().text()).toBe(201);
+    // As after a restart: the host holds no session for it.
+    const host = env.MODEL_HOST.getByName(`enam:${name}:0`);
+    await host.drop(name, "1");
+    expect((await host.state()).sessions.filter((s) => s.model === name)).toEqual([]);
+
+    expect((await repository(`models/${name}/load`)).status).toBe(200);
+    expect((await host.state()).sessions.filter((s) => s.model === name).map((s) => [s.version, s.ready])).toEqual([["1", true]]);
+    const answer = await inferJson(name, key, { inputs: v1.inputs });
+    expect(answer.status, await answer.clone().text()).toBe(200);
+    expect(answer.headers.get("server-timing")).not.toMatch(/\bload;dur/);
   });
 });
