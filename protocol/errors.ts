@@ -15,12 +15,31 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 411 | 413 | 415 | 
 
 const STATUSES: ReadonlySet<number> = new Set<ErrorStatus>([400, 401, 403, 404, 405, 409, 411, 413, 415, 422, 429, 499, 500, 502, 503, 504]);
 
+/**
+ * Why a request was refused (429, 503), for the metrics (`hotpath_refusals_total{reason}`): a kind
+ * a refusal names where it is made, so nothing downstream has to read message text. A 504 needs
+ * none: it always means the deadline passed.
+ */
+export type RefusalReason = "rate" | "in_flight" | "router_early" | "deadline" | "queue_full" | "shed" | "input_budget" | "body_budget";
+
+const REASONS: ReadonlySet<string> = new Set<RefusalReason>([
+  "rate",
+  "in_flight",
+  "router_early",
+  "deadline",
+  "queue_full",
+  "shed",
+  "input_budget",
+  "body_budget",
+]);
+
 /** The plain form of an HttpError: what crosses a Durable Object RPC or a worker thread. */
 export interface SerializedHttpError {
   httpError: true;
   status: ErrorStatus;
   message: string;
   retryAfterSeconds: number | undefined;
+  reason?: RefusalReason;
 }
 
 export class HttpError extends Error {
@@ -28,11 +47,14 @@ export class HttpError extends Error {
   readonly status: ErrorStatus;
   /** Seconds the client should wait before retrying (sent as Retry-After on 429/503). */
   readonly retryAfterSeconds: number | undefined;
+  /** Why a refusal was made, when its maker names it (see RefusalReason). */
+  readonly reason: RefusalReason | undefined;
 
-  constructor(status: ErrorStatus, message: string, retryAfterSeconds?: number) {
+  constructor(status: ErrorStatus, message: string, retryAfterSeconds?: number, reason?: RefusalReason) {
     super(message);
     this.status = status;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.reason = reason;
   }
 
   /** The caller's mistake, as opposed to a refusal or a fault of ours. */
@@ -42,7 +64,9 @@ export class HttpError extends Error {
 
   /** Plain form that survives a Durable Object RPC or postMessage (Error subclasses do not). */
   toJSON(): SerializedHttpError {
-    return { httpError: true, status: this.status, message: this.message, retryAfterSeconds: this.retryAfterSeconds };
+    const plain: SerializedHttpError = { httpError: true, status: this.status, message: this.message, retryAfterSeconds: this.retryAfterSeconds };
+    if (this.reason) plain.reason = this.reason;
+    return plain;
   }
 
   /** The HttpError a `toJSON` value stood for; anything else that arrives is a 500. */
@@ -51,7 +75,8 @@ export class HttpError extends Error {
     const status = typeof plain.status === "number" && STATUSES.has(plain.status) ? plain.status : 500;
     const message = typeof plain.message === "string" ? plain.message : "internal error";
     const retryAfter = typeof plain.retryAfterSeconds === "number" && plain.retryAfterSeconds > 0 ? plain.retryAfterSeconds : undefined;
-    return new HttpError(status, message, retryAfter);
+    const reason = typeof plain.reason === "string" && REASONS.has(plain.reason) ? plain.reason : undefined;
+    return new HttpError(status, message, retryAfter, reason);
   }
 
   /** `error` as an HttpError: itself when it is one, else a 500 that keeps its message. */
@@ -70,6 +95,10 @@ export class HttpError extends Error {
 export function retryAfterSecondsFor(waitMs: number): number {
   return Math.max(1, Math.ceil(waitMs / 1000));
 }
+
+/** A refusal (429, 503) that says why it was made, for the metrics. */
+export const refusal = (status: 429 | 503, message: string, retryAfterSeconds: number, reason: RefusalReason): HttpError =>
+  new HttpError(status, message, retryAfterSeconds, reason);
 
 export const badRequest = (message: string): HttpError => new HttpError(400, message);
 export const notFound = (message: string): HttpError => new HttpError(404, message);

@@ -6,5 +6,15 @@ export interface AppEnv {
   Bindings: Env;
   Variables: TimingVariables & {
     tenant: TenantRecord;
+    /** The models a counted request's route placed (router/metrics/record.ts); unset on routes not counted. */
+    placed: PlacedNote[] | undefined;
   };
+}
+
+/** A model the route resolved and placed for a counted request (router/metrics/record.ts). */
+export interface PlacedNote {
+  name: string;
+  version: string;
+  /** Where the plan sends it: a ModelHost or the origin pool. */
+  where: "edge" | "pool";
 }

@@ -1,6 +1,6 @@
 /**
- * @module The Hono app: timing first, then the OIP routes, the repository extension, the function
- * API and the admin API, with one error handler for all of them.
+ * @module The Hono app: timing first, then the request metrics, the OIP routes, the repository
+ * extension, the function API, the admin API and `/metrics`, with one error handler for all of them.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env.ts";
@@ -16,10 +16,14 @@ import { oipInferRoutes } from "./routes/oip-infer.ts";
 import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
 import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
 import { serverTiming } from "../protocol/http/server-timing.ts";
+import { recordRequests } from "./metrics/record.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ strict: false });
   app.use("*", serverTiming());
+  // Inside the timing middleware: it reads the request's Server-Timing entries before they are written out.
+  app.use("*", recordRequests);
   app.route("/", oipMetadataRoutes);
   app.route("/", oipInferRoutes);
   app.route("/", oipRepositoryRoutes);
@@ -28,6 +32,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", adminModelRoutes);
   app.route("/", adminTenantRoutes);
   app.route("/", adminOriginRoutes);
+  app.route("/", metricsRoutes);
   app.route("/", benchRoutes);
   app.route("/", internalModelRoutes);
   app.onError(onError);

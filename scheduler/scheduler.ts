@@ -27,7 +27,7 @@
  *   it runs alone, and stops at its deadline or when cancelled (job-guard.ts).
  */
 import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
-import { HttpError, retryAfterSecondsFor } from "../protocol/errors.ts";
+import { HttpError, refusal, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
 import { zeroCounters, type RunOutcome, type ScheduledCall, type ScheduledJob, type ScheduledJobResult } from "./contract.ts";
 import type { ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad, SessionRun } from "./contract.ts";
@@ -131,16 +131,17 @@ export class Scheduler {
       this.counters.rejectedDeadline++;
       const predicted = fit.runs > 1 ? `${fit.runs} runs, predicted ${Math.round(runMs)} ms` : `predicted run ${runMs.toFixed(1)} ms`;
       return Promise.reject(
-        new HttpError(
+        refusal(
           503,
           `cannot finish before the deadline: about ${Math.round(waitMs)} ms of work is queued ahead (${predicted})`,
           retryAfterSecondsFor(waitMs),
+          "deadline",
         ),
       );
     }
     if (this.#queue.size >= this.#options.maxQueueLength && !this.#shedFor(call.priority)) {
       this.counters.rejectedFull++;
-      return Promise.reject(new HttpError(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfterSecondsFor(waitMs)));
+      return Promise.reject(refusal(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfterSecondsFor(waitMs), "queue_full"));
     }
     return new Promise<ScheduledResult>((resolve, reject) => {
       const item: Queued = {
@@ -225,7 +226,7 @@ export class Scheduler {
     if (!victim || victim.priority <= priority || this.#options.policy === "fifo") return false;
     this.#take(victim);
     this.counters.shed++;
-    victim.reject(new HttpError(503, "shed to make room for higher-priority work", 1));
+    victim.reject(refusal(503, "shed to make room for higher-priority work", 1, "shed"));
     return true;
   }
 

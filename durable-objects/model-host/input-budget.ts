@@ -6,7 +6,7 @@
  * the budget is refused at once; its bytes are released however it ends (answered, failed,
  * cancelled, shed, timed out), since every one of those settles the work it wraps.
  */
-import { HttpError, payloadTooLarge } from "../../protocol/errors.ts";
+import { payloadTooLarge, refusal } from "../../protocol/errors.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 
 const MB = 1024 * 1024;
@@ -34,10 +34,11 @@ export class InputBudget {
     if (bytes > this.budgetBytes)
       throw payloadTooLarge(`the request's inputs (${toMB(bytes)} MB) are more than a model host can hold (${toMB(this.budgetBytes)} MB)`);
     if (this.#heldBytes + bytes > this.budgetBytes) {
-      throw new HttpError(
+      throw refusal(
         503,
         `the model host holds too many queued inputs: ${toMB(this.#heldBytes)} MB waiting, ${toMB(bytes)} MB more would pass its ${toMB(this.budgetBytes)} MB`,
         retryAfterSeconds(),
+        "input_budget",
       );
     }
     this.#heldBytes += bytes;

@@ -10,7 +10,7 @@
  * done with them, whichever way it ends: answered, failed, or its client gone (the request's
  * abort signal, since a cancelled request's own `finally` may never run).
  */
-import { HttpError, payloadTooLarge } from "../../protocol/errors.ts";
+import { HttpError, payloadTooLarge, refusal } from "../../protocol/errors.ts";
 import { readBodyLimited } from "../../protocol/http/read-body.ts";
 
 /** Retry-After for a refusal on the budget: bodies in flight are read and answered within about a second. */
@@ -43,10 +43,11 @@ export class BodyHold {
   take(bytes: number): void {
     if (this.#released) throw new HttpError(499, "the client went away while its body was read");
     if (heldBytes + bytes > this.#budgetBytes) {
-      throw new HttpError(
+      throw refusal(
         503,
         `this server is reading too many request bodies at once (${heldBytes + bytes} bytes with this one, the budget is ${this.#budgetBytes}), try again`,
         BUDGET_RETRY_AFTER_S,
+        "body_budget",
       );
     }
     heldBytes += bytes;

@@ -8,7 +8,7 @@
  */
 import type { TierConfig } from "../../config/tiers.ts";
 import { timeoutBudgetMs } from "../../protocol/deadline.ts";
-import { HttpError, retryAfterSecondsFor } from "../../protocol/errors.ts";
+import { HttpError, refusal, retryAfterSecondsFor } from "../../protocol/errors.ts";
 
 /**
  * The longest a request may take, known before its body is read: the timeout header's, or the
@@ -26,9 +26,10 @@ export function refuseEarly(tierName: string, tier: TierConfig, waitAheadMs: num
   if (budgetMs <= 0) throw new HttpError(504, "the deadline passed before the request reached a model");
   const limitMs = Math.min(tier.maxQueueWaitMs, budgetMs);
   if (waitAheadMs <= limitMs) return;
-  throw new HttpError(
+  throw refusal(
     503,
     `the model is busy: about ${Math.round(waitAheadMs)} ms of work is queued ahead of ${tierName} requests, more than the ${Math.round(limitMs)} ms this request may wait`,
     retryAfterSecondsFor(waitAheadMs),
+    "router_early",
   );
 }

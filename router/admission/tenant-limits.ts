@@ -5,7 +5,7 @@
  * the number of isolates serving it (README, "Rate limits").
  */
 import type { TierConfig } from "../../config/tiers.ts";
-import { HttpError } from "../../protocol/errors.ts";
+import { refusal } from "../../protocol/errors.ts";
 import { Lru } from "../../protocol/lru.ts";
 
 interface Bucket {
@@ -34,11 +34,11 @@ export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()
   bucket.tokens = Math.min(tier.burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * tier.ratePerSecond);
   bucket.refilledAt = now;
   if (bucket.inFlight >= tier.maxInFlight) {
-    throw new HttpError(429, `too many requests in flight for this tenant (limit ${tier.maxInFlight})`, 1);
+    throw refusal(429, `too many requests in flight for this tenant (limit ${tier.maxInFlight})`, 1, "in_flight");
   }
   if (bucket.tokens < 1) {
     const waitSeconds = (1 - bucket.tokens) / tier.ratePerSecond;
-    throw new HttpError(429, `rate limit of ${tier.ratePerSecond} requests/s exceeded`, waitSeconds);
+    throw refusal(429, `rate limit of ${tier.ratePerSecond} requests/s exceeded`, waitSeconds, "rate");
   }
   bucket.tokens -= 1;
   bucket.inFlight += 1;

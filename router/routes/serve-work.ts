@@ -18,6 +18,7 @@ import { inferOnPool } from "../origin-pool/origin-client.ts";
 import { mayUsePool, planPlacement, type PlacementPlan } from "../placement/plan.ts";
 import { isCapacityRefusal, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
 import { onEdge, type Served, type Work } from "./edge-call.ts";
+import { notePlaced } from "../metrics/record.ts";
 
 export interface PlacedModel {
   model: ModelVersionRecord;
@@ -31,6 +32,7 @@ export interface PlacedModel {
 export async function placeModel(c: Context<AppEnv>, tier: TierConfig, name: string, version: string | undefined, arrivedAt: number): Promise<PlacedModel> {
   const model = await resolveVersion(c.env, name, version);
   const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
+  notePlaced(c, model, plan.where);
   if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
   if (plan.where === "edge" && !plan.spillable) {
     refuseEarly(c.get("tenant").tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));

@@ -1,0 +1,35 @@
+/**
+ * @module What a router isolate sends the Metrics object (one batch of the requests it finished
+ * since its last flush) and what the object gives back (the totals). A series is named as the
+ * Prometheus text format writes it, `name{label="value",...}`, so the object adds numbers up
+ * without knowing any metric, and the router renders its keys as they are.
+ */
+
+/** A histogram's counts per bucket (not cumulative; the last is the +Inf bucket) and the sum of what it observed. */
+export interface HistogramCounts {
+  counts: number[];
+  sum: number;
+}
+
+export interface MetricsBatch {
+  /** Unique per isolate and batch: a flush retried after a lost answer is applied once. */
+  id: string;
+  counters: Record<string, number>;
+  histograms: Record<string, HistogramCounts>;
+  /** ModelHosts (`<region>:<model>:<replica>`) that answered requests: the scrape asks them for their gauges. */
+  hosts: string[];
+  /** Tenants (with their tier) that opened live streams: the scrape asks their StreamSlots how many are open. */
+  streamTenants: Record<string, string>;
+}
+
+export interface MetricsTotals {
+  counters: Record<string, number>;
+  histograms: Record<string, HistogramCounts>;
+  /** Hosts seen recently (see Metrics.totals), by name. */
+  hosts: string[];
+  /** Tenant -> tier, of the tenants that opened a stream recently enough for one to be open still. */
+  streamTenants: Record<string, string>;
+}
+
+/** The one Metrics object's name: one object holds the totals of every isolate. */
+export const METRICS_NAME = "metrics";

@@ -1,0 +1,94 @@
+/**
+ * @module Metrics: the one Durable Object that adds up what every router isolate counted, so
+ * `GET /metrics` counts each request once whichever isolate served it. Isolates aggregate in
+ * memory and send a batch about once a second (router/metrics/flush.ts); each batch carries an
+ * id, remembered here for an hour, so a batch sent again after its answer was lost is not added
+ * twice. Counters and histograms are kept in SQLite, so a restart of this object loses nothing.
+ *
+ * Its load is one call per isolate per second at most, plus one per scrape, far below what one
+ * object serves; the writes per batch are one row per series the batch touched.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { HistogramCounts, MetricsBatch, MetricsTotals } from "./contract.ts";
+
+/** How long a batch id is remembered: far longer than any isolate keeps retrying one. */
+const BATCH_ID_TTL_MS = 60 * 60 * 1000;
+/** Hosts silent this long are no longer asked for gauges at a scrape (they hold no queue). */
+const HOST_TTL_MS = 15 * 60 * 1000;
+/** A stream lives at most twice the longest tier's audio plus an idle timeout (function-stream.ts): about two hours. */
+const STREAM_TENANT_TTL_MS = 3 * 60 * 60 * 1000;
+
+export class Metrics extends DurableObject<Env> {
+  readonly #sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS counters (series TEXT PRIMARY KEY, value REAL NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS histograms (series TEXT PRIMARY KEY, counts TEXT NOT NULL, sum REAL NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, seen INTEGER NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS stream_tenants (tenant TEXT PRIMARY KEY, tier TEXT NOT NULL, seen INTEGER NOT NULL)`);
+  }
+
+  /** Adds a batch to the totals, once: false when a batch with its id was already applied. */
+  apply(batch: MetricsBatch): boolean {
+    const now = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      if (this.#sql.exec(`SELECT 1 FROM batches WHERE id = ?`, batch.id).toArray().length > 0) return false;
+      this.#sql.exec(`INSERT INTO batches (id, at) VALUES (?, ?)`, batch.id, now);
+      for (const [series, value] of Object.entries(batch.counters)) {
+        this.#sql.exec(`INSERT INTO counters (series, value) VALUES (?, ?) ON CONFLICT (series) DO UPDATE SET value = value + excluded.value`, series, value);
+      }
+      for (const [series, histogram] of Object.entries(batch.histograms)) this.#addHistogram(series, histogram);
+      for (const name of batch.hosts) {
+        this.#sql.exec(`INSERT INTO hosts (name, seen) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seen = excluded.seen`, name, now);
+      }
+      for (const [tenant, tier] of Object.entries(batch.streamTenants)) {
+        this.#sql.exec(
+          `INSERT INTO stream_tenants (tenant, tier, seen) VALUES (?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET tier = excluded.tier, seen = excluded.seen`,
+          tenant,
+          tier,
+          now,
+        );
+      }
+      this.#sql.exec(`DELETE FROM batches WHERE at < ?`, now - BATCH_ID_TTL_MS);
+      return true;
+    });
+  }
+
+  /** Every counter and histogram, with the hosts and stream tenants a scrape should ask for live gauges. */
+  totals(): MetricsTotals {
+    const now = Date.now();
+    const counters: Record<string, number> = {};
+    for (const row of this.#sql.exec<{ series: string; value: number }>(`SELECT series, value FROM counters`)) counters[row.series] = row.value;
+    const histograms: Record<string, HistogramCounts> = {};
+    for (const row of this.#sql.exec<{ series: string; counts: string; sum: number }>(`SELECT series, counts, sum FROM histograms`)) {
+      histograms[row.series] = { counts: JSON.parse(row.counts) as number[], sum: row.sum };
+    }
+    const hosts = this.#sql
+      .exec<{ name: string }>(`SELECT name FROM hosts WHERE seen >= ?`, now - HOST_TTL_MS)
+      .toArray()
+      .map((row) => row.name);
+    const streamTenants: Record<string, string> = {};
+    for (const row of this.#sql.exec<{ tenant: string; tier: string }>(`SELECT tenant, tier FROM stream_tenants WHERE seen >= ?`, now - STREAM_TENANT_TTL_MS)) {
+      streamTenants[row.tenant] = row.tier;
+    }
+    return { counters, histograms, hosts, streamTenants };
+  }
+
+  #addHistogram(series: string, added: HistogramCounts): void {
+    const row = this.#sql.exec<{ counts: string; sum: number }>(`SELECT counts, sum FROM histograms WHERE series = ?`, series).toArray()[0];
+    const held = row ? (JSON.parse(row.counts) as number[]) : [];
+    // Bucket bounds changed by a deploy: the old counts no longer line up, so the series starts again (Prometheus reads it as a reset).
+    const base = held.length === added.counts.length ? held : added.counts.map(() => 0);
+    const counts = base.map((count, k) => count + added.counts[k]!);
+    const sum = (held.length === added.counts.length ? (row?.sum ?? 0) : 0) + added.sum;
+    this.#sql.exec(
+      `INSERT INTO histograms (series, counts, sum) VALUES (?, ?, ?) ON CONFLICT (series) DO UPDATE SET counts = excluded.counts, sum = excluded.sum`,
+      series,
+      JSON.stringify(counts),
+      sum,
+    );
+  }
+}

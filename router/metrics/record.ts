@@ -1,0 +1,101 @@
+/**
+ * @module The middleware that counts every inference, function call and stream open once, when
+ * its answer is made: the answer's status and `x-served-by`, the error it was made from (its
+ * refusal reason), the models the route placed (`notePlaced`, one call in serve-work.ts) and its
+ * Server-Timing entries (timing-entries.ts). All of it goes into this isolate's aggregate
+ * (aggregate.ts, no I/O), then a background flush when one is due (flush.ts), and one data point
+ * to Workers Analytics Engine when that binding is configured (analytics.ts).
+ *
+ * Label values are bounded by what exists, not by what a caller sends: the model and version
+ * are those the catalog resolved (a request refused before that, such as a 401, 403 or 429, has
+ * model=""), and a function label only names a function the registry has.
+ */
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { functionNamed } from "../../functions/registry.ts";
+import { HttpError } from "../../protocol/errors.ts";
+import { SERVED_BY_HEADER } from "../../protocol/headers.ts";
+import type { ModelVersionRecord } from "../../protocol/model-record.ts";
+import type { AppEnv, PlacedNote } from "../app-env.ts";
+import { increment, observe, sawHost, sawStreamTenant } from "./aggregate.ts";
+import { writeDataPoint } from "./analytics.ts";
+import { flushWhenDue } from "./flush.ts";
+import { modelCallsOf } from "./timing-entries.ts";
+
+const INFER_PATH = /^\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?\/infer\/?$/;
+const STREAM_PATH = /^\/v1\/functions\/vad\/stream\/?$/;
+const FUNCTION_PATH = /^\/v1\/functions\/([^/]+)\/?$/;
+
+/** What kind of counted request a method and path are; undefined for the routes not counted (metadata, admin, health). */
+function kindOf(method: string, path: string): { function: string } | undefined {
+  if (method === "POST" && INFER_PATH.test(path)) return { function: "" };
+  if (method === "GET" && STREAM_PATH.test(path)) return { function: "vad-stream" };
+  const call = method === "POST" ? FUNCTION_PATH.exec(path) : null;
+  if (call) return { function: functionNamed(decodeURIComponent(call[1]!)) ? decodeURIComponent(call[1]!) : "unknown" };
+  return undefined;
+}
+
+/** Records the model a route placed for this request (serve-work.ts placeModel); a no-op on routes not counted. */
+export function notePlaced(c: Context<AppEnv>, model: Pick<ModelVersionRecord, "name" | "version">, where: "edge" | "pool"): void {
+  c.get("placed")?.push({ name: model.name, version: model.version, where });
+}
+
+export const recordRequests = createMiddleware<AppEnv>(async (c, next) => {
+  const kind = kindOf(c.req.method, c.req.path);
+  if (!kind) return next();
+  const startedAt = performance.now();
+  const placed: PlacedNote[] = [];
+  c.set("placed", placed);
+  await next();
+  record(c, kind.function, placed, (performance.now() - startedAt) / 1000);
+  flushWhenDue(c.env, (promise) => c.executionCtx.waitUntil(promise));
+});
+
+function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: number): void {
+  const tenant = c.get("tenant");
+  const tier = tenant?.tier ?? "";
+  const status = c.res.status;
+  const model = [...new Set(placed.map((p) => p.name))].join("+");
+  const version = [...new Set(placed.map((p) => `${p.version}`))].join("+");
+  const placement = placementOf(c.res.headers.get(SERVED_BY_HEADER), placed);
+  increment("requests", { model, version, tier, status: String(status), placement, function: fn });
+  observe("requestDuration", { model, tier, function: fn }, seconds);
+
+  const reason = status === 429 || status === 503 || status === 504 ? refusalReason(c.error, status) : undefined;
+  if (reason) increment("refusals", { model, tier, reason });
+  if (status === 101 && tenant) sawStreamTenant(tenant.id, tenant.tier);
+
+  const single = placed.length === 1 ? placed[0] : undefined;
+  for (const call of modelCallsOf(c.get("metric")?.headers)) {
+    const callModel = call.model ?? single?.name ?? model;
+    const callVersion = placed.find((p) => p.name === callModel)?.version ?? "";
+    if (call.queueMs !== undefined) observe("queueDuration", { model: callModel, tier }, call.queueMs / 1000);
+    if (call.inferMs !== undefined) observe("inferenceDuration", { model: callModel, tier }, call.inferMs / 1000);
+    if (call.batchSize !== undefined && Number.isFinite(call.batchSize)) observe("batchSize", { model: callModel }, call.batchSize);
+    if (call.loadMs !== undefined) increment("coldLoads", { model: callModel, version: callVersion });
+    if (call.spill !== undefined) increment("spills", { model: callModel, tier, reason: call.spill === "edge refused" ? "refused" : "backlog" });
+    if (call.replica !== undefined) sawHost(hostName(call.replica, callModel));
+  }
+  writeDataPoint(c.env, { tenant: tenant?.id ?? "", model, version, tier, status, placement, function: fn, reason: reason ?? "", seconds });
+}
+
+/** Where the answer ran (from x-served-by: `edge:...`, `origin:...`, or both for a pipeline), else where it was planned, else none. */
+function placementOf(servedBy: string | null, placed: PlacedNote[]): string {
+  const served = new Set((servedBy ?? "").split(",").flatMap((hop) => (hop.trim() === "" ? [] : [hop.trim().split(":")[0]!])));
+  if (served.size === 1) return [...served][0]!;
+  if (served.size > 1) return "mixed";
+  const planned = new Set(placed.map((p) => (p.where === "pool" ? "origin" : "edge")));
+  return planned.size === 1 ? [...planned][0]! : planned.size > 1 ? "mixed" : "none";
+}
+
+/** The refusal's own reason; else by status: 504 is always a deadline, other 429s and 503s are named by their status. */
+function refusalReason(error: Error | undefined, status: number): string {
+  if (error instanceof HttpError && error.reason) return error.reason;
+  return status === 504 ? "deadline" : status === 429 ? "tenant_limit" : "unavailable";
+}
+
+/** `<region>:<model>:<replica>`, the ModelHost's name (router/placement/model-host.ts), from Server-Timing's `replica;desc="<region>/<replica>"`. */
+function hostName(replica: string, model: string): string {
+  const [region, index] = replica.split("/");
+  return `${region}:${model}:${index}`;
+}
