@@ -7,8 +7,11 @@ import type { HistogramCounts, MetricsBatch } from "../../durable-objects/metric
 import { FAMILIES, type FamilyKey } from "./families.ts";
 import { seriesKey, type Labels } from "./series.ts";
 
-/** Names this isolate's batches apart from every other isolate's. */
-const ISOLATE_ID = crypto.randomUUID();
+/**
+ * Names this isolate's batches apart from every other isolate's. Made on the first batch, not at
+ * load: workerd refuses random values in the global scope, and `wrangler dev` then will not start.
+ */
+let isolateId: string | undefined;
 let batchSequence = 0;
 
 let counters = new Map<string, number>();
@@ -52,7 +55,7 @@ export function hasPending(): boolean {
 export function takeBatch(): MetricsBatch | undefined {
   if (!hasPending()) return undefined;
   const batch: MetricsBatch = {
-    id: `${ISOLATE_ID}:${++batchSequence}`,
+    id: `${(isolateId ??= crypto.randomUUID())}:${++batchSequence}`,
     counters: Object.fromEntries(counters),
     histograms: Object.fromEntries(histograms),
     hosts: [...hosts],
