@@ -18,6 +18,7 @@ import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
 import { serverTiming } from "../protocol/http/server-timing.ts";
 import { recordRequests } from "./metrics/record.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { adminUsageRoutes } from "./routes/admin-usage.ts";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ strict: false });
@@ -33,6 +34,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", adminTenantRoutes);
   app.route("/", adminOriginRoutes);
   app.route("/", metricsRoutes);
+  app.route("/", adminUsageRoutes);
   app.route("/", benchRoutes);
   app.route("/", internalModelRoutes);
   app.onError(onError);
