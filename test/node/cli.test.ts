@@ -108,10 +108,29 @@ describe("usage and status", () => {
   });
 
   test("a server with them: tables, or JSON with --json", async () => {
-    routes.set("/admin/usage", { type: "application/json", body: JSON.stringify({ usage: [{ tenant: "acme", model: "m", requests: 3 }] }) });
+    const figures = { requests: 3, rows: 7, inferenceMs: 1.6, bytesIn: 120, bytesOut: 2048 };
+    const usageAnswer = {
+      from: "2026-01-01",
+      to: "2026-01-02",
+      rows: [{ day: "2026-01-02", tenant: "acme", model: "m", ...figures }],
+      totals: figures,
+      truncated: false,
+    };
+    routes.set("/admin/usage", { type: "application/json", body: JSON.stringify(usageAnswer) });
     routes.set("/metrics", { type: "text/plain", body: '# HELP x\nhotpath_requests_total{model="m"} 3\nother_metric 1\n' });
     const usage = await runCli(["usage", "--tenant", "acme", "--url", url, "--admin-token", "t"]);
-    assert.equal(usage.stdout, "TENANT  MODEL  REQUESTS\nacme    m      3\n", usage.stderr);
+    assert.equal(
+      usage.stdout,
+      [
+        "DAY         TENANT  MODEL  REQUESTS  ROWS  INFERENCE MS  BYTES IN  BYTES OUT",
+        "2026-01-02  acme    m      3         7     2             120       2048",
+        "total                      3         7     2             120       2048",
+        "",
+      ].join("\n"),
+      usage.stderr,
+    );
+    const usageJson = await runCli(["usage", "--json", "--from", "2026-01-01", "--url", url, "--admin-token", "t"]);
+    assert.deepEqual(JSON.parse(usageJson.stdout), usageAnswer);
     const status = await runCli(["status", "--json", "--url", url, "--admin-token", "t"]);
     assert.deepEqual(JSON.parse(status.stdout), [{ metric: 'hotpath_requests_total{model="m"}', value: 3 }]);
   });
