@@ -7,8 +7,7 @@
  *
  * The receiver: workerd cannot listen on a port, and the Alerts object runs in this test's
  * isolate, so its webhook fetch to https://alerts-receiver.test is answered here (a spy on the
- * global fetch, as fault-spill.test.ts answers for an origin). test/e2e/alerts.test.ts has the
- * same with a real HTTP receiver on 127.0.0.1.
+ * global fetch, as fault-spill.test.ts answers for an origin).
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
