@@ -19,6 +19,7 @@ export const VAR_DEFAULTS = {
   REPLICA_SCALE_DOWN_AFTER_MS: 30_000,
   ROUTER_BODY_BUDGET_MB: 64,
   MAX_REPLICAS_PER_REGION: 64,
+  ALERT_EVAL_INTERVAL_MS: 15_000,
 } as const;
 
 const warned = new Set<string>();

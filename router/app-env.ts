@@ -8,6 +8,8 @@ export interface AppEnv {
     tenant: TenantRecord;
     /** The models a counted request's route placed (router/metrics/record.ts); unset on routes not counted. */
     placed: PlacedNote[] | undefined;
+    /** What the route noted of a counted request's usage (router/metrics/usage.ts); unset on routes not counted. */
+    usage: { bytesIn: number; rows: number } | undefined;
   };
 }
 

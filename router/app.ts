@@ -19,6 +19,8 @@ import { serverTiming } from "../protocol/http/server-timing.ts";
 import { recordRequests } from "./metrics/record.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
+import { adminUsageRoutes } from "./routes/admin-usage.ts";
+import { adminAlertRoutes } from "./routes/admin-alerts.ts";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ strict: false });
@@ -35,6 +37,8 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", adminOriginRoutes);
   app.route("/", metricsRoutes);
   app.route("/", dashboardRoutes);
+  app.route("/", adminUsageRoutes);
+  app.route("/", adminAlertRoutes);
   app.route("/", benchRoutes);
   app.route("/", internalModelRoutes);
   app.onError(onError);

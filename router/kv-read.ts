@@ -12,7 +12,7 @@ import { HttpError } from "../protocol/errors.ts";
 const STORE_FAULT_RETRY_AFTER_S = 1;
 
 /** The stores, as the 503 names them: what failed, with nothing of how (the cause goes to the log). */
-export type Store = "the key store" | "the model catalog" | "the model registry" | "the model store" | "the metrics store";
+export type Store = "the key store" | "the model catalog" | "the model registry" | "the model store" | "the metrics store" | "the alerts store";
 
 /** `read()`, or a 503 with Retry-After naming `store` when it throws. */
 export async function storeRead<T>(store: Store, read: () => Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@
  * Prometheus text format writes it, `name{label="value",...}`, so the object adds numbers up
  * without knowing any metric, and the router renders its keys as they are.
  */
+import type { UsageRow } from "./usage-contract.ts";
 
 /** A histogram's counts per bucket (not cumulative; the last is the +Inf bucket) and the sum of what it observed. */
 export interface HistogramCounts {
@@ -20,6 +21,8 @@ export interface MetricsBatch {
   hosts: string[];
   /** Tenants (with their tier) that opened live streams: the scrape asks their StreamSlots how many are open. */
   streamTenants: Record<string, string>;
+  /** Per-tenant usage since the last batch (usage-contract.ts); absent from isolates older than usage. */
+  usage?: UsageRow[];
 }
 
 export interface MetricsTotals {

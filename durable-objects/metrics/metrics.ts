@@ -5,11 +5,17 @@
  * id, remembered here for an hour, so a batch sent again after its answer was lost is not added
  * twice. Counters and histograms are kept in SQLite, so a restart of this object loses nothing.
  *
+ * Per-tenant usage rides in the same batches (usage-table.ts): one call, one id and one
+ * transaction for both, so usage inherits the exactly-once apply and costs no second object or
+ * round trip; a sibling object would need ids, retries and a flush loop of its own.
+ *
  * Its load is one call per isolate per second at most, plus one per scrape, far below what one
  * object serves; the writes per batch are one row per series the batch touched.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { HistogramCounts, MetricsBatch, MetricsTotals } from "./contract.ts";
+import type { UsageQuery, UsageReport } from "./usage-contract.ts";
+import { addUsage, createUsageTable, readUsage } from "./usage-table.ts";
 
 /** How long a batch id is remembered: far longer than any isolate keeps retrying one. */
 const BATCH_ID_TTL_MS = 60 * 60 * 1000;
@@ -29,6 +35,7 @@ export class Metrics extends DurableObject<Env> {
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)`);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, seen INTEGER NOT NULL)`);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS stream_tenants (tenant TEXT PRIMARY KEY, tier TEXT NOT NULL, seen INTEGER NOT NULL)`);
+    createUsageTable(this.#sql);
   }
 
   /** Adds a batch to the totals, once: false when a batch with its id was already applied. */
@@ -52,6 +59,7 @@ export class Metrics extends DurableObject<Env> {
           now,
         );
       }
+      addUsage(this.#sql, batch.usage ?? []);
       this.#sql.exec(`DELETE FROM batches WHERE at < ?`, now - BATCH_ID_TTL_MS);
       return true;
     });
@@ -75,6 +83,20 @@ export class Metrics extends DurableObject<Env> {
       streamTenants[row.tenant] = row.tier;
     }
     return { counters, histograms, hosts, streamTenants };
+  }
+
+  /** Per-tenant usage (usage-table.ts): days from `from` to `to`, one tenant or all. */
+  usage(query: UsageQuery): UsageReport {
+    return readUsage(this.#sql, query);
+  }
+
+  /** The request counters alone (`hotpath_requests_total{...}`), for the Alerts object's evaluation: no histograms. */
+  requestCounters(): Record<string, number> {
+    const counters: Record<string, number> = {};
+    for (const row of this.#sql.exec<{ series: string; value: number }>(`SELECT series, value FROM counters WHERE series LIKE 'hotpath_requests_total%'`)) {
+      counters[row.series] = row.value;
+    }
+    return counters;
   }
 
   #addHistogram(series: string, added: HistogramCounts): void {

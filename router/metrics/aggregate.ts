@@ -1,11 +1,12 @@
 /**
  * @module This isolate's counts since its last flush: counter increments and histogram bucket
  * counts, in memory, so recording a request costs a few map updates and no I/O. `takeBatch`
- * hands them over as one batch with a fresh id and starts again from zero (flush.ts sends it).
+ * hands them over, with the per-tenant usage (usage.ts), as one batch with a fresh id and starts again from zero (flush.ts sends it).
  */
 import type { HistogramCounts, MetricsBatch } from "../../durable-objects/metrics/contract.ts";
 import { FAMILIES, type FamilyKey } from "./families.ts";
 import { seriesKey, type Labels } from "./series.ts";
+import { hasUsage, takeUsage } from "./usage.ts";
 
 /**
  * Names this isolate's batches apart from every other isolate's. Made on the first batch, not at
@@ -48,7 +49,7 @@ export function sawStreamTenant(tenant: string, tier: string): void {
 
 /** Whether anything was recorded since the last batch was taken. */
 export function hasPending(): boolean {
-  return counters.size > 0 || histograms.size > 0 || hosts.size > 0 || streamTenants.size > 0;
+  return counters.size > 0 || histograms.size > 0 || hosts.size > 0 || streamTenants.size > 0 || hasUsage();
 }
 
 /** What was recorded since the last call, as one batch with its own id; undefined when nothing was. */
@@ -60,6 +61,7 @@ export function takeBatch(): MetricsBatch | undefined {
     histograms: Object.fromEntries(histograms),
     hosts: [...hosts],
     streamTenants: Object.fromEntries(streamTenants),
+    usage: takeUsage(),
   };
   counters = new Map();
   histograms = new Map();

@@ -21,6 +21,7 @@ import { increment, observe, sawHost, sawStreamTenant } from "./aggregate.ts";
 import { writeDataPoint } from "./analytics.ts";
 import { flushWhenDue } from "./flush.ts";
 import { modelCallsOf } from "./timing-entries.ts";
+import { addUsage, countBytesOut, utcDay } from "./usage.ts";
 
 const INFER_PATH = /^\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?\/infer\/?$/;
 const STREAM_PATH = /^\/v1\/functions\/vad\/stream\/?$/;
@@ -46,6 +47,8 @@ export const recordRequests = createMiddleware<AppEnv>(async (c, next) => {
   const startedAt = performance.now();
   const placed: PlacedNote[] = [];
   c.set("placed", placed);
+  // A function call or stream open is one row whatever its body; an inference's rows are its batch's (oip-infer.ts).
+  c.set("usage", { bytesIn: 0, rows: kind.function === "" ? 0 : 1 });
   await next();
   record(c, kind.function, placed, (performance.now() - startedAt) / 1000);
   flushWhenDue(c.env, (promise) => c.executionCtx.waitUntil(promise));
@@ -66,7 +69,9 @@ function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: n
   if (status === 101 && tenant) sawStreamTenant(tenant.id, tenant.tier);
 
   const single = placed.length === 1 ? placed[0] : undefined;
+  let inferenceMs = 0;
   for (const call of modelCallsOf(c.get("metric")?.headers)) {
+    inferenceMs += call.inferMs ?? 0;
     const callModel = call.model ?? single?.name ?? model;
     const callVersion = placed.find((p) => p.name === callModel)?.version ?? "";
     if (call.queueMs !== undefined) observe("queueDuration", { model: callModel, tier }, call.queueMs / 1000);
@@ -76,7 +81,24 @@ function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: n
     if (call.spill !== undefined) increment("spills", { model: callModel, tier, reason: call.spill === "edge refused" ? "refused" : "backlog" });
     if (call.replica !== undefined) sawHost(hostName(call.replica, callModel));
   }
+  if (tenant && model !== "") recordUsage(c, tenant.id, model, status, inferenceMs);
   writeDataPoint(c.env, { tenant: tenant?.id ?? "", model, version, tier, status, placement, function: fn, reason: reason ?? "", seconds });
+}
+
+/**
+ * The request's usage, by the UTC day it ended: counted at once with what is known now; the
+ * answer's bytes when its body has gone out (the response is wrapped to count them).
+ */
+function recordUsage(c: Context<AppEnv>, tenant: string, model: string, status: number, inferenceMs: number): void {
+  const day = utcDay(Date.now());
+  const noted = c.get("usage") ?? { bytesIn: 0, rows: 0 };
+  // Rows are billed for answered work only: a refused or failed request ran none.
+  addUsage(day, tenant, model, { requests: 1, rows: status < 300 ? noted.rows : 0, inferenceMs, bytesIn: noted.bytesIn });
+  if (status === 101) return;
+  c.res = countBytesOut(c.res, (bytes) => {
+    addUsage(day, tenant, model, { bytesOut: bytes });
+    flushWhenDue(c.env, (promise) => c.executionCtx.waitUntil(promise));
+  });
 }
 
 /** Where the answer ran (from x-served-by: `edge:...`, `origin:...`, or both for a pipeline), else where it was planned, else none. */

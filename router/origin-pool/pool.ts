@@ -109,7 +109,7 @@ export function parseOrigins(raw: string): OriginEndpoint[] {
  * A loopback host as the URL parser writes it (it has already turned "127.1" or "2130706433" into
  * dotted quads and lowercased names), so "127.0.0.1.example.com" is not one.
  */
-function isLoopback(hostname: string): boolean {
+export function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 

@@ -26,6 +26,7 @@ import { tenantAuth } from "../middleware/tenant-auth.ts";
 import { mayUseModel } from "../tenants/records.ts";
 import { functionContext, type ServedBy } from "./function-context.ts";
 import { placeModel, type PlacedModel } from "./serve-work.ts";
+import { noteUsage } from "../metrics/usage.ts";
 
 export const functionRoutes = new Hono<AppEnv>();
 
@@ -68,6 +69,7 @@ async function callFunction(c: Context<AppEnv>): Promise<Response> {
     for (const model of fn.models) placed.set(model, await placeModel(c, tier, model, undefined, arrivedAt));
 
     const body = await readBodyWithinBudget(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes), bodyHold);
+    noteUsage(c, { bytesIn: body.byteLength });
     const decoded = await timed(c, "decode", async () => call.decode(body, mediaType));
     if (Date.now() >= deadline.at) throw new HttpError(504, "the deadline passed while the body was decoded");
     const servedBy: ServedBy = [];

@@ -24,6 +24,8 @@ import { BodyHold, readBodyWithinBudget } from "../admission/body-budget.ts";
 import { mayUseModel } from "../tenants/records.ts";
 import type { Work } from "./edge-call.ts";
 import { placeModel, serveWork } from "./serve-work.ts";
+import { noteUsage } from "../metrics/usage.ts";
+import { batchSizeOf } from "../../protocol/batching.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -45,8 +47,10 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   try {
     const { model, plan } = await placeModel(c, tier, name, version, arrivedAt);
     const body = await readBodyWithinBudget(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes), bodyHold);
+    noteUsage(c, { bytesIn: body.byteLength });
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
     checkInputs(request.inputs, model.inputs, { maxBatch: model.maxBatch, modelName: name, batchAxes: model.batchAxes });
+    noteUsage(c, { rows: model.batchAxes ? batchSizeOf(request.inputs, model.batchAxes) : 1 });
     const outputs = selectOutputs(request.outputs, model.outputs, request.binaryByDefault);
     const deadline = deadlineFor(tier, arrivedAt, request.parameters, c.req.header(TIMEOUT_HEADER));
     const work: Work = {

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { keysCommand, tenantsCommand } from "./commands/tenants.ts";
 import { modelsCommand } from "./commands/models.ts";
 import { statusCommand, usageCommand } from "./commands/operations.ts";
+import { alertsCommand } from "./commands/alerts.ts";
 
 function everyCommand(command: Command): Command[] {
   return [command, ...command.commands.flatMap(everyCommand)];
@@ -26,7 +27,7 @@ export interface ProgramOutput {
 /** `output` replaces stdout and stderr for commander's own messages (help, usage errors), for tests. */
 export function buildProgram(output?: ProgramOutput): Command {
   const program = new Command("hotpath")
-    .description("operate a hotpath server: models, tenants and their keys, usage, status")
+    .description("operate a hotpath server: models, tenants and their keys, usage, status, alerts")
     .option("--url <url>", "the server (default: HOTPATH_URL, else the local stack on http://127.0.0.1:8787)")
     .option("--admin-token <token>", "the admin token (default: HOTPATH_ADMIN_TOKEN, else the local stack's .hotpath/demo-keys.json)")
     .option("--json", "print the answer as JSON (for scripts)")
@@ -34,7 +35,8 @@ export function buildProgram(output?: ProgramOutput): Command {
     .addCommand(tenantsCommand())
     .addCommand(keysCommand())
     .addCommand(usageCommand())
-    .addCommand(statusCommand());
+    .addCommand(statusCommand())
+    .addCommand(alertsCommand());
   // addCommand copies no settings: each command gets them here, with its own usage line.
   for (const command of everyCommand(program)) {
     command

@@ -290,6 +290,11 @@ export class AdminClient {
     return this.#json<T>("GET", path);
   }
 
+  /** Any admin JSON route with any method (alert rules), the body sent as JSON. */
+  async send<T>(method: "PUT" | "DELETE" | "POST", path: string, body?: unknown): Promise<T> {
+    return this.#json<T>(method, path, body);
+  }
+
   /** Any admin route answering text (the Prometheus `/metrics`). */
   async getText(path: string): Promise<string> {
     const response = await fetch(`${this.baseUrl}${path}`, {

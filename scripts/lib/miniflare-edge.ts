@@ -144,7 +144,7 @@ export async function startMiniflareEdge(options: MiniflareEdgeOptions): Promise
           port: options.port,
           logRequests: options.logRequests ?? false,
           handleStructuredLogs: print("router"),
-          workers: [worker(ROUTER_WORKER, bindObjects(objects, ["ModelRegistry", "VadStream", "StreamSlots", "Metrics"], HOST_WORKER))],
+          workers: [worker(ROUTER_WORKER, bindObjects(objects, ["ModelRegistry", "VadStream", "StreamSlots", "Metrics", "Alerts"], HOST_WORKER))],
         }),
     );
     started.push(router);

@@ -79,11 +79,16 @@ test("a host that does not resolve is one line, exit 1", async () => {
 describe("usage and status", () => {
   /** Answers like hotpath: the routes in `routes` with their body, every other path with hotpath's own 404. */
   const routes = new Map<string, { type: string; body: string }>();
+  /** The last request the server got: method, path and body. */
+  let last: { method: string; path: string; body: string } | undefined;
   let server: Server;
   let url: string;
   before(async () => {
     server = createServer(async (req, res) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
+      let body = "";
+      for await (const chunk of req) body += String(chunk);
+      last = { method: req.method ?? "", path, body };
       const route = routes.get(path);
       const answer = route
         ? new Response(route.body, { headers: { "content-type": route.type } })
@@ -108,12 +113,76 @@ describe("usage and status", () => {
   });
 
   test("a server with them: tables, or JSON with --json", async () => {
-    routes.set("/admin/usage", { type: "application/json", body: JSON.stringify({ usage: [{ tenant: "acme", model: "m", requests: 3 }] }) });
+    const figures = { requests: 3, rows: 7, inferenceMs: 1.6, bytesIn: 120, bytesOut: 2048 };
+    const usageAnswer = {
+      from: "2026-01-01",
+      to: "2026-01-02",
+      rows: [{ day: "2026-01-02", tenant: "acme", model: "m", ...figures }],
+      totals: figures,
+      truncated: false,
+    };
+    routes.set("/admin/usage", { type: "application/json", body: JSON.stringify(usageAnswer) });
     routes.set("/metrics", { type: "text/plain", body: '# HELP x\nhotpath_requests_total{model="m"} 3\nother_metric 1\n' });
     const usage = await runCli(["usage", "--tenant", "acme", "--url", url, "--admin-token", "t"]);
-    assert.equal(usage.stdout, "TENANT  MODEL  REQUESTS\nacme    m      3\n", usage.stderr);
+    assert.equal(
+      usage.stdout,
+      [
+        "DAY         TENANT  MODEL  REQUESTS  ROWS  INFERENCE MS  BYTES IN  BYTES OUT",
+        "2026-01-02  acme    m      3         7     2             120       2048",
+        "total                      3         7     2             120       2048",
+        "",
+      ].join("\n"),
+      usage.stderr,
+    );
+    const usageJson = await runCli(["usage", "--json", "--from", "2026-01-01", "--url", url, "--admin-token", "t"]);
+    assert.deepEqual(JSON.parse(usageJson.stdout), usageAnswer);
     const status = await runCli(["status", "--json", "--url", url, "--admin-token", "t"]);
     assert.deepEqual(JSON.parse(status.stdout), [{ metric: 'hotpath_requests_total{model="m"}', value: 3 }]);
+  });
+
+  test("alerts: put sends the rule as JSON, list shows each rule's state, delete names it", async () => {
+    const rule = { kind: "error_rate", webhook: "https://hooks.example.com/h", threshold: 0.05, window_seconds: 300, model: "m" };
+    routes.set("/admin/alerts/errors", { type: "application/json", body: JSON.stringify({ name: "errors", rule }) });
+    const put = await runCli([
+      "alerts",
+      "put",
+      "errors",
+      "--kind",
+      "error_rate",
+      "--threshold",
+      "0.05",
+      "--window",
+      "300",
+      "--model",
+      "m",
+      "--webhook",
+      rule.webhook,
+      "--url",
+      url,
+      "--admin-token",
+      "t",
+    ]);
+    assert.equal(put.stdout, "alert errors: error_rate, m > 0.05 over 300 s, to https://hooks.example.com/h\n", put.stderr);
+    assert.deepEqual(last && { method: last.method, path: last.path, body: JSON.parse(last.body) as unknown }, {
+      method: "PUT",
+      path: "/admin/alerts/errors",
+      body: { kind: "error_rate", webhook: rule.webhook, threshold: 0.05, window_seconds: 300, model: "m" },
+    });
+    const state = { firing: true, since: Date.UTC(2026, 0, 2, 3, 4, 5), value: 0.25 };
+    routes.set("/admin/alerts", { type: "application/json", body: JSON.stringify({ alerts: [{ name: "errors", rule, state }] }) });
+    const list = await runCli(["alerts", "list", "--url", url, "--admin-token", "t"]);
+    assert.match(
+      list.stdout,
+      /^NAME +KIND +CONDITION +STATE +VALUE +SINCE +WEBHOOK\nerrors +error_rate +m > 0\.05 over 300 s +FIRING +0\.25 +\S.* +https:\/\/hooks\.example\.com\/h\n$/,
+      list.stderr,
+    );
+    routes.set("/admin/alerts/errors", { type: "application/json", body: JSON.stringify({ deleted: "errors" }) });
+    const deleted = await runCli(["alerts", "delete", "errors", "--url", url, "--admin-token", "t"]);
+    assert.equal(deleted.stdout, "deleted alert errors\n");
+    assert.equal(last?.method, "DELETE");
+    const refused = await runCli(["alerts", "put", "x", "--kind", "latency", "--webhook", "https://h", "--url", url, "--admin-token", "t"]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /Allowed choices are slo, error_rate, origin_down/);
   });
 });
 

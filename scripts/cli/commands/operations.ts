@@ -29,6 +29,32 @@ function anyTable(value: unknown): string {
   );
 }
 
+interface UsageAnswer {
+  rows: ({ day: string; tenant: string; model: string } & UsageFigures)[];
+  totals: UsageFigures;
+  truncated?: boolean;
+}
+
+interface UsageFigures {
+  requests: number;
+  rows: number;
+  inferenceMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** GET /admin/usage as a table with a total line; any other answer as anyTable makes it. */
+function usageTable(value: unknown): string {
+  const usage = value as Partial<UsageAnswer>;
+  if (!Array.isArray(usage.rows) || typeof usage.totals !== "object") return anyTable(value);
+  if (usage.rows.length === 0) return "no usage in that range";
+  const figures = (f: UsageFigures): Cell[] => [f.requests, f.rows, Math.round(f.inferenceMs), f.bytesIn, f.bytesOut];
+  const lines = usage.rows.map((row) => [row.day, row.tenant, row.model, ...figures(row)]);
+  lines.push(["total", "", "", ...figures(usage.totals)]);
+  const text = table(["day", "tenant", "model", "requests", "rows", "inference ms", "bytes in", "bytes out"], lines);
+  return usage.truncated ? `${text}\n(more rows matched: narrow the range or name a tenant; the total covers them all)` : text;
+}
+
 interface Sample {
   metric: string;
   value: number;
@@ -57,7 +83,7 @@ export function usageCommand(): Command {
       const usage = await client.get<unknown>(`/admin/usage${query.size > 0 ? `?${query}` : ""}`).catch((error: unknown) => {
         throw missingRoute(error, "usage", "GET /admin/usage");
       });
-      answer(json, usage, anyTable);
+      answer(json, usage, usageTable);
     });
 }
 
