@@ -24,7 +24,12 @@ export interface SchedulingQueue<T extends Schedulable> {
   pop(): T | undefined;
   /** The next item to run, left in place. */
   peek(): T | undefined;
-  /** Removes an item (expired, cancelled, taken into a batch); false if it was not queued. */
+  /**
+   * Removes an item that leaves to run (the head, or a request taken into its batch) and charges
+   * its cost to its tenant's share; false if it was not queued. pop() is peek() then serve().
+   */
+  serve(item: T): boolean;
+  /** Removes an item that leaves without running (expired, cancelled, shed): nothing is charged; false if it was not queued. */
   remove(item: T): boolean;
   /** Items in the order they would run if nothing else arrived. */
   inOrder(): T[];

@@ -237,9 +237,9 @@ export class Scheduler {
     if (kick) this.#kick();
   }
 
-  /** Removes an item from the queue and its timer; false if it was not queued. */
-  #take(item: Queued): boolean {
-    if (!this.#queue.remove(item)) return false;
+  /** Removes an item from the queue and its timer; false if it was not queued. One that leaves `toRun` is charged to its tenant's fair share. */
+  #take(item: Queued, toRun = false): boolean {
+    if (!(toRun ? this.#queue.serve(item) : this.#queue.remove(item))) return false;
     clearTimeout(item.timer);
     this.#byRequest.delete(item.call.requestId);
     return true;
@@ -279,7 +279,7 @@ export class Scheduler {
     clearTimeout(this.#batchTimer);
     if (this.#gapFrom !== undefined) this.#gapMs += GAP_ALPHA * (now - this.#gapFrom - this.#gapMs);
     this.#gapFrom = undefined;
-    for (const item of batch) this.#take(item);
+    for (const item of batch) this.#take(item, true);
     void this.#run(batch, rows, work);
   }
 

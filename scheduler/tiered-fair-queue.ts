@@ -54,26 +54,25 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
   }
 
   pop(): T | undefined {
-    const level = this.#levels[0];
-    if (!level) return undefined;
-    const lane = nextLane(level);
-    const entry = lane?.entries.shift();
-    if (!lane || !entry) return undefined;
-    level.clock = Math.max(level.clock, lane.served);
-    lane.served += entry.item.cost;
-    this.#forget(level, lane, entry.item);
-    return entry.item;
+    const item = this.peek();
+    if (item !== undefined) this.serve(item);
+    return item;
+  }
+
+  serve(item: T): boolean {
+    const found = this.#find(item);
+    if (!found) return false;
+    // The level's clock is the start of the service in progress: a lane that (re)appears starts there.
+    found.level.clock = Math.max(found.level.clock, found.lane.served);
+    found.lane.served += item.cost;
+    this.#unlink(found, item);
+    return true;
   }
 
   remove(item: T): boolean {
-    const seq = this.#seqOf.get(item);
-    const level = this.#levels.find((l) => l.priority === item.priority);
-    const lane = level?.lanes.get(item.tenant);
-    if (seq === undefined || !level || !lane) return false;
-    const at = insertionIndex(lane.entries, { item, seq }) - 1;
-    if (lane.entries[at]?.item !== item) return false;
-    lane.entries.splice(at, 1);
-    this.#forget(level, lane, item);
+    const found = this.#find(item);
+    if (!found) return false;
+    this.#unlink(found, item);
     return true;
   }
 
@@ -126,7 +125,18 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     return level;
   }
 
-  #forget(level: Level<T>, lane: Lane<T>, item: T): void {
+  /** Where a queued item sits: its level, its tenant's lane and its index in that lane. */
+  #find(item: T): { level: Level<T>; lane: Lane<T>; at: number } | undefined {
+    const seq = this.#seqOf.get(item);
+    const level = this.#levels.find((l) => l.priority === item.priority);
+    const lane = level?.lanes.get(item.tenant);
+    if (seq === undefined || !level || !lane) return undefined;
+    const at = insertionIndex(lane.entries, { item, seq }) - 1;
+    return lane.entries[at]?.item === item ? { level, lane, at } : undefined;
+  }
+
+  #unlink({ level, lane, at }: { level: Level<T>; lane: Lane<T>; at: number }, item: T): void {
+    lane.entries.splice(at, 1);
     this.#seqOf.delete(item);
     this.#size -= 1;
     if (lane.entries.length === 0) level.lanes.delete(lane.tenant);

@@ -107,6 +107,26 @@ describe("TieredFairQueue", () => {
     assert.equal(out.filter((t) => t === "b").length, 5);
   });
 
+  test("serve() charges the tenant as pop() does, remove() charges nothing", () => {
+    // The Scheduler takes a run's requests out with serve() (the head and its batch), and expired,
+    // cancelled or shed ones with remove(): only served work may cost a tenant its turn.
+    const queue = new TieredFairQueue<Item>();
+    const flood = Array.from({ length: 6 }, (_, k) => ({ id: k, priority: 2, deadline: k, tenant: "flood", cost: 1 }));
+    for (const item of flood) queue.push(item);
+    assert.ok(queue.serve(queue.peek()!));
+    assert.ok(queue.serve(flood[3]!), "a request taken into the head's batch, out of order");
+    assert.equal(queue.serve(flood[3]!), false, "not queued any more");
+    const trickle = [10, 11].map((id) => ({ id, priority: 2, deadline: 100 + id, tenant: "trickle", cost: 1 }));
+    for (const item of trickle) queue.push(item);
+    assert.equal(queue.peek(), trickle[0], "the flood was charged for what it ran: the newcomer goes next");
+    assert.ok(queue.remove(trickle[0]!), "it expired");
+    assert.equal(queue.peek(), trickle[1], "an expired request cost its tenant no turn");
+    assert.deepEqual(
+      drain(queue).map((i) => i.id),
+      [11, 1, 2, 4, 5],
+    );
+  });
+
   test("removed items never run; size follows", () => {
     fc.assert(
       fc.property(itemsArb, fc.array(fc.nat(), { maxLength: 30 }), (items, picks) => {
