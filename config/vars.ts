@@ -20,6 +20,7 @@ export const VAR_DEFAULTS = {
   ROUTER_BODY_BUDGET_MB: 64,
   MAX_REPLICAS_PER_REGION: 64,
   ALERT_EVAL_INTERVAL_MS: 15_000,
+  LOG_REQUESTS: "1",
 } as const;
 
 const warned = new Set<string>();

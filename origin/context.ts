@@ -1,5 +1,6 @@
 /** @module What the origin's routes share: the context made once at start, and the Hono env. */
 import type { TimingVariables } from "../protocol/http/server-timing.ts";
+import type { TraceVariables } from "../protocol/http/trace.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { OriginConfig } from "./config.ts";
 import type { ProviderChoice } from "./execution-provider.ts";
@@ -15,5 +16,5 @@ export interface OriginContext {
 }
 
 export interface OriginEnv {
-  Variables: TimingVariables;
+  Variables: TimingVariables & TraceVariables;
 }

@@ -15,3 +15,5 @@ export const TENANT_HEADER = "x-hotpath-tenant";
 export const TIMEOUT_HEADER = "x-hotpath-timeout-ms";
 /** The sha256 of model bytes the edge sends an origin. */
 export const MODEL_SHA256_HEADER = "x-model-sha256";
+/** W3C Trace Context: the request's trace id and the sender's span id (protocol/trace-context.ts). */
+export const TRACEPARENT_HEADER = "traceparent";

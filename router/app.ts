@@ -17,6 +17,7 @@ import { oipMetadataRoutes } from "./routes/oip-metadata.ts";
 import { oipRepositoryRoutes } from "./routes/oip-repository.ts";
 import { serverTiming } from "../protocol/http/server-timing.ts";
 import { recordRequests } from "./metrics/record.ts";
+import { traceRequests } from "../protocol/http/trace.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { adminUsageRoutes } from "./routes/admin-usage.ts";
@@ -25,6 +26,8 @@ import { adminAlertRoutes } from "./routes/admin-alerts.ts";
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ strict: false });
   app.use("*", serverTiming());
+  // Outside the metrics: the request's log line carries its trace id.
+  app.use("*", traceRequests());
   // Inside the timing middleware: it reads the request's Server-Timing entries before they are written out.
   app.use("*", recordRequests);
   app.route("/", oipMetadataRoutes);

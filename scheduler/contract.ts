@@ -30,6 +30,8 @@ export interface ScheduledCall {
   deadline: number;
   /** The tier's longest acceptable wait in the queue. */
   maxQueueWaitMs: number;
+  /** W3C traceparent of the caller's call (protocol/trace-context.ts): names the request in the host's log. */
+  traceparent?: string;
 }
 
 /** One run of the model on the warm session, as a job's loop calls it. */

@@ -24,6 +24,8 @@ const PROBE_MODEL = "mlp-tiny";
  * replica adds contention, not capacity: replica sets stay at one (deployed, each has its own).
  */
 const LOCAL_VARS = { MAX_REPLICAS_PER_REGION: "1" };
+/** The request log line (LOG_REQUESTS, on in wrangler.toml for deployed Workers) only with --log-requests: locally each costs the router's thread a call into Node. */
+const localVars = (options: Options) => ({ ...LOCAL_VARS, LOG_REQUESTS: options.logRequests ? "1" : "0" });
 
 interface Options {
   host: string;
@@ -240,14 +242,14 @@ async function startEdge(options: Options, onLine: (line: string) => void): Prom
   const common = { host: options.host, port: options.port, persistTo: options.persistTo, signal: shutdown.signal };
   if (!options.liveReload) {
     console.log(`starting the edge on ${options.host}:${options.port}: router and ModelHosts in two workerd processes (state in ${shown(options.persistTo)})`);
-    return startMiniflareEdge({ ...common, devVars: options.devVars, vars: LOCAL_VARS, logRequests: options.logRequests, onLine });
+    return startMiniflareEdge({ ...common, devVars: options.devVars, vars: localVars(options), logRequests: options.logRequests, onLine });
   }
   console.log(`starting wrangler dev on ${options.host}:${options.port} (state in ${shown(options.persistTo)})`);
   const useEnvFile = resolve(options.devVars) !== resolve(REPO_ROOT, ".dev.vars");
   return startWranglerDev({
     ...common,
     envFile: useEnvFile ? options.devVars : undefined,
-    vars: LOCAL_VARS,
+    vars: localVars(options),
     logLevel: options.logRequests ? "log" : "warn",
     onLine: (line) => onLine(`wrangler | ${line}`),
   });

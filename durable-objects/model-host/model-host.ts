@@ -67,7 +67,10 @@ export class ModelHost extends DurableObject<Env> {
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
     // The room frees up as the queue drains: the backlog is when to try again.
     const retryAfter = () => retryAfterSecondsFor(this.#scheduler.load().backlogMs);
-    return replyOf(() => this.#inputs.hold(inputBytesOf(call.inputs), retryAfter, () => this.#scheduler.submit(call)), "inference");
+    return replyOf(
+      () => this.#inputs.hold(inputBytesOf(call.inputs), retryAfter, () => this.#scheduler.submit(call)),
+      `inference ${call.traceparent ?? ""}`.trim(),
+    );
   }
 
   /** The idle-session alarm (idle-sweep.ts). */

@@ -4,7 +4,8 @@
  * refusal reason), the models the route placed (`notePlaced`, one call in serve-work.ts) and its
  * Server-Timing entries (timing-entries.ts). All of it goes into this isolate's aggregate
  * (aggregate.ts, no I/O), then a background flush when one is due (flush.ts), and one data point
- * to Workers Analytics Engine when that binding is configured (analytics.ts).
+ * to Workers Analytics Engine when that binding is configured (analytics.ts), and its log line
+ * when LOG_REQUESTS is on (request-log.ts).
  *
  * Label values are bounded by what exists, not by what a caller sends: the model and version
  * are those the catalog resolved (a request refused before that, such as a 401, 403 or 429, has
@@ -18,7 +19,8 @@ import { SERVED_BY_HEADER } from "../../protocol/headers.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import type { AppEnv, PlacedNote } from "../app-env.ts";
 import { increment, observe, sawHost, sawStreamTenant } from "./aggregate.ts";
-import { writeDataPoint } from "./analytics.ts";
+import { writeDataPoint, type RequestPoint } from "./analytics.ts";
+import { logRequest, requestLogOn } from "./request-log.ts";
 import { flushWhenDue } from "./flush.ts";
 import { modelCallsOf } from "./timing-entries.ts";
 import { addUsage, countBytesOut, utcDay } from "./usage.ts";
@@ -45,16 +47,19 @@ export const recordRequests = createMiddleware<AppEnv>(async (c, next) => {
   const kind = kindOf(c.req.method, c.req.path);
   if (!kind) return next();
   const startedAt = performance.now();
+  const logging = requestLogOn(c.env);
   const placed: PlacedNote[] = [];
   c.set("placed", placed);
   // A function call or stream open is one row whatever its body; an inference's rows are its batch's (oip-infer.ts).
   c.set("usage", { bytesIn: 0, rows: kind.function === "" ? 0 : 1 });
   await next();
-  record(c, kind.function, placed, (performance.now() - startedAt) / 1000);
+  const point = record(c, kind.function, placed, (performance.now() - startedAt) / 1000);
+  if (logging) logRequest(c, point);
   flushWhenDue(c.env, (promise) => c.executionCtx.waitUntil(promise));
 });
 
-function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: number): void {
+/** Counts the request; returns its data point (Analytics Engine's, and the log line's). */
+function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: number): RequestPoint {
   const tenant = c.get("tenant");
   const tier = tenant?.tier ?? "";
   const status = c.res.status;
@@ -82,7 +87,9 @@ function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: n
     if (call.replica !== undefined) sawHost(hostName(call.replica, callModel));
   }
   if (tenant && model !== "") recordUsage(c, tenant.id, model, status, inferenceMs);
-  writeDataPoint(c.env, { tenant: tenant?.id ?? "", model, version, tier, status, placement, function: fn, reason: reason ?? "", seconds });
+  const point = { tenant: tenant?.id ?? "", model, version, tier, status, placement, function: fn, reason: reason ?? "", seconds };
+  writeDataPoint(c.env, point);
+  return point;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { readBodyLimited } from "../../protocol/http/read-body.ts";
 import { errorFromResponse } from "../../protocol/http/error-response.ts";
-import { INFERENCE_HEADER_LENGTH_HEADER, LOAD_HEADER, TENANT_HEADER } from "../../protocol/headers.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER, LOAD_HEADER, TENANT_HEADER, TRACEPARENT_HEADER } from "../../protocol/headers.ts";
 import { decodeInferResponse, encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import type { SchedulerLoad } from "../../scheduler/contract.ts";
@@ -37,6 +37,8 @@ export interface OriginCall {
   priority: number;
   /** Absolute, epoch milliseconds. */
   deadline: number;
+  /** W3C traceparent the origin is called with (the router's call as the parent span). */
+  traceparent?: string;
 }
 
 export interface OriginAnswer {
@@ -86,6 +88,7 @@ async function attempt(env: OriginClientEnv, origin: OriginState, call: OriginCa
     "content-type": "application/octet-stream",
     [TENANT_HEADER]: call.tenant,
   };
+  if (call.traceparent) headers[TRACEPARENT_HEADER] = call.traceparent;
   if (headerLength !== undefined) headers[INFERENCE_HEADER_LENGTH_HEADER] = String(headerLength);
   const url = `${origin.config.url}/v2/models/${encodeURIComponent(call.model.name)}/versions/${encodeURIComponent(call.model.version)}/infer`;
   const started = Date.now();

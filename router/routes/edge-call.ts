@@ -15,6 +15,7 @@ import { beforeDeadline } from "../../protocol/deadline.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { unwrapReply, type RpcReply } from "../../protocol/rpc-reply.ts";
 import { addTiming, measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
+import { nextHopTraceparent } from "../../protocol/http/trace.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { withWaitBefore, type SchedulerLoad } from "../../scheduler/contract.ts";
 import type { AppEnv } from "../app-env.ts";
@@ -88,7 +89,7 @@ export function hostModelOf(model: ModelVersionRecord): HostModel {
  */
 export async function onEdge(c: Context<AppEnv>, work: Work, plan: EdgePlan, maxQueueWaitMs: number): Promise<Served> {
   const { model, inputs, outputNames, tenant, priority, deadline } = work;
-  const call = { model: hostModelOf(model), inputs, outputNames, tenant, priority, deadline, maxQueueWaitMs };
+  const call = { model: hostModelOf(model), inputs, outputNames, tenant, priority, deadline, maxQueueWaitMs, traceparent: nextHopTraceparent(c) };
   const { value, host } = await callEdge(c, model, deadline, plan, (h, requestId) => h.stub.infer({ ...call, requestId }));
   return { outputs: value.outputs, servedBy: `edge:${host.region}/${host.replica}` };
 }

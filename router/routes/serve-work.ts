@@ -10,6 +10,7 @@ import type { TierConfig } from "../../config/tiers.ts";
 import { TIMEOUT_HEADER } from "../../protocol/headers.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
+import { nextHopTraceparent } from "../../protocol/http/trace.ts";
 import type { AppEnv } from "../app-env.ts";
 import { resolveVersion } from "../catalog.ts";
 import { budgetBeforeBodyMs, refuseEarly } from "../admission/early-refusal.ts";
@@ -67,7 +68,7 @@ export async function serveWork(c: Context<AppEnv>, work: Work, plan: PlacementP
 /** Runs on the origin pool; `spilled` says why an edge model went there. */
 async function onPool(c: Context<AppEnv>, work: Work, spilled: string | undefined): Promise<Served> {
   if (spilled) noteTiming(c, "spill", spilled);
-  const answer = await measureTiming(c, "origin", () => inferOnPool(c.env, work));
+  const answer = await measureTiming(c, "origin", () => inferOnPool(c.env, { ...work, traceparent: nextHopTraceparent(c) }));
   noteTiming(c, "served", `origin:${answer.origin}${answer.attempts > 1 ? ` after ${answer.attempts} tries` : ""}`);
   return { outputs: answer.outputs, servedBy: `origin:${answer.origin}` };
 }

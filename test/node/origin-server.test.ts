@@ -152,6 +152,20 @@ describe("origin server", () => {
     }
   });
 
+  test("continues the edge's trace: the answer's traceparent has the trace id it got (a fresh one for a malformed header)", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const { body } = encodeInferRequest({ inputs: [rows("mlp-tiny", 1, 7)] }, { binary: false });
+    const send = (traceparent: string) =>
+      fetch(`${batching.url}/v2/models/mlp-tiny/infer`, { method: "POST", body, headers: { authorization: `Bearer ${TOKEN}`, traceparent } });
+    const given = await send(`00-${traceId}-00f067aa0ba902b7-01`);
+    assert.equal(given.status, 200, await given.text());
+    assert.match(given.headers.get("traceparent") ?? "", new RegExp(`^00-${traceId}-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$`));
+    const malformed = await send(`00-${traceId}-0000000000000000-01`);
+    assert.equal(malformed.status, 200, await malformed.text());
+    assert.match(malformed.headers.get("traceparent") ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    assert.ok(!malformed.headers.get("traceparent")!.includes(traceId));
+  });
+
   test("outputs equal onnxruntime-node's for mlp-tiny and mlp-heavy, JSON and binary both ways", async () => {
     const cases = [
       { model: "mlp-tiny", count: 3, binaryIn: false, binaryOut: false },
