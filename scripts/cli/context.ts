@@ -34,8 +34,8 @@ export function baseUrlOf(options: GlobalOptions): string {
   return url;
 }
 
-/** The context of the command being run: its own and the program's options merged. */
-export function contextOf(command: Command): CommandContext {
+/** The context of the command being run: its own and the program's options merged; `timeoutMs` bounds each request without progress. */
+export function contextOf(command: Command, timeoutMs = UPLOAD_IDLE_TIMEOUT_MS): CommandContext {
   const options = command.optsWithGlobals<GlobalOptions>();
   const url = baseUrlOf(options);
   let adminToken: string;
@@ -44,5 +44,5 @@ export function contextOf(command: Command): CommandContext {
   } catch (error) {
     throw new CliError((error as Error).message);
   }
-  return { url, json: options.json === true, client: new AdminClient({ baseUrl: url, adminToken, timeoutMs: UPLOAD_IDLE_TIMEOUT_MS }) };
+  return { url, json: options.json === true, client: new AdminClient({ baseUrl: url, adminToken, timeoutMs }) };
 }

@@ -6,7 +6,8 @@
 import { Command } from "commander";
 import { keysCommand, tenantsCommand } from "./commands/tenants.ts";
 import { modelsCommand } from "./commands/models.ts";
-import { statusCommand, usageCommand } from "./commands/operations.ts";
+import { usageCommand } from "./commands/operations.ts";
+import { statusCommand } from "./commands/status.ts";
 import { alertsCommand } from "./commands/alerts.ts";
 
 function everyCommand(command: Command): Command[] {

@@ -1,7 +1,6 @@
 /**
- * @module `hotpath usage` and `hotpath status`: per-tenant usage (`GET /admin/usage`) and the
- * server's figures (`GET /metrics`). Their server routes come with the metrics and usage work; a
- * server without them answers 404 "no route", which these commands turn into one clear line.
+ * @module `hotpath usage`: per-tenant usage (`GET /admin/usage`). A server without the route
+ * answers 404 "no route", which this command (and `status`, commands/status.ts) turns into one clear line.
  */
 import type { Command } from "commander";
 import { Command as CommanderCommand } from "commander";
@@ -11,7 +10,7 @@ import { CliError } from "../errors.ts";
 import { answer, table, type Cell } from "../output.ts";
 
 /** hotpath's own 404 for a route it does not have, as opposed to an unknown model or tenant. */
-function missingRoute(error: unknown, command: string, route: string): unknown {
+export function missingRoute(error: unknown, command: string, route: string): unknown {
   if (error instanceof AdminApiError && error.status === 404 && !error.foreign && error.message.includes("no route")) {
     return new CliError(`\`hotpath ${command}\` is not available on this server yet: it has no ${route} route`);
   }
@@ -55,22 +54,6 @@ function usageTable(value: unknown): string {
   return usage.truncated ? `${text}\n(more rows matched: narrow the range or name a tenant; the total covers them all)` : text;
 }
 
-interface Sample {
-  metric: string;
-  value: number;
-}
-
-/** Prometheus text format: `name{labels} value` per line; comments and blank lines skipped. */
-export function parseMetrics(text: string): Sample[] {
-  return text
-    .split("\n")
-    .filter((line) => line.trim() !== "" && !line.startsWith("#"))
-    .flatMap((line) => {
-      const match = /^(\S+?(?:\{.*\})?)\s+(\S+)/.exec(line.trim());
-      return match ? [{ metric: match[1]!, value: Number(match[2]) }] : [];
-    });
-}
-
 export function usageCommand(): Command {
   return new CommanderCommand("usage")
     .description("requests, rows, inference time and bytes per tenant, model and day (GET /admin/usage)")
@@ -84,25 +67,5 @@ export function usageCommand(): Command {
         throw missingRoute(error, "usage", "GET /admin/usage");
       });
       answer(json, usage, usageTable);
-    });
-}
-
-export function statusCommand(): Command {
-  return new CommanderCommand("status")
-    .description("the server's figures from GET /metrics: requests, queues, sessions, origins")
-    .action(async (_options: object, command: Command) => {
-      const { client, json } = contextOf(command);
-      const text = await client.getText("/metrics").catch((error: unknown) => {
-        throw missingRoute(error, "status", "GET /metrics");
-      });
-      const samples = parseMetrics(text).filter((s) => s.metric.startsWith("hotpath_"));
-      answer(json, samples, (list) =>
-        list.length === 0
-          ? "no hotpath figures yet"
-          : table(
-              ["metric", "value"],
-              list.map((s) => [s.metric, s.value]),
-            ),
-      );
     });
 }
