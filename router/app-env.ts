@@ -19,6 +19,6 @@ export interface AppEnv {
 export interface PlacedNote {
   name: string;
   version: string;
-  /** Where the plan sends it: a ModelHost or the origin pool. */
-  where: "edge" | "pool";
+  /** Where the plan sends it: a ModelHost or the origin pool; none for a model refused for its state (unloaded, nothing ready). */
+  where: "edge" | "pool" | "none";
 }

@@ -39,7 +39,7 @@ function kindOf(method: string, path: string): { function: string } | undefined 
 }
 
 /** Records the model a route placed for this request (serve-work.ts placeModel); a no-op on routes not counted. */
-export function notePlaced(c: Context<AppEnv>, model: Pick<ModelVersionRecord, "name" | "version">, where: "edge" | "pool"): void {
+export function notePlaced(c: Context<AppEnv>, model: Pick<ModelVersionRecord, "name" | "version">, where: PlacedNote["where"]): void {
   c.get("placed")?.push({ name: model.name, version: model.version, where });
 }
 
@@ -113,7 +113,7 @@ function placementOf(servedBy: string | null, placed: PlacedNote[]): string {
   const served = new Set((servedBy ?? "").split(",").flatMap((hop) => (hop.trim() === "" ? [] : [hop.trim().split(":")[0]!])));
   if (served.size === 1) return [...served][0]!;
   if (served.size > 1) return "mixed";
-  const planned = new Set(placed.map((p) => (p.where === "pool" ? "origin" : "edge")));
+  const planned = new Set(placed.flatMap((p) => (p.where === "none" ? [] : [p.where === "pool" ? "origin" : "edge"])));
   return planned.size === 1 ? [...planned][0]! : planned.size > 1 ? "mixed" : "none";
 }
 

@@ -8,6 +8,7 @@
 import type { Context } from "hono";
 import type { TierConfig } from "../../config/tiers.ts";
 import { TIMEOUT_HEADER } from "../../protocol/headers.ts";
+import { HttpError } from "../../protocol/errors.ts";
 import type { ModelVersionRecord } from "../../protocol/model-record.ts";
 import { measureTiming, noteTiming } from "../../protocol/http/server-timing.ts";
 import { nextHopTraceparent } from "../../protocol/http/trace.ts";
@@ -31,7 +32,11 @@ export interface PlacedModel {
  * replica whose last report already rules the request out (refuseEarly).
  */
 export async function placeModel(c: Context<AppEnv>, tier: TierConfig, name: string, version: string | undefined, arrivedAt: number): Promise<PlacedModel> {
-  const model = await resolveVersion(c.env, name, version);
+  const model = await resolveVersion(c.env, name, version).catch((error: unknown) => {
+    // A model that exists but is refused for its state (unloaded, nothing ready) is still its traffic: alerts scoped to it must see these.
+    if (error instanceof HttpError && error.status === 503) notePlaced(c, { name, version: version ?? "" }, "none");
+    throw error;
+  });
   const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
   notePlaced(c, model, plan.where);
   if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
