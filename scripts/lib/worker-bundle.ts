@@ -25,8 +25,15 @@ export interface WorkerBundle {
   remove(): void;
 }
 
-/** wrangler's output file types, from its default module rules: what each extension was bundled as. */
+/**
+ * wrangler's output file types, from its module rules: what each file was bundled as. A file a rule
+ * split out of the bundle is written as `<sha1>-<name>`; the only rule for `.js` and `.css` files
+ * is wrangler.toml's Text rule (the dashboard's page and uPlot), so such a file is Text, while the
+ * entry and its chunks (no hash) are ES modules.
+ */
 const TYPE_BY_EXTENSION: [RegExp, BundleModuleType][] = [
+  [/^[0-9a-f]{40}-.+\.(m?js|css)$/, "Text"],
+  [/\.css$/, "Text"],
   [/\.m?js$/, "ESModule"],
   [/\.wasm$/, "CompiledWasm"],
   [/\.(txt|html|sql)$/, "Text"],

@@ -29,6 +29,18 @@ test("the entry comes first; the wasm is CompiledWasm and the dictionary Text; m
   ]);
 });
 
+test("the dashboard's page scripts and styles, split out by wrangler.toml's Text rule, are Text; the entry's own chunks stay ES modules", () => {
+  const hash = "67765ea7ba4809bf6f4bb691fac615673891c53c";
+  const folder = files(`${hash}-main.js`, `${hash}-uPlot.min.css`, "chunk.js", "index.js");
+  const modules = bundleModules(folder).map((m) => [basename(m.path), m.type]);
+  assert.deepEqual(modules, [
+    ["index.js", "ESModule"],
+    [`${hash}-main.js`, "Text"],
+    [`${hash}-uPlot.min.css`, "Text"],
+    ["chunk.js", "ESModule"],
+  ]);
+});
+
 test("a file of an unknown type, or no entry, is an error that says what to do", () => {
   assert.throws(() => bundleModules(files("index.js", "model.onnx")), /model\.onnx, whose module type is unknown/);
   assert.throws(() => bundleModules(files("chunk.js")), /has no index\.js/);
