@@ -35,6 +35,11 @@ export interface ModelVersionRecord extends ModelRef {
   /** Replicas per region: the router spreads traffic over at least min and at most max. */
   minReplicas: number;
   maxReplicas: number;
+  /**
+   * Share of OIP inferences (0..1) whose request and answer are written to R2 (router/payload-log.ts).
+   * Optional: records published to KV before the setting existed do not carry it; absent means 0.
+   */
+  logPayloads?: number;
   state: VersionState;
   createdAt: number;
 }

@@ -14,6 +14,9 @@ CREATE TABLE IF NOT EXISTS version_scheduling (
   name TEXT NOT NULL, version TEXT NOT NULL, max_queue_delay_ms REAL NOT NULL, batch_axes TEXT,
   min_replicas INTEGER NOT NULL, max_replicas INTEGER NOT NULL,
   PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS version_diagnostics (
+  name TEXT NOT NULL, version TEXT NOT NULL, log_payloads REAL NOT NULL,
+  PRIMARY KEY (name, version));
 CREATE TABLE IF NOT EXISTS pins (name TEXT PRIMARY KEY, version TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hosts (model TEXT NOT NULL, host TEXT NOT NULL, PRIMARY KEY (model, host));
 `;
@@ -34,11 +37,13 @@ type VersionRow = {
   batch_axes: string | null;
   min_replicas: number | null;
   max_replicas: number | null;
+  log_payloads: number | null;
 };
 
-/** Scheduling settings live in their own table, so state written before they existed still reads. */
-const SELECT_VERSIONS = `SELECT v.*, s.max_queue_delay_ms, s.batch_axes, s.min_replicas, s.max_replicas
-  FROM versions v LEFT JOIN version_scheduling s ON s.name = v.name AND s.version = v.version`;
+/** Scheduling and diagnostics settings live in tables of their own, so state written before they existed still reads. */
+const SELECT_VERSIONS = `SELECT v.*, s.max_queue_delay_ms, s.batch_axes, s.min_replicas, s.max_replicas, d.log_payloads
+  FROM versions v LEFT JOIN version_scheduling s ON s.name = v.name AND s.version = v.version
+  LEFT JOIN version_diagnostics d ON d.name = v.name AND d.version = v.version`;
 
 export class RegistryTables {
   readonly #sql: SqlStorage;
@@ -91,6 +96,7 @@ export class RegistryTables {
       v.minReplicas,
       v.maxReplicas,
     );
+    this.#sql.exec("INSERT OR REPLACE INTO version_diagnostics VALUES (?, ?, ?)", v.name, v.version, v.logPayloads ?? 0);
   }
 
   updateState(name: string, version: string, state: VersionState): void {
@@ -110,6 +116,7 @@ export class RegistryTables {
   deleteVersion(name: string, version: string): void {
     this.#sql.exec("DELETE FROM versions WHERE name = ? AND version = ?", name, version);
     this.#sql.exec("DELETE FROM version_scheduling WHERE name = ? AND version = ?", name, version);
+    this.#sql.exec("DELETE FROM version_diagnostics WHERE name = ? AND version = ?", name, version);
   }
 
   pinned(name: string): string | undefined {
@@ -148,6 +155,7 @@ function toRecord(row: VersionRow): ModelVersionRecord {
     batchAxes: row.batch_axes ? JSON.parse(row.batch_axes) : undefined,
     minReplicas: row.min_replicas ?? 1,
     maxReplicas: row.max_replicas ?? 1,
+    logPayloads: row.log_payloads ?? 0,
     state: row.state as VersionState,
     createdAt: row.created_at,
   };

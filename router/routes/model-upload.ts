@@ -38,13 +38,14 @@ export async function uploadVersion(c: Context<AppEnv>): Promise<Response> {
   const maxQueueDelayMs = checkedInt(c.req.query("max_queue_delay_microseconds"), "max_queue_delay_microseconds", 0, 1_000_000, 0) / 1000;
   const minReplicas = checkedInt(c.req.query("min_replicas"), "min_replicas", 1, 64, 1);
   const maxReplicas = checkedInt(c.req.query("max_replicas"), "max_replicas", minReplicas, 64, Math.max(minReplicas, DEFAULT_MAX_REPLICAS));
+  const logPayloads = checkedRate(c.req.query("log_payloads"), "log_payloads");
   const bytes = declaredLength(c);
   refuseIfTooLargeToKeepWarm(c.env, placement, bytes);
   if ((await registryModel(c.env, name))?.versions.some((v) => v.version === version)) {
     throw new HttpError(409, `model '${name}' already has version '${version}'; delete it first`);
   }
   const { r2Key, sha256 } = await storeUpload(c, name, version, bytes);
-  const settings = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, placement, minReplicas, maxReplicas };
+  const settings = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, placement, minReplicas, maxReplicas, logPayloads };
   const record = placement === "origin" ? await registerOnPool(c, settings) : await registerAtEdge(c, settings);
   invalidateCatalog(name);
   return c.json(describeVersion(record, version), 201);
@@ -171,6 +172,14 @@ function checkedPlacement(value: string | undefined): Placement {
   if (value === undefined) return "edge";
   if (!PLACEMENTS.includes(value as Placement)) throw badRequest(`placement must be one of ${PLACEMENTS.join(", ")}, got '${value}'`);
   return value as Placement;
+}
+
+/** A share from 0 to 1 (a sampling rate); 0 when not given. */
+function checkedRate(value: string | undefined, what: string): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw badRequest(`${what} must be a number from 0 to 1, got '${value}'`);
+  return n;
 }
 
 function checkedInt(value: string | undefined, what: string, min: number, max: number, fallback: number): number {

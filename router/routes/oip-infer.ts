@@ -26,6 +26,7 @@ import type { Work } from "./edge-call.ts";
 import { placeModel, serveWork } from "./serve-work.ts";
 import { noteUsage } from "../metrics/usage.ts";
 import { batchSizeOf } from "../../protocol/batching.ts";
+import { samplePayload } from "../payload-log.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -69,6 +70,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     );
     const headers = new Headers({ "content-type": encoded.contentType, [SERVED_BY_HEADER]: served.servedBy });
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
+    samplePayload(c, model, body, encoded);
     return new Response(encoded.body, { status: 200, headers });
   } finally {
     bodyHold.release();

@@ -1,0 +1,82 @@
+/**
+ * @module Sampled payload logging through the real Worker, ModelHost and R2: a version uploaded
+ * with `log_payloads=1` has each OIP inference's request and answer written under
+ * `payload-logs/<model>/<version>/<day>/<trace id>.json`, without the key; a version uploaded
+ * without the setting (rate 0) has nothing written; a rate outside 0..1 is refused at upload.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { ADMIN, call, createTenant, fixtureBytes, uploadModel } from "./helpers.ts";
+import { loadFixture, type Fixture } from "./fixtures.ts";
+import { freshName } from "./refusals.ts";
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+let mlp: Fixture;
+let modelBytes: Uint8Array;
+let key: string;
+
+beforeAll(async () => {
+  mlp = await loadFixture("mlp-tiny");
+  modelBytes = await fixtureBytes("models/mlp-tiny/1/model.onnx");
+  key = await createTenant(freshName("payload-tenant"), "premium");
+});
+
+async function uploaded(prefix: string, query: string): Promise<string> {
+  const model = freshName(prefix);
+  const upload = await uploadModel(model, "1", modelBytes, query);
+  expect(upload.status, await upload.clone().text()).toBe(201);
+  return model;
+}
+
+function infer(model: string): Promise<Response> {
+  return call(`/v2/models/${model}/infer`, {
+    method: "POST",
+    key,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ inputs: mlp.inputs }),
+  });
+}
+
+const logKeys = async (model: string): Promise<string[]> => (await env.MODELS.list({ prefix: `payload-logs/${model}/` })).objects.map((o) => o.key);
+
+describe("payload logging", () => {
+  it("writes a sampled inference's request, answer and trace id to R2 at rate 1, and nothing at the default rate 0", async () => {
+    const logged = await uploaded("payload-on", "?max_batch=64&log_payloads=1");
+    const silent = await uploaded("payload-off", "?max_batch=64");
+    const record = (await (await call(`/admin/models/${logged}`, { key: ADMIN })).json()) as { versions: { logPayloads: number }[] };
+    expect(record.versions[0]!.logPayloads).toBe(1);
+
+    const quiet = await infer(silent);
+    expect(quiet.status, await quiet.clone().text()).toBe(200);
+    const response = await infer(logged);
+    expect(response.status, await response.clone().text()).toBe(200);
+    const answer = (await response.json()) as { outputs: { name: string; data: number[] }[] };
+    const traceId = TRACEPARENT.exec(response.headers.get("traceparent") ?? "")?.[1];
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+
+    const day = new Date().toISOString().slice(0, 10);
+    const expectedKey = `payload-logs/${logged}/1/${day}/${traceId}.json`;
+    await vi.waitUntil(async () => (await logKeys(logged)).length > 0, { timeout: 5_000, interval: 20 });
+    expect(await logKeys(logged)).toEqual([expectedKey]);
+    const object = await env.MODELS.get(expectedKey);
+    const text = await object!.text();
+    expect(text).not.toContain(key);
+    const entry = JSON.parse(text);
+    expect(entry).toMatchObject({ trace_id: traceId, model: logged, version: "1", tenant: expect.stringMatching(/^payload-tenant/) });
+    expect(Date.parse(entry.at)).not.toBeNaN();
+    expect(entry.request).toMatchObject({ encoding: "json", truncated: false, body: { inputs: mlp.inputs } });
+    expect(entry.response).toMatchObject({ encoding: "json", truncated: false, body: { model_name: logged, outputs: answer.outputs } });
+
+    // The logged model's object was written after the silent model's request: the silent one had its chance.
+    expect(await logKeys(silent)).toEqual([]);
+  });
+
+  it.each(["1.5", "x", "-0.1", ""])("refuses log_payloads=%s at upload with a 400 and leaves nothing in R2", async (rate) => {
+    const model = freshName("payload-bad");
+    const response = await uploadModel(model, "1", modelBytes, `?log_payloads=${rate}`);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toContain("log_payloads must be a number from 0 to 1");
+    expect((await env.MODELS.list({ prefix: `models/${model}/` })).objects).toEqual([]);
+  });
+});
