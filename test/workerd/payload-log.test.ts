@@ -1,13 +1,15 @@
 /**
  * @module Sampled payload logging through the real Worker, ModelHost and R2: a version uploaded
  * with `log_payloads=1` has each OIP inference's request and answer written under
- * `payload-logs/<model>/<version>/<day>/<trace id>.json`, without the key; a version uploaded
+ * `payload-logs/<model>/<version>/<day>/<trace id>.json` (JSON bodies as JSON, binary ones in
+ * base64), without the key; a version uploaded
  * without the setting (rate 0) has nothing written; a rate outside 0..1 is refused at upload.
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ADMIN, call, createTenant, fixtureBytes, uploadModel } from "./helpers.ts";
 import { loadFixture, type Fixture } from "./fixtures.ts";
+import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import { freshName } from "./refusals.ts";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -72,6 +74,22 @@ describe("payload logging", () => {
     expect(await logKeys(silent)).toEqual([]);
   });
 
+  it("logs binary-extension bodies as the base64 of the exact bytes sent and answered", async () => {
+    const logged = await uploaded("payload-bin", "?max_batch=64&log_payloads=1");
+    const inputs = mlp.inputs.map((t) => ({ name: t.name, datatype: "FP32" as const, shape: t.shape, data: Float32Array.from(t.data) }));
+    const encoded = encodeInferRequest({ inputs, binaryByDefault: true }, { binary: true });
+    const headers = { "inference-header-content-length": String(encoded.headerLength) };
+    const response = await call(`/v2/models/${logged}/infer`, { method: "POST", key, body: encoded.body, headers });
+    const answered = new Uint8Array(await response.arrayBuffer());
+    expect(response.status, new TextDecoder().decode(answered)).toBe(200);
+    expect(response.headers.get("inference-header-content-length")).not.toBeNull();
+
+    await vi.waitUntil(async () => (await logKeys(logged)).length > 0, { timeout: 5_000, interval: 20 });
+    const entry = JSON.parse(await (await env.MODELS.get((await logKeys(logged))[0]!))!.text());
+    expect(entry.request).toEqual({ encoding: "base64", body: base64(encoded.body), bytes: encoded.body.byteLength, truncated: false });
+    expect(entry.response).toEqual({ encoding: "base64", body: base64(answered), bytes: answered.byteLength, truncated: false });
+  });
+
   it.each(["1.5", "x", "-0.1", ""])("refuses log_payloads=%s at upload with a 400 and leaves nothing in R2", async (rate) => {
     const model = freshName("payload-bad");
     const response = await uploadModel(model, "1", modelBytes, `?log_payloads=${rate}`);
@@ -80,3 +98,5 @@ describe("payload logging", () => {
     expect((await env.MODELS.list({ prefix: `models/${model}/` })).objects).toEqual([]);
   });
 });
+
+const base64 = (bytes: Uint8Array): string => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
