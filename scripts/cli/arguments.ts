@@ -14,6 +14,13 @@ function integer(min: number): (value: string) => number {
 export const positiveInteger = integer(1);
 export const nonNegativeInteger = integer(0);
 
+/** A share from 0 to 1, such as a sampling rate. */
+export function rate(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === "" || !Number.isFinite(parsed) || parsed < 0 || parsed > 1) throw new InvalidArgumentError("must be a number from 0 to 1");
+  return parsed;
+}
+
 /** `a,b , c` -> ["a", "b", "c"]; empty entries dropped. */
 export function commaList(value: string): string[] {
   const items = value

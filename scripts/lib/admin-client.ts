@@ -95,6 +95,8 @@ export interface UploadOptions {
   maxQueueDelayMicroseconds?: number;
   minReplicas?: number;
   maxReplicas?: number;
+  /** Share of inferences logged to R2 with their answer (`log_payloads`); the server's default is 0. */
+  logPayloads?: number;
 }
 
 export interface AdminClientOptions {
@@ -183,6 +185,7 @@ export class AdminClient {
     if (options.maxQueueDelayMicroseconds !== undefined) query.set("max_queue_delay_microseconds", String(options.maxQueueDelayMicroseconds));
     if (options.minReplicas !== undefined) query.set("min_replicas", String(options.minReplicas));
     if (options.maxReplicas !== undefined) query.set("max_replicas", String(options.maxReplicas));
+    if (options.logPayloads !== undefined) query.set("log_payloads", String(options.logPayloads));
     const qs = query.size > 0 ? `?${query}` : "";
     const url = new URL(`${this.baseUrl}/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}${qs}`);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;

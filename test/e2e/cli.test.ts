@@ -85,8 +85,18 @@ test("models: push with progress, list, default, unload and load, delete", async
   const pushed = await ok("models", "push", "cli-tiny", "1", TINY.file, "--max-batch", "8");
   assert.match(pushed.stderr, /cli-tiny@1: 100% /, "progress lines off a terminal");
   assert.match(pushed.stdout, /registered:\s+cli-tiny@1/);
-  const second = await json<{ version: { version: string; state: string; maxBatch: number } }>("models", "push", "cli-tiny", "2", TINY_V2, "--max-batch", "4");
-  assert.deepEqual([second.version.version, second.version.state, second.version.maxBatch], ["2", "ready", 4]);
+  const second = await json<{ version: { version: string; state: string; maxBatch: number; logPayloads?: number } }>(
+    "models",
+    "push",
+    "cli-tiny",
+    "2",
+    TINY_V2,
+    "--max-batch",
+    "4",
+    "--log-payloads",
+    "0.25",
+  );
+  assert.deepEqual([second.version.version, second.version.state, second.version.maxBatch, second.version.logPayloads], ["2", "ready", 4, 0.25]);
 
   const human = (await ok("models", "list")).stdout.split("\n");
   assert.match(human[0]!, /^MODEL\s+VERSION\s+STATE\s+PLACEMENT\s+MAX BATCH\s+SIZE\s+DEFAULT\s+CREATED$/);

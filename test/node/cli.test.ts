@@ -46,6 +46,7 @@ describe("the command line", () => {
     );
     assert.match(await refused("models", "push", "m", "1", "f.onnx", "--max-queue-delay-us", "1.5"), /must be a whole number, 0 or more/);
     assert.match(await refused("models", "push", "m", "1", "f.onnx", "--placement", "moon"), /Allowed choices are edge, origin, auto/);
+    assert.match(await refused("models", "push", "m", "1", "f.onnx", "--log-payloads", "1.5"), /must be a number from 0 to 1/);
     assert.match(await refused("tenants", "put", "acme"), /required option '--tier <tier>' not specified\nusage: hotpath tenants put/);
     assert.match(await refused("tenants", "put", "acme", "--tier", "gold"), /Allowed choices are/);
     assert.match(await refused("keys", "create", "acme", "--models", "a,b"), /--models needs --tier/);

@@ -5,7 +5,7 @@ import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { PLACEMENTS, type Placement } from "../../../protocol/model-record.ts";
 import type { Model, ModelVersion, UploadResult } from "../../lib/admin-client.ts";
-import { nonNegativeInteger, positiveInteger } from "../arguments.ts";
+import { nonNegativeInteger, positiveInteger, rate } from "../arguments.ts";
 import { contextOf } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { answer, fields, formatBytes, formatTime, table } from "../output.ts";
@@ -17,6 +17,7 @@ interface PushOptions {
   maxQueueDelayUs?: number;
   minReplicas?: number;
   maxReplicas?: number;
+  logPayloads?: number;
 }
 
 /** The file's size, refusing what is not there, not a file, or empty before anything is sent. */
@@ -95,6 +96,7 @@ async function push(name: string, version: string, file: string, options: PushOp
         maxQueueDelayMicroseconds: options.maxQueueDelayUs,
         minReplicas: options.minReplicas,
         maxReplicas: options.maxReplicas,
+        logPayloads: options.logPayloads,
       },
       (sent) => progress.update(sent),
     );
@@ -130,6 +132,7 @@ export function modelsCommand(): Command {
     .option("--max-queue-delay-us <us>", "longest a request waits for a batch to fill, microseconds", nonNegativeInteger)
     .option("--min-replicas <n>", "replicas per region at least", positiveInteger)
     .option("--max-replicas <n>", "replicas per region at most", positiveInteger)
+    .option("--log-payloads <rate>", "share of inferences whose request and answer are logged to R2 (0 to 1; server default 0)", rate)
     .action(push);
 
   models
