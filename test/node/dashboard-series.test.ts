@@ -6,24 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { DashboardSummary, TierSummary } from "../../router/dashboard/summary.ts";
 
-interface TierSummary {
-  deadlineSeconds: number;
-  requests: number;
-  refused: number;
-  durationCounts: number[];
-}
-interface Summary {
-  at: number;
-  durationBounds: number[];
-  requests: number;
-  tiers: Record<string, TierSummary>;
-  refusals: Record<string, number>;
-  spills: Record<string, number>;
-  queueLength: Record<string, number>;
-  sessionsLoaded: Record<string, number>;
-  originUp: Record<string, number>;
-}
+type Summary = DashboardSummary;
 type Values = Record<string, number | null>;
 interface Point {
   t: number;

@@ -5,26 +5,10 @@
  * turns two polls into rates, latency quantiles and SLO attainment, so the terminal and the
  * browser can never disagree about what a figure means.
  */
+import type { DashboardSummary } from "../../../router/dashboard/summary.ts";
 
-export interface TierSummary {
-  deadlineSeconds: number;
-  requests: number;
-  refused: number;
-  durationCounts: number[];
-}
-
-/** The body of `GET /admin/metrics/summary` (router/dashboard/summary.ts). */
-export interface Summary {
-  at: number;
-  durationBounds: number[];
-  requests: number;
-  tiers: Record<string, TierSummary>;
-  refusals: Record<string, number>;
-  spills: Record<string, number>;
-  queueLength: Record<string, number>;
-  sessionsLoaded: Record<string, number>;
-  originUp: Record<string, number>;
-}
+/** The body of `GET /admin/metrics/summary`: the router's own declaration, so the two cannot drift. */
+export type Summary = DashboardSummary;
 
 type Values = Record<string, number | null>;
 
