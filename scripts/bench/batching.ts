@@ -76,27 +76,19 @@ export const batching: Scenario = async ({ quick, log, startStack, signal }) => 
   }
 
   const summary = results.map((r) => ({ model: r.model, maxBatch: r.maxBatch, on: describeRounds(r.on), off: describeRounds(r.off) }));
+  const row = (model: string, label: string, d: (typeof summary)[number]["on"]) => [
+    model,
+    label,
+    d.throughput.toFixed(0),
+    d.throughputs.join(", "),
+    ms(d.meanBatch, 1),
+    ms(d.p50, 1),
+    ms(d.p99, 1),
+    String(d.failed),
+  ];
   const rows = summary.flatMap((s) => [
-    [
-      `${s.model}`,
-      `on (max_batch ${s.maxBatch})`,
-      s.on.throughput.toFixed(0),
-      s.on.throughputs.join(", "),
-      ms(s.on.meanBatch, 1),
-      ms(s.on.p50, 1),
-      ms(s.on.p99, 1),
-      String(s.on.failed),
-    ],
-    [
-      `${s.model}`,
-      "off (max_batch 1)",
-      s.off.throughput.toFixed(0),
-      s.off.throughputs.join(", "),
-      ms(s.off.meanBatch, 1),
-      ms(s.off.p50, 1),
-      ms(s.off.p99, 1),
-      String(s.off.failed),
-    ],
+    row(s.model, `on (max_batch ${s.maxBatch})`, s.on),
+    row(s.model, "off (max_batch 1)", s.off),
     [
       `**${s.model}**`,
       "**on / off**",
