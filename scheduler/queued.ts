@@ -19,7 +19,6 @@ export interface Queued extends Schedulable {
   /** A job's loop; undefined for a request. */
   loop: ((run: SessionRun) => Promise<void>) | undefined;
   enqueuedAt: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
   resolve: (value: ScheduledResult) => void;
   reject: (error: HttpError) => void;
 }

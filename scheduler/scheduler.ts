@@ -5,8 +5,8 @@
  * - Admission says no at once (503 with Retry-After) when the work predicted ahead of a request
  *   would take it past its deadline or its tier's longest queue wait, or when the queue is full
  *   and nothing less important can be shed to make room.
- * - A queued request whose deadline passes is answered 504 by its own timer at that moment,
- *   not when the model frees up.
+ * - A queued request whose deadline passes is answered 504 at that moment (one timer for the
+ *   earliest deadline, expiry-timer.ts), not when the model frees up.
  * - One run at a time (a Durable Object has one thread). When the model can batch, the next
  *   request takes compatible queued requests along, up to max_batch rows, and may wait up to
  *   max_queue_delay for more, but never so long that the batch would miss a deadline.
@@ -29,9 +29,11 @@
 import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
 import { HttpError, refusal, retryAfterSecondsFor } from "../protocol/errors.ts";
 import type { Tensor } from "../protocol/oip/tensor.ts";
-import { zeroCounters, type RunOutcome, type ScheduledCall, type ScheduledJob, type ScheduledJobResult } from "./contract.ts";
+import { zeroCounters, type ScheduledCall, type ScheduledJob, type ScheduledJobResult } from "./contract.ts";
 import type { ScheduledModel, ScheduledResult, SchedulerCounters, SchedulerLoad, SessionRun } from "./contract.ts";
 import type { SchedulingQueue } from "./queue.ts";
+import type { SchedulerOptions } from "./options.ts";
+export type { RunJob, RunModel, SchedulerOptions, SchedulingPolicy } from "./options.ts";
 import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
 import { BusyShare } from "./busy-share.ts";
 import { guardJobRuns } from "./job-guard.ts";
@@ -39,6 +41,7 @@ import { predictedWaitMs, type RunningWork } from "./predicted-wait.ts";
 import { runError, type Queued } from "./queued.ts";
 import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
+import { ExpiryTimer } from "./expiry-timer.ts";
 
 /**
  * Kept between the latest start of a held batch and the deadline it must meet, because timers
@@ -51,31 +54,6 @@ const HOLD_MARGIN_SHARE = 0.1;
 /** Weight of the newest gap between runs in its running mean. */
 const GAP_ALPHA = 0.2;
 
-/** Runs merged inputs on the model's session; reports how long the load and the run took. */
-export type RunModel = (model: ScheduledModel, inputs: Tensor[], outputNames: string[]) => Promise<RunOutcome>;
-
-/** Runs a job's loop on the model's session; reports how long the load and the whole loop took. */
-export type RunJob = (model: ScheduledModel, loop: (run: SessionRun) => Promise<void>) => Promise<Omit<RunOutcome, "outputs">>;
-
-/**
- * `tiered`: priorities, fair share and EDF (the platform). `fifo`: one first-come-first-served
- * queue with the same admission and deadlines: the baseline the benchmark compares against.
- */
-export type SchedulingPolicy = "tiered" | "fifo";
-
-export interface SchedulerOptions {
-  maxQueueLength: number;
-  policy?: SchedulingPolicy;
-  run: RunModel;
-  /** Runs jobs; without it submitJob refuses them (503). */
-  runJob?: RunJob;
-  /** Priorities whose wait ahead load() reports (the tiers' priorities). */
-  reportPriorities?: readonly number[];
-  /** Time constant of the thread share each priority used lately (BusyShare); default 2 s. */
-  busyWindowMs?: number;
-  now?: () => number;
-}
-
 export class Scheduler {
   readonly #queue: SchedulingQueue<Queued> = new TieredFairQueue<Queued>();
   readonly #byRequest = new Map<string, Queued>();
@@ -84,6 +62,7 @@ export class Scheduler {
   readonly #busy: BusyShare;
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
+  readonly #expiry: ExpiryTimer<Queued>;
   #running: (RunningWork & { rows: number; item: Queued; cancelled: boolean }) | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   /** Between two runs: let calls that arrived during a run reach the queue before choosing. */
@@ -98,6 +77,8 @@ export class Scheduler {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#busy = new BusyShare(options.busyWindowMs);
+    const expire = (expired: Queued[]) => void (expired.forEach((item) => this.#expire(item)), this.#kick());
+    this.#expiry = new ExpiryTimer<Queued>(() => this.#queue.inOrder(), expire, this.#now);
   }
 
   submit(call: ScheduledCall): Promise<ScheduledResult> {
@@ -150,14 +131,13 @@ export class Scheduler {
         resolve,
         reject,
         enqueuedAt: now,
-        timer: undefined,
         ...(this.#options.policy === "fifo"
           ? { priority: 0, deadline: now, tenant: "fifo" } // one lane, in arrival order
           : { priority: call.priority, deadline: call.deadline, tenant: call.tenant }),
         cost: runMs,
       };
-      item.timer = setTimeout(() => this.#expire(item), call.deadline - now);
       this.#queue.push(item);
+      this.#expiry.watch(call.deadline);
       this.#byRequest.set(call.requestId, item);
       this.counters.admitted++;
       this.#kick();
@@ -230,17 +210,16 @@ export class Scheduler {
     return true;
   }
 
-  #expire(item: Queued, kick = true): void {
+  /** Answers a queued call whose deadline passed (the caller kicks the queue after). */
+  #expire(item: Queued): void {
     if (!this.#take(item)) return;
     this.counters.expired++;
     item.reject(new HttpError(504, `the deadline passed after ${this.#now() - item.enqueuedAt} ms in the queue`));
-    if (kick) this.#kick();
   }
 
   /** Removes an item from the queue and its timer; false if it was not queued. One that leaves `toRun` is charged to its tenant's fair share. */
   #take(item: Queued, toRun = false): boolean {
     if (!(toRun ? this.#queue.serve(item) : this.#queue.remove(item))) return false;
-    clearTimeout(item.timer);
     this.#byRequest.delete(item.call.requestId);
     return true;
   }
@@ -251,7 +230,7 @@ export class Scheduler {
     // A run that blocked the thread past some deadlines delays their timers: answer them now
     // rather than start work nobody can use.
     while (head && head.call.deadline <= this.#now()) {
-      this.#expire(head, false);
+      this.#expire(head);
       head = this.#queue.peek();
     }
     if (!head) {

@@ -89,9 +89,31 @@ export class ServiceTimePredictor {
       .map((s) => ({ work: Math.round(s.work), meanMs: round(s.mean), stdMs: round(Math.sqrt(s.variance)), samples: s.count }));
   }
 
-  #nearest(work: number): Stat[] {
-    const distance = (s: Stat) => Math.abs(Math.log(Math.max(1, s.work) / Math.max(1, work)));
-    return [...this.#stats.values()].sort((a, b) => distance(a) - distance(b));
+  /**
+   * The bucket nearest to `work` on a log scale, and the next nearest. A scan, not a sort: every
+   * admission and every predicted wait asks, so it must not allocate or take logarithms per bucket.
+   */
+  #nearest(work: number): [Stat?, Stat?] {
+    const target = Math.max(1, work);
+    let near: Stat | undefined;
+    let second: Stat | undefined;
+    let nearDistance = Number.POSITIVE_INFINITY;
+    let secondDistance = Number.POSITIVE_INFINITY;
+    for (const stat of this.#stats.values()) {
+      // |log(a / b)| orders like max(a, b) / min(a, b).
+      const w = Math.max(1, stat.work);
+      const distance = w > target ? w / target : target / w;
+      if (distance < nearDistance) {
+        second = near;
+        secondDistance = nearDistance;
+        near = stat;
+        nearDistance = distance;
+      } else if (distance < secondDistance) {
+        second = stat;
+        secondDistance = distance;
+      }
+    }
+    return [near, second];
   }
 }
 

@@ -30,6 +30,12 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
   #seq = 0;
   #size = 0;
   readonly #seqOf = new Map<T, number>();
+  /**
+   * The serving order, kept until the queue changes: a host asks for it several times between two
+   * changes (the wait ahead of each tier in load(), the batch gathered for the next run), and each
+   * time it is a replay of the whole queue.
+   */
+  #order: T[] | undefined;
 
   get size(): number {
     return this.#size;
@@ -46,6 +52,7 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     lane.entries.splice(insertionIndex(lane.entries, entry), 0, entry);
     this.#seqOf.set(item, entry.seq);
     this.#size += 1;
+    this.#order = undefined;
   }
 
   peek(): T | undefined {
@@ -77,7 +84,12 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
   }
 
   inOrder(): T[] {
-    // Replays pop() on copies, so the order shown is exactly the order served.
+    this.#order ??= this.#replay();
+    return [...this.#order];
+  }
+
+  /** Replays pop() on copies, so the order shown is exactly the order served. */
+  #replay(): T[] {
     const copy = new TieredFairQueue<T>();
     copy.#levels = this.#levels.map((level) => ({
       priority: level.priority,
@@ -101,7 +113,8 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
   }
 
   itemsAhead(priority: number): T[] {
-    return this.inOrder().filter((item) => item.priority <= priority);
+    this.#order ??= this.#replay();
+    return this.#order.filter((item) => item.priority <= priority);
   }
 
   sheddable(): T | undefined {
@@ -136,6 +149,7 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
   }
 
   #unlink({ level, lane, at }: { level: Level<T>; lane: Lane<T>; at: number }, item: T): void {
+    this.#order = undefined;
     lane.entries.splice(at, 1);
     this.#seqOf.delete(item);
     this.#size -= 1;

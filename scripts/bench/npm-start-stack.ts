@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Tier } from "../../config/tiers.ts";
 import type { SchedulerCounters } from "../../durable-objects/model-host/contract.ts";
 import { AdminClient } from "../lib/admin-client.ts";
-import { descendants, REPO_ROOT } from "../lib/wrangler-dev.ts";
+import { descendants, listeningPorts, REPO_ROOT } from "../lib/wrangler-dev.ts";
 import type { TenantKey } from "./stack.ts";
 import { cpuTicks, TICKS_PER_SECOND } from "./workerd-processes.ts";
 
@@ -83,6 +83,19 @@ export class NpmStartStack {
     if (root === undefined) return Number.NaN;
     const ticks = [root, ...descendants(root)].map(cpuTicks).reduce((sum, t) => sum + (Number.isFinite(t) ? t : 0), 0);
     return (ticks * 1000) / TICKS_PER_SECOND;
+  }
+
+  /**
+   * CPU milliseconds spent so far by the ModelHosts' workerd process: the one below start.ts
+   * that runs `workerd serve` and does not listen on the stack's port (that one is the router's).
+   * A replica's thread is what bounds its throughput deployed, where routers scale out. Linux only.
+   */
+  hostCpuMs(): number {
+    const root = this.#running?.child.pid;
+    if (root === undefined) return Number.NaN;
+    const hosts = descendants(root).filter((pid) => isWorkerd(pid) && !listeningPorts(pid).includes(this.#options.port));
+    if (hosts.length !== 1) return Number.NaN;
+    return (cpuTicks(hosts[0]!) * 1000) / TICKS_PER_SECOND;
   }
 
   /** `count` tenants of `tier` named `<prefix>-<i>`, each with one key. */
@@ -169,5 +182,13 @@ export class NpmStartStack {
     }, 15_000);
     await running.exited;
     clearTimeout(timer);
+  }
+}
+
+function isWorkerd(pid: number): boolean {
+  try {
+    return /\/workerd\s+serve\b/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
+  } catch {
+    return false;
   }
 }

@@ -43,9 +43,12 @@ export async function batchingPart({ stack, quick, log, signal }: PartContext): 
     await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: 1_000, next: spec(setting) }); // warm-up
   const before = { on: await stack.hostCounters(MODELS.on), off: await stack.hostCounters(MODELS.off) };
   const results: Record<Setting, Round[]> = { on: [], off: [] };
+  const hostCpuMs: Record<Setting, number> = { on: 0, off: 0 };
   for (let r = 0; r < rounds && !signal.aborted; r++) {
     for (const setting of r % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
+      const cpuBefore = stack.hostCpuMs();
       const run = await closedLoop({ signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: roundMs, maxRequests: 200_000, next: spec(setting) });
+      hostCpuMs[setting] += stack.hostCpuMs() - cpuBefore;
       const ok = run.outcomes.filter((o) => o.status === 200).length;
       results[setting].push({ throughput: ok / (run.elapsedMs / 1000), outcomes: run.outcomes });
       log(`start/batching: max_batch ${setting === "on" ? MAX_BATCH : 1}, round ${r + 1}/${rounds}: ${results[setting].at(-1)!.throughput.toFixed(0)} req/s`);
@@ -56,7 +59,7 @@ export async function batchingPart({ stack, quick, log, signal }: PartContext): 
     const batches = after[setting].batches - before[setting].batches;
     const batchedRequests = after[setting].batchedRequests - before[setting].batchedRequests;
     const completed = after[setting].completed - before[setting].completed;
-    return { batches, batchedRequests, completed, runs: completed - batchedRequests + batches };
+    return { batches, batchedRequests, completed, runs: completed - batchedRequests + batches, hostCpuPerRequestMs: hostCpuMs[setting] / Math.max(1, completed) };
   };
   const on = { ...describeRounds(results.on), counters: counters("on") };
   const off = { ...describeRounds(results.off), counters: counters("off") };
@@ -70,6 +73,7 @@ export async function batchingPart({ stack, quick, log, signal }: PartContext): 
     String(s.counters.batches),
     String(s.counters.batchedRequests),
     ms(s.counters.completed / Math.max(1, s.counters.runs), 2),
+    ms(s.counters.hostCpuPerRequestMs, 3),
     String(s.failed),
   ];
   return {
@@ -80,7 +84,7 @@ export async function batchingPart({ stack, quick, log, signal }: PartContext): 
       `max_queue_delay ${QUEUE_DELAY_US} µs; off: max_batch 1. Counters are the host's over the rounds: \`batches\` (runs of more than one request) and ` +
       `\`batchedRequests\` (requests in them); requests per run is completed / (completed - batchedRequests + batches).`,
     details: table(
-      ["setting", "req/s (median)", "req/s per round", "p50 ms", "p99 ms", "batches", "batchedRequests", "requests per run", "failed"],
+      ["setting", "req/s (median)", "req/s per round", "p50 ms", "p99 ms", "batches", "batchedRequests", "requests per run", "host CPU ms per request", "failed"],
       [row(`max_batch ${MAX_BATCH}, delay ${QUEUE_DELAY_US} µs`, on), row("max_batch 1", off)],
     ),
     targets: [

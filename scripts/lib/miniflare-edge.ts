@@ -38,6 +38,8 @@ export interface MiniflareEdgeOptions {
   logRequests?: boolean;
   /** Each line either workerd prints, prefixed with its process ("router" or "host"). */
   onLine?: (line: string) => void;
+  /** A DevTools inspector on the ModelHosts' process, on this port: for CPU profiles of a replica's thread. */
+  hostInspectorPort?: number;
   signal?: AbortSignal;
 }
 
@@ -159,6 +161,7 @@ export async function startMiniflareEdge(options: MiniflareEdgeOptions): Promise
           host: "127.0.0.1",
           port: 0,
           logRequests: false,
+          ...(options.hostInspectorPort === undefined ? {} : { inspectorPort: options.hostInspectorPort }),
           handleStructuredLogs: print("host  "),
           workers: [worker(HOST_WORKER, bindObjects(objects, ["ModelHost"], ROUTER_WORKER))],
         }),
