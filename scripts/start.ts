@@ -39,13 +39,13 @@ interface Options {
   liveReload: boolean;
   /** A log line per request (off by default: it costs the router's thread a call to Node per request). */
   logRequests: boolean;
-  /** A DevTools inspector on the ModelHosts' workerd, on this port (profiling a replica's thread). */
-  inspectHost: number | undefined;
+  /** DevTools inspectors on the router's and the ModelHosts' workerd, on these ports (CPU profiles of each thread). */
+  inspect: { router?: number; host?: number };
 }
 
 const USAGE = `usage: npm start -- [--port 8787] [--origin-port 8788 (0: no origin)] [--host 127.0.0.1] [--persist-to .wrangler/state]
                     [--keys-file .hotpath/demo-keys.json] [--dev-vars .dev.vars] [--log-requests] [--live-reload]
-                    [--inspect-host <port> (a DevTools inspector on the ModelHosts' process)]
+                    [--inspect-router <port>] [--inspect-host <port>] (DevTools inspectors on each workerd process)
 --dev-vars other than <repo>/.dev.vars is read instead of it (as wrangler's --env-file), and <repo>/.dev.vars
 is then not read: tests use it to run a second stack with its own admin token.
 --log-requests prints a line per request (it costs the router's thread a call to Node per request).
@@ -62,6 +62,7 @@ function parseOptions(): Options {
       "dev-vars": { type: "string", default: join(REPO_ROOT, ".dev.vars") },
       "log-requests": { type: "boolean", default: false },
       "live-reload": { type: "boolean", default: false },
+      "inspect-router": { type: "string" },
       "inspect-host": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -84,8 +85,15 @@ function parseOptions(): Options {
     devVars: resolve(values["dev-vars"]),
     liveReload: values["live-reload"],
     logRequests: values["log-requests"],
-    inspectHost: values["inspect-host"] === undefined ? undefined : Number(values["inspect-host"]),
+    inspect: { router: optionalPort(values["inspect-router"], "--inspect-router"), host: optionalPort(values["inspect-host"], "--inspect-host") },
   };
+}
+
+function optionalPort(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${flag} must be a TCP port, got '${value}'`);
+  return port;
 }
 
 function randomToken(prefix: string): string {
@@ -247,7 +255,14 @@ async function startEdge(options: Options, onLine: (line: string) => void): Prom
   const common = { host: options.host, port: options.port, persistTo: options.persistTo, signal: shutdown.signal };
   if (!options.liveReload) {
     console.log(`starting the edge on ${options.host}:${options.port}: router and ModelHosts in two workerd processes (state in ${shown(options.persistTo)})`);
-    return startMiniflareEdge({ ...common, devVars: options.devVars, vars: localVars(options), logRequests: options.logRequests, hostInspectorPort: options.inspectHost, onLine });
+    return startMiniflareEdge({
+      ...common,
+      devVars: options.devVars,
+      vars: localVars(options),
+      logRequests: options.logRequests,
+      inspectorPorts: options.inspect,
+      onLine,
+    });
   }
   console.log(`starting wrangler dev on ${options.host}:${options.port} (state in ${shown(options.persistTo)})`);
   const useEnvFile = resolve(options.devVars) !== resolve(REPO_ROOT, ".dev.vars");

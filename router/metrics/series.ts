@@ -7,8 +7,14 @@ export type Labels = Record<string, string>;
 
 /** `name{a="1",b="2"}`, labels in the order given (callers keep one order per metric). */
 export function seriesKey(name: string, labels: Labels): string {
-  const pairs = Object.entries(labels).map(([label, value]) => `${label}="${escapeLabelValue(value)}"`);
-  return pairs.length === 0 ? name : `${name}{${pairs.join(",")}}`;
+  let key = name;
+  let first = true;
+  // A loop and a test before escaping: every request builds a handful of these keys.
+  for (const label in labels) {
+    key += `${first ? "{" : ","}${label}="${escapeLabelValue(labels[label]!)}"`;
+    first = false;
+  }
+  return first ? key : `${key}}`;
 }
 
 /** A series key with its metric name replaced by `name + suffix` and `extra` labels appended (histogram `_bucket{...,le=}`). */
@@ -20,7 +26,10 @@ export function withSuffix(key: string, suffix: string, extra = ""): string {
   return all === "" ? `${name}${suffix}` : `${name}${suffix}{${all}}`;
 }
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 function escapeLabelValue(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 

@@ -38,8 +38,8 @@ export interface MiniflareEdgeOptions {
   logRequests?: boolean;
   /** Each line either workerd prints, prefixed with its process ("router" or "host"). */
   onLine?: (line: string) => void;
-  /** A DevTools inspector on the ModelHosts' process, on this port: for CPU profiles of a replica's thread. */
-  hostInspectorPort?: number;
+  /** DevTools inspectors on the router's and the ModelHosts' processes, on these ports: for CPU profiles of each thread. */
+  inspectorPorts?: { router?: number; host?: number };
   signal?: AbortSignal;
 }
 
@@ -145,6 +145,7 @@ export async function startMiniflareEdge(options: MiniflareEdgeOptions): Promise
           host: options.host,
           port: options.port,
           logRequests: options.logRequests ?? false,
+          ...inspectorOn(options.inspectorPorts?.router),
           handleStructuredLogs: print("router"),
           workers: [worker(ROUTER_WORKER, bindObjects(objects, ["ModelRegistry", "VadStream", "StreamSlots", "Metrics", "Alerts"], HOST_WORKER))],
         }),
@@ -161,7 +162,7 @@ export async function startMiniflareEdge(options: MiniflareEdgeOptions): Promise
           host: "127.0.0.1",
           port: 0,
           logRequests: false,
-          ...(options.hostInspectorPort === undefined ? {} : { inspectorPort: options.hostInspectorPort }),
+          ...inspectorOn(options.inspectorPorts?.host),
           handleStructuredLogs: print("host  "),
           workers: [worker(HOST_WORKER, bindObjects(objects, ["ModelHost"], ROUTER_WORKER))],
         }),
@@ -185,4 +186,9 @@ export async function startMiniflareEdge(options: MiniflareEdgeOptions): Promise
     await stop();
     throw error;
   }
+}
+
+/** Miniflare's option for a DevTools inspector on `port`, or none. */
+function inspectorOn(port: number | undefined): { inspectorPort?: number } {
+  return port === undefined ? {} : { inspectorPort: port };
 }
