@@ -1,6 +1,7 @@
 /**
  * @module Materialises the model catalog under .hotpath/models (one model.onnx per name/version
- * plus manifest.json) so the edge, the origin and the tests load the same bytes. Idempotent.
+ * plus manifest.json, and quantised variants such as mlp-heavy/1/int8/model.onnx) so the edge, the
+ * origin and the tests load the same bytes. Idempotent.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
@@ -10,6 +11,8 @@ import type { TensorSpec } from "../protocol/oip/tensor.ts";
 import { CATALOG, REPO_ROOT, modelBytes, readRepoFile } from "./models/catalog.ts";
 import type { CatalogEntry } from "./models/catalog.ts";
 import type { Placement } from "../protocol/model-record.ts";
+import { prepareVariant } from "./models/prepare-variants.ts";
+import type { QuantizeMode } from "./models/quantize.ts";
 
 export interface ManifestAsset {
   name: string;
@@ -32,6 +35,16 @@ export interface ManifestEntry {
   outputs: TensorSpec[];
   /** Side files next to model.onnx (ppocr-rec: ppocr_keys_v1.txt). */
   assets?: ManifestAsset[];
+  /** Quantised copies beside model.onnx (mlp-heavy: int8), same inputs and outputs. */
+  variants?: ManifestVariant[];
+}
+
+export interface ManifestVariant {
+  /** The variant's name, which is its quantisation mode. */
+  name: QuantizeMode;
+  path: string;
+  sha256: string;
+  bytes: number;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -73,6 +86,11 @@ function prepareOne(entry: CatalogEntry, root: string): ManifestEntry {
     written = writeIfChanged(assetPath, assetBytes, assetSha) || written;
     return { name: asset.name, path: repoRelative(assetPath), sha256: assetSha, bytes: assetBytes.length };
   });
+  const variants = (entry.variants ?? []).map((mode): ManifestVariant => {
+    const variant = prepareVariant(dir, bytes, sha256, mode);
+    written = variant.written || written;
+    return { name: mode, path: repoRelative(variant.path), sha256: variant.sha256, bytes: variant.bytes };
+  });
   const ms = (performance.now() - started).toFixed(0);
   const size = (bytes.length / 1e6).toFixed(2);
   console.log(`${entry.name}@${entry.version}: ${size} MB sha256 ${sha256.slice(0, 12)} ` + `${written ? "written" : "unchanged"} (${ms} ms)`);
@@ -88,6 +106,7 @@ function prepareOne(entry: CatalogEntry, root: string): ManifestEntry {
     inputs: entry.inputs,
     outputs: entry.outputs,
     ...(assets.length > 0 ? { assets } : {}),
+    ...(variants.length > 0 ? { variants } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import { generateMlp } from "./mlp.ts";
 import type { MlpSpec } from "./mlp.ts";
+import type { QuantizeMode } from "./quantize.ts";
 
 /** Repository root; catalog paths are relative to it so the scripts work from any cwd. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -28,6 +29,8 @@ export interface CatalogEntry {
   source: ModelSource;
   /** Files that travel next to model.onnx (e.g. the OCR character list), by name. */
   assets?: { name: string; path: string }[];
+  /** Quantised copies prepare-models writes beside model.onnx, in `<mode>/model.onnx` (scripts/models/prepare-variants.ts). */
+  variants?: QuantizeMode[];
 }
 
 export const MLP_TINY_SPEC: MlpSpec = {
@@ -124,6 +127,8 @@ export const CATALOG: CatalogEntry[] = [
     inputs: [{ name: "input", datatype: "FP32", shape: [-1, 1024] }],
     outputs: [{ name: "output", datatype: "FP32", shape: [-1, 1024] }],
     source: { kind: "mlp", spec: MLP_HEAVY_SPEC },
+    // 25.3 MB: small enough for an edge host, the variant the edge can serve while the origin is down.
+    variants: ["int8"],
   },
 ];
 

@@ -4,6 +4,9 @@
  * whose outputs a plain-JS forward pass can check.
  */
 import onnxProto from "onnx-proto";
+import { mulberry32 } from "./prng.ts";
+
+export { mulberry32 };
 
 const { onnx } = onnxProto;
 
@@ -23,18 +26,6 @@ export interface MlpLayer {
   /** Row-major [inFeatures, outFeatures], so Y = X · W + b (Gemm with transB = 0). */
   weight: Float32Array;
   bias: Float32Array;
-}
-
-/** mulberry32: a tiny 32-bit PRNG, enough for reproducible weights; returns a float in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

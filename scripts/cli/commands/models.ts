@@ -1,4 +1,4 @@
-/** @module `hotpath models list | push | default | delete | load | unload`: the model catalog through the admin API. */
+/** @module `hotpath models list | push | default | delete | load | unload`: the model catalog through the admin API; `quantize` (./quantize.ts) works on local files. */
 import { Command, Option } from "commander";
 import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
@@ -10,6 +10,7 @@ import { contextOf } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { answer, fields, formatBytes, formatTime, table } from "../output.ts";
 import { uploadProgress } from "../upload-progress.ts";
+import { quantizeCommand } from "./quantize.ts";
 
 interface PushOptions {
   placement?: Placement;
@@ -110,7 +111,7 @@ async function push(name: string, version: string, file: string, options: PushOp
 }
 
 export function modelsCommand(): Command {
-  const models = new Command("models").description("the model catalog: upload, list, pin the default, delete, load and unload");
+  const models = new Command("models").description("the model catalog: upload, list, pin the default, delete, load and unload; quantize a local file");
 
   models
     .command("list")
@@ -179,5 +180,6 @@ export function modelsCommand(): Command {
         );
       });
   }
+  models.addCommand(quantizeCommand());
   return models;
 }
