@@ -17,3 +17,5 @@ export const TIMEOUT_HEADER = "x-hotpath-timeout-ms";
 export const MODEL_SHA256_HEADER = "x-model-sha256";
 /** W3C Trace Context: the request's trace id and the sender's span id (protocol/trace-context.ts). */
 export const TRACEPARENT_HEADER = "traceparent";
+/** Whether an answer came from the edge's response cache: `hit` or `miss` (only on versions that cache). */
+export const CACHE_RESULT_HEADER = "x-hotpath-cache";

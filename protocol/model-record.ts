@@ -15,6 +15,15 @@ export interface ModelRef {
   version: string;
 }
 
+/** `tenant`: an answer is served only to the tenant whose request made it; `shared`: to any tenant sending the same inputs. */
+export type CacheScope = "tenant" | "shared";
+export const CACHE_SCOPES: readonly CacheScope[] = ["tenant", "shared"];
+
+export interface ResponseCacheSetting {
+  ttlSeconds: number;
+  scope: CacheScope;
+}
+
 /** `warming`: uploaded, being loaded by the hosts, not yet eligible as default. */
 export type VersionState = "warming" | "ready" | "unloaded";
 
@@ -40,6 +49,8 @@ export interface ModelVersionRecord extends ModelRef {
    * Optional: records published to KV before the setting existed do not carry it; absent means 0.
    */
   logPayloads?: number;
+  /** Edge cache of this version's OIP answers (router/response-cache/); absent means off, as in records published before it existed. */
+  cache?: ResponseCacheSetting;
   state: VersionState;
   createdAt: number;
 }

@@ -2,7 +2,7 @@
  * @module The registry's SQLite tables and the only SQL that touches them.
  */
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
-import { chooseDefault, type ModelRecord, type ModelVersionRecord, type VersionState } from "../../protocol/model-record.ts";
+import { chooseDefault, type CacheScope, type ModelRecord, type ModelVersionRecord, type VersionState } from "../../protocol/model-record.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS versions (
@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS version_scheduling (
   PRIMARY KEY (name, version));
 CREATE TABLE IF NOT EXISTS version_diagnostics (
   name TEXT NOT NULL, version TEXT NOT NULL, log_payloads REAL NOT NULL,
+  PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS version_cache (
+  name TEXT NOT NULL, version TEXT NOT NULL, ttl_seconds INTEGER NOT NULL, scope TEXT NOT NULL,
   PRIMARY KEY (name, version));
 CREATE TABLE IF NOT EXISTS pins (name TEXT PRIMARY KEY, version TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hosts (model TEXT NOT NULL, host TEXT NOT NULL, PRIMARY KEY (model, host));
@@ -38,12 +41,16 @@ type VersionRow = {
   min_replicas: number | null;
   max_replicas: number | null;
   log_payloads: number | null;
+  cache_ttl_seconds: number | null;
+  cache_scope: string | null;
 };
 
 /** Scheduling and diagnostics settings live in tables of their own, so state written before they existed still reads. */
-const SELECT_VERSIONS = `SELECT v.*, s.max_queue_delay_ms, s.batch_axes, s.min_replicas, s.max_replicas, d.log_payloads
+const SELECT_VERSIONS = `SELECT v.*, s.max_queue_delay_ms, s.batch_axes, s.min_replicas, s.max_replicas, d.log_payloads,
+  k.ttl_seconds AS cache_ttl_seconds, k.scope AS cache_scope
   FROM versions v LEFT JOIN version_scheduling s ON s.name = v.name AND s.version = v.version
-  LEFT JOIN version_diagnostics d ON d.name = v.name AND d.version = v.version`;
+  LEFT JOIN version_diagnostics d ON d.name = v.name AND d.version = v.version
+  LEFT JOIN version_cache k ON k.name = v.name AND k.version = v.version`;
 
 export class RegistryTables {
   readonly #sql: SqlStorage;
@@ -97,6 +104,8 @@ export class RegistryTables {
       v.maxReplicas,
     );
     this.#sql.exec("INSERT OR REPLACE INTO version_diagnostics VALUES (?, ?, ?)", v.name, v.version, v.logPayloads ?? 0);
+    // Only versions that cache have a row: no row reads as off.
+    if (v.cache) this.#sql.exec("INSERT OR REPLACE INTO version_cache VALUES (?, ?, ?, ?)", v.name, v.version, v.cache.ttlSeconds, v.cache.scope);
   }
 
   updateState(name: string, version: string, state: VersionState): void {
@@ -117,6 +126,7 @@ export class RegistryTables {
     this.#sql.exec("DELETE FROM versions WHERE name = ? AND version = ?", name, version);
     this.#sql.exec("DELETE FROM version_scheduling WHERE name = ? AND version = ?", name, version);
     this.#sql.exec("DELETE FROM version_diagnostics WHERE name = ? AND version = ?", name, version);
+    this.#sql.exec("DELETE FROM version_cache WHERE name = ? AND version = ?", name, version);
   }
 
   pinned(name: string): string | undefined {
@@ -156,6 +166,7 @@ function toRecord(row: VersionRow): ModelVersionRecord {
     minReplicas: row.min_replicas ?? 1,
     maxReplicas: row.max_replicas ?? 1,
     logPayloads: row.log_payloads ?? 0,
+    ...(row.cache_ttl_seconds ? { cache: { ttlSeconds: row.cache_ttl_seconds, scope: row.cache_scope as CacheScope } } : {}),
     state: row.state as VersionState,
     createdAt: row.created_at,
   };

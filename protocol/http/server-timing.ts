@@ -11,9 +11,9 @@ export type { TimingVariables };
 /** The middleware both servers use: `total` last, with no description beside it. */
 export const serverTiming = () => timing({ totalDescription: "" });
 
-/** An entry with a duration, e.g. `queue;dur=1.25`. */
-export function addTiming(c: Context, name: string, durationMs: number): void {
-  setMetric(c, name, durationMs, undefined, 2);
+/** An entry with a duration, e.g. `queue;dur=1.25`, or with a description too, e.g. `cache;dur=0.4;desc="hit"`. */
+export function addTiming(c: Context, name: string, durationMs: number, description?: string): void {
+  setMetric(c, name, durationMs, description, 2);
 }
 
 /** An entry without a duration, e.g. `batch;desc="8"`. */

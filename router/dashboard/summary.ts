@@ -3,7 +3,8 @@
  * over models and grouped the way the charts show them: per tier the request count, the 429 and
  * 503 answers and the request-duration histogram (counts per bucket, not cumulative, the last
  * being +Inf) beside the tier's default deadline; refusals and spills by reason; and per replica
- * its queue length and warm sessions, per origin whether it is up. Everything is a running total
+ * its queue length and warm sessions, per origin whether it is up, per model that caches its
+ * response cache's hits, misses and hit ratio. Everything is a running total
  * or a gauge: the page takes the differences between two polls (router/dashboard/page/series.js),
  * so this view keeps no state and any number of open dashboards costs the same per poll.
  */
@@ -38,6 +39,14 @@ export interface DashboardSummary {
   sessionsLoaded: Record<string, number>;
   /** 1 when the origin is usable, 0 when not. */
   originUp: Record<string, number>;
+  /** Per model that caches answers: its response cache's hits and misses so far and their ratio (hits over lookups). */
+  cache: Record<string, CacheSummary>;
+}
+
+export interface CacheSummary {
+  hits: number;
+  misses: number;
+  hitRatio: number;
 }
 
 export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], at: number): DashboardSummary {
@@ -58,6 +67,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
     queueLength: {},
     sessionsLoaded: {},
     originUp: {},
+    cache: {},
   };
 
   for (const [key, value] of Object.entries(totals.counters)) {
@@ -69,6 +79,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
       if (tier && (labels.status === "429" || labels.status === "503")) tier.refused += value;
     } else if (name === FAMILIES.refusals.name) add(summary.refusals, labels.reason ?? "", value);
     else if (name === FAMILIES.spills.name) add(summary.spills, labels.reason ?? "", value);
+    else if (name === FAMILIES.cacheRequests.name) addCacheLookups(summary.cache, labels, value);
   }
   for (const [key, histogram] of Object.entries(totals.histograms)) {
     const { name, labels } = parseSeriesKey(key);
@@ -84,6 +95,13 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
     else if (gauge.family === "originUp") summary.originUp[gauge.labels.origin ?? ""] = gauge.value;
   }
   return summary;
+}
+
+function addCacheLookups(into: Record<string, CacheSummary>, labels: Labels, value: number): void {
+  const model = (into[labels.model ?? ""] ??= { hits: 0, misses: 0, hitRatio: 0 });
+  if (labels.result === "hit") model.hits += value;
+  else model.misses += value;
+  model.hitRatio = model.hits / (model.hits + model.misses);
 }
 
 function add(into: Record<string, number>, key: string, value: number): void {

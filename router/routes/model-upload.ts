@@ -22,6 +22,7 @@ import { limitsOf } from "../limits.ts";
 import { loadOnPool, unloadOnPool } from "../origin-pool/origin-admin.ts";
 import { modelHostFor } from "../placement/model-host.ts";
 import { regionOf } from "../placement/region.ts";
+import { checkedCacheSetting, refuseCachingStatefulModel } from "../response-cache/upload-setting.ts";
 
 const DEFAULT_MAX_BATCH = 1;
 const DEFAULT_MAX_REPLICAS = 4;
@@ -39,13 +40,14 @@ export async function uploadVersion(c: Context<AppEnv>): Promise<Response> {
   const minReplicas = checkedInt(c.req.query("min_replicas"), "min_replicas", 1, 64, 1);
   const maxReplicas = checkedInt(c.req.query("max_replicas"), "max_replicas", minReplicas, 64, Math.max(minReplicas, DEFAULT_MAX_REPLICAS));
   const logPayloads = checkedRate(c.req.query("log_payloads"), "log_payloads");
+  const cache = checkedCacheSetting((key) => c.req.query(key));
   const bytes = declaredLength(c);
   refuseIfTooLargeToKeepWarm(c.env, placement, bytes);
   if ((await registryModel(c.env, name))?.versions.some((v) => v.version === version)) {
     throw new HttpError(409, `model '${name}' already has version '${version}'; delete it first`);
   }
   const { r2Key, sha256 } = await storeUpload(c, name, version, bytes);
-  const settings = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, placement, minReplicas, maxReplicas, logPayloads };
+  const settings = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, placement, minReplicas, maxReplicas, logPayloads, cache };
   const record = placement === "origin" ? await registerOnPool(c, settings) : await registerAtEdge(c, settings);
   invalidateCatalog(name);
   return c.json(describeVersion(record, version), 201);
@@ -86,6 +88,7 @@ async function registerAtEdge(c: Context<AppEnv>, upload: UploadedVersion): Prom
   const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), upload.name);
   try {
     const inspected = unwrapReply(await host.stub.inspect({ ...upload, batchAxes: undefined }));
+    refuseCachingStatefulModel((key) => c.req.query(key), upload.cache, inspected);
     // The registry forgets the version itself when it cannot add it.
     return unwrapReply(await registry(c.env).register({ ...upload, ...inspected }));
   } catch (error) {
@@ -109,6 +112,7 @@ async function registerOnPool(c: Context<AppEnv>, upload: UploadedVersion): Prom
   }
   try {
     const signature = await loadOnPool(c.env, upload.name, upload.version);
+    refuseCachingStatefulModel((key) => c.req.query(key), upload.cache, signature);
     return unwrapReply(await registry(c.env).completeOriginVersion(added, signature));
   } catch (error) {
     await bestEffort(`discarding ${upload.name}@${upload.version}`, async () => unwrapReply(await registry(c.env).discardPendingVersion(added)));

@@ -5,7 +5,9 @@
  * the tensors against the model's signature, fix the deadline, run it where its placement says
  * (serve-work.ts: a ModelHost replica, or the origin pool: always for `origin` models, on spill
  * for `auto` ones), and encode the answer (JSON or the binary extension) with Server-Timing and
- * x-served-by. A request never outlives its deadline here, whatever runs it.
+ * x-served-by. A request never outlives its deadline here, whatever runs it. A version uploaded
+ * with `cache_ttl_seconds` is looked up in the edge cache once its tensors are checked, and a hit
+ * is answered from there (router/response-cache/).
  */
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
@@ -23,10 +25,11 @@ import { admitTenant } from "../admission/tenant-limits.ts";
 import { BodyHold, readBodyWithinBudget } from "../admission/body-budget.ts";
 import { mayUseModel } from "../tenants/records.ts";
 import type { Work } from "./edge-call.ts";
-import { placeModel, serveWork } from "./serve-work.ts";
+import { placeModel, refuseIfHostBehind, serveWork } from "./serve-work.ts";
 import { noteUsage } from "../metrics/usage.ts";
 import { batchSizeOf } from "../../protocol/batching.ts";
 import { samplePayload } from "../payload-log.ts";
+import { lookUpAnswer } from "../response-cache/answer-cache.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -46,7 +49,8 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   // The body and the tensors parsed from it live until the answer is made: the hold lasts as long.
   const bodyHold = new BodyHold(limits.routerBodyBudgetBytes, c.req.raw.signal);
   try {
-    const { model, plan } = await placeModel(c, tier, name, version, arrivedAt);
+    // A version that caches reads the body before the host's backlog can refuse it: a hit needs no host.
+    const { model, plan } = await placeModel(c, tier, name, version, arrivedAt, (m) => m.cache !== undefined);
     const body = await readBodyWithinBudget(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes), bodyHold);
     noteUsage(c, { bytesIn: body.byteLength });
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
@@ -63,6 +67,10 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
       deadline: deadline.at,
     };
 
+    const cached = await lookUpAnswer(c, model, request, outputs);
+    if (cached?.hit) return cached.hit;
+    if (cached) refuseIfHostBehind(c, tier, plan, arrivedAt);
+
     const served = await serveWork(c, work, plan, tier.maxQueueWaitMs);
     const encoded = encodeInferResponse(
       { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
@@ -70,6 +78,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     );
     const headers = new Headers({ "content-type": encoded.contentType, [SERVED_BY_HEADER]: served.servedBy });
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
+    cached?.keep(encoded, headers);
     samplePayload(c, model, body, encoded);
     return new Response(encoded.body, { status: 200, headers });
   } finally {

@@ -59,7 +59,13 @@ async function metadata(c: Context<AppEnv>, version: string | undefined) {
     platform: "onnxruntime_onnx",
     inputs: record.inputs,
     outputs: record.outputs,
-    parameters: { version: record.version, placement: record.placement, max_batch: record.maxBatch, sha256: record.sha256 },
+    parameters: {
+      version: record.version,
+      placement: record.placement,
+      max_batch: record.maxBatch,
+      sha256: record.sha256,
+      ...(record.cache ? { cache_ttl_seconds: record.cache.ttlSeconds, cache_scope: record.cache.scope } : {}),
+    },
   });
 }
 

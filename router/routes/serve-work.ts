@@ -29,9 +29,18 @@ export interface PlacedModel {
 
 /**
  * The version `name` resolves to and where it runs for this tier; 503 at once when that is a
- * replica whose last report already rules the request out (refuseEarly).
+ * replica whose last report already rules the request out (refuseEarly), unless `deferRefusal`
+ * says this version's request may be answered without a host (a cached answer): its route then
+ * calls refuseIfHostBehind itself once it knows.
  */
-export async function placeModel(c: Context<AppEnv>, tier: TierConfig, name: string, version: string | undefined, arrivedAt: number): Promise<PlacedModel> {
+export async function placeModel(
+  c: Context<AppEnv>,
+  tier: TierConfig,
+  name: string,
+  version: string | undefined,
+  arrivedAt: number,
+  deferRefusal?: (model: ModelVersionRecord) => boolean,
+): Promise<PlacedModel> {
   const model = await resolveVersion(c.env, name, version).catch((error: unknown) => {
     // A model that exists but is refused for its state (unloaded, nothing ready) is still its traffic: alerts scoped to it must see these.
     if (error instanceof HttpError && error.status === 503) notePlaced(c, { name, version: version ?? "" }, "none");
@@ -40,10 +49,14 @@ export async function placeModel(c: Context<AppEnv>, tier: TierConfig, name: str
   const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
   notePlaced(c, model, plan.where);
   if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
-  if (plan.where === "edge" && !plan.spillable) {
-    refuseEarly(c.get("tenant").tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
-  }
+  if (!deferRefusal?.(model)) refuseIfHostBehind(c, tier, plan, arrivedAt);
   return { model, plan };
+}
+
+/** 503 at once when the plan's replica already has more work ahead of this tier than the request may wait. */
+export function refuseIfHostBehind(c: Context<AppEnv>, tier: TierConfig, plan: PlacementPlan, arrivedAt: number): void {
+  if (plan.where !== "edge" || plan.spillable) return;
+  refuseEarly(c.get("tenant").tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
 }
 
 /**
