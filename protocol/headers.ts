@@ -17,3 +17,7 @@ export const TIMEOUT_HEADER = "x-hotpath-timeout-ms";
 export const MODEL_SHA256_HEADER = "x-model-sha256";
 /** W3C Trace Context: the request's trace id and the sender's span id (protocol/trace-context.ts). */
 export const TRACEPARENT_HEADER = "traceparent";
+/** The model variant that answered (`int8`, ...) when it was not the version's default bytes. */
+export const VARIANT_HEADER = "x-hotpath-variant";
+/** A variant upload's probe inputs: an OIP JSON request body (`{"inputs": [...]}`) the accuracy guard runs. */
+export const PROBE_INPUTS_HEADER = "x-hotpath-probe-inputs";

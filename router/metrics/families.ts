@@ -23,7 +23,7 @@ export const FAMILIES = {
   requests: {
     name: "hotpath_requests_total",
     type: "counter",
-    help: "Inference, function and stream-open requests answered, by model, version, tier, status, placement (edge, origin, none) and function (Triton: nv_inference_request_success + nv_inference_request_failure).",
+    help: "Inference, function and stream-open requests answered, by model, version, tier, status, placement (edge, origin, none) and function, plus variant when one answered (Triton: nv_inference_request_success + nv_inference_request_failure).",
   },
   requestDuration: {
     name: "hotpath_request_duration_seconds",
@@ -58,6 +58,11 @@ export const FAMILIES = {
     name: "hotpath_spills_total",
     type: "counter",
     help: "Requests of auto models sent from the edge to the origin pool, by model, tier and reason (backlog, refused).",
+  },
+  degraded: {
+    name: "hotpath_degraded_total",
+    type: "counter",
+    help: "Requests served by a cheaper variant because the default could not make it, by model, version, variant and reason (deadline, unavailable, refused).",
   },
   coldLoads: {
     name: "hotpath_cold_loads_total",

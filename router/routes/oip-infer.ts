@@ -5,11 +5,11 @@
  * the tensors against the model's signature, fix the deadline, run it where its placement says
  * (serve-work.ts: a ModelHost replica, or the origin pool: always for `origin` models, on spill
  * for `auto` ones), and encode the answer (JSON or the binary extension) with Server-Timing and
- * x-served-by. A request never outlives its deadline here, whatever runs it.
+ * x-served-by (and x-hotpath-variant when a variant answered: variant-serve.ts). A request never outlives its deadline here, whatever runs it.
  */
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
-import { INFERENCE_HEADER_LENGTH_HEADER, SERVED_BY_HEADER, TIMEOUT_HEADER } from "../../protocol/headers.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER, SERVED_BY_HEADER, TIMEOUT_HEADER, VARIANT_HEADER } from "../../protocol/headers.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
@@ -23,7 +23,7 @@ import { admitTenant } from "../admission/tenant-limits.ts";
 import { BodyHold, readBodyWithinBudget } from "../admission/body-budget.ts";
 import { mayUseModel } from "../tenants/records.ts";
 import type { Work } from "./edge-call.ts";
-import { placeModel, serveWork } from "./serve-work.ts";
+import { placeWithVariants, serveWithVariants } from "./variant-serve.ts";
 import { noteUsage } from "../metrics/usage.ts";
 import { batchSizeOf } from "../../protocol/batching.ts";
 import { samplePayload } from "../payload-log.ts";
@@ -46,7 +46,8 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   // The body and the tensors parsed from it live until the answer is made: the hold lasts as long.
   const bodyHold = new BodyHold(limits.routerBodyBudgetBytes, c.req.raw.signal);
   try {
-    const { model, plan } = await placeModel(c, tier, name, version, arrivedAt);
+    const placed = await placeWithVariants(c, tier, name, version, arrivedAt);
+    const { model } = placed;
     const body = await readBodyWithinBudget(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes), bodyHold);
     noteUsage(c, { bytesIn: body.byteLength });
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
@@ -63,12 +64,13 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
       deadline: deadline.at,
     };
 
-    const served = await serveWork(c, work, plan, tier.maxQueueWaitMs);
+    const served = await serveWithVariants(c, work, placed, tier, request.parameters);
     const encoded = encodeInferResponse(
       { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
       { outputs, binaryByDefault: request.binaryByDefault },
     );
     const headers = new Headers({ "content-type": encoded.contentType, [SERVED_BY_HEADER]: served.servedBy });
+    if (served.variant !== undefined) headers.set(VARIANT_HEADER, served.variant);
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
     samplePayload(c, model, body, encoded);
     return new Response(encoded.body, { status: 200, headers });

@@ -59,7 +59,21 @@ async function metadata(c: Context<AppEnv>, version: string | undefined) {
     platform: "onnxruntime_onnx",
     inputs: record.inputs,
     outputs: record.outputs,
-    parameters: { version: record.version, placement: record.placement, max_batch: record.maxBatch, sha256: record.sha256 },
+    parameters: {
+      version: record.version,
+      placement: record.placement,
+      max_batch: record.maxBatch,
+      sha256: record.sha256,
+      // What parameters.variant may name: each variant's size, placement and measured error against the default.
+      variants: (record.variants ?? []).map(({ variant, bytes, placement, sha256, accuracy, maxError }) => ({
+        name: variant,
+        bytes,
+        placement,
+        sha256,
+        accuracy,
+        max_error: maxError,
+      })),
+    },
   });
 }
 

@@ -32,18 +32,28 @@ export interface PlacedModel {
  * replica whose last report already rules the request out (refuseEarly).
  */
 export async function placeModel(c: Context<AppEnv>, tier: TierConfig, name: string, version: string | undefined, arrivedAt: number): Promise<PlacedModel> {
-  const model = await resolveVersion(c.env, name, version).catch((error: unknown) => {
+  const model = await resolvePlaced(c, name, version);
+  return { model, plan: planModel(c, tier, model, arrivedAt) };
+}
+
+/** The version `name` resolves to (404 unknown, 503 unloaded or none ready). */
+export async function resolvePlaced(c: Context<AppEnv>, name: string, version: string | undefined): Promise<ModelVersionRecord> {
+  return resolveVersion(c.env, name, version).catch((error: unknown) => {
     // A model that exists but is refused for its state (unloaded, nothing ready) is still its traffic: alerts scoped to it must see these.
     if (error instanceof HttpError && error.status === 503) notePlaced(c, { name, version: version ?? "" }, "none");
     throw error;
   });
+}
+
+/** Where `model` runs for this tier; 503 at once when that is a replica whose last report already rules the request out. */
+export function planModel(c: Context<AppEnv>, tier: TierConfig, model: ModelVersionRecord, arrivedAt: number): PlacementPlan {
   const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
   notePlaced(c, model, plan.where);
   if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
   if (plan.where === "edge" && !plan.spillable) {
     refuseEarly(c.get("tenant").tier, tier, plan.waitMs, budgetBeforeBodyMs(tier, c.req.header(TIMEOUT_HEADER)) - (Date.now() - arrivedAt));
   }
-  return { model, plan };
+  return plan;
 }
 
 /**
