@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ModelRecord, VariantRecord } from "../../protocol/model-record.ts";
 import { ADMIN, call, createTenant, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
 import { expectOutputsClose, loadFixture, type Fixture } from "./fixtures.ts";
-import { catalogWrites, catalogWriteSlotFree, storedObjects } from "./lifecycle.ts";
+import { catalogWrites, catalogWriteSlotFree, deleteVersion, lifecycleOf, storedObjects } from "./lifecycle.ts";
 import { freshName } from "./refusals.ts";
 
 const TINY = "models/mlp-tiny/1/model.onnx";
@@ -76,10 +76,24 @@ describe("uploading a variant", () => {
     const deleted = await call(`/admin/models/${name}/versions/1/variants/same`, { method: "DELETE", key: ADMIN });
     expect(deleted.status, await deleted.clone().text()).toBe(200);
     expect(await adminVariants(name)).toEqual([]);
+    // Its bytes stay until no router can route to them, as a deleted version's do.
+    expect((await lifecycleOf(name)).pendingRemovals.map((r) => r.r2Key)).toEqual([body.variant.r2Key]);
     const pinned = await inferJson(name, premium, { inputs: tiny.inputs, parameters: { variant: "same" } });
     expect(pinned.status).toBe(400);
     const again = await call(`/admin/models/${name}/versions/1/variants/same`, { method: "DELETE", key: ADMIN });
     expect(again.status).toBe(404);
+  });
+
+  it("goes with its version: deleting the version schedules the variant's bytes for removal too", async () => {
+    const name = await modelWithVersion("variant-version-gone");
+    const upload = await uploadVariant(name, "int8", TINY);
+    expect(upload.status, await upload.clone().text()).toBe(201);
+    const { variant } = (await upload.json()) as { variant: VariantRecord };
+    await catalogWriteSlotFree(name);
+    await deleteVersion(name, "1", true);
+    const pending = (await lifecycleOf(name)).pendingRemovals.map((r) => r.r2Key);
+    expect(pending).toContain(variant.r2Key);
+    expect(pending).toHaveLength(2);
   });
 
   it("measures the uploader's probes from the header, and accepts a variant with a large error when no bound is set", async () => {
