@@ -21,6 +21,12 @@ export interface TierConfig {
   maxQueueWaitMs: number;
   /** Whether requests of this tier may be sent to the origin pool when the edge is full. */
   maySpill: boolean;
+  /**
+   * Whether a request of this tier may be served by a cheaper variant of the model (int8, ...) when
+   * the default cannot make its deadline or its placement is unavailable; a request that asks
+   * `parameters.variant: "auto"` may be degraded whatever its tier.
+   */
+  mayDegrade: boolean;
   /** Largest inference body a request of this tier may send, in bytes. */
   maxBatchPayloadBytes: number;
   /** Seconds of audio one live stream may carry (`/v1/functions/vad/stream`); past it the stream is closed. */
@@ -41,6 +47,7 @@ export const TIERS = {
     maxInFlight: 256,
     maxQueueWaitMs: 1_000,
     maySpill: true,
+    mayDegrade: false,
     maxBatchPayloadBytes: 16 * 1024 * 1024,
     maxStreamSeconds: 3600,
     streamIdleTimeoutMs: 60_000,
@@ -55,6 +62,7 @@ export const TIERS = {
     maxInFlight: 64,
     maxQueueWaitMs: 1_000,
     maySpill: true,
+    mayDegrade: true,
     maxBatchPayloadBytes: 8 * 1024 * 1024,
     maxStreamSeconds: 600,
     streamIdleTimeoutMs: 30_000,
@@ -69,6 +77,7 @@ export const TIERS = {
     maxInFlight: 8,
     maxQueueWaitMs: 500,
     maySpill: false,
+    mayDegrade: true,
     maxBatchPayloadBytes: 1024 * 1024,
     maxStreamSeconds: 60,
     streamIdleTimeoutMs: 10_000,

@@ -19,3 +19,7 @@ export const MODEL_SHA256_HEADER = "x-model-sha256";
 export const TRACEPARENT_HEADER = "traceparent";
 /** Whether an answer came from the edge's response cache: `hit` or `miss` (only on versions that cache). */
 export const CACHE_RESULT_HEADER = "x-hotpath-cache";
+/** The model variant that answered (`int8`, ...) when it was not the version's default bytes. */
+export const VARIANT_HEADER = "x-hotpath-variant";
+/** A variant upload's probe inputs: an OIP JSON request body (`{"inputs": [...]}`) the accuracy guard runs. */
+export const PROBE_INPUTS_HEADER = "x-hotpath-probe-inputs";

@@ -53,7 +53,37 @@ export interface ModelVersionRecord extends ModelRef {
   cache?: ResponseCacheSetting;
   state: VersionState;
   createdAt: number;
+  /** Other bytes of this version (int8, fp16, ...) a request may pin or be degraded to (router/variants/); absent: none. */
+  variants?: VariantRecord[];
 }
+
+/** What the accuracy guard measured of a variant against its version's default bytes on the same probe inputs. */
+export interface VariantAccuracy {
+  probes: number;
+  /** `generated` from the input signature with a seeded PRNG (protocol/probe-inputs.ts), or `uploaded` by the uploader. */
+  source: "generated" | "uploaded";
+  maxAbsError: number;
+  /** The largest absolute error over the largest magnitude of the default's output, per output. */
+  maxRelError: number;
+  /** Share of rows whose argmax agrees, when the outputs look like class scores ([N, C]); null otherwise. */
+  top1Agreement: number | null;
+}
+
+export interface VariantRecord {
+  /** NAME_PATTERN; `default` and `auto` are reserved (RESERVED_VARIANTS). */
+  variant: string;
+  r2Key: string;
+  sha256: string;
+  bytes: number;
+  placement: Placement;
+  accuracy: VariantAccuracy;
+  /** The uploader's bound on maxAbsError, null when none was set. */
+  maxError: number | null;
+  createdAt: number;
+}
+
+/** `default` names the version's own bytes; `auto` asks the router to choose (parameters.variant). */
+export const RESERVED_VARIANTS: readonly string[] = ["default", "auto"];
 
 export interface ModelRecord {
   name: string;

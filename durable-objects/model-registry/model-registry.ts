@@ -15,7 +15,7 @@ import { DurableObject } from "cloudflare:workers";
 import { HttpError } from "../../protocol/errors.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
 import type { HostModel } from "../model-host/contract.ts";
-import type { ModelRecord, ModelVersionRecord, VersionState } from "../../protocol/model-record.ts";
+import type { ModelRecord, ModelVersionRecord, VariantRecord, VersionState } from "../../protocol/model-record.ts";
 import { ByteRemovals, type PendingRemoval } from "./byte-removals.ts";
 import { CatalogPublisher, type PublicationInfo } from "./catalog-publisher.ts";
 import { RegistryTables } from "./tables.ts";
@@ -137,8 +137,10 @@ export class ModelRegistry extends DurableObject<Env> {
       this.#tables.deleteVersion(name, version);
       if (wasPinned) this.#tables.setPinned(name, undefined);
       const bytesRemovedAt = this.#removals.schedule(record, Date.now());
+      // The version's variants go with it, their bytes kept as long as its own.
+      for (const v of record.variants ?? []) this.#removals.schedule({ ...record, r2Key: v.r2Key, sha256: v.sha256 }, Date.now());
       await this.#commit(name, () => {
-        this.#removals.unschedule(record.r2Key);
+        for (const key of [record.r2Key, ...(record.variants ?? []).map((v) => v.r2Key)]) this.#removals.unschedule(key);
         // Uploaded again while the write was in flight: the new upload stands.
         if (this.#tables.version(name, version)) return;
         this.#tables.insertVersion(record);
@@ -147,6 +149,47 @@ export class ModelRegistry extends DurableObject<Env> {
       await this.#dropFromHosts(name, version);
       return { ...record, bytesRemovedAt };
     }, "removing the version");
+  }
+
+  /**
+   * Adds a variant the upload has proven to run and measured against the version's default bytes
+   * (`measuredAgainst`, their sha256): 409 when the variant exists or the version was replaced
+   * meanwhile (the measure would be of other bytes). One publication, undone when it fails.
+   */
+  async addVariant(name: string, version: string, measuredAgainst: string, variant: VariantRecord): Promise<RpcReply<ModelRecord>> {
+    return replyOf(async () => {
+      const record = this.#requireVersion(name, version);
+      if (record.sha256 !== measuredAgainst) throw new HttpError(409, `version '${version}' of model '${name}' was replaced while the variant was measured`);
+      if (record.variants?.some((v) => v.variant === variant.variant)) {
+        throw new HttpError(409, `version '${version}' of model '${name}' already has variant '${variant.variant}'; delete it first`);
+      }
+      this.#tables.variants.insert(name, version, variant);
+      return this.#commit(name, () => {
+        if (this.#variant(name, version, variant.variant)?.r2Key === variant.r2Key) this.#tables.variants.delete(name, version, variant.variant);
+      });
+    }, "registering the variant");
+  }
+
+  /** Removes a variant: published without it at once, its bytes kept until no router can route to them (as a version's). */
+  async removeVariant(name: string, version: string, variantName: string): Promise<RpcReply<VariantRecord & { bytesRemovedAt: number }>> {
+    return replyOf(async () => {
+      const record = this.#requireVersion(name, version);
+      const variant = this.#variant(name, version, variantName);
+      if (!variant) throw new HttpError(404, `unknown variant '${variantName}' of version '${version}' of model '${name}'`);
+      this.#tables.variants.delete(name, version, variantName);
+      const bytesRemovedAt = this.#removals.schedule({ name, version, r2Key: variant.r2Key, sha256: variant.sha256 }, Date.now());
+      await this.#commit(name, () => {
+        this.#removals.unschedule(variant.r2Key);
+        if (this.#tables.version(name, version) && !this.#variant(name, version, variantName)) this.#tables.variants.insert(name, version, variant);
+      });
+      // Sessions are keyed by sha256: identical bytes are the default's own session, which stays.
+      if (variant.sha256 !== record.sha256) await this.#dropFromHosts(name, version, variant.sha256);
+      return { ...variant, bytesRemovedAt };
+    }, "removing the variant");
+  }
+
+  #variant(name: string, version: string, variant: string): VariantRecord | undefined {
+    return this.#tables.variants.of(name, version).find((v) => v.variant === variant);
   }
 
   /** Pins the default version (undefined: back to the highest ready one), warming it first. */

@@ -3,6 +3,7 @@
  */
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
 import { chooseDefault, type CacheScope, type ModelRecord, type ModelVersionRecord, type VersionState } from "../../protocol/model-record.ts";
+import { VariantTable } from "./variant-table.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS versions (
@@ -54,10 +55,12 @@ const SELECT_VERSIONS = `SELECT v.*, s.max_queue_delay_ms, s.batch_axes, s.min_r
 
 export class RegistryTables {
   readonly #sql: SqlStorage;
+  readonly variants: VariantTable;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
     sql.exec(SCHEMA);
+    this.variants = new VariantTable(sql);
   }
 
   modelNames(): string[] {
@@ -68,7 +71,10 @@ export class RegistryTables {
   }
 
   model(name: string): ModelRecord | undefined {
-    const versions = this.#sql.exec<VersionRow>(`${SELECT_VERSIONS} WHERE v.name = ?`, name).toArray().map(toRecord);
+    const versions = this.#sql
+      .exec<VersionRow>(`${SELECT_VERSIONS} WHERE v.name = ?`, name)
+      .toArray()
+      .map((row) => this.#withVariants(toRecord(row)));
     if (versions.length === 0) return undefined;
     const pinnedVersion = this.pinned(name);
     return { name, defaultVersion: chooseDefault(versions, pinnedVersion), pinnedVersion, versions };
@@ -76,7 +82,13 @@ export class RegistryTables {
 
   version(name: string, version: string): ModelVersionRecord | undefined {
     const row = this.#sql.exec<VersionRow>(`${SELECT_VERSIONS} WHERE v.name = ? AND v.version = ?`, name, version).toArray()[0];
-    return row ? toRecord(row) : undefined;
+    return row ? this.#withVariants(toRecord(row)) : undefined;
+  }
+
+  /** Variants ride on their version's record (and so in its KV publication); a version without any carries no field. */
+  #withVariants(record: ModelVersionRecord): ModelVersionRecord {
+    const variants = this.variants.of(record.name, record.version);
+    return variants.length > 0 ? { ...record, variants } : record;
   }
 
   insertVersion(v: ModelVersionRecord): void {
@@ -106,6 +118,7 @@ export class RegistryTables {
     this.#sql.exec("INSERT OR REPLACE INTO version_diagnostics VALUES (?, ?, ?)", v.name, v.version, v.logPayloads ?? 0);
     // Only versions that cache have a row: no row reads as off.
     if (v.cache) this.#sql.exec("INSERT OR REPLACE INTO version_cache VALUES (?, ?, ?, ?)", v.name, v.version, v.cache.ttlSeconds, v.cache.scope);
+    for (const variant of v.variants ?? []) this.variants.insert(v.name, v.version, variant);
   }
 
   updateState(name: string, version: string, state: VersionState): void {
@@ -127,6 +140,7 @@ export class RegistryTables {
     this.#sql.exec("DELETE FROM version_scheduling WHERE name = ? AND version = ?", name, version);
     this.#sql.exec("DELETE FROM version_diagnostics WHERE name = ? AND version = ?", name, version);
     this.#sql.exec("DELETE FROM version_cache WHERE name = ? AND version = ?", name, version);
+    this.variants.delete(name, version);
   }
 
   pinned(name: string): string | undefined {

@@ -23,7 +23,7 @@ export const FAMILIES = {
   requests: {
     name: "hotpath_requests_total",
     type: "counter",
-    help: "Inference, function and stream-open requests answered, by model, version, tier, status, placement (edge, origin, cache, none) and function (Triton: nv_inference_request_success + nv_inference_request_failure).",
+    help: "Inference, function and stream-open requests answered, by model, version, tier, status, placement (edge, origin, cache, none) and function, plus variant when one answered (Triton: nv_inference_request_success + nv_inference_request_failure).",
   },
   requestDuration: {
     name: "hotpath_request_duration_seconds",
@@ -63,6 +63,11 @@ export const FAMILIES = {
     name: "hotpath_cache_requests_total",
     type: "counter",
     help: "OIP inferences of versions uploaded with cache_ttl_seconds, by model, version and result (hit: answered from the edge cache; miss: run and kept) (Triton: nv_cache_num_hits_per_model, nv_cache_num_misses_per_model).",
+  },
+  degraded: {
+    name: "hotpath_degraded_total",
+    type: "counter",
+    help: "Requests served by a cheaper variant because the default could not make it, by model, version, variant and reason (deadline, unavailable, refused).",
   },
   coldLoads: {
     name: "hotpath_cold_loads_total",

@@ -66,7 +66,10 @@ function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: n
   const model = [...new Set(placed.map((p) => p.name))].join("+");
   const version = [...new Set(placed.map((p) => `${p.version}`))].join("+");
   const placement = placementOf(c.res.headers.get(SERVED_BY_HEADER), placed);
-  increment("requests", { model, version, tier, status: String(status), placement, function: fn });
+  const calls = modelCallsOf(c.get("metric")?.headers);
+  // Only requests a variant answered carry the label: the default's series keep their names.
+  const variant = calls.find((call) => call.variant !== undefined)?.variant;
+  increment("requests", { model, version, tier, status: String(status), placement, function: fn, ...(variant ? { variant } : {}) });
   observe("requestDuration", { model, tier, function: fn }, seconds);
 
   const reason = status === 429 || status === 503 || status === 504 ? refusalReason(c.error, status) : undefined;
@@ -75,7 +78,7 @@ function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: n
 
   const single = placed.length === 1 ? placed[0] : undefined;
   let inferenceMs = 0;
-  for (const call of modelCallsOf(c.get("metric")?.headers)) {
+  for (const call of calls) {
     inferenceMs += call.inferMs ?? 0;
     const callModel = call.model ?? single?.name ?? model;
     const callVersion = placed.find((p) => p.name === callModel)?.version ?? "";
@@ -83,6 +86,7 @@ function record(c: Context<AppEnv>, fn: string, placed: PlacedNote[], seconds: n
     if (call.inferMs !== undefined) observe("inferenceDuration", { model: callModel, tier }, call.inferMs / 1000);
     if (call.batchSize !== undefined && Number.isFinite(call.batchSize)) observe("batchSize", { model: callModel }, call.batchSize);
     if (call.loadMs !== undefined) increment("coldLoads", { model: callModel, version: callVersion });
+    if (call.degraded !== undefined) increment("degraded", { model: callModel, version: callVersion, variant: call.variant ?? "", reason: call.degraded });
     if (call.spill !== undefined) increment("spills", { model: callModel, tier, reason: call.spill === "edge refused" ? "refused" : "backlog" });
     if (call.replica !== undefined) sawHost(hostName(call.replica, callModel));
   }

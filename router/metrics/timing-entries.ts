@@ -3,7 +3,8 @@
  * hono/timing collects on the context, protocol/http/server-timing.ts), so the metrics need no
  * hook of their own in the inference path: `queue`, `infer`, `load`, `batch` and `replica` say
  * how a call ran on its host; a function's pipeline names each call's model first (`model`);
- * `spill` says the call went from the edge to the pool, and why.
+ * `spill` says the call went from the edge to the pool, and why; `variant` and `degraded` which
+ * variant ran it, and why.
  */
 
 export interface ModelCallTiming {
@@ -16,6 +17,9 @@ export interface ModelCallTiming {
   /** `<region>/<replica>` of the host that answered. */
   replica?: string;
   spill?: string;
+  /** The variant that ran the call (router/routes/variant-serve.ts), and why when it was a degradation. */
+  variant?: string;
+  degraded?: string;
 }
 
 const ENTRY = /^([A-Za-z0-9_-]+)(?:;dur=([0-9.eE+-]+))?(?:;desc="((?:[^"\\]|\\.)*)")?$/;
@@ -52,6 +56,12 @@ export function modelCallsOf(entries: readonly string[] | undefined): ModelCallT
         break;
       case "spill":
         current.spill = desc;
+        break;
+      case "variant":
+        current.variant = desc;
+        break;
+      case "degraded":
+        current.degraded = desc;
         break;
     }
   }

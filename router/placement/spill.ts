@@ -24,7 +24,7 @@ export function spillAfterRefusal(env: Env, model: ModelRef, error: unknown, rem
 }
 
 /** The least expected wait among origins usable for `model` (Infinity when none). */
-function poolWaitMs(env: Env, model: ModelRef, priority: number): number {
+export function poolWaitMs(env: Env, model: ModelRef, priority: number): number {
   return Math.min(
     ...originPool(env)
       .filter((o) => usable(o, model))

@@ -29,9 +29,13 @@ export interface AnswerKeyParts {
 
 const utf8 = new TextEncoder();
 
-/** The variant a request asks for: `parameters.variant` when it is a string, else `default`. */
+/**
+ * The variant whose answers a request may take from the cache, and whose answers it keeps: the
+ * one it pins, else `default` (`auto` included: the default's answer is the one it would rather
+ * have; one a variant gave it under degradation is not kept).
+ */
 export function requestedVariant(parameters: Record<string, unknown>): string {
-  return typeof parameters.variant === "string" ? parameters.variant : "default";
+  return typeof parameters.variant === "string" && parameters.variant !== "auto" ? parameters.variant : "default";
 }
 
 /** The hex SHA-256 of the parts. */

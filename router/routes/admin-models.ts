@@ -1,5 +1,5 @@
 /**
- * @module Admin model management: upload a version (model-upload.ts), delete a version, pin the
+ * @module Admin model management: upload a version (model-upload.ts), its variants (admin-variants.ts), delete a version, pin the
  * default, inspect state.
  */
 import { Hono } from "hono";
@@ -14,6 +14,7 @@ import { unwrapReply } from "../../protocol/rpc-reply.ts";
 import { regionOf } from "../placement/region.ts";
 import { replicaSetsOf } from "../placement/replica-set.ts";
 import { uploadVersion } from "./model-upload.ts";
+import { deleteVariant, uploadVariant } from "./admin-variants.ts";
 
 export const adminModelRoutes = new Hono<AppEnv>();
 adminModelRoutes.use("/admin/models/*", adminAuth);
@@ -38,6 +39,8 @@ adminModelRoutes.get("/admin/models/:name", async (c) => {
 });
 
 adminModelRoutes.put("/admin/models/:name/versions/:version", uploadVersion);
+adminModelRoutes.put("/admin/models/:name/versions/:version/variants/:variant", uploadVariant);
+adminModelRoutes.delete("/admin/models/:name/versions/:version/variants/:variant", deleteVariant);
 
 /**
  * `?force=true` is needed to delete the default or the last ready version (409 otherwise). The

@@ -46,7 +46,7 @@ export async function uploadVersion(c: Context<AppEnv>): Promise<Response> {
   if ((await registryModel(c.env, name))?.versions.some((v) => v.version === version)) {
     throw new HttpError(409, `model '${name}' already has version '${version}'; delete it first`);
   }
-  const { r2Key, sha256 } = await storeUpload(c, name, version, bytes);
+  const { r2Key, sha256 } = await storeUpload(c, `models/${name}/${version}`, bytes);
   const settings = { name, version, r2Key, sha256, bytes, maxBatch, maxQueueDelayMs, placement, minReplicas, maxReplicas, logPayloads, cache };
   const record = placement === "origin" ? await registerOnPool(c, settings) : await registerAtEdge(c, settings);
   invalidateCatalog(name);
@@ -54,7 +54,7 @@ export async function uploadVersion(c: Context<AppEnv>): Promise<Response> {
 }
 
 /** The body's declared size: 411 without one, 413 over MAX_UPLOAD_BYTES, before any of it is read. */
-function declaredLength(c: Context<AppEnv>): number {
+export function declaredLength(c: Context<AppEnv>): number {
   const declared = c.req.header("content-length");
   if (declared === undefined) throw new HttpError(411, "model uploads need a Content-Length header");
   const bytes = Number(declared);
@@ -69,7 +69,7 @@ function declaredLength(c: Context<AppEnv>): number {
  * HOST_MEMORY_BUDGET_MB warm and would refuse a model bigger than that: accepting one would
  * only fail later, or on every request. The same estimate as the host's (protocol/session-memory.ts).
  */
-function refuseIfTooLargeToKeepWarm(env: Env, placement: Placement, bytes: number): void {
+export function refuseIfTooLargeToKeepWarm(env: Env, placement: Placement, bytes: number): void {
   if (placement === "origin") return;
   const budgetMb = positiveVar("HOST_MEMORY_BUDGET_MB", env.HOST_MEMORY_BUDGET_MB, VAR_DEFAULTS.HOST_MEMORY_BUDGET_MB);
   const needed = warmSessionBytes(bytes);
@@ -131,12 +131,12 @@ async function registeredElsewhere(env: Env, upload: UploadedVersion): Promise<b
   return record !== undefined && record.r2Key !== upload.r2Key;
 }
 
-async function deleteObject(env: Env, r2Key: string): Promise<void> {
+export async function deleteObject(env: Env, r2Key: string): Promise<void> {
   await bestEffort(`deleting ${r2Key} from R2 after a failed upload`, () => env.MODELS.delete(r2Key));
 }
 
 /** Clean-up after a failed upload: its own failure is logged, never put in place of the upload's error. */
-async function bestEffort(what: string, work: () => Promise<unknown>): Promise<void> {
+export async function bestEffort(what: string, work: () => Promise<unknown>): Promise<void> {
   try {
     await work();
   } catch (error) {
@@ -144,14 +144,15 @@ async function bestEffort(what: string, work: () => Promise<unknown>): Promise<v
   }
 }
 
-async function storeUpload(c: Context<AppEnv>, name: string, version: string, bytes: number): Promise<{ r2Key: string; sha256: string }> {
+/** Streams the body to R2 under `keyPrefix` (`models/<name>/<version>`), hashing it on the way. */
+export async function storeUpload(c: Context<AppEnv>, keyPrefix: string, bytes: number): Promise<{ r2Key: string; sha256: string }> {
   const body = c.req.raw.body;
   if (!body) throw badRequest("the upload body is empty");
   // Hash while streaming to R2, so a large model is never held in the router's memory.
   const [toStore, toHash] = body.tee();
   const digest = new crypto.DigestStream("SHA-256");
   const hashed = toHash.pipeTo(digest);
-  const r2Key = `models/${name}/${version}/${crypto.randomUUID()}.onnx`;
+  const r2Key = `${keyPrefix}/${crypto.randomUUID()}.onnx`;
   try {
     await c.env.MODELS.put(r2Key, toStore.pipeThrough(new FixedLengthStream(bytes)));
     await hashed;
@@ -167,7 +168,7 @@ function describeVersion(record: ModelRecord, version: string) {
   return { name: record.name, defaultVersion: record.defaultVersion, version: v };
 }
 
-function checkedName(value: string, what: string): string {
+export function checkedName(value: string, what: string): string {
   if (!NAME_PATTERN.test(value)) throw badRequest(`${what} '${value}' must match ${NAME_PATTERN.source}`);
   return value;
 }
@@ -186,7 +187,7 @@ function checkedRate(value: string | undefined, what: string): number {
   return n;
 }
 
-function checkedInt(value: string | undefined, what: string, min: number, max: number, fallback: number): number {
+export function checkedInt(value: string | undefined, what: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min || n > max) throw badRequest(`${what} must be an integer from ${min} to ${max}, got '${value}'`);

@@ -5,13 +5,14 @@
  * the tensors against the model's signature, fix the deadline, run it where its placement says
  * (serve-work.ts: a ModelHost replica, or the origin pool: always for `origin` models, on spill
  * for `auto` ones), and encode the answer (JSON or the binary extension) with Server-Timing and
- * x-served-by. A request never outlives its deadline here, whatever runs it. A version uploaded
- * with `cache_ttl_seconds` is looked up in the edge cache once its tensors are checked, and a hit
- * is answered from there (router/response-cache/).
+ * x-served-by (and x-hotpath-variant when a variant answered: variant-serve.ts). A request never
+ * outlives its deadline here, whatever runs it. A version uploaded with `cache_ttl_seconds` is
+ * looked up in the edge cache once its tensors are checked, and a hit is answered from there
+ * (router/response-cache/).
  */
 import { Hono, type Context } from "hono";
 import { tierConfig } from "../../config/tiers.ts";
-import { INFERENCE_HEADER_LENGTH_HEADER, SERVED_BY_HEADER, TIMEOUT_HEADER } from "../../protocol/headers.ts";
+import { INFERENCE_HEADER_LENGTH_HEADER, SERVED_BY_HEADER, TIMEOUT_HEADER, VARIANT_HEADER } from "../../protocol/headers.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
 import { encodeInferResponse } from "../../protocol/oip/infer-response.ts";
@@ -25,11 +26,12 @@ import { admitTenant } from "../admission/tenant-limits.ts";
 import { BodyHold, readBodyWithinBudget } from "../admission/body-budget.ts";
 import { mayUseModel } from "../tenants/records.ts";
 import type { Work } from "./edge-call.ts";
-import { placeModel, refuseIfHostBehind, serveWork } from "./serve-work.ts";
+import { placeWithVariants, refuseDeferred, serveWithVariants } from "./variant-serve.ts";
 import { noteUsage } from "../metrics/usage.ts";
 import { batchSizeOf } from "../../protocol/batching.ts";
 import { samplePayload } from "../payload-log.ts";
 import { lookUpAnswer } from "../response-cache/answer-cache.ts";
+import { requestedVariant } from "../response-cache/answer-key.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -50,7 +52,8 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   const bodyHold = new BodyHold(limits.routerBodyBudgetBytes, c.req.raw.signal);
   try {
     // A version that caches reads the body before the host's backlog can refuse it: a hit needs no host.
-    const { model, plan } = await placeModel(c, tier, name, version, arrivedAt, (m) => m.cache !== undefined);
+    const placed = await placeWithVariants(c, tier, name, version, arrivedAt, (m) => m.cache !== undefined);
+    const { model } = placed;
     const body = await readBodyWithinBudget(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes), bodyHold);
     noteUsage(c, { bytesIn: body.byteLength });
     const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
@@ -69,16 +72,16 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
 
     const cached = await lookUpAnswer(c, model, request, outputs);
     if (cached?.hit) return cached.hit;
-    if (cached) refuseIfHostBehind(c, tier, plan, arrivedAt);
-
-    const served = await serveWork(c, work, plan, tier.maxQueueWaitMs);
+    const served = await serveWithVariants(c, work, cached ? refuseDeferred(c, tier, placed, arrivedAt) : placed, tier, request.parameters);
     const encoded = encodeInferResponse(
       { modelName: name, modelVersion: model.version, id: request.id, outputs: served.outputs },
       { outputs, binaryByDefault: request.binaryByDefault },
     );
     const headers = new Headers({ "content-type": encoded.contentType, [SERVED_BY_HEADER]: served.servedBy });
+    if (served.variant !== undefined) headers.set(VARIANT_HEADER, served.variant);
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
-    cached?.keep(encoded, headers);
+    // Kept under the variant it was asked for only: a degraded answer is not the default's.
+    if ((served.variant ?? "default") === requestedVariant(request.parameters)) cached?.keep(encoded, headers);
     samplePayload(c, model, body, encoded);
     return new Response(encoded.body, { status: 200, headers });
   } finally {

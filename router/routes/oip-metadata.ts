@@ -65,6 +65,15 @@ async function metadata(c: Context<AppEnv>, version: string | undefined) {
       max_batch: record.maxBatch,
       sha256: record.sha256,
       ...(record.cache ? { cache_ttl_seconds: record.cache.ttlSeconds, cache_scope: record.cache.scope } : {}),
+      // What parameters.variant may name: each variant's size, placement and measured error against the default.
+      variants: (record.variants ?? []).map(({ variant, bytes, placement, sha256, accuracy, maxError }) => ({
+        name: variant,
+        bytes,
+        placement,
+        sha256,
+        accuracy,
+        max_error: maxError,
+      })),
     },
   });
 }

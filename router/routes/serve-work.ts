@@ -41,16 +41,30 @@ export async function placeModel(
   arrivedAt: number,
   deferRefusal?: (model: ModelVersionRecord) => boolean,
 ): Promise<PlacedModel> {
-  const model = await resolveVersion(c.env, name, version).catch((error: unknown) => {
+  const model = await resolvePlaced(c, name, version);
+  return { model, plan: planModel(c, tier, model, arrivedAt, deferRefusal?.(model) ?? false) };
+}
+
+/** The version `name` resolves to (404 unknown, 503 unloaded or none ready). */
+export async function resolvePlaced(c: Context<AppEnv>, name: string, version: string | undefined): Promise<ModelVersionRecord> {
+  return resolveVersion(c.env, name, version).catch((error: unknown) => {
     // A model that exists but is refused for its state (unloaded, nothing ready) is still its traffic: alerts scoped to it must see these.
     if (error instanceof HttpError && error.status === 503) notePlaced(c, { name, version: version ?? "" }, "none");
     throw error;
   });
+}
+
+/**
+ * Where `model` runs for this tier; 503 at once when that is a replica whose last report already
+ * rules the request out, unless `deferRefusal` (a cached answer may need no host: the route then
+ * calls refuseIfHostBehind itself once it knows).
+ */
+export function planModel(c: Context<AppEnv>, tier: TierConfig, model: ModelVersionRecord, arrivedAt: number, deferRefusal = false): PlacementPlan {
   const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
   notePlaced(c, model, plan.where);
   if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
-  if (!deferRefusal?.(model)) refuseIfHostBehind(c, tier, plan, arrivedAt);
-  return { model, plan };
+  if (!deferRefusal) refuseIfHostBehind(c, tier, plan, arrivedAt);
+  return plan;
 }
 
 /** 503 at once when the plan's replica already has more work ahead of this tier than the request may wait. */

@@ -1,0 +1,77 @@
+/**
+ * @module Which bytes of a version a request runs: the default, a variant it pins by name
+ * (`parameters.variant`), or, when it may be degraded and the default cannot make it, the
+ * cheapest variant (fewest bytes) that can. A variant is the version's record with other bytes:
+ * hosts key sessions by sha256 and batch only requests of the same bytes, so it runs beside the
+ * default on the model's hosts, in a session and runs of its own.
+ */
+import type { TierConfig } from "../../config/tiers.ts";
+import { badRequest } from "../../protocol/errors.ts";
+import type { ModelVersionRecord, VariantRecord } from "../../protocol/model-record.ts";
+import { planPlacement, type PlacementPlan } from "./plan.ts";
+
+/** What the request asked for in `parameters.variant`: nothing (the default), `auto`, or a variant by name. */
+export type RequestedVariant = { kind: "default" } | { kind: "auto" } | { kind: "pinned"; variant: VariantRecord };
+
+export interface VariantPlan {
+  variant: VariantRecord;
+  /** The version's record with the variant's bytes and placement: what the call paths run. */
+  model: ModelVersionRecord;
+  plan: PlacementPlan;
+}
+
+/** The version's record as the variant: its bytes and placement, the version's signature and scheduling settings. */
+export function variantAsVersion(version: ModelVersionRecord, variant: Pick<VariantRecord, "r2Key" | "sha256" | "bytes" | "placement">): ModelVersionRecord {
+  const { variants: _, ...record } = version;
+  return { ...record, r2Key: variant.r2Key, sha256: variant.sha256, bytes: variant.bytes, placement: variant.placement };
+}
+
+/** `parameters.variant` read against the version's variants: 400 for a name it does not have or a value that is not a name. */
+export function requestedVariant(model: ModelVersionRecord, parameters: Record<string, unknown>): RequestedVariant {
+  const wanted = parameters.variant;
+  if (wanted === undefined || wanted === "default") return { kind: "default" };
+  if (wanted === "auto") return { kind: "auto" };
+  if (typeof wanted !== "string") throw badRequest(`parameters.variant must be a variant's name, "default" or "auto"`);
+  const variant = model.variants?.find((v) => v.variant === wanted);
+  if (!variant) {
+    const known = ["default", "auto", ...(model.variants ?? []).map((v) => v.variant)].join(", ");
+    throw badRequest(`version '${model.version}' of model '${model.name}' has no variant '${wanted}'; it has ${known}`);
+  }
+  return { kind: "pinned", variant };
+}
+
+/** Whether the request may run on a variant it did not pin: its tier allows it, or it asked for `auto`. */
+export function mayDegrade(tier: TierConfig, requested: RequestedVariant): boolean {
+  return requested.kind === "auto" || (requested.kind === "default" && tier.mayDegrade);
+}
+
+export function planVariant(
+  env: Env,
+  cf: IncomingRequestCfProperties | undefined,
+  model: ModelVersionRecord,
+  variant: VariantRecord,
+  tier: TierConfig,
+): VariantPlan {
+  const asVersion = variantAsVersion(model, variant);
+  return { variant, model: asVersion, plan: planPlacement(env, cf, asVersion, tier) };
+}
+
+/**
+ * The cheapest variant (fewest bytes; the registry keeps them in that order) whose replica last
+ * reported a wait this request can afford: the same test as the router's early refusal. A variant
+ * on the default's own hosts shares their queue, so it helps when the default's placement is
+ * unavailable (an origin model with the pool down), not when its edge queue is too long.
+ */
+export function chooseVariant(
+  env: Env,
+  cf: IncomingRequestCfProperties | undefined,
+  model: ModelVersionRecord,
+  tier: TierConfig,
+  remainingMs: number,
+): VariantPlan | undefined {
+  for (const variant of model.variants ?? []) {
+    const candidate = planVariant(env, cf, model, variant, tier);
+    if (candidate.plan.where === "edge" && candidate.plan.waitMs <= Math.min(tier.maxQueueWaitMs, remainingMs)) return candidate;
+  }
+  return undefined;
+}
