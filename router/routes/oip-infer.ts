@@ -27,6 +27,7 @@ import { placeModel, serveWork } from "./serve-work.ts";
 import { noteUsage } from "../metrics/usage.ts";
 import { batchSizeOf } from "../../protocol/batching.ts";
 import { samplePayload } from "../payload-log.ts";
+import { sizedResponse } from "../../protocol/http/known-length.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -71,7 +72,8 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const headers = new Headers({ "content-type": encoded.contentType, [SERVED_BY_HEADER]: served.servedBy });
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
     samplePayload(c, model, body, encoded);
-    return new Response(encoded.body, { status: 200, headers });
+    // Sized: sent with Content-Length, and its bytes out counted from it (router/metrics/usage.ts).
+    return sizedResponse(encoded.body, 200, headers);
   } finally {
     bodyHold.release();
     release();
