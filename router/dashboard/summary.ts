@@ -38,6 +38,8 @@ export interface DashboardSummary {
   sessionsLoaded: Record<string, number>;
   /** 1 when the origin is usable, 0 when not. */
   originUp: Record<string, number>;
+  /** Hosts seen lately that the poll did not ask (over METRICS_MAX_HOSTS_PER_SCRAPE): missing from queueLength and sessionsLoaded. */
+  hostsNotScraped: number;
 }
 
 export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], at: number): DashboardSummary {
@@ -58,6 +60,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
     queueLength: {},
     sessionsLoaded: {},
     originUp: {},
+    hostsNotScraped: 0,
   };
 
   for (const [key, value] of Object.entries(totals.counters)) {
@@ -82,6 +85,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
     if (gauge.family === "queueLength") summary.queueLength[replica] = gauge.value;
     else if (gauge.family === "sessionsLoaded") summary.sessionsLoaded[replica] = gauge.value;
     else if (gauge.family === "originUp") summary.originUp[gauge.labels.origin ?? ""] = gauge.value;
+    else if (gauge.family === "hostsNotScraped") summary.hostsNotScraped = gauge.value;
   }
   return summary;
 }

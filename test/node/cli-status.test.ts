@@ -32,6 +32,7 @@ function summary(at: number, requests: number, fast: number, refused = 0): Summa
     queueLength: { "mlp-tiny local/0": 3 },
     sessionsLoaded: { "mlp-tiny local/0": 1 },
     originUp: { o1: 1, o2: 0 },
+    hostsNotScraped: 0,
   };
 }
 

@@ -73,6 +73,7 @@ function summary(at: number, requests: number, fast: number, slow: number, queue
     queueLength: { "m eu/0": queued },
     sessionsLoaded: {},
     originUp: {},
+    hostsNotScraped: 0,
   };
 }
 
