@@ -12,6 +12,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { METRICS_NAME } from "../../durable-objects/metrics/contract.ts";
+import type { HostState } from "../../durable-objects/model-host/contract.ts";
 import { ModelHost } from "../../durable-objects/model-host/model-host.ts";
 import worker from "../../router/index.ts";
 import type { DashboardSummary } from "../../router/dashboard/summary.ts";
@@ -78,7 +79,8 @@ describe("the hosts a scrape asks for their gauges", () => {
     vi.spyOn(ModelHost.prototype, "state").mockImplementation(function (this: ModelHost) {
       const { ctx } = this as unknown as { ctx: DurableObjectState };
       // A host busy with a long run answers after it: here, after the scrape has given up.
-      if (ctx.id.name === stuck) return new Promise((resolve) => setTimeout(() => resolve(real.call(this)), 5_000));
+      // (A promise where the method returns a value: across RPC the caller awaits either.)
+      if (ctx.id.name === stuck) return new Promise((resolve) => setTimeout(() => resolve(real.call(this)), 5_000)) as unknown as HostState;
       return real.call(this);
     });
     const startedAt = Date.now();
