@@ -7,7 +7,13 @@
  * each change a notice in the outbox, POSTed after the evaluation is saved (deliveries.ts).
  *
  * An alarm, not a timer: the runtime keeps it across evictions and restarts, and retries it when
- * it throws. Replacing a rule starts it afresh (not firing).
+ * it throws.
+ *
+ * A rule put again unchanged keeps its state (a firing one goes on firing). A rule replaced by
+ * another (any setting changed: a new threshold or window measures something else) starts
+ * afresh, not firing, and a rule deleted is gone; either way a firing it had gets its `resolved`
+ * notice, to the webhook that was told it fired, so no receiver is left with a firing that never
+ * resolves. If the new rule holds, its next evaluation fires it anew.
  */
 import { DurableObject } from "cloudflare:workers";
 import { positiveVar, VAR_DEFAULTS } from "../../config/vars.ts";
@@ -43,14 +49,18 @@ export class Alerts extends DurableObject<Env> {
 
   /** Creates or replaces a rule (validated by the router, router/alerts/rule-input.ts); true when it is new. */
   async putRule(name: string, rule: AlertRule): Promise<boolean> {
-    const existed = this.#sql.exec(`SELECT 1 FROM rules WHERE name = ?`, name).toArray().length > 0;
-    this.#sql.exec(
-      `INSERT INTO rules (name, rule, firing) VALUES (?, ?, 0) ON CONFLICT (name) DO UPDATE SET rule = excluded.rule, firing = 0, since = NULL, value = NULL, evaluated_at = NULL`,
-      name,
-      JSON.stringify(rule),
-    );
+    const existing = this.#sql.exec<RuleRow>(`SELECT * FROM rules WHERE name = ?`, name).toArray()[0];
+    // The same rule put again (a config tool re-applying its file) keeps its state: nothing changed.
+    if (!existing || !sameRule(JSON.parse(existing.rule) as AlertRule, rule)) {
+      if (existing) this.#resolveIfFiring(existing);
+      this.#sql.exec(
+        `INSERT INTO rules (name, rule, firing) VALUES (?, ?, 0) ON CONFLICT (name) DO UPDATE SET rule = excluded.rule, firing = 0, since = NULL, value = NULL, evaluated_at = NULL`,
+        name,
+        JSON.stringify(rule),
+      );
+    }
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.#intervalMs());
-    return !existed;
+    return !existing;
   }
 
   getRule(name: string): AlertView | undefined {
@@ -62,9 +72,23 @@ export class Alerts extends DurableObject<Env> {
     return this.#sql.exec<RuleRow>(`SELECT * FROM rules ORDER BY name`).toArray().map(viewOf);
   }
 
-  /** False when there was no such rule. Notices it already decided are still delivered. */
+  /** False when there was no such rule. Notices it already decided are still delivered, and a firing one's `resolved` with them. */
   deleteRule(name: string): boolean {
-    return this.#sql.exec(`DELETE FROM rules WHERE name = ? RETURNING name`, name).toArray().length > 0;
+    const deleted = this.#sql.exec<RuleRow>(`DELETE FROM rules WHERE name = ? RETURNING *`, name).toArray()[0];
+    if (deleted) this.#resolveIfFiring(deleted);
+    return deleted !== undefined;
+  }
+
+  /**
+   * The `resolved` notice of a rule that is replaced or deleted while firing, to the webhook its
+   * `firing` went to, with the value it last measured. It is delivered at the next evaluation,
+   * after any notice of the rule still pending (the outbox keeps a rule's notices in order); the
+   * alarm runs while the outbox holds one, rules or not.
+   */
+  #resolveIfFiring(row: RuleRow): void {
+    if (row.firing !== 1) return;
+    const rule = JSON.parse(row.rule) as AlertRule;
+    enqueue(this.#sql, rule.webhook, { alert: row.name, status: "resolved", value: row.value, threshold: thresholdOf(rule), at: new Date().toISOString() });
   }
 
   override async alarm(): Promise<void> {
@@ -83,15 +107,13 @@ export class Alerts extends DurableObject<Env> {
     for (const { row, rule } of parsed) {
       let value: number | null;
       let holds: boolean;
-      let threshold: number;
+      const threshold = thresholdOf(rule);
       if (rule.kind === "origin_down") {
         const downMs = rule.origin === undefined ? Math.max(0, ...downFor.values()) : (downFor.get(rule.origin) ?? 0);
         value = downMs / 1000;
-        threshold = rule.for_seconds;
         holds = value >= threshold;
       } else {
         ({ value, holds } = measure(rule, history));
-        threshold = rule.threshold;
       }
       const changed = holds !== (row.firing === 1);
       this.#sql.exec(
@@ -125,6 +147,17 @@ export class Alerts extends DurableObject<Env> {
   #intervalMs(): number {
     return positiveVar("ALERT_EVAL_INTERVAL_MS", this.env.ALERT_EVAL_INTERVAL_MS, VAR_DEFAULTS.ALERT_EVAL_INTERVAL_MS, { integer: true });
   }
+}
+
+/** What a notice names as the rule's threshold: the share, or for `origin_down` the seconds down. */
+function thresholdOf(rule: AlertRule): number {
+  return rule.kind === "origin_down" ? rule.for_seconds : rule.threshold;
+}
+
+/** The same settings, whatever order their fields came in. */
+function sameRule(a: AlertRule, b: AlertRule): boolean {
+  const canonical = (rule: AlertRule) => JSON.stringify(Object.entries(rule).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return canonical(a) === canonical(b);
 }
 
 function viewOf(row: RuleRow): AlertView {

@@ -28,8 +28,10 @@ export interface MetricsBatch {
 export interface MetricsTotals {
   counters: Record<string, number>;
   histograms: Record<string, HistogramCounts>;
-  /** Hosts seen recently (see Metrics.totals), by name. */
+  /** Hosts seen recently (see Metrics.totals), by name, most recently seen first, at most the number the scrape asked for. */
   hosts: string[];
+  /** Every host seen recently, those left out of `hosts` included. */
+  hostsSeen: number;
   /** Tenant -> tier, of the tenants that opened a stream recently enough for one to be open still. */
   streamTenants: Record<string, string>;
 }

@@ -65,8 +65,12 @@ export class Metrics extends DurableObject<Env> {
     });
   }
 
-  /** Every counter and histogram, with the hosts and stream tenants a scrape should ask for live gauges. */
-  totals(): MetricsTotals {
+  /**
+   * Every counter and histogram, with the hosts and stream tenants a scrape should ask for live
+   * gauges: at most `maxHosts` hosts, the most recently seen first (all when it is not given),
+   * and how many were seen in all, so a scrape's fan-out stays bounded however many there are.
+   */
+  totals(maxHosts?: number): MetricsTotals {
     const now = Date.now();
     const counters: Record<string, number> = {};
     for (const row of this.#sql.exec<{ series: string; value: number }>(`SELECT series, value FROM counters`)) counters[row.series] = row.value;
@@ -74,15 +78,19 @@ export class Metrics extends DurableObject<Env> {
     for (const row of this.#sql.exec<{ series: string; counts: string; sum: number }>(`SELECT series, counts, sum FROM histograms`)) {
       histograms[row.series] = { counts: JSON.parse(row.counts) as number[], sum: row.sum };
     }
+    const seenSince = now - HOST_TTL_MS;
+    const hostsSeen = this.#sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM hosts WHERE seen >= ?`, seenSince).one().n;
+    // SQLite reads LIMIT -1 as no limit.
+    const limit = maxHosts !== undefined && Number.isInteger(maxHosts) && maxHosts >= 0 ? maxHosts : -1;
     const hosts = this.#sql
-      .exec<{ name: string }>(`SELECT name FROM hosts WHERE seen >= ?`, now - HOST_TTL_MS)
+      .exec<{ name: string }>(`SELECT name FROM hosts WHERE seen >= ? ORDER BY seen DESC, name LIMIT ?`, seenSince, limit)
       .toArray()
       .map((row) => row.name);
     const streamTenants: Record<string, string> = {};
     for (const row of this.#sql.exec<{ tenant: string; tier: string }>(`SELECT tenant, tier FROM stream_tenants WHERE seen >= ?`, now - STREAM_TENANT_TTL_MS)) {
       streamTenants[row.tenant] = row.tier;
     }
-    return { counters, histograms, hosts, streamTenants };
+    return { counters, histograms, hosts, hostsSeen, streamTenants };
   }
 
   /** Per-tenant usage (usage-table.ts): days from `from` to `to`, one tenant or all. */

@@ -84,15 +84,18 @@ export class ModelHost extends DurableObject<Env> {
    * on the warm session here, so the loop costs the router one call.
    */
   async job(call: HostJobCall): Promise<RpcReply<HostJobValue<unknown>>> {
-    return replyOf(() => {
-      const { loop: name, payload, ...scheduling } = call;
-      const loop = hostLoopNamed(name);
-      // Both are the router's mistake, never the tenant's: the router and the host share one registry.
-      if (!loop) throw new HttpError(500, `the model host has no loop '${name}'`);
-      if (loop.model !== call.model.name) throw new HttpError(500, `host loop '${name}' runs on model '${loop.model}', not '${call.model.name}'`);
-      const plan = loop.plan(payload);
-      return this.#scheduler.submitJob({ ...scheduling, runs: plan.runs, workPerRun: plan.workPerRun, loop: (run) => loop.run(plan.payload, run) });
-    }, "job");
+    return replyOf(
+      () => {
+        const { loop: name, payload, ...scheduling } = call;
+        const loop = hostLoopNamed(name);
+        // Both are the router's mistake, never the tenant's: the router and the host share one registry.
+        if (!loop) throw new HttpError(500, `the model host has no loop '${name}'`);
+        if (loop.model !== call.model.name) throw new HttpError(500, `host loop '${name}' runs on model '${loop.model}', not '${call.model.name}'`);
+        const plan = loop.plan(payload);
+        return this.#scheduler.submitJob({ ...scheduling, runs: plan.runs, workPerRun: plan.workPerRun, loop: (run) => loop.run(plan.payload, run) });
+      },
+      `job ${call.loop} ${call.traceparent ?? ""}`.trim(),
+    );
   }
 
   /**

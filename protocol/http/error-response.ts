@@ -6,6 +6,7 @@
  */
 import type { Context } from "hono";
 import { HttpError } from "../errors.ts";
+import { sizedJson } from "./known-length.ts";
 
 /**
  * `details` go into the body beside `error`, for answers whose status is the answer and whose body
@@ -14,9 +15,9 @@ import { HttpError } from "../errors.ts";
  * @example return errorResponse(new HttpError(503, "busy", 2)) // 503, Retry-After: 2, {"error": "busy"}
  */
 export function errorResponse(error: HttpError, details: Record<string, unknown> = {}): Response {
-  const headers = new Headers({ "content-type": "application/json" });
+  const headers = new Headers();
   if (error.retryAfterSeconds !== undefined) headers.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
-  return new Response(JSON.stringify({ error: error.message, ...details }), { status: error.status, headers });
+  return sizedJson({ error: error.message, ...details }, error.status, headers);
 }
 
 export function onError(error: Error, c: Context): Response {

@@ -39,6 +39,8 @@ export interface DashboardSummary {
   sessionsLoaded: Record<string, number>;
   /** 1 when the origin is usable, 0 when not. */
   originUp: Record<string, number>;
+  /** Hosts seen lately that the poll did not ask (over METRICS_MAX_HOSTS_PER_SCRAPE): missing from queueLength and sessionsLoaded. */
+  hostsNotScraped: number;
   /** Per model that caches answers: its response cache's hits and misses so far and their ratio (hits over lookups). */
   cache: Record<string, CacheSummary>;
 }
@@ -68,6 +70,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
     sessionsLoaded: {},
     originUp: {},
     cache: {},
+    hostsNotScraped: 0,
   };
 
   for (const [key, value] of Object.entries(totals.counters)) {
@@ -93,6 +96,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
     if (gauge.family === "queueLength") summary.queueLength[replica] = gauge.value;
     else if (gauge.family === "sessionsLoaded") summary.sessionsLoaded[replica] = gauge.value;
     else if (gauge.family === "originUp") summary.originUp[gauge.labels.origin ?? ""] = gauge.value;
+    else if (gauge.family === "hostsNotScraped") summary.hostsNotScraped = gauge.value;
   }
   return summary;
 }

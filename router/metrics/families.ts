@@ -86,6 +86,11 @@ export const FAMILIES = {
     help: "Memory a ModelHost counts its sessions as holding now (HOST_MEMORY_BUDGET_MB bounds it), by model, region and replica.",
   },
   hostUp: { name: "hotpath_host_up", type: "gauge", help: "1 when a ModelHost that answered requests recently reported its state at this scrape, else 0." },
+  hostsNotScraped: {
+    name: "hotpath_hosts_not_scraped",
+    type: "gauge",
+    help: "ModelHosts that answered requests in the last 15 minutes and were not asked for their gauges at this scrape (over METRICS_MAX_HOSTS_PER_SCRAPE, the least recently seen).",
+  },
   originUp: {
     name: "hotpath_origin_up",
     type: "gauge",

@@ -1,11 +1,17 @@
 /**
  * @module The gauges a scrape asks for when it is made, since they are states, not counts:
- * each ModelHost that answered requests recently (queue, warm sessions, memory; one RPC each,
+ * the ModelHosts that answered requests recently (queue, warm sessions, memory; one RPC each,
  * all at once, each given a second), each origin as this isolate's pool sees it (checked first
  * when its last check is older than the checks' own period), and the live streams of the
  * tenants that opened any recently (their StreamSlots).
+ *
+ * The hosts asked are bounded (METRICS_MAX_HOSTS_PER_SCRAPE, the most recently seen first; the
+ * Metrics object picks them, scrapeHostLimit): a platform with thousands of replicas would
+ * otherwise make every scrape and every dashboard poll thousands of calls. The hosts left out
+ * are a count, `hotpath_hosts_not_scraped`, so a partial view never passes for a whole one.
  */
 import { TIERS } from "../../config/tiers.ts";
+import { positiveVar, VAR_DEFAULTS } from "../../config/vars.ts";
 import type { HostState } from "../../durable-objects/model-host/contract.ts";
 import type { MetricsTotals } from "../../durable-objects/metrics/contract.ts";
 import { CHECK_EVERY_MS, checkOriginsNow } from "../origin-pool/health-check.ts";
@@ -15,9 +21,17 @@ import type { GaugeSample } from "./exposition.ts";
 /** How long a scrape waits for a host's state: a host busy with a long run answers after it, and the scrape must not hang on it. */
 const HOST_STATE_TIMEOUT_MS = 1_000;
 
+/** The most hosts one scrape asks for their gauges: the `maxHosts` to read the totals with (Metrics.totals). */
+export function scrapeHostLimit(env: Pick<Env, "METRICS_MAX_HOSTS_PER_SCRAPE">): number {
+  return positiveVar("METRICS_MAX_HOSTS_PER_SCRAPE", env.METRICS_MAX_HOSTS_PER_SCRAPE, VAR_DEFAULTS.METRICS_MAX_HOSTS_PER_SCRAPE, { integer: true });
+}
+
 export async function liveGauges(env: Env, totals: MetricsTotals): Promise<GaugeSample[]> {
-  const [hosts, origins, streams] = await Promise.all([hostGauges(env, totals.hosts), originGauges(env), streamGauges(env, totals.streamTenants)]);
-  return [...hosts, ...origins, ...streams];
+  // The totals hold at most the limit already; cut here too, so the bound holds whatever the object answered.
+  const asked = totals.hosts.slice(0, scrapeHostLimit(env));
+  const notScraped: GaugeSample = { family: "hostsNotScraped", labels: {}, value: Math.max(0, (totals.hostsSeen ?? totals.hosts.length) - asked.length) };
+  const [hosts, origins, streams] = await Promise.all([hostGauges(env, asked), originGauges(env), streamGauges(env, totals.streamTenants)]);
+  return [...hosts, notScraped, ...origins, ...streams];
 }
 
 async function hostGauges(env: Env, names: string[]): Promise<GaugeSample[]> {

@@ -10,6 +10,7 @@
 import type { Context } from "hono";
 import { noUsage, USAGE_FIGURES, type UsageFigures, type UsageRow } from "../../durable-objects/metrics/usage-contract.ts";
 import type { AppEnv } from "../app-env.ts";
+import { declaredLength } from "../../protocol/http/known-length.ts";
 
 let sums = new Map<string, UsageRow>();
 
@@ -46,13 +47,21 @@ export function takeUsage(): UsageRow[] {
 }
 
 /**
- * The answer with its body counted on the way out: `done` gets the bytes when the body ends. A
- * client that goes away before the end leaves its bytes uncounted (the request itself is counted
- * already); an answer without a body reports 0 at once.
+ * The answer's body bytes for `done`. An answer made whole (an OIP answer, a function's JSON, an
+ * error: protocol/http/known-length.ts) declares its length, which is counted at once: no stream
+ * stands between it and the client, so it keeps its Content-Length and costs no JS per chunk. A
+ * body of unknown length (a stream) is counted on the way out, `done` called when it ends; a
+ * client that goes away before then leaves its bytes uncounted (the request itself is counted
+ * already). An answer without a body reports 0 at once.
  */
 export function countBytesOut(response: Response, done: (bytes: number) => void): Response {
   if (!response.body || response.webSocket) {
     done(0);
+    return response;
+  }
+  const declared = declaredLength(response);
+  if (declared !== undefined) {
+    done(declared);
     return response;
   }
   let bytes = 0;

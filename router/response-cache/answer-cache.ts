@@ -18,6 +18,7 @@ import type { Context } from "hono";
 import { CACHE_RESULT_HEADER, INFERENCE_HEADER_LENGTH_HEADER, SERVED_BY_HEADER } from "../../protocol/headers.ts";
 import type { ModelVersionRecord, ResponseCacheSetting } from "../../protocol/model-record.ts";
 import { addTiming } from "../../protocol/http/server-timing.ts";
+import { sizedResponse } from "../../protocol/http/known-length.ts";
 import type { EncodedBody } from "../../protocol/oip/infer-response.ts";
 import type { InferRequest, RequestedOutput } from "../../protocol/oip/tensor.ts";
 import type { AppEnv } from "../app-env.ts";
@@ -84,7 +85,7 @@ async function hitResponse(cached: Response, model: ModelVersionRecord, id: stri
   const answer = withId(kept, model.name, model.version, id);
   const headers = new Headers({ "content-type": answer.contentType, [SERVED_BY_HEADER]: SERVED_BY_CACHE, [CACHE_RESULT_HEADER]: "hit" });
   if (answer.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(answer.headerLength));
-  return new Response(answer.body, { status: 200, headers });
+  return sizedResponse(answer.body, 200, headers);
 }
 
 async function store(url: string, answer: EncodedBody, setting: ResponseCacheSetting, model: ModelVersionRecord): Promise<void> {

@@ -19,7 +19,7 @@ import { dashboardSummary } from "../dashboard/summary.ts";
 import { storeRead } from "../kv-read.ts";
 import { adminAuth } from "../middleware/admin-auth.ts";
 import { applyToStore, flushNow } from "../metrics/flush.ts";
-import { liveGauges } from "../metrics/live-gauges.ts";
+import { liveGauges, scrapeHostLimit } from "../metrics/live-gauges.ts";
 
 export const SUMMARY_PATH = "/admin/metrics/summary";
 
@@ -72,7 +72,7 @@ dashboardRoutes.get("/dashboard/:file", (c) => {
 dashboardRoutes.get(SUMMARY_PATH, async (c) => {
   // As GET /metrics: a failed flush keeps its batch for the next one, and the totals are still worth answering with.
   await flushNow(applyToStore(c.env)).catch((error: unknown) => console.error("flushing metrics before a dashboard poll failed", error));
-  const totals = await storeRead("the metrics store", () => c.env.METRICS.getByName(METRICS_NAME).totals());
+  const totals = await storeRead("the metrics store", () => c.env.METRICS.getByName(METRICS_NAME).totals(scrapeHostLimit(c.env)));
   const gauges = await liveGauges(c.env, totals);
   return c.json(dashboardSummary(totals, gauges, Date.now()));
 });

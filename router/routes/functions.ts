@@ -7,7 +7,8 @@
  * longer default than the tier's, up to the tier's maximum), errors as `{"error"}`. Before the
  * body is read, an unknown function is 404, a content type it does not accept 415 and a bad option 400. The steps are
  * timed into Server-Timing as `decode`, the model calls (`host`, `queue`, `infer`, ...) and
- * `post`; `x-served-by` says where each model call ran.
+ * `post`; `x-served-by` says where each model call ran. A sampled call (payload-log.ts) has its
+ * media and answer written to R2 after the answer has gone.
  */
 import { Hono, type Context } from "hono";
 import { tierConfig, type TierConfig } from "../../config/tiers.ts";
@@ -27,6 +28,8 @@ import { mayUseModel } from "../tenants/records.ts";
 import { functionContext, type ServedBy } from "./function-context.ts";
 import { placeModel, type PlacedModel } from "./serve-work.ts";
 import { noteUsage } from "../metrics/usage.ts";
+import { sampleFunctionPayload } from "../payload-log.ts";
+import { sizedResponse } from "../../protocol/http/known-length.ts";
 
 export const functionRoutes = new Hono<AppEnv>();
 
@@ -63,7 +66,8 @@ async function callFunction(c: Context<AppEnv>): Promise<Response> {
     if (!fn.accepts.includes(mediaType)) {
       throw new HttpError(415, `function '${fn.name}' accepts ${fn.accepts.join(", ")}; the content type was '${clip(mediaType)}'`);
     }
-    const call = fn.prepare(new URL(c.req.url).searchParams);
+    const options = new URL(c.req.url).searchParams;
+    const call = fn.prepare(options);
     const deadline = deadlineFor(tier, arrivedAt, {}, c.req.header(TIMEOUT_HEADER), functionDefaultMs(tier, fn.defaultDeadlineMs));
     const placed = new Map<string, PlacedModel>();
     for (const model of fn.models) placed.set(model, await placeModel(c, tier, model, undefined, arrivedAt));
@@ -76,7 +80,13 @@ async function callFunction(c: Context<AppEnv>): Promise<Response> {
     const caller = { tenant: tenant.id, priority: tier.priority, deadline: deadline.at, maxQueueWaitMs: tier.maxQueueWaitMs };
     const ran = await decoded.run(functionContext(c, placed, caller, servedBy));
     const answer = await timed(c, "post", async () => ran.post());
-    return c.json(answer, 200, servedBy.length > 0 ? { [SERVED_BY_HEADER]: servedBy.join(", ") } : {});
+    // Encoded once: the bytes the client gets are the ones logged, and their length is the answer's Content-Length (usage counts it).
+    const encoded = new TextEncoder().encode(JSON.stringify(answer));
+    const models = [...placed.values()].map((p) => p.model);
+    sampleFunctionPayload(c, { name: fn.name, models, options, mediaType, media: body, answer: encoded });
+    const headers = new Headers({ "content-type": "application/json" });
+    if (servedBy.length > 0) headers.set(SERVED_BY_HEADER, servedBy.join(", "));
+    return sizedResponse(encoded, 200, headers);
   } finally {
     bodyHold.release();
     release();

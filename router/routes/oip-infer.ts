@@ -32,6 +32,7 @@ import { batchSizeOf } from "../../protocol/batching.ts";
 import { samplePayload } from "../payload-log.ts";
 import { lookUpAnswer } from "../response-cache/answer-cache.ts";
 import { requestedVariant } from "../response-cache/answer-key.ts";
+import { sizedResponse } from "../../protocol/http/known-length.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
 
@@ -83,7 +84,8 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     // Kept under the variant it was asked for only: a degraded answer is not the default's.
     if ((served.variant ?? "default") === requestedVariant(request.parameters)) cached?.keep(encoded, headers);
     samplePayload(c, model, body, encoded);
-    return new Response(encoded.body, { status: 200, headers });
+    // Sized: sent with Content-Length, and its bytes out counted from it (router/metrics/usage.ts).
+    return sizedResponse(encoded.body, 200, headers);
   } finally {
     bodyHold.release();
     release();

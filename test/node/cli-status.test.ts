@@ -33,6 +33,7 @@ function summary(at: number, requests: number, fast: number, refused = 0): Summa
     sessionsLoaded: { "mlp-tiny local/0": 1 },
     originUp: { o1: 1, o2: 0 },
     cache: {},
+    hostsNotScraped: 0,
   };
 }
 

@@ -74,6 +74,7 @@ function summary(at: number, requests: number, fast: number, slow: number, queue
     sessionsLoaded: {},
     originUp: {},
     cache: {},
+    hostsNotScraped: 0,
   };
 }
 

@@ -2,8 +2,9 @@
  * @module Alert rules through the real Worker, ModelHosts, Metrics and Alerts objects: the admin
  * API validates rules (400 with what was wrong); an `error_rate` and an `slo` rule driven by real
  * traffic (a 503 the host refuses, then 200s) fire once and resolve once, each evaluation run by
- * the Alerts object's own alarm (runDurableObjectAlarm); a receiver that fails is tried again at
- * the next evaluations, its notices in order.
+ * the Alerts object's own alarm (runDurableObjectAlarm); a firing rule replaced with other
+ * settings or deleted sends its `resolved` (one put again unchanged goes on firing); a receiver
+ * that fails is tried again at the next evaluations, its notices in order.
  *
  * The receiver: workerd cannot listen on a port, and the Alerts object runs in this test's
  * isolate, so its webhook fetch to https://alerts-receiver.test is answered here (a spy on the
@@ -164,6 +165,45 @@ describe("alert rules", () => {
       await evaluate(); // refused again
       await evaluate(); // taken
       expect(received.filter((n) => n.alert === name).map((n) => n.status)).toEqual(["firing"]);
+      await call(`/admin/alerts/${name}`, { method: "DELETE", key: ADMIN });
+    });
+
+    it("a firing rule put again unchanged keeps firing; replaced by other settings, or deleted, it sends its resolved", async () => {
+      const name = freshName("replaced");
+      const deleted = freshName("deleted");
+      const rule = { kind: "error_rate", threshold: 0.01, window_seconds: 600, min_requests: 1, model: slow.name, webhook: `${RECEIVER}/replaced` };
+      const notices = (alert: string) => received.filter((n) => n.alert === alert).map((n) => [n.status, n.threshold]);
+      const state = async (alert: string) => ((await (await call(`/admin/alerts/${alert}`, { key: ADMIN })).json()) as AlertView).state;
+      expect((await putAlert(name, rule)).status).toBe(201);
+      expect((await putAlert(deleted, rule)).status).toBe(201);
+      await evaluate();
+      expect([503, 504]).toContain((await tooShort()).status);
+      await evaluate();
+      expect(notices(name)).toEqual([["firing", 0.01]]);
+      expect(notices(deleted)).toEqual([["firing", 0.01]]);
+
+      // The same settings, fields in another order: nothing changed, it goes on firing with no new notice.
+      const { webhook, ...settings } = rule;
+      expect((await putAlert(name, { webhook, ...settings })).status).toBe(200);
+      expect(await state(name)).toMatchObject({ firing: true });
+      await evaluate();
+      expect(notices(name)).toEqual([["firing", 0.01]]);
+
+      // Other settings measure something else: the old firing resolves, the new rule starts afresh (and does not hold).
+      expect((await putAlert(name, { ...rule, min_requests: 100_000 })).status).toBe(200);
+      expect(await state(name)).toMatchObject({ firing: false });
+      expect((await call(`/admin/alerts/${deleted}`, { method: "DELETE", key: ADMIN })).status).toBe(200);
+      await evaluate();
+      await evaluate();
+      expect(notices(name)).toEqual([
+        ["firing", 0.01],
+        ["resolved", 0.01],
+      ]);
+      expect(notices(deleted)).toEqual([
+        ["firing", 0.01],
+        ["resolved", 0.01],
+      ]);
+      expect(received.find((n) => n.alert === name && n.status === "resolved")!.value).toBeGreaterThan(0.01);
       await call(`/admin/alerts/${name}`, { method: "DELETE", key: ADMIN });
     });
   });

@@ -11,6 +11,7 @@ import { ADMIN, call, createTenant, fixtureBytes, uploadModel } from "./helpers.
 import { loadFixture, type Fixture } from "./fixtures.ts";
 import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import { freshName } from "./refusals.ts";
+import { PAYLOAD_LOG_CAP_BYTES, type PayloadLogEntry } from "../../router/payload-log.ts";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -41,6 +42,14 @@ function infer(model: string): Promise<Response> {
 }
 
 const logKeys = async (model: string): Promise<string[]> => (await env.MODELS.list({ prefix: `payload-logs/${model}/` })).objects.map((o) => o.key);
+
+/** The one log object of `model`, once written. */
+async function loggedEntry(model: string): Promise<PayloadLogEntry> {
+  await vi.waitUntil(async () => (await logKeys(model)).length > 0, { timeout: 5_000, interval: 20 });
+  const keys = await logKeys(model);
+  expect(keys).toHaveLength(1);
+  return JSON.parse(await (await env.MODELS.get(keys[0]!))!.text()) as PayloadLogEntry;
+}
 
 describe("payload logging", () => {
   it("writes a sampled inference's request, answer and trace id to R2 at rate 1, and nothing at the default rate 0", async () => {
@@ -88,6 +97,19 @@ describe("payload logging", () => {
     const entry = JSON.parse(await (await env.MODELS.get((await logKeys(logged))[0]!))!.text());
     expect(entry.request).toEqual({ encoding: "base64", body: base64(encoded.body), bytes: encoded.body.byteLength, truncated: false });
     expect(entry.response).toEqual({ encoding: "base64", body: base64(answered), bytes: answered.byteLength, truncated: false });
+  });
+
+  it("cuts a side over 1 MB at 1 MB, flagged truncated, with its whole size in bytes", async () => {
+    const logged = await uploaded("payload-big", "?max_batch=64&log_payloads=1");
+    // The request's id is echoed in the answer: both sides pass the cap.
+    const body = JSON.stringify({ id: "x".repeat(PAYLOAD_LOG_CAP_BYTES + 1000), inputs: mlp.inputs });
+    const response = await call(`/v2/models/${logged}/infer`, { method: "POST", key, headers: { "content-type": "application/json" }, body });
+    const answered = await response.text();
+    expect(response.status, answered.slice(0, 200)).toBe(200);
+
+    const entry = await loggedEntry(logged);
+    expect(entry.request).toEqual({ encoding: "text", body: body.slice(0, PAYLOAD_LOG_CAP_BYTES), bytes: body.length, truncated: true });
+    expect(entry.response).toEqual({ encoding: "text", body: answered.slice(0, PAYLOAD_LOG_CAP_BYTES), bytes: answered.length, truncated: true });
   });
 
   it.each(["1.5", "x", "-0.1", ""])("refuses log_payloads=%s at upload with a 400 and leaves nothing in R2", async (rate) => {

@@ -2,14 +2,17 @@
  * @module `GET /admin/usage` through the real Worker, ModelHosts and Metrics object: traffic from
  * two tenants adds up exactly, per tenant, model and UTC day, to what was sent (requests, batch
  * rows, body bytes in, answer bytes out, the inference milliseconds their Server-Timing
- * reported); a flush sent again after its answer was lost is counted once; the days are
+ * reported), every answer (200 or 400) sent with its Content-Length; a flush sent again after
+ * its answer was lost is counted once; the days are
  * validated (400) and the route takes the admin token only.
  */
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { METRICS_NAME, type MetricsBatch } from "../../durable-objects/metrics/contract.ts";
 import type { UsageReport } from "../../durable-objects/metrics/usage-contract.ts";
 import { flushNow } from "../../router/metrics/flush.ts";
+import worker from "../../router/index.ts";
 import { ADMIN, call, createTenant, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
 import { loadFixture, type Fixture } from "./fixtures.ts";
 import { freshName } from "./refusals.ts";
@@ -41,6 +44,8 @@ async function send(key: string, rows: number, sent: Sent, expectStatus = 200, s
   const response = await inferJson(model, key, JSON.parse(body));
   const answer = await response.arrayBuffer();
   expect(response.status, new TextDecoder().decode(answer)).toBe(expectStatus);
+  // Made whole, sent sized (not chunked through a counting stream): the usage below still counts its bytes exactly.
+  expect(response.headers.get("content-length"), "the answer's Content-Length").toBe(String(answer.byteLength));
   sent.requests += 1;
   sent.rows += expectStatus === 200 ? rows : 0;
   sent.bytesIn += new TextEncoder().encode(body).byteLength;
@@ -93,6 +98,25 @@ describe("GET /admin/usage", () => {
     const ours = all.rows.filter((row) => row.model === model).map((row) => row.tenant);
     expect(ours).toEqual([acme, globex].sort());
     expect(all.totals.requests).toBeGreaterThanOrEqual(acmeSent.requests + globexSent.requests);
+  });
+
+  it("counts a whole answer's bytes from its Content-Length when it is made, not through a stream the client must drain", async () => {
+    const tenant = freshName("usage-sized");
+    const key = await createTenant(tenant, "premium");
+    // The Worker's own answer object, as the runtime gets it (no service binding between to drain it).
+    const request = new Request(`http://hotpath.test/v2/models/${model}/infer`, {
+      method: "POST",
+      body: JSON.stringify({ inputs: mlp.inputs }),
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    });
+    const response = await worker.fetch(request, env, createExecutionContext());
+    expect(response.status).toBe(200);
+    const length = Number(response.headers.get("content-length"));
+    expect(length).toBeGreaterThan(0);
+    // Never read: a counting stream would see no byte go out; the answer's length is known already.
+    await response.body?.cancel();
+    const report = (await (await usage(`?tenant=${tenant}`)).json()) as UsageReport;
+    expect(report.rows.map(({ requests, bytesOut }) => ({ requests, bytesOut }))).toEqual([{ requests: 1, bytesOut: length }]);
   });
 
   it("counts a flush once when it is sent again after its answer was lost", async () => {
