@@ -175,12 +175,19 @@ export class Scheduler {
     this.#predictor(model).observe(workOf(inputs), inferMs);
   }
 
+  /** Learned run times by `<model>@<version>`; bytes of a version other than the first seen (a variant) add `#<sha256 prefix>`. */
   serviceTimes(): Record<string, ServiceTimeSnapshot[]> {
-    return Object.fromEntries([...this.#predictors].map(([version, predictor]) => [version, predictor.snapshot()]));
+    const times: Record<string, ServiceTimeSnapshot[]> = {};
+    for (const [key, predictor] of this.#predictors) {
+      const [label, sha256] = key.split("\n") as [string, string];
+      times[label in times ? `${label}#${sha256.slice(0, 12)}` : label] = predictor.snapshot();
+    }
+    return times;
   }
 
+  /** Per model bytes: a variant of a version (other bytes, another cost) must not learn from the default's runs. */
   #predictor(model: ScheduledModel): ServiceTimePredictor {
-    const key = `${model.name}@${model.version}`;
+    const key = `${model.name}@${model.version}\n${model.sha256}`;
     let predictor = this.#predictors.get(key);
     if (!predictor) this.#predictors.set(key, (predictor = new ServiceTimePredictor()));
     return predictor;
