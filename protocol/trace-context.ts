@@ -42,9 +42,19 @@ export function formatTraceparent(trace: TraceContext): string {
   return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
 }
 
+/** Two hex digits per byte value: ids are made on every request, so no per-byte formatting. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+/** Reused for each id (a request's ids are made one after another, never at once). */
+const RANDOM = new Uint8Array(16);
+
 /** `bytes` random bytes as lowercase hex, never all zero (the spec's invalid id). */
 function randomHex(bytes: number): string {
-  const values = crypto.getRandomValues(new Uint8Array(bytes));
-  if (values.every((b) => b === 0)) values[bytes - 1] = 1;
-  return Array.from(values, (b) => b.toString(16).padStart(2, "0")).join("");
+  const values = crypto.getRandomValues(RANDOM.subarray(0, bytes));
+  let hex = "";
+  let zero = true;
+  for (let i = 0; i < bytes; i++) {
+    zero &&= values[i] === 0;
+    hex += HEX[i === bytes - 1 && zero ? 1 : values[i]!];
+  }
+  return hex;
 }
