@@ -50,14 +50,17 @@ export function inferBatchAxes(inputs: readonly ValueShape[], outputs: readonly 
  */
 export function batchKey(inputs: readonly Tensor[], axes: BatchAxes, outputNames: readonly string[]): string | undefined {
   const parts: unknown[] = [outputNames];
-  for (const input of [...inputs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  // Every request to a batching model makes its key on the host's thread: no copy to sort one input.
+  const ordered = inputs.length > 1 ? [...inputs].sort((a, b) => (a.name < b.name ? -1 : 1)) : inputs;
+  for (const input of ordered) {
     const axis = axes.inputs[input.name];
     if (axis === undefined) return undefined;
     if (axis === null) {
       // A shared tensor must be equal across the batch; only small ones are worth comparing.
       if (input.data.length > 16) return undefined;
-      // String() carries INT64 values too (bigints, which JSON.stringify refuses).
-      parts.push([input.name, input.datatype, input.shape, Array.from(input.data as ArrayLike<unknown>, String)]);
+      // Numbers (bigints too) join unambiguously; BYTES values may hold any character, so they go as JSON.
+      const values = Array.isArray(input.data) ? input.data : input.data.join(",");
+      parts.push([input.name, input.datatype, input.shape, values]);
     } else {
       if (axis >= input.shape.length) return undefined;
       parts.push([input.name, input.datatype, input.shape.map((d, k) => (k === axis ? "*" : d))]);
@@ -75,20 +78,21 @@ export function batchKey(inputs: readonly Tensor[], axes: BatchAxes, outputNames
  */
 export function batchSizeOf(inputs: readonly Tensor[], axes: BatchAxes, maxBatch = Number.POSITIVE_INFINITY): number {
   let size: number | undefined;
-  let from = "";
+  let first: Tensor | undefined;
+  const named = (input: Tensor, axis: number) => `input '${input.name}' (axis ${axis} of shape [${input.shape.join(",")}])`;
   for (const input of inputs) {
     const axis = axes.inputs[input.name];
     if (axis === null || axis === undefined) continue;
     const extent = input.shape[axis] ?? 1;
-    const here = `input '${input.name}' (axis ${axis} of shape [${input.shape.join(",")}])`;
     if (size === undefined) {
       size = extent;
-      from = here;
+      first = input;
     } else if (extent !== size) {
-      throw badRequest(`inputs disagree on the batch size: ${from} has ${size}, ${here} has ${extent}`);
+      throw badRequest(`inputs disagree on the batch size: ${named(first!, axes.inputs[first!.name]!)} has ${size}, ${named(input, axis)} has ${extent}`);
     }
   }
-  if (size !== undefined && size > maxBatch) throw badRequest(`batch size ${size} of ${from} exceeds the model's max_batch ${maxBatch}`);
+  if (size !== undefined && size > maxBatch)
+    throw badRequest(`batch size ${size} of ${named(first!, axes.inputs[first!.name]!)} exceeds the model's max_batch ${maxBatch}`);
   return size ?? 1;
 }
 
