@@ -92,6 +92,11 @@ export interface SchedulerLoad {
    * priorities): what a router reads to refuse a tier before it sends the request at all.
    */
   waitAheadMs: Record<number, number>;
+  /**
+   * The same for a request of a tenant with nothing queued here: under fair share it waits for a
+   * round of the other tenants of its tier, not for all their backlog. Absent from older reports.
+   */
+  newTenantWaitAheadMs?: Record<number, number>;
   /** Time between two runs when work was waiting (the work around each run), ms per run. */
   gapMs: number;
 }
@@ -136,22 +141,26 @@ export function zeroCounters(): SchedulerCounters {
   };
 }
 
-/** Predicted wait ahead of a new request of `priority`; the whole backlog when the report has no figure for it. */
-function waitAheadFor(load: SchedulerLoad, priority: number): number {
-  return load.waitAheadMs[priority] ?? load.backlogMs;
+/**
+ * Predicted wait ahead of a new request of `priority` (of a tenant with nothing queued there, when
+ * `newTenant` and the report says); the whole backlog when the report has no figure for it.
+ */
+function waitAheadFor(load: SchedulerLoad, priority: number, newTenant: boolean): number {
+  return (newTenant ? load.newTenantWaitAheadMs?.[priority] : undefined) ?? load.waitAheadMs[priority] ?? load.backlogMs;
 }
 
 /**
  * The wait ahead of `priority` now, from a report made at `reportedAt`: what it said less the
  * time since (the scheduler has been working it off), never below 0; 0 once older than `staleMs`.
  */
-export function waitAheadSince(load: SchedulerLoad, reportedAt: number, priority: number, now: number, staleMs: number): number {
+export function waitAheadSince(load: SchedulerLoad, reportedAt: number, priority: number, now: number, staleMs: number, newTenant = false): number {
   if (now - reportedAt > staleMs) return 0;
-  return Math.max(0, waitAheadFor(load, priority) - (now - reportedAt));
+  return Math.max(0, waitAheadFor(load, priority, newTenant) - (now - reportedAt));
 }
 
 /** The same load with `ms` more ahead of everyone (e.g. time spent before the scheduler saw a request). */
 export function withWaitBefore(load: SchedulerLoad, ms: number): SchedulerLoad {
-  const waitAheadMs = Object.fromEntries(Object.entries(load.waitAheadMs).map(([priority, wait]) => [priority, wait + ms]));
-  return { ...load, backlogMs: load.backlogMs + ms, waitAheadMs };
+  const plus = (waits: Record<number, number>) => Object.fromEntries(Object.entries(waits).map(([priority, wait]) => [priority, wait + ms]));
+  const newTenant = load.newTenantWaitAheadMs && { newTenantWaitAheadMs: plus(load.newTenantWaitAheadMs) };
+  return { ...load, backlogMs: load.backlogMs + ms, waitAheadMs: plus(load.waitAheadMs), ...newTenant };
 }

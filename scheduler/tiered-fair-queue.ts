@@ -88,8 +88,26 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     return [...this.#order];
   }
 
+  itemsAheadOf(newcomer: Schedulable): T[] {
+    // Served in the replay only up to the newcomer: a copy with it queued, popped until it comes out.
+    const copy = this.#copy();
+    const marker = { ...newcomer } as T;
+    copy.push(marker);
+    const ahead: T[] = [];
+    for (let item = copy.pop(); item !== undefined && item !== marker; item = copy.pop()) ahead.push(item);
+    return ahead;
+  }
+
   /** Replays pop() on copies, so the order shown is exactly the order served. */
   #replay(): T[] {
+    const copy = this.#copy();
+    const order: T[] = [];
+    for (let item = copy.pop(); item !== undefined; item = copy.pop()) order.push(item);
+    return order;
+  }
+
+  /** A queue in the same state (levels, lanes, their service and clocks) over the same items. */
+  #copy(): TieredFairQueue<T> {
     const copy = new TieredFairQueue<T>();
     copy.#levels = this.#levels.map((level) => ({
       priority: level.priority,
@@ -97,10 +115,9 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
       lanes: new Map([...level.lanes].map(([tenant, lane]) => [tenant, { tenant, served: lane.served, entries: [...lane.entries] }])),
     }));
     copy.#size = this.#size;
+    copy.#seq = this.#seq; // an item pushed onto the copy arrives after every queued one
     for (const [item, seq] of this.#seqOf) copy.#seqOf.set(item, seq);
-    const order: T[] = [];
-    for (let item = copy.pop(); item !== undefined; item = copy.pop()) order.push(item);
-    return order;
+    return copy;
   }
 
   countAhead(priority: number): number {

@@ -50,3 +50,12 @@ export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()
     held.inFlight -= 1;
   };
 }
+
+/**
+ * Requests of this tenant in flight in this isolate now (its own included, once admitted): at most
+ * one means it has nothing queued at a host from here, so fair share puts it ahead of the other
+ * tenants' backlog (router/placement/plan.ts reads the wait of a tenant with nothing queued).
+ */
+export function tenantInFlight(tenantId: string): number {
+  return buckets.get(tenantId)?.inFlight ?? 0;
+}

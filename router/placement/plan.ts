@@ -26,8 +26,19 @@ export type PlacementPlan =
       waitMs: number;
     };
 
-/** @example const plan = planPlacement(c.env, c.req.raw.cf, model, tierConfig("premium")) */
-export function planPlacement(env: Env, cf: IncomingRequestCfProperties | undefined, model: ModelVersionRecord, tier: TierConfig): PlacementPlan {
+/**
+ * `newTenant`: the caller has nothing else in flight from this isolate, so the replica's wait for
+ * a tenant with nothing queued applies (fair share), not its whole tier's backlog.
+ *
+ * @example const plan = planPlacement(c.env, c.req.raw.cf, model, tierConfig("premium"))
+ */
+export function planPlacement(
+  env: Env,
+  cf: IncomingRequestCfProperties | undefined,
+  model: ModelVersionRecord,
+  tier: TierConfig,
+  newTenant = false,
+): PlacementPlan {
   if (model.placement === "origin") {
     if (originPool(env).length === 0) throw new HttpError(503, `model '${model.name}' runs on the origin pool, and no origin is configured`, 30);
     return { where: "pool" };
@@ -37,7 +48,7 @@ export function planPlacement(env: Env, cf: IncomingRequestCfProperties | undefi
   const replicas = replicaSetFor(region, model.name, cappedBounds(model, limits.maxReplicasPerRegion), limits.replicaScaleDownAfterMs);
   const host = modelHostFor(env, region, model.name, replicas.pick());
   const spillable = model.placement === "auto" && tier.maySpill && originPool(env).some((o) => usable(o, model));
-  return { where: "edge", host, replicas, spillable, waitMs: replicas.waitMs(host.replica, tier.priority) };
+  return { where: "edge", host, replicas, spillable, waitMs: replicas.waitMs(host.replica, tier.priority, Date.now(), newTenant) };
 }
 
 /** Whether the plan may send the request to the pool, so the pool's health checks should run. */

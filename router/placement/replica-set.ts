@@ -134,11 +134,12 @@ export class ReplicaSet {
   /**
    * The wait a new request of `priority` would have at a replica: what it last reported ahead of
    * that priority, less the time since (the replica has been working it off); 0 when unknown or
-   * stale. What early refusal and the spill decision read.
+   * stale. What early refusal and the spill decision read. `newTenant`: for a request whose tenant
+   * has nothing in flight here, the wait fair share gives a tenant with nothing queued.
    */
-  waitMs(replica: number, priority: number, now = Date.now()): number {
+  waitMs(replica: number, priority: number, now = Date.now(), newTenant = false): number {
     const report = this.#reports.get(replica);
-    return report ? waitAheadSince(report.load, report.at, priority, now, STALE_MS) : 0;
+    return report ? waitAheadSince(report.load, report.at, priority, now, STALE_MS, newTenant) : 0;
   }
 
   /**

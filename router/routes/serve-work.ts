@@ -21,6 +21,7 @@ import { mayUsePool, planPlacement, type PlacementPlan } from "../placement/plan
 import { isCapacityRefusal, spillAfterRefusal, spillUpFront } from "../placement/spill.ts";
 import { onEdge, type Served, type Work } from "./edge-call.ts";
 import { notePlaced } from "../metrics/record.ts";
+import { tenantInFlight } from "../admission/tenant-limits.ts";
 
 export interface PlacedModel {
   model: ModelVersionRecord;
@@ -60,7 +61,8 @@ export async function resolvePlaced(c: Context<AppEnv>, name: string, version: s
  * calls refuseIfHostBehind itself once it knows).
  */
 export function planModel(c: Context<AppEnv>, tier: TierConfig, model: ModelVersionRecord, arrivedAt: number, deferRefusal = false): PlacementPlan {
-  const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier);
+  const newTenant = tenantInFlight(c.get("tenant").id) <= 1;
+  const plan = planPlacement(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, model, tier, newTenant);
   notePlaced(c, model, plan.where);
   if (mayUsePool(model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
   if (!deferRefusal) refuseIfHostBehind(c, tier, plan, arrivedAt);

@@ -115,6 +115,16 @@ describe("replicas", () => {
     assert.equal(set.waitMs(0, 1, now + 150), 0, "never below zero");
     assert.equal(set.waitMs(0, 3, now + 60_000), 0, "stale");
   });
+
+  test("a caller with nothing in flight reads the wait fair share gives a tenant with nothing queued, where the report has it", () => {
+    const set = new ReplicaSet(bounds);
+    const now = 7_000_000;
+    set.observe(0, { ...busy, backlogMs: 1_500, waitAheadMs: { 2: 1_500 }, newTenantWaitAheadMs: { 2: 60 } }, now);
+    assert.equal(set.waitMs(0, 2, now, true), 60);
+    assert.equal(set.waitMs(0, 2, now, false), 1_500, "a tenant with work queued waits behind its own backlog");
+    set.observe(0, { ...busy, backlogMs: 1_500, waitAheadMs: { 2: 1_500 } }, now);
+    assert.equal(set.waitMs(0, 2, now, true), 1_500, "a report without the figure (an older host) counts the tier's wait");
+  });
 });
 
 describe("replica sets per region and model", () => {
