@@ -8,10 +8,10 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { prepareModels, type ManifestEntry } from "./prepare-models.ts";
+import { prepareModels } from "./prepare-models.ts";
 import { TIER_NAMES } from "../config/tiers.ts";
 import { AdminApiError, AdminClient } from "./lib/admin-client.ts";
-import { createProgress } from "./lib/progress.ts";
+import { registerMissingModels, warmEdgeModels, warmVariants } from "./lib/demo-models.ts";
 import { banner, shown, type DemoKeys } from "./lib/banner.ts";
 import { startMiniflareEdge } from "./lib/miniflare-edge.ts";
 import { REPO_ROOT, startWranglerDev } from "./lib/wrangler-dev.ts";
@@ -164,45 +164,6 @@ function ensureSecrets(options: Options): { keys: DemoKeys; originToken: string 
   return { keys, originToken };
 }
 
-async function registerMissingModels(client: AdminClient, manifest: ManifestEntry[]): Promise<void> {
-  const registered = new Map((await client.listModels()).map((m) => [m.name, m]));
-  for (const entry of manifest) {
-    const existing = registered.get(entry.name)?.versions.find((v) => v.version === entry.version);
-    if (existing) {
-      if (existing.sha256 !== entry.sha256) {
-        console.warn(
-          `warning: ${entry.name}@${entry.version} is registered with sha256 ${existing.sha256.slice(0, 12)}, ` +
-            `the prepared file has ${entry.sha256.slice(0, 12)}; delete the version to re-upload it`,
-        );
-      }
-      continue;
-    }
-    const progress = createProgress({ label: `uploading ${entry.name}@${entry.version}`, total: entry.bytes });
-    try {
-      const result = await client.uploadModel(
-        entry.name,
-        entry.version,
-        resolve(REPO_ROOT, entry.path),
-        { placement: entry.placement, maxBatch: entry.maxBatch },
-        (sent) => progress.update(sent),
-      );
-      progress.finish(`registered (${result.version.state})`);
-    } catch (error) {
-      progress.finish("failed");
-      throw error;
-    }
-  }
-}
-
-/**
- * Loads each edge-run demo model (the repository's load warms its session on the first replica)
- * before the banner: after a restart the first request must not pay for creating a session,
- * which takes about as long as premium's 1 s deadline here. Origin models are the origin's.
- */
-async function warmEdgeModels(client: AdminClient, manifest: ManifestEntry[]): Promise<void> {
-  for (const entry of manifest.filter((m) => m.placement !== "origin")) await client.setLoaded(entry.name, true);
-}
-
 /** Keeps each stored tenant key that still authenticates; makes tenant and key otherwise. */
 async function ensureDemoTenants(client: AdminClient, keys: DemoKeys): Promise<DemoKeys> {
   const result: DemoKeys = { ...keys };
@@ -315,6 +276,7 @@ async function main(): Promise<number> {
     await warmEdgeModels(client, manifest);
     keys = await ensureDemoTenants(client, keys);
     writeSecretFile(options.keysFile, keysText(keys));
+    if (keys.premium) await warmVariants(edge.url, keys.premium, manifest);
     const runtime = options.liveReload
       ? "wrangler dev (live reload; router and ModelHosts on one workerd thread)"
       : `router and ModelHosts in two workerd processes, the deploy bundle${options.logRequests ? "" : "; --log-requests for a line per request"}`;

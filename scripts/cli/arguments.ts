@@ -21,6 +21,13 @@ export function rate(value: string): number {
   return parsed;
 }
 
+/** A finite number from 0, such as a bound on an error. */
+export function nonNegativeNumber(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === "" || !Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError("must be a number, 0 or more");
+  return parsed;
+}
+
 /** `a,b , c` -> ["a", "b", "c"]; empty entries dropped. */
 export function commaList(value: string): string[] {
   const items = value

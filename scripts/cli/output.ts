@@ -21,6 +21,11 @@ export function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
+/** An error measure in three significant digits, in exponent form below 0.01 (`4.2e-4` reads better than `0.000420`). */
+export function formatError(value: number): string {
+  return value !== 0 && Math.abs(value) < 0.01 ? value.toExponential(1) : String(Number(value.toPrecision(3)));
+}
+
 export function formatTime(epochMs: number | undefined): string {
   return epochMs === undefined ? "-" : new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, "Z");
 }

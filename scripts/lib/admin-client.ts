@@ -1,13 +1,13 @@
-/** @module A small typed client for hotpath's admin API (models, tenants, keys) for the CLIs and tests. */
-import { createReadStream, readFileSync, statSync } from "node:fs";
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+/** @module A small typed client for hotpath's admin API (models and their variants, tenants, keys) for the CLIs and tests. */
+import { readFileSync } from "node:fs";
 import type { Tier } from "../../config/tiers.ts";
-import type { Placement } from "../../protocol/model-record.ts";
-export type { Placement };
+import type { CacheScope, Placement, ResponseCacheSetting, VariantRecord } from "../../protocol/model-record.ts";
 import type { TensorSpec } from "../../protocol/oip/tensor.ts";
+import { AdminApiError, readAnswer } from "./admin-answer.ts";
+import { streamUpload } from "./stream-upload.ts";
 
-export type { Tier };
+export { AdminApiError };
+export type { CacheScope, Placement, Tier, VariantRecord };
 
 export interface ModelVersion {
   name: string;
@@ -21,6 +21,10 @@ export interface ModelVersion {
   maxBatch: number;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** The response cache's setting; absent when the version does not cache its answers. */
+  cache?: ResponseCacheSetting;
+  /** Other bytes of the version (int8, fp16, ...), cheapest first; absent when it has none. */
+  variants?: VariantRecord[];
   createdAt: number;
 }
 
@@ -51,6 +55,20 @@ export interface DeletedVersion {
   bytesRemovedAt: string;
 }
 
+/** What a variant upload answers: the variant as registered (its measured accuracy) and all of the version's variants. */
+export interface VariantUploadResult {
+  name: string;
+  version: string;
+  variant: VariantRecord;
+  variants: VariantRecord[];
+}
+
+/** What deleting a variant answers: its bytes stay in R2 until no router can route to them. */
+export interface DeletedVariant {
+  deleted: { name: string; version: string; variant: string };
+  bytesRemovedAt: string;
+}
+
 /** What load and unload answer: each version's repository state (READY, LOADING, UNAVAILABLE). */
 export interface RepositoryChange {
   name: string;
@@ -66,28 +84,7 @@ export interface CreatedKey {
   tier: Tier;
 }
 
-/**
- * An HTTP error answer, carrying the server's `{"error": "..."}` message and status. `foreign`:
- * the answer is not in hotpath's shape (an error without `{"error"}`, a success that is not
- * JSON), so the URL most likely points at another server.
- */
-export class AdminApiError extends Error {
-  override readonly name = "AdminApiError";
-  readonly status: number;
-  readonly foreign: boolean;
-  /** What was asked, e.g. `GET /admin/models`, and the answer's content type: for messages about a foreign server. */
-  readonly request: string;
-  readonly contentType: string;
-  constructor(status: number, message: string, details: { foreign?: boolean; request?: string; contentType?: string } = {}) {
-    super(`${status}: ${message}`);
-    this.status = status;
-    this.foreign = details.foreign ?? false;
-    this.request = details.request ?? "";
-    this.contentType = details.contentType ?? "";
-  }
-}
-
-/** The query the upload route takes: placement, batching and the replica set's bounds. */
+/** The query the upload route takes: placement, batching, the replica set's bounds and the response cache. */
 export interface UploadOptions {
   /** edge, auto or origin; the server's default (edge) when absent. */
   placement?: Placement;
@@ -97,6 +94,20 @@ export interface UploadOptions {
   maxReplicas?: number;
   /** Share of inferences logged to R2 with their answer (`log_payloads`); the server's default is 0. */
   logPayloads?: number;
+  /** Seconds an answer stays in the response cache (`cache_ttl_seconds`); absent or 0: no cache. */
+  cacheTtlSeconds?: number;
+  /** Who may be served a cached answer: its tenant (the server's default) or any tenant sending the same inputs. */
+  cacheScope?: CacheScope;
+  /** Says whether the model carries state between requests (its answers are then never cached); absent: the server infers it. */
+  stateful?: boolean;
+}
+
+/** The query the variant upload route takes. */
+export interface VariantUploadOptions {
+  /** Largest max absolute error against the default's outputs on the probes; over it the upload is refused (422). */
+  maxError?: number;
+  /** Generated probe inputs (rows) the accuracy guard runs; the server's default is 16. */
+  probes?: number;
 }
 
 export interface AdminClientOptions {
@@ -104,31 +115,6 @@ export interface AdminClientOptions {
   adminToken: string;
   /** Per JSON call; uploads use it as an idle-socket timeout instead. Default 60 s. */
   timeoutMs?: number;
-}
-
-/** The `{"error"}` message of an error body, or undefined when the body is not in that shape. */
-function hotpathError(text: string): string | undefined {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    if (typeof parsed?.error === "string") return parsed.error;
-  } catch {
-    // not JSON: not hotpath's shape
-  }
-  return undefined;
-}
-
-/** Reads an answer: JSON on 2xx, else the AdminApiError it stands for (marked foreign when not in hotpath's shape). */
-function readAnswer<T>(status: number, contentType: string, text: string, request: string): T {
-  if (status >= 200 && status < 300) {
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new AdminApiError(status, `the answer is not JSON (${contentType || "no content type"})`, { foreign: true, request, contentType });
-    }
-  }
-  const message = hotpathError(text);
-  if (message !== undefined) throw new AdminApiError(status, message, { request, contentType });
-  throw new AdminApiError(status, text.slice(0, 300).trim() || "(empty body)", { foreign: true, request, contentType });
 }
 
 export class AdminClient {
@@ -178,7 +164,6 @@ export class AdminClient {
     options: UploadOptions = {},
     onProgress?: (sent: number, total: number) => void,
   ): Promise<UploadResult> {
-    const total = statSync(filePath).size;
     const query = new URLSearchParams();
     if (options.placement) query.set("placement", options.placement);
     if (options.maxBatch !== undefined) query.set("max_batch", String(options.maxBatch));
@@ -186,55 +171,35 @@ export class AdminClient {
     if (options.minReplicas !== undefined) query.set("min_replicas", String(options.minReplicas));
     if (options.maxReplicas !== undefined) query.set("max_replicas", String(options.maxReplicas));
     if (options.logPayloads !== undefined) query.set("log_payloads", String(options.logPayloads));
-    const qs = query.size > 0 ? `?${query}` : "";
-    const url = new URL(`${this.baseUrl}/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}${qs}`);
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    if (options.cacheTtlSeconds !== undefined) query.set("cache_ttl_seconds", String(options.cacheTtlSeconds));
+    if (options.cacheScope !== undefined) query.set("cache_scope", options.cacheScope);
+    if (options.stateful !== undefined) query.set("stateful", String(options.stateful));
+    const path = `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`;
+    return this.#upload<UploadResult>(path, query, filePath, `${name}@${version}`, onProgress);
+  }
 
-    return new Promise<UploadResult>((resolvePromise, reject) => {
-      let answered = false;
-      const req = send(url, {
-        method: "PUT",
-        headers: {
-          authorization: `Bearer ${this.#token}`,
-          "content-type": "application/octet-stream",
-          "content-length": String(total),
-        },
-      });
-      req.setTimeout(this.#timeoutMs, () => req.destroy(new Error(`upload of ${name}@${version}: no progress for ${this.#timeoutMs} ms`)));
-      req.on("response", (response: IncomingMessage) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("error", reject);
-        response.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          // Inside an event handler a throw would crash the process: every outcome goes through the promise.
-          try {
-            resolvePromise(readAnswer<UploadResult>(response.statusCode ?? 0, response.headers["content-type"] ?? "", text, `PUT ${url.pathname}`));
-          } catch (error) {
-            reject(error);
-          }
-        });
-      });
-      // The server may refuse early (409, 413) and close while we still write: its answer wins.
-      req.on("error", (error) => {
-        if (!answered) reject(error);
-      });
+  /**
+   * Other bytes of a version under a name (`int8`, `fp16`), streamed as uploadModel streams: the
+   * server checks them against the version's signature (400) and measures them against the
+   * default's outputs on probe inputs, refusing them over `maxError` (422) with nothing kept.
+   */
+  uploadVariant(
+    name: string,
+    version: string,
+    variant: string,
+    filePath: string,
+    options: VariantUploadOptions = {},
+    onProgress?: (sent: number, total: number) => void,
+  ): Promise<VariantUploadResult> {
+    const query = new URLSearchParams({ placement: "edge" });
+    if (options.maxError !== undefined) query.set("max_error", String(options.maxError));
+    if (options.probes !== undefined) query.set("probes", String(options.probes));
+    return this.#upload<VariantUploadResult>(this.#variantPath(name, version, variant), query, filePath, `${name}@${version} variant ${variant}`, onProgress);
+  }
 
-      const file = createReadStream(filePath, { highWaterMark: 1 << 20 });
-      let sent = 0;
-      onProgress?.(0, total);
-      file.on("error", (error) => req.destroy(error));
-      file.on("data", (chunk) => {
-        sent += chunk.length;
-        if (!req.write(chunk)) {
-          file.pause();
-          req.once("drain", () => file.resume());
-        }
-        onProgress?.(sent, total);
-      });
-      file.on("end", () => req.end());
-    });
+  /** The version is published without the variant at once; requests pinning it then get 400. */
+  async deleteVariant(name: string, version: string, variant: string): Promise<DeletedVariant> {
+    return this.#json<DeletedVariant>("DELETE", this.#variantPath(name, version, variant));
   }
 
   /** `force`: needed to delete the default or the last ready version (409 otherwise). */
@@ -307,6 +272,16 @@ export class AdminClient {
     const text = await response.text();
     if (response.ok) return text;
     return readAnswer<never>(response.status, response.headers.get("content-type") ?? "", text, `GET ${path.split("?")[0]}`);
+  }
+
+  #variantPath(name: string, version: string, variant: string): string {
+    return `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/variants/${encodeURIComponent(variant)}`;
+  }
+
+  /** Streams the file; the client's timeout bounds the time without progress, not the whole upload. */
+  #upload<T>(path: string, query: URLSearchParams, filePath: string, label: string, onProgress?: (sent: number, total: number) => void): Promise<T> {
+    const url = new URL(`${this.baseUrl}${path}${query.size > 0 ? `?${query}` : ""}`);
+    return streamUpload<T>({ url, token: this.#token, filePath, label, idleTimeoutMs: this.#timeoutMs, onProgress });
   }
 
   async #json<T>(method: string, path: string, body?: unknown): Promise<T> {

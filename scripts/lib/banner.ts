@@ -41,12 +41,12 @@ function mlpTinyBody(entry: ManifestEntry | undefined): string {
   return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }] });
 }
 
-/** One row of a generated MLP (mlp-heavy: 1024 wide), for a request file. */
-function mlpRowBody(entry: ManifestEntry): string {
+/** One row of a generated MLP (mlp-heavy: 1024 wide), for a request file; `parameters` (a pinned variant) when given. */
+function mlpRowBody(entry: ManifestEntry, parameters?: Record<string, string>): string {
   const spec = entry.inputs[0] ?? { name: "input", datatype: "FP32", shape: [-1, 1024] };
   const width = spec.shape[1] ?? 1024;
   const data = Array.from({ length: width }, (_, i) => Number(Math.sin(i + 1).toFixed(3)));
-  return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }] });
+  return JSON.stringify({ inputs: [{ name: spec.name, datatype: spec.datatype, shape: [1, width], data }], ...(parameters ? { parameters } : {}) });
 }
 
 /**
@@ -74,6 +74,23 @@ function originLines(url: string, auth: string, keys: DemoKeys, manifest: Manife
     `  origin-placed models (${onOrigin.map((m) => m.name).join(", ")}) run on the local origin; the answer's headers say where it ran:`,
     `    curl -s -D - -o /dev/null ${url}/v2/models/${first.name}/infer ${auth} -d @${shown(file)}`,
     `    curl -s ${url}/admin/origins -H 'authorization: Bearer ${keys.admin}'    # the pool: health, breaker, load`,
+    ...variantLines(url, auth, first, requests),
+  ];
+}
+
+/**
+ * A prepared variant of an origin model (mlp-heavy's int8 copy) runs at the edge: a request that
+ * pins it, and what happens without the origin (standard and free requests are served on it).
+ */
+function variantLines(url: string, auth: string, entry: ManifestEntry, requests: string): string[] {
+  const variant = entry.variants?.[0];
+  if (!variant) return [];
+  const file = join(requests, `${entry.name}-${variant.name}.json`);
+  writeFileSync(file, `${mlpRowBody(entry, { variant: variant.name })}\n`);
+  return [
+    `  ${entry.name} has an ${variant.name} copy (${(variant.bytes / 1e6).toFixed(1)} MB) at the edge: pin it with "parameters": {"variant": "${variant.name}"};`,
+    `  with the origin stopped, standard and free requests are served on it (x-hotpath-variant: ${variant.name}, Server-Timing degraded):`,
+    `    curl -s -D - -o /dev/null ${url}/v2/models/${entry.name}/infer ${auth} -d @${shown(file)}`,
   ];
 }
 

@@ -3,11 +3,15 @@
  * real local stack (wrangler dev on a free port): every models, tenants and keys command once,
  * `--json` that parses, human tables, one-line errors for a server that is not hotpath, a port
  * nothing listens on and a wrong token, and an upload interrupted halfway, by killing the CLI or
- * by cutting its connection, that leaves nothing registered and lets the same version be pushed again.
+ * by cutting its connection, that leaves nothing registered and lets the same version be pushed again;
+ * a variant quantized with `models quantize` and pushed with `--variant` (its measured error, the
+ * one-line 422 over `--max-error` and 400 for another signature, `list`, `delete --variant`), and
+ * a version pushed with the response cache's options, whose same request twice is a cache hit.
  */
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
@@ -27,6 +31,8 @@ const RELAY_BYTES_PER_SECOND = 2_000_000;
 const ROW = JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i / 16) }] });
 
 const cleanup = new Cleanup();
+const scratch = mkdtempSync(join(tmpdir(), "hotpath-cli-"));
+cleanup.finally(() => rmSync(scratch, { recursive: true, force: true }));
 let stack: PoolStack;
 let env: Record<string, string>;
 let relay: UploadRelay;
@@ -202,4 +208,98 @@ test("an upload whose connection is cut halfway fails in one line, leaves nothin
   await assertNothingRegistered("cli-cut");
   await ok("models", "push", "cli-cut", "1", WIDE.file);
   assert.equal((await listed("cli-cut"))?.versions[0]?.state, "ready");
+});
+
+/** One inference of the mlp-tiny row with the stack's key; `parameters` (a pinned variant) when given. */
+const inferRow = (model: string, parameters?: Record<string, string>): Promise<Response> =>
+  call(stack.edgeUrl, `/v2/models/${model}/infer`, {
+    method: "POST",
+    key: stack.key,
+    body: parameters ? JSON.stringify({ ...JSON.parse(ROW), parameters }) : ROW,
+  });
+
+interface PushedVariant {
+  variant: { variant: string; placement: string; maxError: number | null; accuracy: { probes: number; maxAbsError: number } };
+  variants: { variant: string }[];
+}
+
+test("variants: quantize, push --variant with its measured error, one-line 422 and 400, list, pinned, delete --variant", async () => {
+  const int8 = join(scratch, "tiny-int8.onnx");
+  await ok("models", "quantize", TINY.file, int8, "--int8");
+  await ok("models", "push", "cli-var", "1", TINY.file);
+  assertOneLineFailure(
+    await runCli(["models", "push", "cli-var", "1", int8, "--variant", "int8", "--max-error", "0"], env),
+    /^error: 422: variant 'int8' is off by up to \S+ on 16 probes, over max_error=0; it was not added$/,
+  );
+  assertOneLineFailure(
+    await runCli(["models", "push", "cli-var", "1", WIDE.file, "--variant", "wide"], env),
+    /^error: 400: variant 'wide' does not match version '1' of model 'cli-var': its input 'input' has shape \[-1, 256\]/,
+  );
+
+  const pushed = await json<PushedVariant>("models", "push", "cli-var", "1", int8, "--variant", "int8", "--max-error", "0.1", "--probes", "8");
+  assert.deepEqual([pushed.variant.variant, pushed.variant.placement, pushed.variant.maxError, pushed.variant.accuracy.probes], ["int8", "edge", 0.1, 8]);
+  assert.ok(pushed.variant.accuracy.maxAbsError > 0 && pushed.variant.accuracy.maxAbsError <= 0.1, JSON.stringify(pushed.variant.accuracy));
+  assert.deepEqual(
+    pushed.variants.map((v) => v.variant),
+    ["int8"],
+  );
+
+  const human = (await ok("models", "list")).stdout.split("\n");
+  const header = human.findIndex((line) => line.startsWith("VARIANT OF"));
+  assert.match(
+    human[header] ?? "",
+    /^VARIANT OF\s+VARIANT\s+PLACEMENT\s+SIZE\s+MAX ABS ERROR\s+MAX REL ERROR\s+TOP-1\s+MAX ERROR\s+CREATED$/,
+    human.join("\n"),
+  );
+  assert.ok(
+    human.slice(header).some((line) => /^cli-var@1\s+int8\s+edge\s+\S+ kB\s+\S+\s+\S+\s+\S+\s+0\.1\s+\d{4}-/.test(line)),
+    human.join("\n"),
+  );
+
+  const pinned = await inferRow("cli-var", { variant: "int8" });
+  assert.equal(pinned.status, 200, await pinned.clone().text());
+  assert.equal(pinned.headers.get("x-hotpath-variant"), "int8");
+  await pinned.body?.cancel();
+
+  assert.match((await ok("models", "delete", "cli-var", "1", "--variant", "int8")).stdout, /^deleted variant int8 of cli-var@1; its bytes leave storage at /);
+  assert.deepEqual(
+    (await json<{ models: { name: string; versions: { variants?: unknown[] }[] }[] }>("models", "list")).models.find((m) => m.name === "cli-var")?.versions[0]
+      ?.variants ?? [],
+    [],
+  );
+  await waitFor(
+    "a request pinning the deleted variant refused",
+    async () => {
+      const response = await inferRow("cli-var", { variant: "int8" });
+      await response.body?.cancel();
+      return response.status === 400;
+    },
+    15_000,
+  );
+});
+
+test("response cache options: --cache-ttl and --cache-scope; the same request twice is a hit; --stateful with --cache-ttl is refused", async () => {
+  const pushed = await json<{ version: { cache?: unknown } }>("models", "push", "cli-cached", "1", TINY.file, "--cache-ttl", "60", "--cache-scope", "shared");
+  assert.deepEqual(pushed.version.cache, { ttlSeconds: 60, scope: "shared" });
+  const first = await inferRow("cli-cached");
+  const firstBody = await first.text();
+  assert.equal(first.status, 200, firstBody);
+  assert.equal(first.headers.get("x-hotpath-cache"), "miss");
+  // The answer is written to the cache in the background, after it was sent.
+  let secondBody = "";
+  await waitFor(
+    "the same request answered from the cache",
+    async () => {
+      const again = await inferRow("cli-cached");
+      secondBody = await again.text();
+      return again.status === 200 && again.headers.get("x-hotpath-cache") === "hit";
+    },
+    10_000,
+  );
+  assert.equal(secondBody, firstBody);
+  assertOneLineFailure(
+    await runCli(["models", "push", "cli-stateful", "1", TINY.file, "--cache-ttl", "60", "--stateful"], env),
+    /^error: 400: a stateful model's answers are never cached/,
+  );
+  await assertNothingRegistered("cli-stateful");
 });

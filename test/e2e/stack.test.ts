@@ -4,14 +4,21 @@
  * on the same state, and nothing left running.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { descendants, listeningPorts, liveGroupMembers, REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
+import { descendants, listeningPorts, REPO_ROOT } from "../../scripts/lib/wrangler-dev.ts";
 import { Cleanup } from "./harness/cleanup.ts";
+import {
+  portOpen as portOpenAt,
+  readDemoKeys,
+  START_TIMEOUT_MS,
+  startDemoStack,
+  STOP_TIMEOUT_MS,
+  stopDemoStack,
+  type DemoStack,
+} from "./harness/demo-stack.ts";
 import { call as callAt, infer } from "./harness/http.ts";
 import { sleep } from "./harness/load.ts";
 import { assertPrepared, HEAVY } from "./harness/models.ts";
@@ -24,14 +31,10 @@ const BASE = `http://${HOST}:${PORT}`;
 /** The edge's demo models, each with a fixture; start.ts registers mlp-heavy too, for the origin. */
 const DEMO_MODELS = ["silero-vad", "ppocr-rec", "mlp-tiny"];
 const REGISTERED = [...DEMO_MODELS, HEAVY.name];
-/** First start uploads ~113 MB of models (mlp-heavy for the origin) and warms their sessions. */
-const START_TIMEOUT_MS = 240_000;
-const STOP_TIMEOUT_MS = 30_000;
 /** After a restart the origin loads mlp-heavy from its cache while the stack already answers (503 meanwhile). */
 const ORIGIN_RELOAD_TIMEOUT_MS = 30_000;
 
 const scratch = mkdtempSync(join(tmpdir(), "hotpath-e2e-"));
-const keysFile = join(scratch, "keys.json");
 const cleanup = new Cleanup();
 const references = new References();
 
@@ -47,17 +50,6 @@ interface Fixture {
   inputs: Tensor[];
   outputs: Tensor[];
 }
-interface Keys {
-  admin: string;
-  free: string;
-  standard: string;
-  premium: string;
-}
-interface Stack {
-  child: ChildProcess;
-  output: () => string;
-  forget: () => void;
-}
 
 after(
   async () => {
@@ -68,72 +60,6 @@ after(
 );
 cleanup.finally(() => rmSync(scratch, { recursive: true, force: true }));
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // group already gone
-  }
-}
-
-/** True once no live process of the group is left (zombies awaiting PID 1 do not count). */
-async function groupGone(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (liveGroupMembers(child.pid!).length > 0) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
-
-/** Starts the stack like `npm start` does, in its own process group so cleanup reaches wrangler and workerd. */
-async function startStack(): Promise<Stack> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, "scripts/start.ts"),
-      "--port",
-      String(PORT),
-      "--origin-port",
-      String(ORIGIN_PORT),
-      "--host",
-      HOST,
-      "--persist-to",
-      join(scratch, "state"),
-      "--keys-file",
-      keysFile,
-      // Its own admin token: the user's .dev.vars is neither read nor written.
-      "--dev-vars",
-      join(scratch, "dev.vars"),
-    ],
-    { cwd: REPO_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  // Whatever a failed test leaves behind: the whole process group (start.ts, wrangler, workerd, the origin).
-  const forget = cleanup.add(async () => {
-    killGroup(child, "SIGKILL");
-    await groupGone(child, 5_000);
-  });
-  let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready banner within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
-    const check = () => {
-      if (output.includes(`hotpath ready on ${BASE}`)) {
-        clearTimeout(timer);
-        child.stdout!.off("data", check);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", check);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`start.ts exited with ${code} before its banner:\n${output}`));
-    });
-  });
-  return { child, output: () => output, forget };
-}
-
 function commandLine(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
@@ -142,40 +68,12 @@ function commandLine(pid: number): string {
   }
 }
 
-/** SIGTERM as a service manager would send; start.ts must stop wrangler and exit 0. */
-async function stopStack(stack: Stack): Promise<void> {
-  const { child } = stack;
-  const exited = new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once("exit", (code) => resolve(code));
-  });
-  child.kill("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([exited, new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), STOP_TIMEOUT_MS)))]);
-  clearTimeout(timer);
-  assert.notEqual(code, "timeout", `start.ts did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM:\n${stack.output()}`);
-  assert.equal(code, 0, `start.ts exit code:\n${stack.output()}`);
-  assert.ok(await groupGone(child, 10_000), `wrangler or workerd outlived start.ts: pids ${liveGroupMembers(child.pid!).join(", ")}`);
-  stack.forget();
-  assert.equal(await portOpen(), false, `something still listens on ${PORT}`);
-}
-
-function portOpen(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(PORT!, HOST);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
+/** Starts the stack like `npm start` does, in its own process group so cleanup reaches workerd and the origin. */
+const startStack = (): Promise<DemoStack> => startDemoStack(cleanup, { host: HOST, port: PORT!, originPort: ORIGIN_PORT!, scratch });
+const stopStack = stopDemoStack;
+const portOpen = (): Promise<boolean> => portOpenAt(HOST, PORT!);
 
 const call = (path: string, init: Parameters<typeof callAt>[2] = {}): Promise<Response> => callAt(BASE, path, init);
-
-function readKeys(): Keys {
-  return JSON.parse(readFileSync(keysFile, "utf8")) as Keys;
-}
 
 function demoFixtures(): Fixture[] {
   const dir = join(REPO_ROOT, ".hotpath/fixtures");
@@ -240,8 +138,9 @@ test(
     assertPrepared(HEAVY);
     const fixtures = demoFixtures();
     let stack = await startStack();
+    const keysFile = stack.keysFile;
     const keysText = readFileSync(keysFile, "utf8");
-    const keys = readKeys();
+    const keys = readDemoKeys(stack);
 
     await t.test("the production shape: two workerd processes, the port on the router's own, no wrangler dev", { skip: !existsSync("/proc/self/fd") }, () => {
       const tree = descendants(stack.child.pid!).map((pid) => ({ pid, command: commandLine(pid) }));

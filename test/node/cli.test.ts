@@ -54,6 +54,25 @@ describe("the command line", () => {
     assert.match(await refused("models", "default", "m", "2", "--unpin"), /give either a version to pin or --unpin/);
   });
 
+  test("variant and response cache options: bad values and options of the other kind of push are refused before anything is sent", async () => {
+    assert.match(
+      await refused("models", "push", "m", "1", "f.onnx", "--variant", "int8", "--max-error", "-1"),
+      /'--max-error <x>' argument '-1' is invalid\. must be a number, 0 or more/,
+    );
+    assert.match(await refused("models", "push", "m", "1", "f.onnx", "--variant", "int8", "--probes", "0"), /must be a whole number, 1 or more/);
+    assert.match(await refused("models", "push", "m", "1", "f.onnx", "--cache-ttl", "soon"), /'--cache-ttl <seconds>' argument 'soon' is invalid/);
+    assert.match(await refused("models", "push", "m", "1", "f.onnx", "--cache-scope", "world"), /Allowed choices are tenant, shared/);
+    assert.match(
+      await refused("models", "push", "m", "1", "f.onnx", "--max-error", "0.1", "--probes", "4"),
+      /^error: --max-error, --probes need --variant \(they measure a variant against its version\)\nusage: hotpath models push /,
+    );
+    assert.match(
+      await refused("models", "push", "m", "1", "f.onnx", "--variant", "int8", "--max-batch", "8", "--cache-ttl", "60", "--no-stateful"),
+      /^error: --max-batch, --cache-ttl, --stateful are options of a version push: a variant runs at the edge with its version's settings\n/,
+    );
+    assert.match(await refused("models", "delete", "m", "1", "--variant", "int8", "--force"), /--force deletes versions; a variant is deleted without it/);
+  });
+
   test("an unknown command suggests the nearest one", async () => {
     assert.match(await refused("modles", "list"), /unknown command 'modles'\n\(Did you mean models\?\)/);
   });

@@ -17,6 +17,8 @@ export interface ModelFile {
 
 /** The origin's demo model: 1024-4096-4096-1024, 100.7 MB. */
 export const HEAVY: ModelFile = { name: "mlp-heavy", version: "1", file: join(REPO_ROOT, ".hotpath/models/mlp-heavy/1/model.onnx"), width: 1024 };
+/** mlp-heavy's int8 copy (25.3 MB), which `npm run models` writes and `npm start` registers as its edge variant `int8`. */
+export const HEAVY_INT8: ModelFile = { ...HEAVY, file: join(REPO_ROOT, ".hotpath/models/mlp-heavy/1/int8/model.onnx") };
 /** 256-1024-1024-256, 6 MB: fast enough to overload one edge replica with. */
 export const WIDE: ModelFile = { name: "mlp-wide", version: "1", file: join(REPO_ROOT, ".hotpath/fixtures/mlp-wide.onnx"), width: 256 };
 /** 16-32-32-4, 7 KB: for tests about anything but the model. */
