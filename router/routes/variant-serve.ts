@@ -5,6 +5,8 @@
  * predicted wait rules it out (the early refusal), its placement is unavailable (an origin model
  * with no origin configured, or none usable: breakers open, health checks failing), the pool is
  * predicted too slow for the deadline, or the default's host or pool refused it for capacity.
+ * A variant runs where it is placed: an edge host, or the pool (an `origin` variant, addressed by its
+ * served version `<version>~<variant>`).
  * The answer says so (x-hotpath-variant, Server-Timing `variant` and `degraded`), and the metrics
  * count it (router/metrics/record.ts). Functions run only default bytes.
  *
