@@ -172,6 +172,8 @@ describe("degradation to a variant on the pool", () => {
     expect(degraded.headers.get("x-hotpath-variant")).toBe("int8");
     expect(degraded.headers.get("x-served-by")).toBe("origin:variants-pool-partial");
     expect(degraded.headers.get("server-timing")).toMatch(/degraded;desc="unavailable"/);
+    // The variant's own session on the origin answered, not the default's (the same bytes here).
+    expect(origin.inferPaths.at(-1)).toBe(`/v2/models/${name}/versions/1~int8/infer`);
     expectOutputsClose(body.outputs, tiny.outputs);
 
     const premium = await infer(withPartialPool, name, keys.premium);
