@@ -5,7 +5,7 @@
 import { badRequest } from "../protocol/errors.ts";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { NAME_PATTERN, type ModelRef } from "../protocol/model-record.ts";
+import { NAME_PATTERN, splitServedVersion, type ModelRef } from "../protocol/model-record.ts";
 
 export type ExecutionProvider = "cpu" | "webgpu";
 
@@ -39,7 +39,7 @@ export interface OriginConfig {
 export const USAGE = `usage: ORIGIN_TOKEN=<secret> node origin/server.ts [options]
   --port 8788 --host 127.0.0.1      where to listen
   --edge http://127.0.0.1:8787      the edge that serves model records and bytes
-  --models name@version,...         models to fetch, cache, warm and serve
+  --models name@version,...         models to fetch, cache, warm and serve (a variant: name@version~variant)
   --ep cpu|webgpu [--strict]        execution provider; webgpu falls back to cpu unless --strict
   --cache-dir .hotpath/origin-cache where verified model files are kept
   --id <name>                       x-served-by: origin:<id> (default host:port)
@@ -111,7 +111,10 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   };
 }
 
-/** `a@1,b@2` to refs; names and versions become cache paths, so they are held to the registry's pattern. */
+/**
+ * `a@1,b@2,b@2~int8` to refs (a variant by its served version, the version holding both); names
+ * and versions become cache paths, so they are held to the registry's pattern.
+ */
 export function parseModelList(list: string): ModelRef[] {
   return list
     .split(",")
@@ -119,8 +122,8 @@ export function parseModelList(list: string): ModelRef[] {
     .filter((item) => item !== "")
     .map((item) => {
       const [name = "", version = "", ...rest] = item.split("@");
-      if (rest.length > 0 || !NAME_PATTERN.test(name) || !NAME_PATTERN.test(version)) {
-        throw badRequest(`--models entries are name@version (letters, digits, . _ -), got '${item}'`);
+      if (rest.length > 0 || !NAME_PATTERN.test(name) || !splitServedVersion(version)) {
+        throw badRequest(`--models entries are name@version or name@version~variant (letters, digits, . _ -), got '${item}'`);
       }
       return { name, version };
     });

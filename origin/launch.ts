@@ -13,7 +13,7 @@ export interface LaunchOptions {
   host?: string;
   edge: string;
   token: string;
-  /** `name@version` each. */
+  /** `name@version` each; a variant `name@version~variant` (its served version). */
   models: string[];
   cacheDir: string;
   /** More flags for origin/server.ts, e.g. ["--ep", "webgpu", "--batching", "off"]. */

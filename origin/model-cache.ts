@@ -24,7 +24,10 @@ export class ModelCache {
     this.dir = resolve(dir);
   }
 
-  /** Names and versions were checked against NAME_PATTERN and sha256 is hex (edge-client.ts), so this stays inside `dir`. */
+  /**
+   * Names and versions were checked against NAME_PATTERN (a variant's served version is two such
+   * names joined by '~') and sha256 is hex (edge-client.ts), so this stays inside `dir`.
+   */
   modelPath(record: Pick<ModelVersionRecord, "name" | "version" | "sha256">): string {
     return join(this.dir, record.name, record.version, `${record.sha256}.onnx`);
   }

@@ -1,11 +1,12 @@
 /**
- * @module The model versions this origin serves and the state of each: loading (fetching,
+ * @module The model versions this origin serves (a version's variant under its served version,
+ * `<version>~<variant>`, as the edge names it) and the state of each: loading (fetching,
  * creating, warming), ready, or failed (with why). A version is ready only after a warm run, so
  * `/v2/health/ready` never sends the edge traffic that would pay a cold start. Models assigned at
  * start are retried with capped backoff until they load (the edge may come up after the origin);
  * the repository route's load is one attempt, answered with its outcome.
  */
-import { compareVersions, NAME_PATTERN, type ModelRef, type ModelVersionRecord } from "../protocol/model-record.ts";
+import { compareVersions, NAME_PATTERN, splitServedVersion, type ModelRef, type ModelVersionRecord } from "../protocol/model-record.ts";
 import type { ScheduledModel } from "../scheduler/contract.ts";
 import { allIdleWithin, InFlight } from "../scheduler/in-flight.ts";
 import { HttpError, notFound } from "../protocol/errors.ts";
@@ -59,8 +60,10 @@ export class ModelStore {
 
   /** Loads (or joins the load of) one version; rejects with an HttpError saying why it is not servable. */
   ensure(name: string, version: string): Promise<ModelEntry> {
-    if (!NAME_PATTERN.test(name) || !NAME_PATTERN.test(version)) {
-      return Promise.reject(new HttpError(400, `model names and versions are letters, digits, '.', '_' and '-', got '${name}@${version}'`));
+    if (!NAME_PATTERN.test(name) || !splitServedVersion(version)) {
+      return Promise.reject(
+        new HttpError(400, `model names and versions are letters, digits, '.', '_' and '-' (a variant's: <version>~<variant>), got '${name}@${version}'`),
+      );
     }
     const key = keyOf(name, version);
     let entry = this.#entries.get(key);
@@ -121,7 +124,10 @@ export class ModelStore {
     throw new HttpError(503, `${name}@${entry.version} is still loading on this origin`, 2);
   }
 
-  /** The version named, or the highest one `prefer` accepts (else the highest); 404 when none is assigned. */
+  /**
+   * The version named, or the highest one `prefer` accepts (else the highest); 404 when none is
+   * assigned. A variant (`<version>~<variant>`) is served only when named: it is never a model's default.
+   */
   find(name: string, version: string | undefined, prefer: (entry: ModelEntry) => boolean = () => true): ModelEntry {
     if (version !== undefined) {
       const entry = this.#entries.get(keyOf(name, version));
@@ -129,7 +135,7 @@ export class ModelStore {
       return entry;
     }
     const versions = this.entries()
-      .filter((e) => e.name === name)
+      .filter((e) => e.name === name && splitServedVersion(e.version)?.variant === undefined)
       .sort((a, b) => compareVersions(b.version, a.version));
     const entry = versions.find(prefer) ?? versions[0];
     if (!entry) throw notFound(`this origin does not serve model '${name}'`);

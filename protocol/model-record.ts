@@ -13,6 +13,12 @@ export const PLACEMENTS: readonly Placement[] = ["edge", "origin", "auto"];
 export interface ModelRef {
   name: string;
   version: string;
+  /**
+   * The variant of the version this names, if any: set only on the record a variant runs as
+   * (router/placement/variant-choice.ts variantAsVersion), never stored or published. Origins
+   * serve it under servedVersion(ref).
+   */
+  variant?: string;
 }
 
 /** `tenant`: an answer is served only to the tenant whose request made it; `shared`: to any tenant sending the same inputs. */
@@ -96,6 +102,25 @@ export interface ModelRecord {
 
 /** Names and versions go into URLs, object keys and Durable Object names. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Joins a version and a variant in the name origins serve the variant under (`1~int8`): NAME_PATTERN
+ * has no '~', so no version a user uploads can be one, and the edge refuses it in any public path.
+ * `~` is unreserved in URLs and harmless in file names (the origin's cache directory).
+ */
+export const VARIANT_SEPARATOR = "~";
+
+/** The version an origin serves `ref` under: the version itself, or `<version>~<variant>` for a variant. */
+export function servedVersion(ref: Pick<ModelRef, "version" | "variant">): string {
+  return ref.variant === undefined ? ref.version : `${ref.version}${VARIANT_SEPARATOR}${ref.variant}`;
+}
+
+/** A served version read back: undefined when it is neither a version nor `<version>~<variant>` of names. */
+export function splitServedVersion(served: string): { version: string; variant: string | undefined } | undefined {
+  const [version = "", variant, ...rest] = served.split(VARIANT_SEPARATOR);
+  if (rest.length > 0 || !NAME_PATTERN.test(version) || (variant !== undefined && !NAME_PATTERN.test(variant))) return undefined;
+  return { version, variant };
+}
 
 /** Numeric versions compare as numbers (so 10 > 9), others lexicographically after them. */
 export function compareVersions(a: string, b: string): number {

@@ -19,6 +19,7 @@ import type { ModelRecord, ModelVersionRecord, VariantRecord, VersionState } fro
 import { ByteRemovals, type PendingRemoval } from "./byte-removals.ts";
 import { CatalogPublisher, type PublicationInfo } from "./catalog-publisher.ts";
 import { RegistryTables } from "./tables.ts";
+import type { StagedVariant } from "./variant-table.ts";
 
 export const REGISTRY_NAME = "global";
 
@@ -164,10 +165,35 @@ export class ModelRegistry extends DurableObject<Env> {
         throw new HttpError(409, `version '${version}' of model '${name}' already has variant '${variant.variant}'; delete it first`);
       }
       this.#tables.variants.insert(name, version, variant);
+      this.#tables.variants.unstage(name, version, variant.variant, variant.r2Key);
       return this.#commit(name, () => {
         if (this.#variant(name, version, variant.variant)?.r2Key === variant.r2Key) this.#tables.variants.delete(name, version, variant.variant);
       });
     }, "registering the variant");
+  }
+
+  /**
+   * First half of adding a variant the origins run: recorded (never published) so that an origin
+   * asked to load it can fetch it through the internal route; addVariant or discardStagedVariant
+   * ends it. 409 when the version has the variant or another upload is adding it.
+   */
+  async stageVariant(name: string, version: string, staged: StagedVariant): Promise<RpcReply<null>> {
+    return replyOf(() => {
+      this.#requireVersion(name, version);
+      if (this.#variant(name, version, staged.variant) || this.#tables.variants.staged(name, version, staged.variant)) {
+        throw new HttpError(409, `version '${version}' of model '${name}' already has variant '${staged.variant}', or it is being uploaded; delete it first`);
+      }
+      this.#tables.variants.stage(name, version, staged);
+      return null;
+    }, "registering the variant");
+  }
+
+  stagedVariant(name: string, version: string, variant: string): StagedVariant | undefined {
+    return this.#tables.variants.staged(name, version, variant);
+  }
+
+  discardStagedVariant(name: string, version: string, variant: string, r2Key: string): void {
+    this.#tables.variants.unstage(name, version, variant, r2Key);
   }
 
   /** Removes a variant: published without it at once, its bytes kept until no router can route to them (as a version's). */

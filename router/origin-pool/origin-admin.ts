@@ -15,7 +15,10 @@ export interface OriginSignature {
   outputs: TensorSpec[];
 }
 
-/** Loads `name@version` on every usable origin; resolves with the signature the first one read. */
+/**
+ * Loads `name@version` on every usable origin; resolves with the signature the first one read.
+ * `version` is a served version: a variant's is `<version>~<variant>` (protocol/model-record.ts).
+ */
 export async function loadOnPool(env: PoolEnv, name: string, version: string, timeoutMs = 120_000): Promise<OriginSignature> {
   const origins = originPool(env).filter((o) => usable(o));
   if (origins.length === 0) throw new HttpError(503, "placement=origin needs a reachable origin pool (the ORIGINS var) to load and check the model", 30);

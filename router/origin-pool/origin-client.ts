@@ -7,7 +7,7 @@
  * those asked or at odds with the model's signature, or refuses the edge's token (401/403) has
  * failed, and the tenant sees 503, never the origin's word that a key is bad.
  */
-import type { ModelVersionRecord } from "../../protocol/model-record.ts";
+import { servedVersion, type ModelVersionRecord } from "../../protocol/model-record.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { readBodyLimited } from "../../protocol/http/read-body.ts";
 import { errorFromResponse } from "../../protocol/http/error-response.ts";
@@ -90,7 +90,8 @@ async function attempt(env: OriginClientEnv, origin: OriginState, call: OriginCa
   };
   if (call.traceparent) headers[TRACEPARENT_HEADER] = call.traceparent;
   if (headerLength !== undefined) headers[INFERENCE_HEADER_LENGTH_HEADER] = String(headerLength);
-  const url = `${origin.config.url}/v2/models/${encodeURIComponent(call.model.name)}/versions/${encodeURIComponent(call.model.version)}/infer`;
+  // A variant has a served name of its own on the origins (`<version>~<variant>`); the OIP path is the same.
+  const url = `${origin.config.url}/v2/models/${encodeURIComponent(call.model.name)}/versions/${encodeURIComponent(servedVersion(call.model))}/infer`;
   const started = Date.now();
   const expectedAtStart = expectedWaitMs(origin, call.priority, started);
   origin.outstanding += 1;

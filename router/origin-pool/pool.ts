@@ -7,7 +7,7 @@
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
 import { HttpError, retryAfterSecondsFor } from "../../protocol/errors.ts";
-import type { ModelRef } from "../../protocol/model-record.ts";
+import { servedVersion, type ModelRef } from "../../protocol/model-record.ts";
 import { waitAheadSince } from "../../scheduler/contract.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 
@@ -121,12 +121,13 @@ export function expectedWaitMs(origin: OriginState, priority: number, now = Date
 
 /**
  * Whether an origin may be sent requests now (for `model`, when given): its breaker is not open,
- * its last check did not find it down, and if it is partly ready, `model` is among what it serves.
+ * its last check did not find it down, and if it is partly ready, `model` is among what it serves
+ * (a variant under its served name, `<version>~<variant>`).
  */
 export function usable(origin: OriginState, model?: ModelRef, now = Date.now()): boolean {
   if (origin.breaker.state(now) === "open" || origin.health.state === "down") return false;
   if (origin.health.state !== "partial" || model === undefined) return true;
-  return (origin.health.readyModels ?? []).includes(`${model.name}@${model.version}`);
+  return (origin.health.readyModels ?? []).includes(`${model.name}@${servedVersion(model)}`);
 }
 
 /** The origin to try next for `model`, skipping those tried already and those not usable for it. */

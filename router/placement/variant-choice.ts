@@ -2,13 +2,15 @@
  * @module Which bytes of a version a request runs: the default, a variant it pins by name
  * (`parameters.variant`), or, when it may be degraded and the default cannot make it, the
  * cheapest variant (fewest bytes) that can. A variant is the version's record with other bytes:
- * hosts key sessions by sha256 and batch only requests of the same bytes, so it runs beside the
- * default on the model's hosts, in a session and runs of its own.
+ * hosts key sessions by sha256 and batch only requests of the same bytes, so an edge variant runs
+ * beside the default on the model's hosts, in a session and runs of its own; origins serve a
+ * variant placed there under a name of its own (`<version>~<variant>`).
  */
 import type { TierConfig } from "../../config/tiers.ts";
 import { badRequest } from "../../protocol/errors.ts";
 import type { ModelVersionRecord, VariantRecord } from "../../protocol/model-record.ts";
 import { planPlacement, type PlacementPlan } from "./plan.ts";
+import { isCapacityRefusal, poolWaitMs } from "./spill.ts";
 
 /** What the request asked for in `parameters.variant`: nothing (the default), `auto`, or a variant by name. */
 export type RequestedVariant = { kind: "default" } | { kind: "auto" } | { kind: "pinned"; variant: VariantRecord };
@@ -20,10 +22,17 @@ export interface VariantPlan {
   plan: PlacementPlan;
 }
 
-/** The version's record as the variant: its bytes and placement, the version's signature and scheduling settings. */
-export function variantAsVersion(version: ModelVersionRecord, variant: Pick<VariantRecord, "r2Key" | "sha256" | "bytes" | "placement">): ModelVersionRecord {
+/**
+ * The version's record as the variant: its bytes and placement, the version's signature and
+ * scheduling settings, and its name in `variant`, which the origin pool addresses it by
+ * (`<version>~<variant>`, servedVersion); metrics, logs and answers keep the version's name.
+ */
+export function variantAsVersion(
+  version: ModelVersionRecord,
+  variant: Pick<VariantRecord, "variant" | "r2Key" | "sha256" | "bytes" | "placement">,
+): ModelVersionRecord {
   const { variants: _, ...record } = version;
-  return { ...record, r2Key: variant.r2Key, sha256: variant.sha256, bytes: variant.bytes, placement: variant.placement };
+  return { ...record, variant: variant.variant, r2Key: variant.r2Key, sha256: variant.sha256, bytes: variant.bytes, placement: variant.placement };
 }
 
 /** `parameters.variant` read against the version's variants: 400 for a name it does not have or a value that is not a name. */
@@ -57,10 +66,13 @@ export function planVariant(
 }
 
 /**
- * The cheapest variant (fewest bytes; the registry keeps them in that order) whose replica last
- * reported a wait this request can afford: the same test as the router's early refusal. A variant
- * on the default's own hosts shares their queue, so it helps when the default's placement is
- * unavailable (an origin model with the pool down), not when its edge queue is too long.
+ * The cheapest variant (fewest bytes; the registry keeps them in that order) that this request can
+ * afford to wait for: at the edge, the wait its replica last reported (the same test as the
+ * router's early refusal); on the pool, the least expected wait of the origins serving it, within
+ * the time left. A variant on the default's own hosts shares their queue, so it helps when the
+ * default's placement is unavailable (an origin model with the pool down), not when its edge queue
+ * is too long; a variant on the pool helps an edge default whose hosts are too busy, and an origin
+ * default that no origin serves now.
  */
 export function chooseVariant(
   env: Env,
@@ -68,10 +80,28 @@ export function chooseVariant(
   model: ModelVersionRecord,
   tier: TierConfig,
   remainingMs: number,
+  priority: number,
 ): VariantPlan | undefined {
   for (const variant of model.variants ?? []) {
-    const candidate = planVariant(env, cf, model, variant, tier);
-    if (candidate.plan.where === "edge" && candidate.plan.waitMs <= Math.min(tier.maxQueueWaitMs, remainingMs)) return candidate;
+    const candidate = plannedOrNone(() => planVariant(env, cf, model, variant, tier));
+    if (!candidate) continue;
+    if (
+      candidate.plan.where === "edge"
+        ? candidate.plan.waitMs <= Math.min(tier.maxQueueWaitMs, remainingMs)
+        : poolWaitMs(env, candidate.model, priority) < remainingMs
+    ) {
+      return candidate;
+    }
   }
   return undefined;
+}
+
+/** A variant on the pool with no origin configured cannot be planned (503): it is no candidate. */
+function plannedOrNone(plan: () => VariantPlan): VariantPlan | undefined {
+  try {
+    return plan();
+  } catch (error) {
+    if (isCapacityRefusal(error)) return undefined;
+    throw error;
+  }
 }

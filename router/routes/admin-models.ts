@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
 import { unloadOnPool } from "../origin-pool/origin-admin.ts";
+import { unloadVariantsOnPool } from "../variants/pool-variant.ts";
 import type { AppEnv } from "../app-env.ts";
 import { findModel, invalidateCatalog, registry, registryModel, registryModels } from "../catalog.ts";
 import { storeRead } from "../kv-read.ts";
@@ -46,7 +47,8 @@ adminModelRoutes.delete("/admin/models/:name/versions/:version/variants/:variant
  * `?force=true` is needed to delete the default or the last ready version (409 otherwise). The
  * registry publishes the record without the version and the hosts drop their sessions at once;
  * the bytes stay in R2 until no router can still route to them (`bytesRemovedAt`), and the
- * registry's alarm removes them then. Origins are told to unload the version in the background,
+ * registry's alarm removes them then. Origins are told to unload the version (and its variants
+ * placed there) in the background,
  * since an origin that is down or slow must not fail a delete the registry has already made.
  */
 adminModelRoutes.delete("/admin/models/:name/versions/:version", async (c) => {
@@ -54,6 +56,7 @@ adminModelRoutes.delete("/admin/models/:name/versions/:version", async (c) => {
   const removed = unwrapReply(await registry(c.env).remove(c.req.param("name"), c.req.param("version"), force));
   invalidateCatalog(removed.name);
   if (removed.placement !== "edge") c.executionCtx.waitUntil(unloadOnPool(c.env, removed.name, removed.version));
+  unloadVariantsOnPool(c, removed.name, removed.version, removed.variants ?? []);
   return c.json({ deleted: { name: removed.name, version: removed.version }, bytesRemovedAt: new Date(removed.bytesRemovedAt).toISOString() });
 });
 

@@ -5,6 +5,8 @@
  * predicted wait rules it out (the early refusal), its placement is unavailable (an origin model
  * with no origin configured, or none usable: breakers open, health checks failing), the pool is
  * predicted too slow for the deadline, or the default's host or pool refused it for capacity.
+ * A variant runs where it is placed: an edge host, or the pool (an `origin` variant, addressed by its
+ * served version `<version>~<variant>`).
  * The answer says so (x-hotpath-variant, Server-Timing `variant` and `degraded`), and the metrics
  * count it (router/metrics/record.ts). Functions run only default bytes.
  *
@@ -21,7 +23,8 @@ import type { AppEnv } from "../app-env.ts";
 import { refuseEarly } from "../admission/early-refusal.ts";
 import { notePlaced } from "../metrics/record.ts";
 import { originPool, poolRetryAfterSeconds, usable } from "../origin-pool/pool.ts";
-import type { PlacementPlan } from "../placement/plan.ts";
+import { mayUsePool, type PlacementPlan } from "../placement/plan.ts";
+import { checkOriginsWhenDue } from "../origin-pool/health-check.ts";
 import { isCapacityRefusal, poolWaitMs } from "../placement/spill.ts";
 import { chooseVariant, mayDegrade, planVariant, requestedVariant, type VariantPlan } from "../placement/variant-choice.ts";
 import type { Served, Work } from "./edge-call.ts";
@@ -128,7 +131,7 @@ function poolRefusal(env: Env, model: ModelVersionRecord, plan: PlacementPlan, w
 
 /** The cheapest variant that can make it, or the default's refusal when none can. */
 async function degrade(c: Context<AppEnv>, work: Work, tier: TierConfig, refusal: HttpError, reason: DegradeReason): Promise<VariantServed> {
-  const choice = chooseVariant(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, work.model, tier, work.deadline - Date.now());
+  const choice = chooseVariant(c.env, c.req.raw.cf as IncomingRequestCfProperties | undefined, work.model, tier, work.deadline - Date.now(), work.priority);
   if (!choice) throw refusal;
   return serveVariant(c, work, tier, choice, reason);
 }
@@ -141,6 +144,8 @@ async function serveVariant(
   degraded: DegradeReason | undefined,
 ): Promise<VariantServed> {
   noteTiming(c, "variant", choice.variant.variant);
+  // The default's placement may never use the pool (an edge version): its health checks are this request's to start.
+  if (mayUsePool(choice.model)) checkOriginsWhenDue(c.env, (p) => c.executionCtx.waitUntil(p));
   if (degraded) noteTiming(c, "degraded", degraded);
   const served = await serveWork(c, { ...work, model: choice.model }, choice.plan, tier.maxQueueWaitMs);
   return { ...served, variant: choice.variant.variant };

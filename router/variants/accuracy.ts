@@ -2,8 +2,8 @@
  * @module The accuracy guard's runs: the probe inputs (the uploader's, from a header, or made from
  * the version's input signature, protocol/probe-inputs.ts) run through a variant and through the
  * version's default bytes, each where it is placed, over the paths requests take: a ModelHost's
- * `infer` (the region's first replica, which has just loaded the variant) or the origin pool
- * (inferOnPool, for a default that runs there). Probes queue as the lowest tier with ample time:
+ * `infer` (the region's first replica, which has just loaded an edge or auto variant) or the origin
+ * pool (inferOnPool, for a default or a variant placed there). Probes queue as the lowest tier with ample time:
  * an upload must not push tenants' work past its deadline.
  */
 import type { Context } from "hono";
@@ -58,15 +58,17 @@ export function probesFor(c: Context<AppEnv>, version: ModelVersionRecord, count
 }
 
 /**
- * Runs the probes through the variant (on `host`, which loaded it) and through the default bytes
- * where the version is placed, and measures the variant's error against the default.
+ * Runs the probes through the variant and through the default bytes, each where it is placed (an
+ * `origin` one on the pool, the others on `host`, which loaded the variant or serves the version),
+ * and measures the variant's error against the default.
  */
 export async function measureVariant(c: Context<AppEnv>, host: HostChoice, variant: ModelVersionRecord, version: ModelVersionRecord, probes: Probes) {
   const outputNames = version.outputs.map((o) => o.name);
-  const [got, want] = await Promise.all([onHost(host, variant, probes.inputs, outputNames), onPlacement(c, host, version, probes.inputs, outputNames)]);
+  const [got, want] = await Promise.all([onPlacement(c, host, variant, probes.inputs, outputNames), onPlacement(c, host, version, probes.inputs, outputNames)]);
   return measureAccuracy(got, want, probes.count, probes.source);
 }
 
+/** `model` may be a variant's record: the pool addresses it by its served version. */
 function onPlacement(c: Context<AppEnv>, host: HostChoice, model: ModelVersionRecord, inputs: Tensor[], outputNames: string[]): Promise<Tensor[]> {
   if (model.placement !== "origin") return onHost(host, model, inputs, outputNames);
   const call = { model, inputs, outputNames, tenant: PROBE_TENANT, priority: lowestPriority(), deadline: Date.now() + PROBE_DEADLINE_MS };

@@ -132,11 +132,11 @@ describe("uploading a variant", () => {
     expect(await variantObjects(name)).toEqual([]);
   });
 
-  it("refuses reserved and malformed names, other placements, bad bounds, and a variant that exists", async () => {
+  it("refuses reserved and malformed names, unknown placements, bad bounds, and a variant that exists", async () => {
     const name = await modelWithVersion("variant-names");
     expect((await uploadVariant(name, "default", TINY)).status).toBe(400);
     expect((await uploadVariant(name, "auto", TINY)).status).toBe(400);
-    expect((await uploadVariant(name, "int8", TINY, "?placement=origin")).status).toBe(400);
+    expect((await uploadVariant(name, "int8", TINY, "?placement=gpu")).status).toBe(400);
     expect((await uploadVariant(name, "int8", TINY, "?max_error=-1")).status).toBe(400);
     expect((await uploadVariant(name, "int8", TINY, "?probes=0")).status).toBe(400);
     expect((await uploadVariant(name, "int8", TINY, "", { "x-hotpath-probe-inputs": "{not json" })).status).toBe(400);
