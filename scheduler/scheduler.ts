@@ -59,7 +59,7 @@ const GAP_ALPHA = 0.2;
 export class Scheduler {
   readonly #queue: SchedulingQueue<Queued> = new TieredFairQueue<Queued>();
   readonly #byRequest = new Map<string, Queued>();
-  readonly #predictors = new Map<string, ServiceTimePredictor>();
+  readonly #predictors = new Map<string, { label: string; predictor: ServiceTimePredictor }>();
   /** Thread time used lately by each priority (tiered policy: stretches the waits of less important work). */
   readonly #busy: BusyShare;
   readonly #options: SchedulerOptions;
@@ -184,19 +184,18 @@ export class Scheduler {
   /** Learned run times by `<model>@<version>`; bytes of a version other than the first seen (a variant) add `#<sha256 prefix>`. */
   serviceTimes(): Record<string, ServiceTimeSnapshot[]> {
     const times: Record<string, ServiceTimeSnapshot[]> = {};
-    for (const [key, predictor] of this.#predictors) {
-      const [label, sha256] = key.split("\n") as [string, string];
-      times[label in times ? `${label}#${sha256.slice(0, 12)}` : label] = predictor.snapshot();
-    }
+    for (const [sha256, { label, predictor }] of this.#predictors) times[label in times ? `${label}#${sha256.slice(0, 12)}` : label] = predictor.snapshot();
     return times;
   }
 
-  /** Per model bytes: a variant of a version (other bytes, another cost) must not learn from the default's runs. */
+  /**
+   * Per model bytes (sha256): a variant of a version (other bytes, another cost) must not learn
+   * from the default's runs. Asked several times per request, so keyed without building a string.
+   */
   #predictor(model: ScheduledModel): ServiceTimePredictor {
-    const key = `${model.name}@${model.version}\n${model.sha256}`;
-    let predictor = this.#predictors.get(key);
-    if (!predictor) this.#predictors.set(key, (predictor = new ServiceTimePredictor()));
-    return predictor;
+    let entry = this.#predictors.get(model.sha256);
+    if (!entry) this.#predictors.set(model.sha256, (entry = { label: `${model.name}@${model.version}`, predictor: new ServiceTimePredictor() }));
+    return entry.predictor;
   }
 
   /**

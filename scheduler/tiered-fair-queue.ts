@@ -89,13 +89,29 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
   }
 
   itemsAheadOf(newcomer: Schedulable): T[] {
-    // Served in the replay only up to the newcomer: a copy with it queued, popped until it comes out.
-    const copy = this.#copy();
-    const marker = { ...newcomer } as T;
-    copy.push(marker);
-    const ahead: T[] = [];
-    for (let item = copy.pop(); item !== undefined && item !== marker; item = copy.pop()) ahead.push(item);
-    return ahead;
+    // Computed, not replayed (a host asks on every admission and for each tier's report): the
+    // newcomer goes last in its tenant's lane, so it starts when that lane's service reaches
+    // `start`, and another lane's item goes first when it starts no later (it wins the tie: its
+    // deadline is earlier than the newcomer's, taken as unknown). Items of more important levels all go first.
+    const ahead: { item: T; start: number }[] = [];
+    for (const level of this.#levels) {
+      if (level.priority > newcomer.priority) break;
+      if (level.priority < newcomer.priority) {
+        for (const lane of level.lanes.values()) for (const entry of lane.entries) ahead.push({ item: entry.item, start: Number.NEGATIVE_INFINITY });
+        continue;
+      }
+      const own = level.lanes.get(newcomer.tenant);
+      const start = own ? own.entries.reduce((served, entry) => served + entry.item.cost, own.served) : level.clock;
+      for (const lane of level.lanes.values()) {
+        let served = lane.served;
+        for (const entry of lane.entries) {
+          if (lane !== own && served > start) break;
+          ahead.push({ item: entry.item, start: served });
+          served += entry.item.cost;
+        }
+      }
+    }
+    return ahead.sort((a, b) => a.start - b.start).map((a) => a.item);
   }
 
   /** Replays pop() on copies, so the order shown is exactly the order served. */

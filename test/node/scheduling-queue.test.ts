@@ -175,4 +175,34 @@ describe("TieredFairQueue", () => {
       }),
     );
   });
+
+  test("itemsAheadOf is what pop() serves before a newcomer pushed last in its tenant's lane", () => {
+    const costed = fc.array(
+      fc.record({
+        priority: fc.integer({ min: 1, max: 3 }),
+        deadline: fc.integer({ min: 0, max: 20 }),
+        tenant: fc.constantFrom("a", "b", "c"),
+        cost: fc.integer({ min: 1, max: 3 }),
+      }),
+      { maxLength: 40 },
+    );
+    const newcomerArb = fc.record({ priority: fc.integer({ min: 1, max: 3 }), tenant: fc.constantFrom("a", "b", "c", "new") });
+    fc.assert(
+      fc.property(costed, fc.integer({ min: 0, max: 10 }), newcomerArb, (raw, served, newcomer) => {
+        const items = raw.map((item, id) => ({ ...item, id }));
+        const queue = filled(items);
+        const twin = filled(items);
+        for (let k = 0; k < served; k++) (queue.pop(), twin.pop()); // lanes with service behind them
+        const marker: Item = { id: -1, ...newcomer, deadline: Number.POSITIVE_INFINITY, cost: 1 };
+        twin.push(marker);
+        const before: number[] = [];
+        for (let item = twin.pop(); item && item !== marker; item = twin.pop()) before.push(item.id);
+        const ahead = queue.itemsAheadOf({ ...newcomer, deadline: Number.POSITIVE_INFINITY, cost: 1 }).map((i) => i.id);
+        assert.deepEqual(
+          [...ahead].sort((x, y) => x - y),
+          [...before].sort((x, y) => x - y),
+        );
+      }),
+    );
+  });
 });
