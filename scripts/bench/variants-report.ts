@@ -41,6 +41,7 @@ export interface VariantsMeasurements {
   capacity: number;
   capacityRounds: number[];
   capacityClients: number;
+  capacityTenants: number;
   overload: OverloadRun[];
   durationMs: number;
 }
@@ -140,7 +141,7 @@ export function variantsReport(m: VariantsMeasurements): ScenarioResult {
     "",
     latencyTable(m.latency),
     "",
-    `Capacity of the default: closed loop of ${m.capacityClients} standard tenants pinning \`default\`, 1 row each: ${m.capacityRounds.map((c) => c.toFixed(1)).join(", ")} req/s, ` +
+    `Capacity of the default: closed loop of ${m.capacityClients} clients over ${m.capacityTenants} standard tenants pinning \`default\`, 1 row each: ${m.capacityRounds.map((c) => c.toFixed(1)).join(", ")} req/s, ` +
       `median **${m.capacity.toFixed(1)} req/s**. Overload: Poisson arrivals at ${OVERLOAD}x that (${rate.toFixed(1)} req/s) for ${m.durationMs / 1000} s per run, ` +
       `1 row per request from standard tenants, the same seeded arrivals for both settings, the order alternating by round. "with degradation": no \`parameters.variant\` ` +
       `(the standard tier may be degraded); "without": the same requests with \`parameters.variant: "default"\` (pinned, never degraded). ` +
@@ -178,7 +179,7 @@ export function variantsReport(m: VariantsMeasurements): ScenarioResult {
     uploaded: m.uploaded,
     bytes: { fp32: m.files.fp32.bytes, [VARIANT]: m.files.int8.bytes },
     latency: latencyData,
-    capacity: { rounds: m.capacityRounds, median: m.capacity, clients: m.capacityClients },
+    capacity: { rounds: m.capacityRounds, median: m.capacity, clients: m.capacityClients, tenants: m.capacityTenants },
     overload: {
       ratePerSecond: rate,
       durationMs: m.durationMs,

@@ -18,7 +18,13 @@ import { DEADLINE_MS, ensureVariant, heavyBody, heavyFiles, MODEL, OVERLOAD, VAR
 import { summarizeOverload } from "./variants-summary.ts";
 
 const LATENCY_ROWS = [1, 64] as const;
-const CAPACITY_CLIENTS = 8;
+/**
+ * Enough clients to saturate the default: the origin batches what arrives together, so a handful
+ * of clients measures their round trips, not what the stack can serve (two per tenant: well
+ * under a standard tenant's in-flight and rate limits).
+ */
+const CAPACITY_CLIENTS = 32;
+const CAPACITY_TENANTS = 16;
 /**
  * Tenants per request rate: a standard tenant may send 100 req/s (burst 200) with 64 in flight
  * per router isolate, and under overload each may wait up to the 2 s deadline, so one tenant per
@@ -42,7 +48,7 @@ export const variants: Scenario = async ({ quick, log, signal, track }) => {
   const stack = track(await NpmStartStack.start({ port: PORTS.variantsEdge, originPort: PORTS.variantsOrigin, signal }));
   const { variant, uploaded } = await ensureVariant(stack, files);
   log(`variants: ${MODEL} ${VARIANT} ${uploaded ? "uploaded by the scenario" : "already registered"}: ${JSON.stringify(variant.accuracy)}`);
-  const tenants = await stack.tenants("standard", CAPACITY_CLIENTS, "variants");
+  const tenants = await stack.tenants("standard", CAPACITY_TENANTS, "variants");
 
   // 1. Latency, one request at a time, the two settings interleaved so drift hits both alike.
   const latency: LatencyRun[] = [];
@@ -87,7 +93,7 @@ export const variants: Scenario = async ({ quick, log, signal, track }) => {
 
   // 3. Overload: the same seeded arrivals and tenants for both settings, the order alternating by round.
   const rate = capacity * OVERLOAD;
-  const needed = Math.max(CAPACITY_CLIENTS, Math.ceil(rate / REQUESTS_PER_TENANT));
+  const needed = Math.max(CAPACITY_TENANTS, Math.ceil(rate / REQUESTS_PER_TENANT));
   const crowd = [...tenants, ...(needed > tenants.length ? await stack.tenants("standard", needed - tenants.length, "variants-more") : [])];
   const bodies: Record<Setting, ReturnType<typeof heavyBody>> = { "with degradation": heavyBody(1), without: heavyBody(1, "default") };
   const durationMs = quick ? 5_000 : 15_000;
@@ -122,7 +128,19 @@ export const variants: Scenario = async ({ quick, log, signal, track }) => {
       log(`  drained in ${(settledMs / 1000).toFixed(1)} s`);
     }
   }
-  return variantsReport({ quick, files, variant, uploaded, latency, capacity, capacityRounds, capacityClients: CAPACITY_CLIENTS, overload, durationMs });
+  return variantsReport({
+    quick,
+    files,
+    variant,
+    uploaded,
+    latency,
+    capacity,
+    capacityRounds,
+    capacityClients: CAPACITY_CLIENTS,
+    capacityTenants: CAPACITY_TENANTS,
+    overload,
+    durationMs,
+  });
 };
 
 function ok(outcomes: readonly Outcome[]): number[] {
