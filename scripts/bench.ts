@@ -1,7 +1,7 @@
 /**
- * @module `npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|start] [--quick]`:
+ * @module `npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|start|variants] [--quick]`:
  * prepares the models and fixtures it needs (as `npm run models` does; quick when they are up to date), starts its own local
- * stacks (wrangler dev on 127.0.0.1:882x, `npm start` on 8861-8863, temporary state) and origins, runs the scenarios one by one
+ * stacks (wrangler dev on 127.0.0.1:882x, `npm start` on 8861-8865, temporary state) and origins, runs the scenarios one by one
  * with progress on stderr, prints BENCHMARKS.md-ready markdown on stdout, and writes
  * results.json, report.md and SVG charts under .hotpath/bench/. Every stack it starts is stopped,
  * on success, failure or Ctrl-C.
@@ -21,6 +21,7 @@ import { originEp } from "./bench/origin-ep.ts";
 import { overloadIn } from "./bench/overload.ts";
 import { spill } from "./bench/spill.ts";
 import { start } from "./bench/start-scenario.ts";
+import { variants } from "./bench/variants.ts";
 import { REPO_ROOT } from "./lib/wrangler-dev.ts";
 
 const SCENARIOS: Record<string, Scenario> = {
@@ -33,11 +34,12 @@ const SCENARIOS: Record<string, Scenario> = {
   "origin-batching": originBatching,
   functions,
   start,
+  variants,
 };
 /** Run only when asked for: it needs a GPU machine to say anything (docs/gpu.md). */
 const ON_REQUEST: Record<string, Scenario> = { "origin-ep": originEp };
 
-const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|start|origin-ep ...] [--quick] [--out DIR]
+const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overload-one-session|batching|spill|origin-batching|functions|start|variants|origin-ep ...] [--quick] [--out DIR]
 
   --scenario, -s  run only these (repeat or comma-separate); default: all but origin-ep, in the order above
                   (origin-ep compares the origin on webgpu and cpu: run it on a GPU machine, see docs/gpu.md)
@@ -45,7 +47,8 @@ const USAGE = `usage: npm run bench [-- --scenario overhead|cost|overload|overlo
   --out           where results.json, report.md and the SVG charts go (default .hotpath/bench)
 
 Prepares the models and fixtures under .hotpath/ first (\`npm run models\`; quick when they are up to date).
-Uses ports 8821-8838 and 8861-8863 (\`start\`: the \`npm start\` stack, its origin and a plain peer).`;
+Uses ports 8821-8838, 8861-8863 (\`start\`: the \`npm start\` stack, its origin and a plain peer) and 8864-8865
+(\`variants\`: its own \`npm start\` stack and origin).`;
 
 /**
  * The models and fixtures every scenario reads, made as `npm run models` makes them (each step

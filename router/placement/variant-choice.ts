@@ -12,8 +12,11 @@ import type { ModelVersionRecord, VariantRecord } from "../../protocol/model-rec
 import { planPlacement, type PlacementPlan } from "./plan.ts";
 import { isCapacityRefusal, poolWaitMs } from "./spill.ts";
 
-/** What the request asked for in `parameters.variant`: nothing (the default), `auto`, or a variant by name. */
-export type RequestedVariant = { kind: "default" } | { kind: "auto" } | { kind: "pinned"; variant: VariantRecord };
+/**
+ * What the request asked for in `parameters.variant`: nothing (the default, which its tier may
+ * degrade), `default` by name (the version's own bytes, pinned: never degraded), `auto`, or a variant by name.
+ */
+export type RequestedVariant = { kind: "default"; pinned: boolean } | { kind: "auto" } | { kind: "pinned"; variant: VariantRecord };
 
 export interface VariantPlan {
   variant: VariantRecord;
@@ -38,7 +41,9 @@ export function variantAsVersion(
 /** `parameters.variant` read against the version's variants: 400 for a name it does not have or a value that is not a name. */
 export function requestedVariant(model: ModelVersionRecord, parameters: Record<string, unknown>): RequestedVariant {
   const wanted = parameters.variant;
-  if (wanted === undefined || wanted === "default") return { kind: "default" };
+  if (wanted === undefined) return { kind: "default", pinned: false };
+  // Named, the default is pinned like any variant: a client that must have the full-precision answer says so.
+  if (wanted === "default") return { kind: "default", pinned: true };
   if (wanted === "auto") return { kind: "auto" };
   if (typeof wanted !== "string") throw badRequest(`parameters.variant must be a variant's name, "default" or "auto"`);
   const variant = model.variants?.find((v) => v.variant === wanted);
@@ -49,9 +54,9 @@ export function requestedVariant(model: ModelVersionRecord, parameters: Record<s
   return { kind: "pinned", variant };
 }
 
-/** Whether the request may run on a variant it did not pin: its tier allows it, or it asked for `auto`. */
+/** Whether the request may run on a variant it did not pin: it asked for `auto`, or it named nothing and its tier allows it. */
 export function mayDegrade(tier: TierConfig, requested: RequestedVariant): boolean {
-  return requested.kind === "auto" || (requested.kind === "default" && tier.mayDegrade);
+  return requested.kind === "auto" || (requested.kind === "default" && !requested.pinned && tier.mayDegrade);
 }
 
 export function planVariant(

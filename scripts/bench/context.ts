@@ -49,6 +49,9 @@ export const PORTS = {
   startEdge: 8861,
   startOrigin: 8862,
   startPlain: 8863,
+  /** The `variants` scenario: its own `npm start` stack's edge and origin. */
+  variantsEdge: 8864,
+  variantsOrigin: 8865,
 } as const;
 
 export interface Stoppable {

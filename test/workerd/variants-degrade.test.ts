@@ -2,8 +2,8 @@
  * @module Degradation to a variant through the real Worker, ModelHost, registry, KV and R2: an
  * `origin` model with an edge variant serves standard and free requests (and premium ones that
  * ask `auto`) on the variant when no origin is configured or its origin is down, marked with
- * x-hotpath-variant and Server-Timing and counted in the metrics; premium without `auto` still
- * gets 503. workerd cannot listen on a port, so the origin is answered in this isolate's `fetch`
+ * x-hotpath-variant and Server-Timing and counted in the metrics; premium without `auto`, and
+ * any request that names `default`, still gets 503. workerd cannot listen on a port, so the origin is answered in this isolate's `fetch`
  * (the router calls origins with the global fetch); its inferences run on an edge copy of the same
  * bytes through the Worker, so its outputs are onnxruntime's, not made up.
  */
@@ -155,6 +155,15 @@ describe("an origin model with an edge variant", () => {
     expect(delta("hotpath_degraded_total", { model: heavy, version: "1", variant: "int8", reason: "unavailable" })).toBe(3);
     expect(delta("hotpath_requests_total", { model: heavy, variant: "int8", status: "200", placement: "edge" })).toBe(3);
     expect(delta("hotpath_requests_total", { model: heavy, tier: "premium", status: "503" })).toBe(1);
+  });
+
+  it("never degrades a request that names `default`: standard and free get the default's 503 with Retry-After", async () => {
+    for (const key of [keys.standard, keys.free]) {
+      const pinned = await infer(env, key, { variant: "default" });
+      expect(pinned.status, await pinned.clone().text()).toBe(503);
+      expectRetryAfter(pinned);
+      expect(pinned.headers.get("x-hotpath-variant")).toBeNull();
+    }
   });
 
   it("with its origin down, serves standard requests on the variant; premium gets 503", async () => {
