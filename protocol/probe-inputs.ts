@@ -7,6 +7,7 @@
 import type { BatchAxes } from "./batching.ts";
 import { badRequest } from "./errors.ts";
 import { floatsToHalves } from "./oip/fp16.ts";
+import { mulberry32 } from "./prng.ts";
 import { elementCount, type Tensor, type TensorData, type TensorSpec } from "./oip/tensor.ts";
 
 export interface ProbeOptions {
@@ -21,21 +22,12 @@ export interface ProbeOptions {
 
 export const DEFAULT_PROBE_SEED = 2026;
 
-/** mulberry32: a tiny 32-bit PRNG, enough for reproducible probes; returns a float in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Floats are drawn on the grid k / 1024 in [-1, 1), which FP16 holds exactly: a model and its fp16 copy see the very same numbers. */
+const GRID = 1024;
 
 /**
- * One tensor per input: floats uniform in [-1, 1), integers in [0, 10), booleans 0 or 1. BYTES
- * inputs cannot be made up meaningfully: 400, the uploader sends probes instead.
+ * One tensor per input: floats uniform on the k / 1024 grid in [-1, 1), integers in [0, 10),
+ * booleans 0 or 1. BYTES inputs cannot be made up meaningfully: 400, the uploader sends probes instead.
  *
  * @example generateProbeInputs([{ name: "input", datatype: "FP32", shape: [-1, 16] }], { count: 8 }) // [{ shape: [8, 16], data: Float32Array(128) }]
  */
@@ -49,7 +41,7 @@ export function generateProbeInputs(specs: readonly TensorSpec[], options: Probe
 }
 
 function probeData(spec: TensorSpec, length: number, random: () => number): TensorData {
-  const floats = () => Float32Array.from({ length }, () => random() * 2 - 1);
+  const floats = () => Float32Array.from({ length }, () => (Math.floor(random() * 2 * GRID) - GRID) / GRID);
   const ints = () => Array.from({ length }, () => Math.floor(random() * 10));
   switch (spec.datatype) {
     case "FP32":

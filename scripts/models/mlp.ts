@@ -4,7 +4,7 @@
  * whose outputs a plain-JS forward pass can check.
  */
 import onnxProto from "onnx-proto";
-import { mulberry32 } from "./prng.ts";
+import { mulberry32 } from "../../protocol/prng.ts";
 
 export { mulberry32 };
 

@@ -61,7 +61,7 @@ test("probe inputs: same seed same values, another seed other values, dynamic di
   );
   for (const value of first[0]![0]!.data as Float32Array) assert.ok(value >= -1 && value < 1 && Number.isInteger(value * 1024));
   for (const id of first[0]![2]!.data as BigInt64Array) assert.ok(id >= 0n && id < 16n);
-  assert.throws(() => probeInputs([{ name: "s", datatype: "BYTES", shape: [1] }], 1), /give probe inputs/);
+  assert.throws(() => probeInputs([{ name: "s", datatype: "BYTES", shape: [1] }], 1), /send probe inputs/);
 });
 
 test("an FP16 input gets exactly the values an FP32 input gets from the same seed", () => {

@@ -19,7 +19,7 @@ import { catalogEntry, modelBytes } from "../../scripts/models/catalog.ts";
 import { DataType, decodeModel, encodeModel, floatValues, initializer, intAttribute, node, onnx } from "../../scripts/models/onnx-graph.ts";
 import { measureProbeError } from "../../scripts/models/probe-run.ts";
 import { NotOnnxError, quantizeModel, type QuantizeMode } from "../../scripts/models/quantize.ts";
-import { mulberry32 } from "../../scripts/models/prng.ts";
+import { mulberry32 } from "../../protocol/prng.ts";
 
 const BOUNDS: Record<QuantizeMode, number> = { int8: 0.03, fp16: 0.002 };
 const PROBES = 16;

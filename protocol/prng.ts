@@ -1,6 +1,6 @@
 /** @module A seeded pseudo-random generator, for reproducible weights and probe inputs (no Node or Worker APIs). */
 
-/** mulberry32: a tiny 32-bit PRNG, enough for reproducible weights; returns a float in [0, 1). */
+/** mulberry32: a tiny 32-bit PRNG, enough for reproducible weights, probes and arrivals; returns a float in [0, 1). */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
