@@ -21,7 +21,7 @@ import { rows } from "./harness/tensors.ts";
 const CHROMIUM = process.env.HOTPATH_CHROMIUM ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const SCREENSHOT = join(REPO_ROOT, ".hotpath/dashboard.png");
-const CHARTS = ["latency", "throughput", "slo", "refusals", "queues", "sessions", "origins"];
+const CHARTS = ["latency", "throughput", "slo", "refusals", "queues", "sessions", "origins", "cache"];
 /** Generous for a busy 2-core machine: the page polls every second, the stack may answer slowly. */
 const UI_TIMEOUT_MS = 30_000;
 

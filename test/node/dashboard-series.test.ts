@@ -18,6 +18,7 @@ interface Point {
   refusals: Values;
   slo: Values;
   queueLength: Values;
+  cacheHitRatio: Values;
 }
 interface SeriesModule {
   WINDOW_MS: number;
@@ -105,4 +106,13 @@ test("points older than the window and polls older than the SLO span are dropped
   assert.ok(history.points[0]!.t * 1000 >= polls * step - series.WINDOW_MS);
   const span = history.summaries.at(-1)!.at - history.summaries[0]!.at;
   assert.ok(span >= series.SLO_WINDOW_MS && span < series.SLO_WINDOW_MS + 2 * step, `SLO span ${span} ms`);
+});
+
+test("the cache chart: the share of each caching model's lookups since the last poll that hit, none when it had none", () => {
+  const history = new series.History();
+  const withCache = (at: number, cache: Summary["cache"]) => ({ ...summary(at, 0, 0, 0), cache });
+  history.add(withCache(1_000_000, { tiny: { hits: 10, misses: 10, hitRatio: 0.5 } }));
+  const point = history.add(withCache(1_001_000, { tiny: { hits: 16, misses: 12, hitRatio: 16 / 28 }, fresh: { hits: 0, misses: 0, hitRatio: 0 } }))!;
+  close(point.cacheHitRatio.tiny!, 6 / 8, "6 hits and 2 misses since the last poll");
+  assert.equal(point.cacheHitRatio.fresh, null, "no lookups, no ratio");
 });

@@ -36,6 +36,13 @@ export const CHARTS = [
   { id: "queues", title: "Queue length per replica", unit: "requests", values: (p) => p.queueLength },
   { id: "sessions", title: "Sessions loaded per replica", unit: "sessions", values: (p) => p.sessionsLoaded },
   { id: "origins", title: "Origin health (1 up, 0 down)", unit: "", values: (p) => p.originUp, range: [0, 1] },
+  {
+    id: "cache",
+    title: "Response cache hit ratio per model (versions uploaded with cache_ttl_seconds)",
+    unit: "%",
+    values: (p) => scaled(p.cacheHitRatio, 100),
+    range: [0, 100],
+  },
 ];
 
 /** One figure: its title, the latest values in words, and the uPlot chart. */

@@ -22,10 +22,11 @@ export const SLO_WINDOW_MS = 60_000;
  * @typedef {{ deadlineSeconds: number, requests: number, refused: number, durationCounts: number[] }} TierSummary
  * @typedef {{ at: number, durationBounds: number[], requests: number, tiers: Record<string, TierSummary>,
  *   refusals: Record<string, number>, spills: Record<string, number>, queueLength: Record<string, number>,
- *   sessionsLoaded: Record<string, number>, originUp: Record<string, number> }} Summary
+ *   sessionsLoaded: Record<string, number>, originUp: Record<string, number>,
+ *   cache?: Record<string, { hits: number, misses: number }> }} Summary
  * @typedef {Record<string, number | null>} Values
  * @typedef {{ t: number, p50: Values, p99: Values, throughput: Values, refusals: Values, spills: Values,
- *   queueLength: Values, sessionsLoaded: Values, originUp: Values, slo: Values }} Point
+ *   queueLength: Values, sessionsLoaded: Values, originUp: Values, slo: Values, cacheHitRatio: Values }} Point
  */
 
 /**
@@ -97,6 +98,22 @@ function ratesOf(now, then, seconds) {
 }
 
 /**
+ * Per model whose answers are cached: the share of its lookups since the previous poll that hit
+ * (null when it had none), from the running totals of hits and misses.
+ * @param {Record<string, { hits: number, misses: number }>} now @param {Record<string, { hits: number, misses: number }>} then
+ * @returns {Values}
+ */
+function hitRatios(now, then) {
+  return Object.fromEntries(
+    Object.entries(now).map(([model, { hits, misses }]) => {
+      const hitDelta = Math.max(0, hits - (then[model]?.hits ?? 0));
+      const lookups = hitDelta + Math.max(0, misses - (then[model]?.misses ?? 0));
+      return [model, lookups > 0 ? hitDelta / lookups : null];
+    }),
+  );
+}
+
+/**
  * The chart point for the newest summary: rates and latency quantiles since `previous`, SLO attainment since `sloBase`.
  * @param {Summary} previous @param {Summary} latest @param {Summary} sloBase
  * @returns {Point}
@@ -116,6 +133,7 @@ export function pointBetween(previous, latest, sloBase) {
     sessionsLoaded: { ...latest.sessionsLoaded },
     originUp: { ...latest.originUp },
     slo: {},
+    cacheHitRatio: hitRatios(latest.cache ?? {}, previous.cache ?? {}),
   };
   for (const [tier, now] of Object.entries(latest.tiers)) {
     const then = previous.tiers[tier];
