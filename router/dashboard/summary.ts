@@ -34,6 +34,8 @@ export interface DashboardSummary {
   tiers: Record<string, TierSummary>;
   refusals: Record<string, number>;
   spills: Record<string, number>;
+  /** `hotpath_degraded_total` by reason: requests a cheaper variant answered because the default could not. */
+  degraded: Record<string, number>;
   /** Keyed `<model> <region>/<replica>`. */
   queueLength: Record<string, number>;
   sessionsLoaded: Record<string, number>;
@@ -66,6 +68,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
     tiers,
     refusals: {},
     spills: {},
+    degraded: {},
     queueLength: {},
     sessionsLoaded: {},
     originUp: {},
@@ -82,6 +85,7 @@ export function dashboardSummary(totals: MetricsTotals, gauges: GaugeSample[], a
       if (tier && (labels.status === "429" || labels.status === "503")) tier.refused += value;
     } else if (name === FAMILIES.refusals.name) add(summary.refusals, labels.reason ?? "", value);
     else if (name === FAMILIES.spills.name) add(summary.spills, labels.reason ?? "", value);
+    else if (name === FAMILIES.degraded.name) add(summary.degraded, labels.reason ?? "", value);
     else if (name === FAMILIES.cacheRequests.name) addCacheLookups(summary.cache, labels, value);
   }
   for (const [key, histogram] of Object.entries(totals.histograms)) {

@@ -29,6 +29,7 @@ function summary(at: number, requests: number, fast: number, refused = 0): Summa
     },
     refusals: { queue_full: refused },
     spills: { edge_busy: requests / 10 },
+    degraded: {},
     queueLength: { "mlp-tiny local/0": 3 },
     sessionsLoaded: { "mlp-tiny local/0": 1 },
     originUp: { o1: 1, o2: 0 },

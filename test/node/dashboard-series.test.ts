@@ -19,6 +19,7 @@ interface Point {
   slo: Values;
   queueLength: Values;
   cacheHitRatio: Values;
+  degraded: Values;
 }
 interface SeriesModule {
   WINDOW_MS: number;
@@ -71,6 +72,7 @@ function summary(at: number, requests: number, fast: number, slow: number, queue
     tiers: { premium },
     refusals: { rate: 0 },
     spills: {},
+    degraded: {},
     queueLength: { "m eu/0": queued },
     sessionsLoaded: {},
     originUp: {},
@@ -108,11 +110,14 @@ test("points older than the window and polls older than the SLO span are dropped
   assert.ok(span >= series.SLO_WINDOW_MS && span < series.SLO_WINDOW_MS + 2 * step, `SLO span ${span} ms`);
 });
 
-test("the cache chart: the share of each caching model's lookups since the last poll that hit, none when it had none", () => {
+test("the cache and degraded figures: each caching model's hit share since the last poll (none without lookups), degraded requests per second", () => {
   const history = new series.History();
-  const withCache = (at: number, cache: Summary["cache"]) => ({ ...summary(at, 0, 0, 0), cache });
-  history.add(withCache(1_000_000, { tiny: { hits: 10, misses: 10, hitRatio: 0.5 } }));
-  const point = history.add(withCache(1_001_000, { tiny: { hits: 16, misses: 12, hitRatio: 16 / 28 }, fresh: { hits: 0, misses: 0, hitRatio: 0 } }))!;
+  const withCache = (at: number, cache: Summary["cache"], degraded: Record<string, number>) => ({ ...summary(at, 0, 0, 0), cache, degraded });
+  history.add(withCache(1_000_000, { tiny: { hits: 10, misses: 10, hitRatio: 0.5 } }, { unavailable: 4 }));
+  const point = history.add(
+    withCache(1_001_000, { tiny: { hits: 16, misses: 12, hitRatio: 16 / 28 }, fresh: { hits: 0, misses: 0, hitRatio: 0 } }, { unavailable: 10, refused: 3 }),
+  )!;
+  assert.deepEqual(point.degraded, { unavailable: 6, refused: 3 }, "degraded requests per second, by reason");
   close(point.cacheHitRatio.tiny!, 6 / 8, "6 hits and 2 misses since the last poll");
   assert.equal(point.cacheHitRatio.fresh, null, "no lookups, no ratio");
 });

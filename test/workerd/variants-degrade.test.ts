@@ -124,6 +124,13 @@ async function scrape(): Promise<Map<string, Family>> {
   return parsePrometheusText(text);
 }
 
+/** Degraded requests of every model and reason so far, as the dashboard's summary has them. */
+async function degradedInSummary(): Promise<number> {
+  const response = await call("/admin/metrics/summary", { key: ADMIN });
+  const body = (await response.json()) as { degraded: Record<string, number> };
+  return Object.values(body.degraded).reduce((sum, n) => sum + n, 0);
+}
+
 describe("an origin model with an edge variant", () => {
   beforeAll(async () => {
     heavy = freshName("degrade-heavy");
@@ -142,6 +149,7 @@ describe("an origin model with an edge variant", () => {
 
   it("with no origin configured, serves standard, free and premium-auto requests on the variant; premium alone gets 503; the metrics count it", async () => {
     const before = await scrape();
+    const summaryBefore = await degradedInSummary();
     await expectDegraded(await infer(env, keys.standard), /unavailable/);
     await expectDegraded(await infer(env, keys.free), /unavailable/);
     await expectDegraded(await infer(env, keys.premium, { variant: "auto" }), /unavailable/);
@@ -155,6 +163,9 @@ describe("an origin model with an edge variant", () => {
     expect(delta("hotpath_degraded_total", { model: heavy, version: "1", variant: "int8", reason: "unavailable" })).toBe(3);
     expect(delta("hotpath_requests_total", { model: heavy, variant: "int8", status: "200", placement: "edge" })).toBe(3);
     expect(delta("hotpath_requests_total", { model: heavy, tier: "premium", status: "503" })).toBe(1);
+    // The dashboard's summary carries them too (its refusals chart draws the rate); it sums every
+    // model, and other files' degraded requests may land meanwhile, so at least these three.
+    expect((await degradedInSummary()) - summaryBefore).toBeGreaterThanOrEqual(3);
   });
 
   it("never degrades a request that names `default`: standard and free get the default's 503 with Retry-After", async () => {

@@ -29,9 +29,9 @@ export const CHARTS = [
   { id: "slo", title: "SLO attainment per tier (last minute, within the default deadline)", unit: "%", values: (p) => scaled(p.slo, 100), range: [0, 100] },
   {
     id: "refusals",
-    title: "Refusals and spills by reason",
+    title: "Refusals, spills and degraded requests by reason",
     unit: "/s",
-    values: (p) => ({ ...prefixed("refused ", p.refusals), ...prefixed("spilled ", p.spills) }),
+    values: (p) => ({ ...prefixed("refused ", p.refusals), ...prefixed("spilled ", p.spills), ...prefixed("degraded ", p.degraded) }),
   },
   { id: "queues", title: "Queue length per replica", unit: "requests", values: (p) => p.queueLength },
   { id: "sessions", title: "Sessions loaded per replica", unit: "sessions", values: (p) => p.sessionsLoaded },

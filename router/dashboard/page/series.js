@@ -21,11 +21,11 @@ export const SLO_WINDOW_MS = 60_000;
 /**
  * @typedef {{ deadlineSeconds: number, requests: number, refused: number, durationCounts: number[] }} TierSummary
  * @typedef {{ at: number, durationBounds: number[], requests: number, tiers: Record<string, TierSummary>,
- *   refusals: Record<string, number>, spills: Record<string, number>, queueLength: Record<string, number>,
+ *   refusals: Record<string, number>, spills: Record<string, number>, degraded?: Record<string, number>, queueLength: Record<string, number>,
  *   sessionsLoaded: Record<string, number>, originUp: Record<string, number>,
  *   cache?: Record<string, { hits: number, misses: number }> }} Summary
  * @typedef {Record<string, number | null>} Values
- * @typedef {{ t: number, p50: Values, p99: Values, throughput: Values, refusals: Values, spills: Values,
+ * @typedef {{ t: number, p50: Values, p99: Values, throughput: Values, refusals: Values, spills: Values, degraded: Values,
  *   queueLength: Values, sessionsLoaded: Values, originUp: Values, slo: Values, cacheHitRatio: Values }} Point
  */
 
@@ -129,6 +129,7 @@ export function pointBetween(previous, latest, sloBase) {
     throughput: { all: Math.max(0, latest.requests - previous.requests) / seconds },
     refusals: ratesOf(latest.refusals, previous.refusals, seconds),
     spills: ratesOf(latest.spills, previous.spills, seconds),
+    degraded: ratesOf(latest.degraded ?? {}, previous.degraded ?? {}, seconds),
     queueLength: { ...latest.queueLength },
     sessionsLoaded: { ...latest.sessionsLoaded },
     originUp: { ...latest.originUp },
