@@ -10,14 +10,13 @@
  * until the receiver has the notice (or a generous limit passes).
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import type { AlertView } from "../../durable-objects/alerts/contract.ts";
+import type { AlertNotice, AlertView } from "../../durable-objects/alerts/contract.ts";
 import { Cleanup } from "./harness/cleanup.ts";
 import { call } from "./harness/http.ts";
 import { log, sleep, waitFor } from "./harness/load.ts";
 import { PoolStack } from "./harness/pool-stack.ts";
+import { startWebhookReceiver } from "./harness/webhook.ts";
 
 const HOST = "127.0.0.1";
 const RULE = "e2e-origin-down";
@@ -25,29 +24,13 @@ const FOR_SECONDS = 2;
 /** Well past what the alarm every second needs, for a machine shared with other test runs. */
 const NOTICE_TIMEOUT_MS = Number(process.env.E2E_NOTICE_TIMEOUT_MS ?? 90_000);
 
-interface Notice {
-  alert: string;
-  status: "firing" | "resolved";
-  value: number | null;
-  threshold: number;
-  at: string;
-}
-
 const cleanup = new Cleanup();
 let stack: PoolStack;
-const notices: Notice[] = [];
+let notices: AlertNotice[] = [];
 let webhook: string;
 
 before(async () => {
-  const receiver = createServer(async (req, res) => {
-    let body = "";
-    for await (const chunk of req) body += String(chunk);
-    if (req.method === "POST" && req.url === "/hook") notices.push(JSON.parse(body) as Notice);
-    res.writeHead(req.method === "POST" ? 204 : 405).end();
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, HOST, resolve));
-  cleanup.add(() => new Promise((resolve) => receiver.close(resolve)));
-  webhook = `http://${HOST}:${(receiver.address() as AddressInfo).port}/hook`;
+  ({ url: webhook, notices } = await startWebhookReceiver(cleanup, HOST));
   stack = await PoolStack.start(cleanup, { label: "origin-down", origins: ["o1"], vars: { ALERT_EVAL_INTERVAL_MS: "1000" } });
 });
 after(() => cleanup.run());

@@ -16,8 +16,6 @@
  * a window left empty.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import type { StatusSnapshot } from "../../scripts/cli/status/snapshot.ts";
 import { Cleanup } from "./harness/cleanup.ts";
@@ -26,6 +24,8 @@ import { call } from "./harness/http.ts";
 import { closedLoop, log, tally, waitFor } from "./harness/load.ts";
 import { assertPrepared, TINY } from "./harness/models.ts";
 import { PoolStack } from "./harness/pool-stack.ts";
+import { startWebhookReceiver } from "./harness/webhook.ts";
+import type { AlertNotice } from "../../durable-objects/alerts/contract.ts";
 
 const HOST = "127.0.0.1";
 const RULE = "e2e-errors";
@@ -33,31 +33,15 @@ const RULE = "e2e-errors";
 const NOTICE_TIMEOUT_MS = Number(process.env.E2E_NOTICE_TIMEOUT_MS ?? 90_000);
 const ROW = JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i / 16) }] });
 
-interface Notice {
-  alert: string;
-  status: "firing" | "resolved";
-  value: number | null;
-  threshold: number;
-  at: string;
-}
-
 const cleanup = new Cleanup();
 let stack: PoolStack;
 let env: Record<string, string>;
-const notices: Notice[] = [];
+let notices: AlertNotice[] = [];
 let webhook: string;
 
 before(async () => {
   assertPrepared(TINY);
-  const receiver = createServer(async (req, res) => {
-    let body = "";
-    for await (const chunk of req) body += String(chunk);
-    if (req.method === "POST" && req.url === "/hook") notices.push(JSON.parse(body) as Notice);
-    res.writeHead(req.method === "POST" ? 204 : 405).end();
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, HOST, resolve));
-  cleanup.add(() => new Promise((resolve) => receiver.close(resolve)));
-  webhook = `http://${HOST}:${(receiver.address() as AddressInfo).port}/hook`;
+  ({ url: webhook, notices } = await startWebhookReceiver(cleanup, HOST));
   stack = await PoolStack.start(cleanup, { label: "alerts", origins: [], vars: { ALERT_EVAL_INTERVAL_MS: "1000", HOST_MAX_QUEUE_LENGTH: "128" } });
   env = { HOTPATH_URL: stack.edgeUrl, HOTPATH_ADMIN_TOKEN: stack.adminToken };
   await stack.upload(TINY, {});
