@@ -30,20 +30,11 @@ export interface PlacedModel {
 
 /**
  * The version `name` resolves to and where it runs for this tier; 503 at once when that is a
- * replica whose last report already rules the request out (refuseEarly), unless `deferRefusal`
- * says this version's request may be answered without a host (a cached answer): its route then
- * calls refuseIfHostBehind itself once it knows.
+ * replica whose last report already rules the request out (refuseEarly).
  */
-export async function placeModel(
-  c: Context<AppEnv>,
-  tier: TierConfig,
-  name: string,
-  version: string | undefined,
-  arrivedAt: number,
-  deferRefusal?: (model: ModelVersionRecord) => boolean,
-): Promise<PlacedModel> {
+export async function placeModel(c: Context<AppEnv>, tier: TierConfig, name: string, version: string | undefined, arrivedAt: number): Promise<PlacedModel> {
   const model = await resolvePlaced(c, name, version);
-  return { model, plan: planModel(c, tier, model, arrivedAt, deferRefusal?.(model) ?? false) };
+  return { model, plan: planModel(c, tier, model, arrivedAt) };
 }
 
 /** The version `name` resolves to (404 unknown, 503 unloaded or none ready). */
