@@ -14,7 +14,7 @@ import type { SchedulerCounters } from "../../durable-objects/model-host/contrac
 import { AdminClient } from "../lib/admin-client.ts";
 import { descendants, listeningPorts, REPO_ROOT } from "../lib/wrangler-dev.ts";
 import type { TenantKey } from "./stack.ts";
-import { cpuTicks, TICKS_PER_SECOND } from "./workerd-processes.ts";
+import { cpuTicks, TICKS_PER_SECOND, workerdCommandLine } from "./workerd-processes.ts";
 
 const START_SCRIPT = join(REPO_ROOT, "scripts/start.ts");
 /** What start.ts prints once the stack serves (scripts/lib/banner.ts). */
@@ -93,7 +93,7 @@ export class NpmStartStack {
   hostCpuMs(): number {
     const root = this.#running?.child.pid;
     if (root === undefined) return Number.NaN;
-    const hosts = descendants(root).filter((pid) => isWorkerd(pid) && !listeningPorts(pid).includes(this.#options.port));
+    const hosts = descendants(root).filter((pid) => workerdCommandLine(pid) !== undefined && !listeningPorts(pid).includes(this.#options.port));
     if (hosts.length !== 1) return Number.NaN;
     return (cpuTicks(hosts[0]!) * 1000) / TICKS_PER_SECOND;
   }
@@ -182,13 +182,5 @@ export class NpmStartStack {
     }, 15_000);
     await running.exited;
     clearTimeout(timer);
-  }
-}
-
-function isWorkerd(pid: number): boolean {
-  try {
-    return /\/workerd\s+serve\b/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
-  } catch {
-    return false;
   }
 }

@@ -18,16 +18,22 @@ export const TICKS_PER_SECOND = 100;
 
 export function workerdProcesses(launcherPid: number, port: number): WorkerdProcess[] {
   return descendants(launcherPid).flatMap((pid): WorkerdProcess[] => {
-    let cmdline = "";
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-    } catch {
-      return [];
-    }
-    if (!/\/workerd\s+serve\b/.test(cmdline)) return [];
+    const cmdline = workerdCommandLine(pid);
+    if (cmdline === undefined) return [];
     // The proxy's entry socket is the session's port; the worker's is an ephemeral one.
     return [{ pid, label: new RegExp(`entry=\\S*:${port}(\\s|$)`).test(cmdline) ? "proxy" : "worker" }];
   });
+}
+
+/** The command line of process `pid` when it runs `workerd serve`; undefined for any other process, or one that is gone. */
+export function workerdCommandLine(pid: number): string | undefined {
+  let cmdline = "";
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return undefined;
+  }
+  return /\/workerd\s+serve\b/.test(cmdline) ? cmdline : undefined;
 }
 
 /** User + system CPU ticks of a process so far; NaN when it is gone. */
