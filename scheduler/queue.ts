@@ -38,11 +38,12 @@ export interface SchedulingQueue<T extends Schedulable> {
   /** The queued items that would run before a new item of this priority, in serving order. */
   itemsAhead(priority: number): T[];
   /**
-   * The queued items that would run before `newcomer` (its tenant, priority and deadline), in
-   * serving order: under fair share a tenant with little queued goes ahead of another's backlog,
-   * so this is what that tenant would wait behind, not the whole tier's queue.
+   * The queued items that would run before a new item of this tenant and priority, queued last in
+   * its tenant's lane (whatever its deadline), in serving order: under fair share a tenant with
+   * little queued goes ahead of another's backlog, so this is what that tenant would wait behind,
+   * not the whole tier's queue.
    */
-  itemsAheadOf(newcomer: Schedulable): T[];
+  itemsAheadOf(tenant: string, priority: number): T[];
   /** The item to shed first for a more important one: lowest priority, then latest deadline, then newest. */
   sheddable(): T | undefined;
 }

@@ -50,11 +50,11 @@ import { ExpiryTimer } from "./expiry-timer.ts";
  * request that could have run, so a hold never uses the last tenth of the time a request has left.
  */
 const HOLD_MARGIN_MS = 5;
-/** A tenant no request names (tenant ids are registry names): the newcomer load() reports the wait of. */
-const NEW_TENANT = "\u0000new tenant";
 const HOLD_MARGIN_SHARE = 0.1;
 /** Weight of the newest gap between runs in its running mean. */
 const GAP_ALPHA = 0.2;
+/** A tenant no request names (tenant ids are registry names): the newcomer load() reports the wait of. */
+const NEW_TENANT = "\u0000new tenant";
 
 export class Scheduler {
   readonly #queue: SchedulingQueue<Queued> = new TieredFairQueue<Queued>();
@@ -110,7 +110,7 @@ export class Scheduler {
     // Behind all of its own tenant's queued work (whatever the deadlines: admitting by EDF position
     // would let a short deadline in at the cost of its tenant's queued requests), and behind what
     // fair share serves first of the others'.
-    const waitMs = this.#waitAheadMs(call.priority, { tenant: call.tenant, deadline: Number.POSITIVE_INFINITY });
+    const waitMs = this.#waitAheadMs(call.priority, call.tenant);
     const runMs = this.#predictor(call.model).upper(fit.work, fit.runs);
     const trusted = waitMs > 0 || this.#predictor(call.model).measured(fit.work); // see ServiceTimePredictor.measured
     if (waitMs > call.maxQueueWaitMs || (trusted && now + waitMs + runMs > call.deadline)) {
@@ -171,7 +171,7 @@ export class Scheduler {
       running: this.#running?.rows ?? 0,
       backlogMs: this.#predictedWaitMs(Number.POSITIVE_INFINITY),
       waitAheadMs: Object.fromEntries(priorities.map((p) => [p, this.#waitAheadMs(p)])),
-      newTenantWaitAheadMs: Object.fromEntries(priorities.map((p) => [p, this.#waitAheadMs(p, { tenant: NEW_TENANT, deadline: Number.POSITIVE_INFINITY })])),
+      newTenantWaitAheadMs: Object.fromEntries(priorities.map((p) => [p, this.#waitAheadMs(p, NEW_TENANT)])),
       gapMs: this.#gapMs,
     };
   }
@@ -201,12 +201,13 @@ export class Scheduler {
   /**
    * Wait of a new request of `priority` under this policy. FIFO: everything queued. Tiered: the
    * work that would go first, stretched by the more important work expected to arrive meanwhile;
-   * for a request of a known tenant (`of`, placed at the end of its tenant's lane), only what fair
-   * share puts ahead of it: another tenant's backlog in its tier is not all ahead of it.
+   * for a request of a known `tenant` (placed at the end of its tenant's lane, whatever its
+   * deadline), only what fair share puts ahead of it: another tenant's backlog in its tier is not
+   * all ahead of it.
    */
-  #waitAheadMs(priority: number, of?: { tenant: string; deadline: number }): number {
+  #waitAheadMs(priority: number, tenant?: string): number {
     if (this.#options.policy === "fifo") return this.#predictedWaitMs(Number.POSITIVE_INFINITY);
-    const ahead = of ? this.#queue.itemsAheadOf({ ...of, priority, cost: 0 }) : this.#queue.itemsAhead(priority);
+    const ahead = tenant === undefined ? this.#queue.itemsAhead(priority) : this.#queue.itemsAheadOf(tenant, priority);
     return predictedWaitMs(ahead, this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model)) * this.#busy.stretch(priority, this.#now());
   }
 

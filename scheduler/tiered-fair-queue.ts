@@ -88,19 +88,19 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     return [...this.#order];
   }
 
-  itemsAheadOf(newcomer: Schedulable): T[] {
+  itemsAheadOf(tenant: string, priority: number): T[] {
     // Computed, not replayed (a host asks on every admission and for each tier's report): the
     // newcomer goes last in its tenant's lane, so it starts when that lane's service reaches
     // `start`, and another lane's item goes first when it starts no later (it wins the tie: its
     // deadline is earlier than the newcomer's, taken as unknown). Items of more important levels all go first.
     const ahead: { item: T; start: number }[] = [];
     for (const level of this.#levels) {
-      if (level.priority > newcomer.priority) break;
-      if (level.priority < newcomer.priority) {
+      if (level.priority > priority) break;
+      if (level.priority < priority) {
         for (const lane of level.lanes.values()) for (const entry of lane.entries) ahead.push({ item: entry.item, start: Number.NEGATIVE_INFINITY });
         continue;
       }
-      const own = level.lanes.get(newcomer.tenant);
+      const own = level.lanes.get(tenant);
       const start = own ? own.entries.reduce((served, entry) => served + entry.item.cost, own.served) : level.clock;
       for (const lane of level.lanes.values()) {
         let served = lane.served;
