@@ -25,6 +25,12 @@ function typedData(tensor: JsonTensor): TensorData {
   throw new HttpError(400, `input '${tensor.name}': datatype ${tensor.datatype} is not handled by the plain server`);
 }
 
+/** The inputs of a parsed OIP JSON request as tensors. */
+export function tensorsOf(parsed: { inputs?: JsonTensor[] }): Tensor[] {
+  if (!Array.isArray(parsed.inputs)) throw new HttpError(400, "the body has no 'inputs' array");
+  return parsed.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: typedData(t) }));
+}
+
 export async function inferJson(
   sessions: ReadonlyMap<string, ModelSession>,
   model: string,
@@ -40,8 +46,7 @@ export async function inferJson(
   } catch {
     throw new HttpError(400, "the body is not JSON");
   }
-  if (!Array.isArray(parsed.inputs)) throw new HttpError(400, "the body has no 'inputs' array");
-  const inputs: Tensor[] = parsed.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: typedData(t) }));
+  const inputs = tensorsOf(parsed);
   const outputs = await session.run(
     inputs,
     session.outputs.map((o) => o.name),

@@ -9,6 +9,7 @@
  */
 import { cpuTicks, TICKS_PER_SECOND } from "./workerd-processes.ts";
 import { closedLoop, newAgent, send, type Outcome, type RequestSpec } from "./load.ts";
+import { measureRpcHop } from "./rpc-hop.ts";
 import type { PlainServer } from "./plain-functions.ts";
 import { jsonHeaders, type PartContext, type PartResult } from "./start-part.ts";
 import { ms, percentile, ratio, table } from "./stats.ts";
@@ -78,6 +79,9 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
     log(`start/peer: GET ${FLOOR_PATH} at c=${CONCURRENCY}: ${floorCpu.at(-1)!.toFixed(2)} CPU ms per request (the runtime's floor)`);
   }
 
+  log("start/peer: one empty call to a Durable Object, across two workerd processes and within one (the local hop)");
+  const hop = await measureRpcHop(rounds, quick ? 1_000 : 3_000, signal);
+
   const summary = (server: Server) => {
     const latencies = okLatencies(sequential[server]);
     const timing = (name: string) =>
@@ -133,6 +137,11 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
     "",
     `\`GET ${FLOOR_PATH}\` on the same stack (what any request costs this runtime): ${ms(floorMs, 2)} CPU ms per request; Silero's ` +
       `${ms(h.cpuMsPerRequest, 2)} is ${ms(aboveFloorMs, 2)} above it (onnxruntime-web's own run of the frame included).`,
+    "",
+    `The local hop (rpc-hop.ts: two bare Workers, CPU above their own floor for one empty Durable Object call): ${ms(hop.callMs["two processes"], 3)} ms ` +
+      `with the object in a second workerd process joined by Miniflare's dev registry, as \`npm start\` runs the ModelHosts, ${ms(hop.callMs["one process"], 3)} ms ` +
+      `within one process. The difference, ${ms(hop.localHopMs, 3)} ms per call, is Miniflare's proxy and the second crossing; deployed, a Durable Object call ` +
+      `has neither, so the same request would cost about ${ms(aboveFloorMs - hop.localHopMs, 2)} ms above the floor without them (an estimate: the target is judged on the measured figure).`,
   ].join("\n");
   return {
     title: "Plain peer: the same Silero OIP JSON request against a plain Node server on onnxruntime-node",
@@ -156,7 +165,7 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
       },
       {
         what: `CPU per Silero request above \`GET ${FLOOR_PATH}\`, c=${CONCURRENCY}`,
-        measured: `${ms(aboveFloorMs, 2)} ms (${ms(h.cpuMsPerRequest, 2)} - ${ms(floorMs, 2)})`,
+        measured: `${ms(aboveFloorMs, 2)} ms (${ms(h.cpuMsPerRequest, 2)} - ${ms(floorMs, 2)}; of it the local hop ${ms(hop.localHopMs, 2)})`,
         target: `<= ${TARGET_ABOVE_FLOOR_MS} ms`,
         met: aboveFloorMs <= TARGET_ABOVE_FLOOR_MS,
       },
@@ -172,6 +181,7 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
       p50Ratio,
       rpsRatio,
       aboveFloorMs,
+      hop,
     },
   };
 }

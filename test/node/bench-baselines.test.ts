@@ -1,0 +1,45 @@
+/**
+ * The `start` scenario's two in-run baselines: the model's own batching gain (batch-ceiling.ts)
+ * runs the batch the host would merge, and the local hop (rpc-hop.ts) gets calls through a
+ * Durable Object in a second workerd process and in the router's own. Figures are not asserted
+ * beyond what holds on any machine: a baseline that measured the wrong thing shows here.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { batchCeiling } from "../../scripts/bench/batch-ceiling.ts";
+import { measureRpcHop } from "../../scripts/bench/rpc-hop.ts";
+import { modelFile } from "../../scripts/bench/stack.ts";
+
+const BATCH = 16;
+
+/** One 36 ms Silero frame (576 samples with the previous 64) of a 440 Hz tone, zero state, 16 kHz. */
+function sileroRequest(): Uint8Array {
+  const frame = Array.from({ length: 576 }, (_, k) => Math.round(Math.sin((2 * Math.PI * 440 * k) / 16_000) * 1024) / 4096);
+  const body = {
+    inputs: [
+      { name: "input", datatype: "FP32", shape: [1, 576], data: frame },
+      { name: "state", datatype: "FP32", shape: [2, 1, 128], data: new Array<number>(256).fill(0) },
+      { name: "sr", datatype: "INT64", shape: [], data: [16_000] },
+    ],
+  };
+  return new TextEncoder().encode(JSON.stringify(body));
+}
+
+test("the batching ceiling runs the merged batch: a run of 16 rows takes longer than a run of one, and costs less per row", async () => {
+  const ceiling = await batchCeiling(modelFile("silero-vad"), sileroRequest(), BATCH, 1);
+  assert.equal(ceiling.batch, BATCH);
+  for (const runtime of [ceiling.web, ceiling.node]) {
+    // Had the merge not built 16 rows, the batched run would take about as long as one row's.
+    assert.ok(runtime.batched.runMs > 2 * runtime.single.runMs, `batched ${runtime.batched.runMs} ms vs single ${runtime.single.runMs} ms`);
+    assert.ok(Math.abs(runtime.batched.rowMs * BATCH - runtime.batched.runMs) < 1e-9);
+    assert.ok(runtime.gain > 1, `gain ${runtime.gain}`);
+  }
+});
+
+test("the local hop's calls go through in both topologies, and the second process costs more per call", { timeout: 120_000 }, async () => {
+  const hop = await measureRpcHop(1, 1_500, AbortSignal.timeout(110_000));
+  const { "two processes": two, "one process": one } = hop.callMs;
+  assert.ok(Number.isFinite(two) && Number.isFinite(one), JSON.stringify(hop));
+  assert.ok(two > one, `two processes ${two} ms, one ${one} ms`);
+  assert.equal(hop.localHopMs, two - one);
+});
