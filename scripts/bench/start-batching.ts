@@ -7,6 +7,7 @@
  */
 import { batchCeiling } from "./batch-ceiling.ts";
 import { closedLoop, type RequestSpec } from "./load.ts";
+import { batchingCostChart } from "./start-charts.ts";
 import { modelFile } from "./stack.ts";
 import { jsonHeaders, type PartContext, type PartResult } from "./start-part.ts";
 import { describeRounds, ms, ratio, table, type Round } from "./stats.ts";
@@ -132,5 +133,14 @@ export async function batchingPart({ stack, quick, log, signal }: PartContext): 
       },
     ],
     data: { concurrency: CONCURRENCY, rounds, roundMs, maxBatch: MAX_BATCH, queueDelayUs: QUEUE_DELAY_US, on, off, gain, capacityGain, ceiling },
+    charts: {
+      "start-batching-cost.svg": batchingCostChart({
+        hostOff: off.counters.hostCpuPerRequestMs,
+        hostOn: on.counters.hostCpuPerRequestMs,
+        modelAlone: ceiling.web.single.runMs,
+        modelBatched: ceiling.web.batched.rowMs,
+        maxBatch: MAX_BATCH,
+      }),
+    },
   };
 }

@@ -7,6 +7,7 @@
  */
 import { closedLoop, newAgent, send, type Outcome } from "./load.ts";
 import { computeBody, computeSpec, COMPUTE_MODEL } from "./start-overload.ts";
+import { fairnessLatencyChart } from "./start-charts.ts";
 import type { PartContext, PartResult } from "./start-part.ts";
 import { ms, percentile, ratio, summarize, table, topMessages } from "./stats.ts";
 
@@ -20,6 +21,7 @@ export async function fairnessPart({ stack, quick, log, signal }: PartContext): 
   const durationMs = quick ? 6_000 : 25_000;
   log(`start/fairness: ${FLOOD_CLIENTS} flood clients beside a trickle every ${TRICKLE_EVERY_MS} ms for ${durationMs / 1000} s`);
   const before = await stack.hostCounters(COMPUTE_MODEL);
+  const floodStartedAt = performance.now();
   const flood = closedLoop({
     signal,
     baseUrl: stack.url,
@@ -34,7 +36,7 @@ export async function fairnessPart({ stack, quick, log, signal }: PartContext): 
   const trickle: Promise<Outcome>[] = [];
   const trickleEnd = performance.now() + durationMs - 2_000;
   while (performance.now() < trickleEnd && !signal.aborted) {
-    trickle.push(send(stack.url, agent, computeSpec(body, trickler!)));
+    trickle.push(send(stack.url, agent, computeSpec(body, trickler!), floodStartedAt));
     await new Promise((r) => setTimeout(r, TRICKLE_EVERY_MS));
   }
   const trickleOutcomes = await Promise.all(trickle);
@@ -88,5 +90,6 @@ export async function fairnessPart({ stack, quick, log, signal }: PartContext): 
       },
     ],
     data: { durationMs, floodClients: FLOOD_CLIENTS, trickleEveryMs: TRICKLE_EVERY_MS, trickle: t, flood: f, p50Ratio, counters: { before, after } },
+    charts: { "start-fairness-latency.svg": fairnessLatencyChart(trickleOutcomes, floodOutcomes) },
   };
 }

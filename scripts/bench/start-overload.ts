@@ -15,6 +15,7 @@ import { mlpRows, type Body } from "./bodies.ts";
 import { closedLoop, newAgent, openLoop, seeded, send, type Outcome, type RequestSpec } from "./load.ts";
 import type { NpmStartStack } from "./npm-start-stack.ts";
 import { TENANTS, TIER_ORDER } from "./overload-config.ts";
+import { overloadLatencyChart } from "./start-charts.ts";
 import type { PartContext, PartResult } from "./start-part.ts";
 import type { TenantKey } from "./stack.ts";
 import { ms, pct, percentile, summarize, table, topMessages } from "./stats.ts";
@@ -149,6 +150,7 @@ export async function overloadPart(context: PartContext, capacity: number, keys:
       { what: "requests with no answer, all tiers", measured: String(unanswered), target: "0", met: unanswered === 0 },
     ],
     data: { capacity, unloadedP99, bound, rate, durationMs, lagP99Ms: load.lagP99Ms, byTier, unanswered, counters: { before, after } },
+    charts: { "start-overload-latency.svg": overloadLatencyChart(load.outcomes, bound) },
   };
 }
 

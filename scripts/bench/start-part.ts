@@ -24,6 +24,8 @@ export interface PartResult {
   details: string;
   targets: Target[];
   data: unknown;
+  /** SVG files by name, written to .hotpath/bench/ with the report. */
+  charts?: Record<string, string>;
 }
 
 export function partMarkdown(part: PartResult): string {

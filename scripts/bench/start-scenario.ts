@@ -58,5 +58,5 @@ export const start: Scenario = async ({ quick, log, signal, track }) => {
   const data = Object.fromEntries(
     parts.map((part, i) => [["peer", "batching", "fairness", "overload", "cold"][i]!, { targets: part.targets, ...(part.data as object) }]),
   );
-  return { name: "start", markdown, data: { capacity: { rounds, capacity }, ...data }, charts: {} };
+  return { name: "start", markdown, data: { capacity: { rounds, capacity }, ...data }, charts: Object.assign({}, ...parts.map((part) => part.charts ?? {})) };
 };
