@@ -99,11 +99,12 @@ export class ModelHost extends DurableObject<Env> {
   }
 
   /**
-   * Runs the model with no queue, no checks, no accounting: the benchmark's baseline for what
-   * the platform adds. Only reachable through the bench routes, which are off unless enabled.
+   * Runs the model with no queue, no checks, no accounting and no timing (the ticks that time a
+   * scheduled run feed its predictor; a bare run has none): the benchmark's baseline for what the
+   * platform adds. Only reachable through the bench routes, which are off unless enabled.
    */
   async runBare(model: HostModel, inputs: Tensor[], outputNames: string[]): Promise<RpcReply<Tensor[]>> {
-    return replyOf(async () => (await this.#run(model, inputs, outputNames)).outputs, "bare run");
+    return replyOf(() => this.#withSession(model, (session) => session.run(inputs, outputNames)), "bare run");
   }
 
   /** The router calls this when its client went away, so queued work is dropped. */

@@ -6,7 +6,7 @@
  * state, as a user's second `npm start` would: its isolates and sessions start fresh.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Tier } from "../../config/tiers.ts";
@@ -26,6 +26,8 @@ export interface NpmStartOptions {
   /** The local origin's port, as `npm start` runs one (0: none). */
   originPort: number;
   readyTimeoutMs?: number;
+  /** Vars for the stack's dev vars file (start.ts adds its tokens to it), e.g. BENCH_ROUTES for the bare path. */
+  vars?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -148,6 +150,14 @@ export class NpmStartStack {
     const { port, originPort, readyTimeoutMs = 300_000, signal } = this.#options;
     const args = ["--port", String(port), "--origin-port", String(originPort), "--persist-to", join(this.#dir, "state")];
     args.push("--keys-file", join(this.#dir, "keys.json"), "--dev-vars", join(this.#dir, "dev.vars"));
+    const varsFile = join(this.#dir, "dev.vars");
+    if (this.#options.vars && !existsSync(varsFile))
+      writeFileSync(
+        varsFile,
+        Object.entries(this.#options.vars)
+          .map(([name, value]) => `${name}=${value}\n`)
+          .join(""),
+      );
     const child = spawn(process.execPath, [START_SCRIPT, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const keep = (chunk: Buffer) => (output = (output + chunk.toString("utf8")).slice(-OUTPUT_KEPT));

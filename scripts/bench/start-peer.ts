@@ -20,6 +20,8 @@ export const TARGET_P50_RATIO = 4;
 export const TARGET_THROUGHPUT_RATIO = 0.25;
 export const TARGET_ABOVE_FLOOR_MS = 1.0;
 const FLOOR_PATH = "/v2/health/live";
+/** Hono -> ModelHost -> session.run and nothing else (router/routes/bench.ts; the stack runs with BENCH_ROUTES=1). */
+const BARE_PATH = "/bench/bare/silero-vad/infer";
 
 type Server = "hotpath" | "plain";
 
@@ -40,6 +42,8 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
   const urls: Record<Server, string> = { hotpath: stack.url, plain: plain.url };
   const cpuMs: Record<Server, () => number> = { hotpath: () => stack.serverCpuMs(), plain: () => (cpuTicks(plain.pid) * 1000) / TICKS_PER_SECOND };
 
+  await sameAnswers(stack.url, spec("hotpath"), { path: BARE_PATH, body, headers: { "content-type": "application/json" }, timeoutMs: 10_000 });
+
   const pairs = quick ? 60 : 500;
   const agents = { hotpath: newAgent(1), plain: newAgent(1) };
   const sequential: Record<Server, Outcome[]> = { hotpath: [], plain: [] };
@@ -57,6 +61,7 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
   const loopMs = quick ? 2_000 : 6_000;
   const loops: Record<Server, { rps: number; cpuMsPerRequest: number; failed: number }[]> = { hotpath: [], plain: [] };
   const floorCpu: number[] = [];
+  const bareCpu: number[] = [];
   for (let round = 0; round < rounds && !signal.aborted; round++) {
     for (const server of round % 2 === 0 ? (["hotpath", "plain"] as const) : (["plain", "hotpath"] as const)) {
       const cpuBefore = cpuMs[server]();
@@ -75,8 +80,12 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
         `start/peer: ${server} at c=${CONCURRENCY}: ${loops[server].at(-1)!.rps.toFixed(0)} req/s, ${loops[server].at(-1)!.cpuMsPerRequest.toFixed(2)} CPU ms per request`,
       );
     }
-    floorCpu.push(await floorCpuMsPerRequest(stack.url, () => stack.serverCpuMs(), loopMs, signal));
+    const floor: RequestSpec = { path: FLOOR_PATH, method: "GET", body: new Uint8Array(0), headers: {}, timeoutMs: 10_000 };
+    floorCpu.push(await stackCpuMsPerRequest(stack.url, () => stack.serverCpuMs(), floor, loopMs, signal));
     log(`start/peer: GET ${FLOOR_PATH} at c=${CONCURRENCY}: ${floorCpu.at(-1)!.toFixed(2)} CPU ms per request (the runtime's floor)`);
+    const bare: RequestSpec = { path: BARE_PATH, body, headers: { "content-type": "application/json" }, timeoutMs: 10_000 };
+    bareCpu.push(await stackCpuMsPerRequest(stack.url, () => stack.serverCpuMs(), bare, loopMs, signal));
+    log(`start/peer: POST ${BARE_PATH} at c=${CONCURRENCY}: ${bareCpu.at(-1)!.toFixed(2)} CPU ms per request (the bare path)`);
   }
 
   log("start/peer: one empty call to a Durable Object, across two workerd processes and within one (the local hop)");
@@ -113,6 +122,7 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
   const p50Ratio = h.p50 / p.p50;
   const floorMs = percentile(floorCpu, 0.5);
   const aboveFloorMs = h.cpuMsPerRequest - floorMs;
+  const bareAboveFloorMs = percentile(bareCpu, 0.5) - floorMs;
   const rpsRatio = h.rps / p.rps;
   const row = (name: string, s: typeof h) => [
     name,
@@ -136,7 +146,10 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
       `infer ${ms(h.serverTiming!.infer, 2)}, total ${ms(h.serverTiming!.total, 2)} (the router's own view; the rest of the client's p50 is outside the router).`,
     "",
     `\`GET ${FLOOR_PATH}\` on the same stack (what any request costs this runtime): ${ms(floorMs, 2)} CPU ms per request; Silero's ` +
-      `${ms(h.cpuMsPerRequest, 2)} is ${ms(aboveFloorMs, 2)} above it (onnxruntime-web's own run of the frame included).`,
+      `${ms(h.cpuMsPerRequest, 2)} is ${ms(aboveFloorMs, 2)} above it (onnxruntime-web's own run of the frame included). ` +
+      `The bare path on the same stack (\`POST ${BARE_PATH}\`: Hono, the JSON parse, one call to the ModelHost, \`session.run\`, the JSON answer; no auth, limits, ` +
+      `queue, batching, timing, metrics or traces; its answers checked equal to the full path's first) costs ${ms(bareAboveFloorMs, 2)} above the floor: ` +
+      `what the platform adds to it is ${ms(aboveFloorMs - bareAboveFloorMs, 2)} ms.`,
     "",
     `The local hop (rpc-hop.ts: two bare Workers, CPU above their own floor for one empty Durable Object call): ${ms(hop.callMs["two processes"], 3)} ms ` +
       `with the object in a second workerd process joined by Miniflare's dev registry, as \`npm start\` runs the ModelHosts, ${ms(hop.callMs["one process"], 3)} ms ` +
@@ -165,7 +178,7 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
       },
       {
         what: `CPU per Silero request above \`GET ${FLOOR_PATH}\`, c=${CONCURRENCY}`,
-        measured: `${ms(aboveFloorMs, 2)} ms (${ms(h.cpuMsPerRequest, 2)} - ${ms(floorMs, 2)}; of it the local hop ${ms(hop.localHopMs, 2)})`,
+        measured: `${ms(aboveFloorMs, 2)} ms (${ms(h.cpuMsPerRequest, 2)} - ${ms(floorMs, 2)}; the bare path ${ms(bareAboveFloorMs, 2)}; of each the local hop ${ms(hop.localHopMs, 2)})`,
         target: `<= ${TARGET_ABOVE_FLOOR_MS} ms`,
         met: aboveFloorMs <= TARGET_ABOVE_FLOOR_MS,
       },
@@ -178,6 +191,7 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
       hotpath: { ...h, loops: loops.hotpath },
       plain: { ...p, loops: loops.plain },
       floor: { cpuMsPerRequest: floorMs, rounds: floorCpu },
+      bare: { aboveFloorMs: bareAboveFloorMs, rounds: bareCpu },
       p50Ratio,
       rpsRatio,
       aboveFloorMs,
@@ -186,16 +200,27 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
   };
 }
 
-/** CPU ms per request of every server process while the clients send the floor request: what any request costs this runtime, under the same load. */
-async function floorCpuMsPerRequest(baseUrl: string, serverCpuMs: () => number, loopMs: number, signal: AbortSignal): Promise<number> {
+/** CPU ms per request of every server process while the clients send `request` (the floor, the bare path), under the same load. */
+async function stackCpuMsPerRequest(baseUrl: string, serverCpuMs: () => number, request: RequestSpec, loopMs: number, signal: AbortSignal): Promise<number> {
   const before = serverCpuMs();
-  const run = await closedLoop({
-    signal,
-    baseUrl,
-    concurrency: CONCURRENCY,
-    durationMs: loopMs,
-    maxRequests: 400_000,
-    next: () => ({ path: FLOOR_PATH, method: "GET", body: new Uint8Array(0), headers: {}, timeoutMs: 10_000 }),
-  });
+  const run = await closedLoop({ signal, baseUrl, concurrency: CONCURRENCY, durationMs: loopMs, maxRequests: 400_000, next: () => request });
+  const failed = run.outcomes.filter((o) => o.status !== 200).length;
+  if (failed > 0) throw new Error(`start/peer: ${failed} of ${run.outcomes.length} requests to ${request.path} failed`);
   return (serverCpuMs() - before) / Math.max(1, run.outcomes.length);
+}
+
+/** Throws unless the two paths answer one request with the same outputs: a baseline that computes something else measures nothing. */
+async function sameAnswers(baseUrl: string, full: RequestSpec, bare: RequestSpec): Promise<void> {
+  const answer = async (spec: RequestSpec) => {
+    const response = await fetch(`${baseUrl}${spec.path}`, {
+      method: "POST",
+      body: spec.body,
+      headers: spec.headers,
+      signal: AbortSignal.timeout(spec.timeoutMs),
+    });
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`start/peer: ${spec.path} answered ${response.status}: ${text.slice(0, 300)}`);
+    return JSON.stringify((JSON.parse(text) as { outputs: unknown }).outputs);
+  };
+  if ((await answer(full)) !== (await answer(bare))) throw new Error(`start/peer: ${bare.path} answers other outputs than ${full.path}`);
 }

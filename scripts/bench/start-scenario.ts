@@ -19,7 +19,8 @@ import { table } from "./stats.ts";
 
 export const start: Scenario = async ({ quick, log, signal, track }) => {
   log(`start: npm start on ${PORTS.startEdge} (origin ${PORTS.startOrigin}), as a user runs it`);
-  const stack = track(await NpmStartStack.start({ port: PORTS.startEdge, originPort: PORTS.startOrigin, signal }));
+  // BENCH_ROUTES: the bare path beside the full one (start-peer.ts); the route answers 404 without it.
+  const stack = track(await NpmStartStack.start({ port: PORTS.startEdge, originPort: PORTS.startOrigin, vars: { BENCH_ROUTES: "1" }, signal }));
   const context: PartContext = { stack, quick, log, signal };
   const parts: PartResult[] = [];
 

@@ -1,12 +1,14 @@
 /**
- * The `start` scenario's two in-run baselines: the model's own batching gain (batch-ceiling.ts)
- * runs the batch the host would merge, and the local hop (rpc-hop.ts) gets calls through a
- * Durable Object in a second workerd process and in the router's own. Figures are not asserted
- * beyond what holds on any machine: a baseline that measured the wrong thing shows here.
+ * The `start` scenario's in-run baselines: the model's own batching gain (batch-ceiling.ts)
+ * runs the batch the host would merge, the local hop (rpc-hop.ts) gets calls through a Durable
+ * Object in a second workerd process and in the router's own, and the bare path on the `npm start`
+ * stack (BENCH_ROUTES=1) answers what the full path answers. Figures are not asserted beyond what
+ * holds on any machine: a baseline that measured the wrong thing shows here.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { batchCeiling } from "../../scripts/bench/batch-ceiling.ts";
+import { NpmStartStack } from "../../scripts/bench/npm-start-stack.ts";
 import { measureRpcHop } from "../../scripts/bench/rpc-hop.ts";
 import { modelFile } from "../../scripts/bench/stack.ts";
 
@@ -42,4 +44,29 @@ test("the local hop's calls go through in both topologies, and the second proces
   assert.ok(Number.isFinite(two) && Number.isFinite(one), JSON.stringify(hop));
   assert.ok(two > one, `two processes ${two} ms, one ${one} ms`);
   assert.equal(hop.localHopMs, two - one);
+});
+
+test("on the npm start stack with BENCH_ROUTES=1 the bare path answers the full path's outputs, without a key", { timeout: 300_000 }, async () => {
+  const stack = await NpmStartStack.start({ port: 8867, originPort: 0, vars: { BENCH_ROUTES: "1" } });
+  try {
+    const outputs = async (path: string, headers: Record<string, string>) => {
+      const response = await fetch(`${stack.url}${path}`, {
+        method: "POST",
+        body: sileroRequest(),
+        headers: { "content-type": "application/json", ...headers },
+      });
+      const text = await response.text();
+      assert.equal(response.status, 200, `${path}: ${text.slice(0, 300)}`);
+      return (JSON.parse(text) as { outputs: { name: string; data: number[] }[] }).outputs;
+    };
+    const full = await outputs("/v2/models/silero-vad/infer", { authorization: `Bearer ${stack.keys.premium}` });
+    const bare = await outputs("/bench/bare/silero-vad/infer", {});
+    assert.deepEqual(
+      bare.map((o) => o.name),
+      ["output", "stateN"],
+    );
+    assert.deepEqual(bare, full);
+  } finally {
+    await stack.stop();
+  }
 });

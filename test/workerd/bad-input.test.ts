@@ -216,6 +216,11 @@ describe("unknown things", () => {
   it("an unknown route is 404", async () => {
     await expectError(await call("/v3/anything"), 404, /^no route for GET \/v3\/anything$/);
   });
+
+  it("the benchmark's bare path is an unknown route unless BENCH_ROUTES is on: no unauthenticated way to a model", async () => {
+    const response = await call("/bench/bare/mlp-tiny/infer", { method: "POST", body: JSON.stringify(input({})) });
+    await expectError(response, 404, /^no route for POST \/bench\/bare\/mlp-tiny\/infer$/);
+  });
 });
 
 describe("model uploads", () => {
