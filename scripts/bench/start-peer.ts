@@ -204,8 +204,9 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
 async function stackCpuMsPerRequest(baseUrl: string, serverCpuMs: () => number, request: RequestSpec, loopMs: number, signal: AbortSignal): Promise<number> {
   const before = serverCpuMs();
   const run = await closedLoop({ signal, baseUrl, concurrency: CONCURRENCY, durationMs: loopMs, maxRequests: 400_000, next: () => request });
+  // A baseline whose requests fail measures something else; a stray timeout on a busy machine does not make it so.
   const failed = run.outcomes.filter((o) => o.status !== 200).length;
-  if (failed > 0) throw new Error(`start/peer: ${failed} of ${run.outcomes.length} requests to ${request.path} failed`);
+  if (failed > run.outcomes.length / 100) throw new Error(`start/peer: ${failed} of ${run.outcomes.length} requests to ${request.path} failed`);
   return (serverCpuMs() - before) / Math.max(1, run.outcomes.length);
 }
 
