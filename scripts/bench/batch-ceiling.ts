@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import * as ortNode from "onnxruntime-node";
 import { mergeInputs } from "../../protocol/batching.ts";
 import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
+import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { ortWeb } from "../models/ort-web-node.ts";
 import { tensorsOf } from "./plain-oip.ts";
 import { percentile } from "./stats.ts";
@@ -31,7 +32,7 @@ export interface BatchCeiling {
 const RUNS_PER_ROUND = 200;
 
 /** Median run time of `runs` runs, after a few to warm the session. */
-async function timeRuns(session: ModelSession, inputs: Parameters<ModelSession["run"]>[0], runs: number): Promise<number> {
+async function timeRuns(session: ModelSession, inputs: Tensor[], runs: number): Promise<number> {
   const names = session.outputs.map((o) => o.name);
   for (let k = 0; k < 10; k++) await session.run(inputs, names);
   const times: number[] = [];
@@ -43,9 +44,8 @@ async function timeRuns(session: ModelSession, inputs: Parameters<ModelSession["
   return percentile(times, 0.5);
 }
 
-async function measure(session: ModelSession, request: Uint8Array, batch: number, rounds: number): Promise<RuntimeCeiling> {
+async function measure(session: ModelSession, one: Tensor[], batch: number, rounds: number): Promise<RuntimeCeiling> {
   if (!session.batchAxes) throw new Error("the model has no batch axis");
-  const one = tensorsOf(JSON.parse(new TextDecoder().decode(request)) as Parameters<typeof tensorsOf>[0]);
   const merged = mergeInputs(
     Array.from({ length: batch }, () => one),
     session.batchAxes,
@@ -68,8 +68,9 @@ export async function batchCeiling(modelPath: string, request: Uint8Array, batch
   const { ort } = await ortWeb();
   const web = await createModelSession(ort, bytes);
   const node = await createModelSession(ortNode, bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const one = tensorsOf(JSON.parse(new TextDecoder().decode(request)) as Parameters<typeof tensorsOf>[0]);
   try {
-    return { batch, web: await measure(web, request, batch, rounds), node: await measure(node, request, batch, rounds) };
+    return { batch, web: await measure(web, one, batch, rounds), node: await measure(node, one, batch, rounds) };
   } finally {
     await web.release();
     await node.release();

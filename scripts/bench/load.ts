@@ -147,6 +147,20 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<{ outcomes
   return { outcomes, elapsedMs };
 }
 
+/**
+ * `cpuMs()` spent per answered request over a closed loop (a baseline's cost: the floor, the bare
+ * path). A baseline whose requests fail measures something else, so more than 1% failed throws;
+ * a stray timeout on a busy machine does not make it so.
+ */
+export async function cpuMsPerAnswer(options: ClosedLoopOptions & { cpuMs: () => number }): Promise<number> {
+  const before = options.cpuMs();
+  const { outcomes } = await closedLoop(options);
+  const answered = outcomes.filter((o) => o.status === 200).length;
+  const failed = outcomes.length - answered;
+  if (failed > outcomes.length / 100) throw new Error(`${failed} of ${outcomes.length} requests to ${outcomes[0]?.label || "the baseline"} failed`);
+  return (options.cpuMs() - before) / Math.max(1, answered);
+}
+
 export interface OpenLoopOptions {
   baseUrl: string;
   /** Mean arrivals per second (Poisson process). */

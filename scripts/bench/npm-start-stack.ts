@@ -14,7 +14,7 @@ import type { SchedulerCounters } from "../../durable-objects/model-host/contrac
 import { AdminClient } from "../lib/admin-client.ts";
 import { descendants, listeningPorts, REPO_ROOT } from "../lib/wrangler-dev.ts";
 import type { TenantKey } from "./stack.ts";
-import { cpuTicks, TICKS_PER_SECOND, workerdCommandLine } from "./workerd-processes.ts";
+import { cpuTicks, cpuTicksOf, TICKS_PER_SECOND, workerdCommandLine } from "./workerd-processes.ts";
 
 const START_SCRIPT = join(REPO_ROOT, "scripts/start.ts");
 /** What start.ts prints once the stack serves (scripts/lib/banner.ts). */
@@ -83,8 +83,7 @@ export class NpmStartStack {
   serverCpuMs(): number {
     const root = this.#running?.child.pid;
     if (root === undefined) return Number.NaN;
-    const ticks = [root, ...descendants(root)].map(cpuTicks).reduce((sum, t) => sum + (Number.isFinite(t) ? t : 0), 0);
-    return (ticks * 1000) / TICKS_PER_SECOND;
+    return (cpuTicksOf([root, ...descendants(root)]) * 1000) / TICKS_PER_SECOND;
   }
 
   /**
@@ -149,8 +148,8 @@ export class NpmStartStack {
   async #launch(): Promise<void> {
     const { port, originPort, readyTimeoutMs = 300_000, signal } = this.#options;
     const args = ["--port", String(port), "--origin-port", String(originPort), "--persist-to", join(this.#dir, "state")];
-    args.push("--keys-file", join(this.#dir, "keys.json"), "--dev-vars", join(this.#dir, "dev.vars"));
     const varsFile = join(this.#dir, "dev.vars");
+    args.push("--keys-file", join(this.#dir, "keys.json"), "--dev-vars", varsFile);
     if (this.#options.vars && !existsSync(varsFile))
       writeFileSync(
         varsFile,

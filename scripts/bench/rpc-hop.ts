@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { descendants } from "../lib/wrangler-dev.ts";
-import { closedLoop } from "./load.ts";
+import { cpuMsPerAnswer } from "./load.ts";
 import { percentile } from "./stats.ts";
-import { cpuTicks, TICKS_PER_SECOND, workerdCommandLine } from "./workerd-processes.ts";
+import { cpuTicksOf, TICKS_PER_SECOND, workerdCommandLine } from "./workerd-processes.ts";
 
 const ROUTER = `export default { async fetch(request, env) {
   if (new URL(request.url).pathname === "/floor") return new Response("ok");
@@ -54,23 +54,18 @@ async function start(topology: Topology, registry: string): Promise<{ url: URL; 
   return { url, instances: [router, host] };
 }
 
-/** CPU ticks of every workerd process this Node process started (only the hop's run while it measures). */
-const workerdTicks = () => descendants(process.pid).reduce((sum, pid) => (workerdCommandLine(pid) === undefined ? sum : sum + cpuTicks(pid)), 0);
+/** CPU ms of every workerd process this Node process started (only the hop's run while it measures). */
+const workerdCpuMs = () => (cpuTicksOf(descendants(process.pid).filter((pid) => workerdCommandLine(pid) !== undefined)) * 1000) / TICKS_PER_SECOND;
 
-async function cpuMsPerRequest(url: URL, path: string, durationMs: number, signal: AbortSignal): Promise<number> {
-  const before = workerdTicks();
-  const run = await closedLoop({
+const cpuMsPerRequest = (url: URL, path: string, durationMs: number, signal: AbortSignal) =>
+  cpuMsPerAnswer({
+    cpuMs: workerdCpuMs,
     signal,
     baseUrl: url.origin,
     concurrency: 8,
     durationMs,
-    next: () => ({ path, method: "GET", body: new Uint8Array(0), headers: {}, timeoutMs: 5_000 }),
+    next: () => ({ path, method: "GET", body: new Uint8Array(0), headers: {}, timeoutMs: 5_000, label: `rpc hop ${path}` }),
   });
-  const ok = run.outcomes.filter((o) => o.status === 200).length;
-  if (run.outcomes.length - ok > run.outcomes.length / 100)
-    throw new Error(`rpc hop: ${run.outcomes.length - ok} of ${run.outcomes.length} requests to ${path} failed`);
-  return ((workerdTicks() - before) * 1000) / TICKS_PER_SECOND / Math.max(1, ok);
-}
 
 /** Until a call goes through: the router's process learns of the host's from the registry a moment after both start. */
 async function reachable(url: URL, signal: AbortSignal): Promise<void> {

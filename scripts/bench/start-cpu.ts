@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { AdminClient } from "../lib/admin-client.ts";
 import { descendants, REPO_ROOT } from "../lib/wrangler-dev.ts";
-import { cpuTicks, TICKS_PER_SECOND } from "./workerd-processes.ts";
+import { cpuTicksOf, TICKS_PER_SECOND } from "./workerd-processes.ts";
 
 const CONCURRENCY = 8;
 const { values } = parseArgs({
@@ -77,7 +77,7 @@ async function loop(
 }
 
 function serverTicks(root: number): number {
-  return [root, ...descendants(root)].map(cpuTicks).reduce((sum, t) => sum + (Number.isFinite(t) ? t : 0), 0);
+  return cpuTicksOf([root, ...descendants(root)]);
 }
 
 async function startStack(mode: string): Promise<{ child: ChildProcess; output: () => string }> {

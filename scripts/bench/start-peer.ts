@@ -8,7 +8,7 @@
  * Silero request is measured above.
  */
 import { cpuTicks, TICKS_PER_SECOND } from "./workerd-processes.ts";
-import { closedLoop, newAgent, send, type Outcome, type RequestSpec } from "./load.ts";
+import { closedLoop, cpuMsPerAnswer, newAgent, send, type Outcome, type RequestSpec } from "./load.ts";
 import { measureRpcHop } from "./rpc-hop.ts";
 import type { PlainServer } from "./plain-functions.ts";
 import { jsonHeaders, type PartContext, type PartResult } from "./start-part.ts";
@@ -80,11 +80,12 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
         `start/peer: ${server} at c=${CONCURRENCY}: ${loops[server].at(-1)!.rps.toFixed(0)} req/s, ${loops[server].at(-1)!.cpuMsPerRequest.toFixed(2)} CPU ms per request`,
       );
     }
-    const floor: RequestSpec = { path: FLOOR_PATH, method: "GET", body: new Uint8Array(0), headers: {}, timeoutMs: 10_000 };
-    floorCpu.push(await stackCpuMsPerRequest(stack.url, () => stack.serverCpuMs(), floor, loopMs, signal));
+    const baseline = { signal, baseUrl: stack.url, concurrency: CONCURRENCY, durationMs: loopMs, maxRequests: 400_000, cpuMs: () => stack.serverCpuMs() };
+    const floor: RequestSpec = { path: FLOOR_PATH, method: "GET", body: new Uint8Array(0), headers: {}, timeoutMs: 10_000, label: FLOOR_PATH };
+    floorCpu.push(await cpuMsPerAnswer({ ...baseline, next: () => floor }));
     log(`start/peer: GET ${FLOOR_PATH} at c=${CONCURRENCY}: ${floorCpu.at(-1)!.toFixed(2)} CPU ms per request (the runtime's floor)`);
-    const bare: RequestSpec = { path: BARE_PATH, body, headers: { "content-type": "application/json" }, timeoutMs: 10_000 };
-    bareCpu.push(await stackCpuMsPerRequest(stack.url, () => stack.serverCpuMs(), bare, loopMs, signal));
+    const bare: RequestSpec = { path: BARE_PATH, body, headers: { "content-type": "application/json" }, timeoutMs: 10_000, label: BARE_PATH };
+    bareCpu.push(await cpuMsPerAnswer({ ...baseline, next: () => bare }));
     log(`start/peer: POST ${BARE_PATH} at c=${CONCURRENCY}: ${bareCpu.at(-1)!.toFixed(2)} CPU ms per request (the bare path)`);
   }
 
@@ -198,16 +199,6 @@ export async function peerPart({ stack, quick, log, signal }: PartContext, plain
       hop,
     },
   };
-}
-
-/** CPU ms per request of every server process while the clients send `request` (the floor, the bare path), under the same load. */
-async function stackCpuMsPerRequest(baseUrl: string, serverCpuMs: () => number, request: RequestSpec, loopMs: number, signal: AbortSignal): Promise<number> {
-  const before = serverCpuMs();
-  const run = await closedLoop({ signal, baseUrl, concurrency: CONCURRENCY, durationMs: loopMs, maxRequests: 400_000, next: () => request });
-  // A baseline whose requests fail measures something else; a stray timeout on a busy machine does not make it so.
-  const failed = run.outcomes.filter((o) => o.status !== 200).length;
-  if (failed > run.outcomes.length / 100) throw new Error(`start/peer: ${failed} of ${run.outcomes.length} requests to ${request.path} failed`);
-  return (serverCpuMs() - before) / Math.max(1, run.outcomes.length);
 }
 
 /** Throws unless the two paths answer one request with the same outputs: a baseline that computes something else measures nothing. */

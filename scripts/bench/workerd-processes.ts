@@ -47,6 +47,11 @@ export function cpuTicks(pid: number): number {
   }
 }
 
+/** CPU ticks of these processes together; one that is gone counts nothing rather than making the sum NaN. */
+export function cpuTicksOf(pids: readonly number[]): number {
+  return pids.map(cpuTicks).reduce((sum, t) => sum + (Number.isFinite(t) ? t : 0), 0);
+}
+
 /**
  * The URL of the Worker's own entry socket (the one of the worker process's listening ports that
  * answers hotpath's health check), or undefined where it cannot be found. Its other sockets are
