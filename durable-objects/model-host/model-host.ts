@@ -102,9 +102,19 @@ export class ModelHost extends DurableObject<Env> {
    * Runs the model with no queue, no checks, no accounting and no timing (the ticks that time a
    * scheduled run feed its predictor; a bare run has none): the benchmark's baseline for what the
    * platform adds. Only reachable through the bench routes, which are off unless enabled.
+   * `runs` 0 answers no outputs without running (the call's own cost); 2 or more runs the same
+   * inputs again in the one call (a run's cost without a call's), answering the last run's outputs.
    */
-  async runBare(model: HostModel, inputs: Tensor[], outputNames: string[]): Promise<RpcReply<Tensor[]>> {
-    return replyOf(() => this.#withSession(model, (session) => session.run(inputs, outputNames)), "bare run");
+  async runBare(model: HostModel, inputs: Tensor[], outputNames: string[], runs = 1): Promise<RpcReply<Tensor[]>> {
+    return replyOf(
+      () =>
+        this.#withSession(model, async (session) => {
+          let outputs: Tensor[] = [];
+          for (let run = 0; run < runs; run++) outputs = await session.run(inputs, outputNames);
+          return outputs;
+        }),
+      "bare run",
+    );
   }
 
   /** The router calls this when its client went away, so queued work is dropped. */

@@ -153,12 +153,18 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<{ outcomes
  * a stray timeout on a busy machine does not make it so.
  */
 export async function cpuMsPerAnswer(options: ClosedLoopOptions & { cpuMs: () => number }): Promise<number> {
-  const before = options.cpuMs();
+  return (await cpuMsPerAnswerBy({ ...options, cpuMs: { all: options.cpuMs } })).all;
+}
+
+/** cpuMsPerAnswer for several CPU counters read around the same loop (e.g. each process of a stack). */
+export async function cpuMsPerAnswerBy<K extends string>(options: ClosedLoopOptions & { cpuMs: Record<K, () => number> }): Promise<Record<K, number>> {
+  const counters = Object.entries(options.cpuMs) as [K, () => number][];
+  const before = counters.map(([, read]) => read());
   const { outcomes } = await closedLoop(options);
   const answered = outcomes.filter((o) => o.status === 200).length;
   const failed = outcomes.length - answered;
   if (failed > outcomes.length / 100) throw new Error(`${failed} of ${outcomes.length} requests to ${outcomes[0]?.label || "the baseline"} failed`);
-  return (options.cpuMs() - before) / Math.max(1, answered);
+  return Object.fromEntries(counters.map(([name, read], i) => [name, (read() - before[i]!) / Math.max(1, answered)])) as Record<K, number>;
 }
 
 export interface OpenLoopOptions {

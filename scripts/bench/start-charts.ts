@@ -1,8 +1,8 @@
 /**
  * @module The `start` scenario's charts, where a person would rather look than read: each tier's
  * latency over time under overload (and the refusals, which come back fast), the trickle beside
- * the flood over time, and what a Silero request costs a replica with and without batching beside
- * what the model itself gains from it.
+ * the flood over time, what a Silero request costs a replica with and without batching beside
+ * what the model itself gains from it, and where a Silero request's CPU goes stage by stage.
  */
 import { TIERS, type Tier } from "../../config/tiers.ts";
 import type { Outcome } from "./load.ts";
@@ -86,5 +86,28 @@ export function batchingCostChart(costs: BatchingCosts): string {
         ],
       },
     ],
+  });
+}
+
+export interface StageCost {
+  stage: string;
+  /** CPU ms per request the stage adds to the one before it, in each process. */
+  router: number;
+  host: number;
+}
+
+/** What each stage of the bare path adds, the router's process beside the ModelHosts'. */
+export function breakdownChart(stages: readonly StageCost[]): string {
+  return barChart({
+    title: "start/breakdown: CPU a Silero request's stage adds, per process",
+    yLabel: "ms per request",
+    format: (v) => v.toFixed(2),
+    groups: stages.map((s) => ({
+      label: s.stage,
+      bars: [
+        { name: "router process", value: s.router, color: COLORS.off },
+        { name: "ModelHost process", value: s.host, color: COLORS.on },
+      ],
+    })),
   });
 }

@@ -33,7 +33,8 @@ export function partMarkdown(part: PartResult): string {
     ["measured", "value", "target", "met"],
     part.targets.map((t) => [t.what, t.measured, t.target, t.met ? "**met**" : "**not met**"]),
   );
-  return [`#### ${part.title}`, "", part.method, "", targets, ...(part.details ? ["", part.details] : [])].join("\n");
+  // A part that only explains (no targets) is its method and figures.
+  return [`#### ${part.title}`, "", part.method, ...(part.targets.length > 0 ? ["", targets] : []), ...(part.details ? ["", part.details] : [])].join("\n");
 }
 
 /** Bearer key and JSON content type, the headers of the banner's curl line. */

@@ -7,6 +7,7 @@
  * other on one stack; the cold starts come last, as they restart it.
  */
 import { batchingPart } from "./start-batching.ts";
+import { breakdownPart } from "./start-breakdown.ts";
 import { coldPart } from "./start-cold.ts";
 import { PORTS, type Scenario } from "./context.ts";
 import { fairnessPart } from "./start-fairness.ts";
@@ -19,7 +20,7 @@ import { table } from "./stats.ts";
 
 export const start: Scenario = async ({ quick, log, signal, track }) => {
   log(`start: npm start on ${PORTS.startEdge} (origin ${PORTS.startOrigin}), as a user runs it`);
-  // BENCH_ROUTES: the bare path beside the full one (start-peer.ts); the route answers 404 without it.
+  // BENCH_ROUTES: the bare path beside the full one (start-peer.ts) and cut short (start-breakdown.ts); 404 without it.
   const stack = track(await NpmStartStack.start({ port: PORTS.startEdge, originPort: PORTS.startOrigin, vars: { BENCH_ROUTES: "1" }, signal }));
   const context: PartContext = { stack, quick, log, signal };
   const parts: PartResult[] = [];
@@ -31,6 +32,7 @@ export const start: Scenario = async ({ quick, log, signal, track }) => {
   } finally {
     await plain.stop(); // its idle process must not share the machine with the parts that follow
   }
+  parts.push(await breakdownPart(context));
 
   parts.push(await batchingPart(context));
 

@@ -46,27 +46,44 @@ test("the local hop's calls go through in both topologies, and the second proces
   assert.equal(hop.localHopMs, two - one);
 });
 
-test("on the npm start stack with BENCH_ROUTES=1 the bare path answers the full path's outputs, without a key", { timeout: 300_000 }, async () => {
-  const stack = await NpmStartStack.start({ port: 8867, originPort: 0, vars: { BENCH_ROUTES: "1" } });
-  try {
-    const outputs = async (path: string, headers: Record<string, string>) => {
-      const response = await fetch(`${stack.url}${path}`, {
-        method: "POST",
-        body: sileroRequest(),
-        headers: { "content-type": "application/json", ...headers },
-      });
-      const text = await response.text();
-      assert.equal(response.status, 200, `${path}: ${text.slice(0, 300)}`);
-      return (JSON.parse(text) as { outputs: { name: string; data: number[] }[] }).outputs;
-    };
-    const full = await outputs("/v2/models/silero-vad/infer", { authorization: `Bearer ${stack.keys.premium}` });
-    const bare = await outputs("/bench/bare/silero-vad/infer", {});
-    assert.deepEqual(
-      bare.map((o) => o.name),
-      ["output", "stateN"],
-    );
-    assert.deepEqual(bare, full);
-  } finally {
-    await stack.stop();
-  }
-});
+test(
+  "on the npm start stack with BENCH_ROUTES=1 the bare path answers the full path's outputs, without a key, and its stages cut it short",
+  { timeout: 300_000 },
+  async () => {
+    const stack = await NpmStartStack.start({ port: 8867, originPort: 0, vars: { BENCH_ROUTES: "1" } });
+    try {
+      const outputs = async (path: string, headers: Record<string, string>) => {
+        const response = await fetch(`${stack.url}${path}`, {
+          method: "POST",
+          body: sileroRequest(),
+          headers: { "content-type": "application/json", ...headers },
+        });
+        const text = await response.text();
+        assert.equal(response.status, 200, `${path}: ${text.slice(0, 300)}`);
+        return (JSON.parse(text) as { outputs: { name: string; data: number[] }[] }).outputs;
+      };
+      const full = await outputs("/v2/models/silero-vad/infer", { authorization: `Bearer ${stack.keys.premium}` });
+      const bare = await outputs("/bench/bare/silero-vad/infer", {});
+      assert.deepEqual(
+        bare.map((o) => o.name),
+        ["output", "stateN"],
+      );
+      assert.deepEqual(bare, full);
+
+      // The breakdown's stages (start-breakdown.ts): the same path cut short, or run twice.
+      assert.deepEqual(await outputs("/bench/bare/silero-vad/infer?runs=0", {}), []);
+      assert.deepEqual(await outputs("/bench/bare/silero-vad/infer?runs=2", {}), full);
+      const parsed = await fetch(`${stack.url}/bench/parse/silero-vad`, { method: "POST", body: sileroRequest() });
+      assert.deepEqual([parsed.status, await parsed.json()], [200, { inputs: 3 }]);
+      for (const runs of ["5", "-1", "", "1.5"]) {
+        const refused = await fetch(`${stack.url}/bench/bare/silero-vad/infer?runs=${runs}`, { method: "POST", body: sileroRequest() });
+        assert.equal(refused.status, 400, `runs=${runs}`);
+        assert.match(((await refused.json()) as { error: string }).error, /^runs must be an integer from 0 to 4, got /);
+      }
+      const malformed = await fetch(`${stack.url}/bench/parse/silero-vad`, { method: "POST", body: '{"inputs": [' });
+      assert.equal(malformed.status, 400);
+    } finally {
+      await stack.stop();
+    }
+  },
+);

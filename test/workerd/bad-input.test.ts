@@ -220,6 +220,8 @@ describe("unknown things", () => {
   it("the benchmark's bare path is an unknown route unless BENCH_ROUTES is on: no unauthenticated way to a model", async () => {
     const response = await call("/bench/bare/mlp-tiny/infer", { method: "POST", body: JSON.stringify(input({})) });
     await expectError(response, 404, /^no route for POST \/bench\/bare\/mlp-tiny\/infer$/);
+    const parse = await call("/bench/parse/mlp-tiny", { method: "POST", body: JSON.stringify(input({})) });
+    await expectError(parse, 404, /^no route for POST \/bench\/parse\/mlp-tiny$/);
   });
 });
 
