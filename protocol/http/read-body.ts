@@ -44,8 +44,9 @@ export async function readBodyLimited(request: Request | Response, limitBytes: n
 export function inferenceHeaderLength(request: Request): number | undefined {
   const raw = request.headers.get(INFERENCE_HEADER_LENGTH_HEADER);
   if (raw === null) return undefined;
-  const length = Number(raw);
-  if (!Number.isSafeInteger(length) || length < 0) {
+  // Digits only: Number() would also read "", " 5 ", "1e1" and "0x10", which a proxy may read otherwise.
+  const length = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(length)) {
     throw new HttpError(400, `Inference-Header-Content-Length must be a non-negative integer, got '${raw}'`);
   }
   return length;

@@ -7,7 +7,7 @@ import { badRequest, payloadTooLarge } from "../errors.ts";
 import { describeValue } from "./json-tensor.ts";
 import type { InferRequest, RequestedOutput } from "./tensor.ts";
 import { scanRequestJson } from "./json-scan.ts";
-import { isObject, readTensors } from "./wire-tensors.ts";
+import { isObject, MAX_NAME_LENGTH, readTensors } from "./wire-tensors.ts";
 
 export interface InferRequestLimits {
   /**
@@ -77,6 +77,7 @@ function readRequestedOutputs(outputs: unknown, binaryByDefault: boolean): Reque
     if (!isObject(raw)) throw badRequest(`outputs[${index}] must be an object, got ${describeValue(raw)}`);
     const { name, parameters } = raw;
     if (typeof name !== "string" || name === "") throw badRequest(`outputs[${index}].name must be a non-empty string, got ${describeValue(name)}`);
+    if (name.length > MAX_NAME_LENGTH) throw badRequest(`outputs[${index}].name is ${name.length} characters long; at most ${MAX_NAME_LENGTH} are taken`);
     if (seen.has(name)) throw badRequest(`output '${name}' is requested more than once`);
     seen.add(name);
     let binary = binaryByDefault;

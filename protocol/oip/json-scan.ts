@@ -4,7 +4,9 @@
  * an object of tens of bytes, so a 1 MB body could grow into 15+ MB of objects before any check
  * after the parse ran. It is not a validator: malformed JSON passes here and JSON.parse refuses
  * it. It bounds what JSON.parse may build: nesting depth, the values outside tensor data, each
- * input's data values against what its declared shape allows, and the data values of all inputs.
+ * input's data values against what its declared shape allows (never more than the request's
+ * element limit, whatever the shape declares), the data values of all inputs, and the arrays
+ * nested in data; data holds no objects at all.
  */
 import { badRequest, payloadTooLarge } from "../errors.ts";
 import { MAX_RANK } from "./wire-tensors.ts";
@@ -22,6 +24,13 @@ export const MAX_VALUES_OUTSIDE_DATA = 16_384;
  * mismatch is left to the check after the parse, whose message names the position.
  */
 const DATA_SLACK = 4096;
+/**
+ * Arrays nested in the data of a request's inputs, per element the request may hold: an empty or
+ * one-element array costs JSON.parse some 30-60 bytes, so a body of `[0],[0],...` at the size
+ * limit would parse into more than an isolate's memory. A nested shape's rows rarely hold fewer
+ * than 8 elements; flat data (or the binary extension) serves any shape without nested arrays.
+ */
+const DATA_ARRAYS_PER_ELEMENT = 1 / 8;
 
 // Bytes the scan acts on; inside strings only the quote and backslash matter.
 const QUOTE = 0x22;
@@ -88,6 +97,11 @@ export function scanRequestJson(bytes: Uint8Array, maxElements: number): void {
   let inInputs = false; // inside the root object's `inputs` array (depth 2)
   let outside = 0;
   let totalScalars = 0;
+  let totalArrays = 0;
+  const maxArrays = Math.max(1024, Math.floor(maxElements * DATA_ARRAYS_PER_ELEMENT));
+  // What a shape allows, never more than the request may hold: a shape of 1e12 elements, or one
+  // whose element count is NaN (a zero after an overflow to Infinity), allows what the limit does.
+  const allowance = (n: number): number => (Number.isFinite(n) ? Math.min(n, maxElements) : maxElements);
   let index = -1;
   let tally: InputTally | undefined;
 
@@ -103,9 +117,10 @@ export function scanRequestJson(bytes: Uint8Array, maxElements: number): void {
       countOutside(t.dataValues);
       return;
     }
-    const allowed = t.elements + Math.max(t.arrays, 1) + DATA_SLACK;
+    const allowed = allowance(t.elements) + Math.max(allowance(t.arrays), 1) + DATA_SLACK;
     if (t.dataValues > allowed) {
-      throw badRequest(`inputs[${index}]: data holds ${t.dataValues} values, far more than the ${t.elements} elements its shape declares`);
+      const declared = Number.isFinite(t.elements) ? `the ${t.elements} elements its shape declares` : "what its shape declares";
+      throw badRequest(`inputs[${index}]: data holds ${t.dataValues} values, far more than ${declared}`);
     }
   };
 
@@ -126,7 +141,14 @@ export function scanRequestJson(bytes: Uint8Array, maxElements: number): void {
       if (inputLevel && key === DATA_KEY) {
         // The values in data, not data itself: nested rows count, as JSON.parse builds them.
         if (depth > 3) tally!.dataValues++;
-        if (c !== OPEN_BRACKET && c !== OPEN_BRACE) {
+        if (c === OPEN_BRACE)
+          throw badRequest(`inputs[${index}].data holds an object; tensor data is numbers, booleans or strings, flat or nested as the shape`);
+        if (c === OPEN_BRACKET && depth > 3 && ++totalArrays > maxArrays) {
+          throw payloadTooLarge(
+            `the request's data nests more than ${maxArrays} arrays; send the data flat (row-major, as OIP allows) or with the binary extension`,
+          );
+        }
+        if (c !== OPEN_BRACKET) {
           tally!.dataScalars++;
           if (++totalScalars > maxElements) {
             throw payloadTooLarge(

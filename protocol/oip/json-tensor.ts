@@ -33,7 +33,8 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value === null) return "null";
   if (typeof value === "object") return "an object";
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON writes a number it cannot hold (1e400 parsed to Infinity) as null: say what it is.
+  const text = typeof value === "number" && !Number.isFinite(value) ? String(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 

@@ -48,6 +48,11 @@ export interface InferResult {
   outputs: Tensor[];
 }
 
+/**
+ * The elements a shape holds: a float that may pass 2^53 or reach Infinity, which compares
+ * correctly with any limit; a zero dim makes it 0 even after an overflow (Infinity * 0 is NaN,
+ * which would compare false with every limit).
+ */
 export function elementCount(shape: readonly number[]): number {
-  return shape.reduce((product, dim) => product * dim, 1);
+  return shape.includes(0) ? 0 : shape.reduce((product, dim) => product * dim, 1);
 }

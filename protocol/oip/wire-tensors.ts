@@ -11,6 +11,8 @@ import type { OipDatatype, Tensor } from "./tensor.ts";
 
 /** Deeper shapes are refused: no ONNX model needs them, and nested data is walked recursively. */
 export const MAX_RANK = 64;
+/** Longest input or output name taken: names are repeated in error messages, which must not grow with the request. */
+export const MAX_NAME_LENGTH = 1024;
 
 export interface ReadTensorsOptions extends JsonDecodeOptions {
   kind: "input" | "output";
@@ -98,6 +100,7 @@ function readEntry(raw: unknown, index: number, options: ReadTensorsOptions): En
   if (!isObject(raw)) throw badRequest(`${kind}s[${index}] must be an object, got ${describeValue(raw)}`);
   const { name, datatype, shape, parameters } = raw;
   if (typeof name !== "string" || name === "") throw badRequest(`${kind}s[${index}].name must be a non-empty string, got ${describeValue(name)}`);
+  if (name.length > MAX_NAME_LENGTH) throw badRequest(`${kind}s[${index}].name is ${name.length} characters long; at most ${MAX_NAME_LENGTH} are taken`);
   const where = `${kind} '${name}'`;
   if (typeof datatype !== "string" || !(OIP_DATATYPES as readonly string[]).includes(datatype)) {
     throw badRequest(`${where}: unknown datatype ${describeValue(datatype)}; expected one of ${OIP_DATATYPES.join(", ")}`);
@@ -110,7 +113,6 @@ function readEntry(raw: unknown, index: number, options: ReadTensorsOptions): En
     }
   });
   const dims = shape as number[];
-  // The product is a float and may pass 2^53 or reach Infinity; either way it compares correctly.
   const count = elementCount(dims);
   if (count > options.maxTensorElements) {
     throw payloadTooLarge(`${where}: shape ${formatShape(dims)} has ${count} elements; the limit is ${options.maxTensorElements}`);

@@ -8,7 +8,7 @@
  */
 import type { TierConfig } from "../../config/tiers.ts";
 import { badRequest } from "../../protocol/errors.ts";
-import type { ModelVersionRecord, VariantRecord } from "../../protocol/model-record.ts";
+import { NAME_PATTERN, type ModelVersionRecord, type VariantRecord } from "../../protocol/model-record.ts";
 import { planPlacement, type PlacementPlan } from "./plan.ts";
 import { isCapacityRefusal, poolWaitMs } from "./spill.ts";
 
@@ -45,7 +45,8 @@ export function requestedVariant(model: ModelVersionRecord, parameters: Record<s
   // Named, the default is pinned like any variant: a client that must have the full-precision answer says so.
   if (wanted === "default") return { kind: "default", pinned: true };
   if (wanted === "auto") return { kind: "auto" };
-  if (typeof wanted !== "string") throw badRequest(`parameters.variant must be a variant's name, "default" or "auto"`);
+  // NAME_PATTERN: no variant has another name, and the refusal below repeats it.
+  if (typeof wanted !== "string" || !NAME_PATTERN.test(wanted)) throw badRequest(`parameters.variant must be a variant's name, "default" or "auto"`);
   const variant = model.variants?.find((v) => v.variant === wanted);
   if (!variant) {
     const known = ["default", "auto", ...(model.variants ?? []).map((v) => v.variant)].join(", ");

@@ -20,5 +20,16 @@ export function junkBodies(bytes = MB): Record<string, Uint8Array> {
     'nested objects {"a":{"a":...}}': withJunk(`${'{"a":'.repeat(objects)}1${"}".repeat(objects)}`),
     "a huge array of small objects": withJunk(`[${"{},".repeat(small)}{}]`),
     "data far longer than its shape [2]": utf8.encode(`{"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[${"1.5,".repeat(numbers)}1]}]}`),
+    // A shape that allows everything (10^12 elements, or NaN after an overflow) must not let empty arrays or objects through.
+    "empty arrays in data under a shape of 10^12": utf8.encode(
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":[1000000000000],"data":[${"[],".repeat(numbers)}[]]}]}`,
+    ),
+    "empty arrays in data under a shape whose count is NaN": utf8.encode(
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":[0,${"9".repeat(400)}],"data":[${"[],".repeat(numbers)}[]]}]}`,
+    ),
+    "objects in data under its own shape": utf8.encode(`{"inputs":[{"name":"x","datatype":"FP32","shape":[${small}],"data":[${"{},".repeat(small - 1)}{}]}]}`),
+    "rows of one element under their own shape": utf8.encode(
+      `{"inputs":[{"name":"x","datatype":"FP32","shape":[${numbers},1],"data":[${"[0],".repeat(numbers - 1)}[0]]}]}`,
+    ),
   };
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseInferRequest } from "../../protocol/oip/infer-request.ts";
 import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
+import { inferenceHeaderLength } from "../../protocol/http/read-body.ts";
 import { binaryBody, bytesOf, expectHttp, json, LIMITS, oneInput, utf8 } from "./oip-request-helpers.ts";
 
 describe("binary tensor data", () => {
@@ -98,6 +99,15 @@ describe("binary tensor data", () => {
     expectHttp(() => parseInferRequest(utf8.encode("{}"), 999, LIMITS), 400, "Inference-Header-Content-Length 999 exceeds the request body's 2 bytes");
     expectHttp(() => parseInferRequest(utf8.encode("{}"), -1, LIMITS), 400, "non-negative integer");
     expectHttp(() => parseInferRequest(utf8.encode("{}"), Number.NaN, LIMITS), 400, "non-negative integer");
+  });
+
+  it("reads Inference-Header-Content-Length as digits only", () => {
+    const header = (value: string) => inferenceHeaderLength(new Request("http://hotpath.test/", { headers: { "inference-header-content-length": value } }));
+    assert.equal(header("12"), 12);
+    assert.equal(inferenceHeaderLength(new Request("http://hotpath.test/")), undefined);
+    for (const value of ["", " ", "1e1", "0x10", "+3", "-1", "1.0", "99999999999999999999"]) {
+      expectHttp(() => header(value), 400, "Inference-Header-Content-Length must be a non-negative integer");
+    }
   });
 
   it("refuses binary_data_size without the header length", () => {

@@ -156,7 +156,6 @@ describe("JSON data", () => {
     ["FP64", "Infinity", "FP64 number"],
     ["FP64", null, "got null"],
     ["BYTES", 5, "data[1] must be a string, got 5"],
-    ["BYTES", { a: 1 }, "got an object"],
   ];
   for (const [datatype, value, message] of bad) {
     it(`refuses ${JSON.stringify(value)} in ${datatype}`, () => {
@@ -164,6 +163,12 @@ describe("JSON data", () => {
       expectHttp(() => parseJson(oneInput({ datatype, shape: [2], data: [good, value] })), 400, "input 'x'", message);
     });
   }
+
+  it("refuses an object in data before the parse, in any datatype", () => {
+    for (const datatype of ["BYTES", "FP32"]) {
+      expectHttp(() => parseJson(oneInput({ datatype, shape: [2], data: ["ok", { a: 1 }] })), 400, "inputs[0].data holds an object");
+    }
+  });
 
   it("refuses 1e400, which JSON.parse turns into Infinity", () => {
     const body = utf8.encode('{"inputs":[{"name":"x","datatype":"FP64","shape":[1],"data":[1e400]}]}');
@@ -288,5 +293,38 @@ describe("malformed requests", () => {
     expectHttp(() => parseInferRequest(strings.body, strings.headerLength, unlimited), 400, "too short for 1000000000 BYTES elements");
     const floats = binaryBody({ inputs: [{ name: "f", datatype: "FP32", shape: [1e9], parameters: { binary_data_size: 4e9 } }] }, [new Uint8Array(8)]);
     expectHttp(() => parseInferRequest(floats.body, floats.headerLength, unlimited), 400, "truncated");
+  });
+
+  it("a shape whose element count overflows and then meets a zero holds 0 elements: a 400, not a RangeError", () => {
+    const shape = [...new Array<number>(21).fill(Number.MAX_SAFE_INTEGER), 0];
+    for (const datatype of ["BYTES", "FP32"]) {
+      const { body, headerLength } = binaryBody({ inputs: [{ name: "x", datatype, shape, parameters: { binary_data_size: 4 } }] }, [new Uint8Array(4)]);
+      expectHttp(() => parseInferRequest(body, headerLength, LIMITS), 400, "input 'x'");
+    }
+    const parsed = parseJson(oneInput({ datatype: "FP32", shape, data: [] }));
+    assert.equal(parsed.inputs[0]!.data.length, 0);
+  });
+
+  it("names a dim JSON cannot hold as Infinity, not null", () => {
+    const body = utf8.encode('{"inputs":[{"name":"x","datatype":"FP32","shape":[1e400],"data":[]}]}');
+    expectHttp(() => parseInferRequest(body, undefined, LIMITS), 400, "shape[0] must be a non-negative integer, got Infinity");
+  });
+
+  it("refuses names longer than 1024 characters with a message that does not repeat them", () => {
+    const long = "A".repeat(1 << 20);
+    for (const value of [
+      oneInput({ name: long, datatype: "FP32", shape: [1], data: [1] }),
+      { ...oneInput({ datatype: "FP32", shape: [1], data: [1] }), outputs: [{ name: long }] },
+    ]) {
+      try {
+        parseJson(value);
+        assert.fail("accepted a 1 MiB name");
+      } catch (error) {
+        assert.equal((error as { status?: number }).status, 400);
+        assert.match((error as Error).message, /name is 1048576 characters long; at most 1024 are taken$/);
+        assert.ok((error as Error).message.length < 200);
+      }
+    }
+    assert.equal(parseJson(oneInput({ name: "B".repeat(1024), datatype: "FP32", shape: [1], data: [1] })).inputs[0]!.name.length, 1024);
   });
 });

@@ -50,6 +50,10 @@ describe("JSON junk is refused before JSON.parse", () => {
     'nested objects {"a":{"a":...}}': [400, `nested more than ${MAX_JSON_DEPTH} levels deep`],
     "a huge array of small objects": [413, `more than ${MAX_VALUES_OUTSIDE_DATA} values outside tensor data`],
     "data far longer than its shape [2]": [400, "inputs[0]: data holds 262145 values, far more than the 2 elements its shape declares"],
+    "empty arrays in data under a shape of 10^12": [413, "the request's data nests more than 125000 arrays; send the data flat"],
+    "empty arrays in data under a shape whose count is NaN": [413, "the request's data nests more than 125000 arrays"],
+    "objects in data under its own shape": [400, "inputs[0].data holds an object; tensor data is numbers, booleans or strings"],
+    "rows of one element under their own shape": [413, "the request's data nests more than 125000 arrays"],
   };
   for (const [name, body] of Object.entries(bodies)) {
     it(`refuses 1 MB of ${name}`, () => {
@@ -74,6 +78,11 @@ describe("JSON junk is refused before JSON.parse", () => {
     const wide = Array.from({ length: 8 }, (_, i) => ({ name: `x${i}`, datatype: "UINT8", shape: new Array<number>(64).fill(1), data: [1] }));
     const outputs = Array.from({ length: 1000 }, (_, i) => ({ name: `y${i}`, parameters: { binary_data: true } }));
     assert.equal(parseJson({ inputs: wide, outputs, parameters: { priority: 1 } }).outputs.length, 1000);
+  });
+
+  it("takes nested rows of several elements, well under the cap on nested arrays", () => {
+    const rows = Array.from({ length: 2000 }, () => [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.equal(parseJson({ inputs: [{ name: "x", datatype: "FP32", shape: [2000, 8], data: rows }] }).inputs[0]!.data.length, 16_000);
   });
 
   it("leaves a small data mismatch to the check after the parse, which names the position", () => {

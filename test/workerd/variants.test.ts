@@ -178,5 +178,9 @@ describe("parameters.variant", () => {
     expect(((await unknown.json()) as { error: string }).error).toMatch(/has no variant 'int4'; it has default, auto, seed2/);
     const notAName = await inferJson(name, premium, { inputs: tiny.inputs, parameters: { variant: 8 } });
     expect(notAName.status).toBe(400);
+    // No variant has a name outside NAME_PATTERN, and the refusal does not repeat one.
+    const long = await inferJson(name, premium, { inputs: tiny.inputs, parameters: { variant: "v".repeat(100_000) } });
+    const longError = ((await long.json()) as { error: string }).error;
+    expect([long.status, longError]).toEqual([400, 'parameters.variant must be a variant\'s name, "default" or "auto"']);
   });
 });
