@@ -90,8 +90,8 @@ exec sox -D "$in" -t raw -e floating-point -b 32 -L -c "$channels" -r "$rate" -
 `;
 
 /**
- * The text line in the other forms ocr-line takes: RGB PNG (the original is grey), palette PNG
- * and JPEG. Needs textline.png in `dir`.
+ * The text line in the other forms ocr-line takes: RGB PNG (the original is grey), palette PNG,
+ * JPEG and progressive JPEG. Needs textline.png in `dir`.
  */
 export function makeTextlineVariants(dir: string): string[] {
   const png = ["-strip", "-define", "png:exclude-chunk=date,time"];
@@ -99,6 +99,10 @@ export function makeTextlineVariants(dir: string): string[] {
     { name: "textline-rgb.png", args: ["-type", "TrueColor", ...png, `PNG24:${join(dir, "textline-rgb.png")}`] },
     { name: "textline-palette.png", args: ["-type", "Palette", ...png, `PNG8:${join(dir, "textline-palette.png")}`] },
     { name: "textline.jpg", args: ["-type", "TrueColor", "-quality", "95", "-strip", join(dir, "textline.jpg")] },
+    {
+      name: "textline-progressive.jpg",
+      args: ["-type", "TrueColor", "-quality", "95", "-interlace", "Plane", "-strip", join(dir, "textline-progressive.jpg")],
+    },
   ];
   for (const { args } of variants) execFileSync("convert", [join(dir, "textline.png"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
   return variants.map(({ name }) => name);

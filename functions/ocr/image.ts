@@ -4,11 +4,15 @@
  * grey or colour), then brought to one layout here. Transparency is composited over white, the
  * page a line of text is printed on. The pixel count is checked before decoding (from the PNG
  * header, or by jpeg-js's own limit), so a small file that inflates to a huge image is refused
- * before it takes the isolate's memory. Everything wrong with the file is a 400 that says what.
+ * before it takes the isolate's memory; a PNG's chunks are checked against that header first
+ * (png-chunks.ts), a JPEG's scans counted (jpeg-scans.ts). Everything wrong with the file is a
+ * 400 that says what.
  */
 import { convertIndexedToRgb, decode as decodePng, hasPngSignature, type DecodedPng } from "fast-png";
 import jpegJs from "jpeg-js";
 import { badRequest, payloadTooLarge } from "../../protocol/errors.ts";
+import { checkJpegScans } from "./jpeg-scans.ts";
+import { checkedPng, readPngHeader } from "./png-chunks.ts";
 
 /** 4 megapixels: a text line 300 px tall and 13,000 wide; at 16-bit RGBA, 32 MB while decoding. */
 export const MAX_IMAGE_PIXELS = 4 * 1024 * 1024;
@@ -27,18 +31,21 @@ export function decodeImage(body: Uint8Array, mediaType: string): RgbImage {
 
 function pngToRgb(body: Uint8Array): RgbImage {
   if (!hasPngSignature(body)) throw badRequest("the body is not a PNG image (no PNG signature)");
-  // IHDR is the first chunk: length (4), "IHDR" (4), then width and height, big-endian.
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  if (body.length < 24 || String.fromCharCode(...body.subarray(12, 16)) !== "IHDR") throw badRequest("the PNG is truncated or malformed: no IHDR header");
-  checkPixels(view.getUint32(16), view.getUint32(20));
+  const checked = checkedPng(body, readPngHeader(body, checkPixels));
   let png: DecodedPng;
   try {
-    png = decodePng(body);
+    png = decodePng(checked);
   } catch (error) {
     throw badRequest(`the body is not a readable PNG image: ${messageOf(error)}`);
   }
   if (png.palette) {
-    const indexed = convertIndexedToRgb(png);
+    let indexed: Uint8Array;
+    try {
+      indexed = convertIndexedToRgb(png);
+    } catch (error) {
+      // A pixel that names a colour past the palette's end.
+      throw badRequest(`the PNG's pixels do not fit its palette: ${messageOf(error)}`);
+    }
     return toRgb(indexed, png.width, png.height, png.palette[0]?.length ?? 3, 8);
   }
   const samples = png.depth < 8 ? unpackBits(png) : png.data;
@@ -46,6 +53,7 @@ function pngToRgb(body: Uint8Array): RgbImage {
 }
 
 function jpegToRgb(body: Uint8Array): RgbImage {
+  checkJpegScans(body);
   let jpeg: { width: number; height: number; data: Uint8Array };
   try {
     jpeg = jpegJs.decode(body, {

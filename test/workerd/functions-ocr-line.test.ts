@@ -41,6 +41,7 @@ describe("ocr-line", () => {
     ["textline-rgb.png", "image/png"],
     ["textline-palette.png", "image/png"],
     ["textline.jpg", "image/jpeg"],
+    ["textline-progressive.jpg", "image/jpeg"],
   ] as const) {
     it(`reads the rendered line exactly from ${file}`, async () => {
       const answer = await read(await fixtureBytes(`fixtures/${file}`), type);
