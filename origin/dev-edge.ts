@@ -11,6 +11,7 @@ import { createServer, type Server } from "node:http";
 import { resolve } from "node:path";
 import type { ModelVersionRecord } from "../protocol/model-record.ts";
 import { bearerToken } from "../protocol/http/bearer.ts";
+import { holdsSecret } from "../protocol/http/bearer-auth.ts";
 import type { TensorSpec } from "../protocol/oip/tensor.ts";
 import { MODEL_SHA256_HEADER } from "../protocol/headers.ts";
 
@@ -49,7 +50,7 @@ export interface DevEdge {
 export function startDevEdge(options: DevEdgeOptions): Promise<DevEdge> {
   const manifest = JSON.parse(readFileSync(resolve(options.modelsDir, "manifest.json"), "utf8")) as ManifestEntry[];
   const counts = new Map<string, number>();
-  const server: Server = createServer((request, response) => {
+  const server: Server = createServer(async (request, response) => {
     const send = (status: number, body: string | Uint8Array, headers: Record<string, string> = { "content-type": "application/json" }) => {
       response.writeHead(status, headers);
       response.end(body);
@@ -58,8 +59,14 @@ export function startDevEdge(options: DevEdgeOptions): Promise<DevEdge> {
     if (request.method !== "GET" || !match) return send(404, JSON.stringify({ error: `no route for ${request.method} ${request.url}` }));
     const token = bearerToken(request.headers.authorization);
     if (!token) return send(401, JSON.stringify({ error: "missing origin token" }));
-    if (token !== options.token) return send(403, JSON.stringify({ error: "this route needs the origin token" }));
-    const [, name = "", version = "", bytes] = match.map((part) => (part === undefined ? undefined : decodeURIComponent(part)));
+    if (!(await holdsSecret(request.headers.authorization, options.token))) return send(403, JSON.stringify({ error: "this route needs the origin token" }));
+    let parts: (string | undefined)[];
+    try {
+      parts = match.map((part) => (part === undefined ? undefined : decodeURIComponent(part)));
+    } catch {
+      return send(400, JSON.stringify({ error: "malformed escape in the path" }));
+    }
+    const [, name = "", version = "", bytes] = parts;
     const key = `${bytes ? "bytes" : "record"} ${name}@${version}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
     const entry = manifest.find((m) => m.name === name && m.version === version);

@@ -76,8 +76,8 @@ export function samplePayload(c: Context<AppEnv>, model: ModelVersionRecord, req
   const request = copied(requestBody, inferenceHeaderLength(c.req.raw) !== undefined);
   const response = copied(answer.body, answer.headerLength !== undefined);
   const at = new Date();
-  const traceId = c.get("trace").traceId;
-  const key = payloadLogKey(model.name, model.version, at, traceId);
+  const { traceId, spanId } = c.get("trace");
+  const key = payloadLogKey(model.name, model.version, at, traceId, spanId);
   const entry = (): PayloadLogEntry => ({
     trace_id: traceId,
     model: model.name,
@@ -110,8 +110,8 @@ export function sampleFunctionPayload(c: Context<AppEnv>, call: FunctionCallLog)
   const request = copied(call.media, true);
   const response = copied(call.answer, false);
   const at = new Date();
-  const traceId = c.get("trace").traceId;
-  const key = functionPayloadLogKey(call.name, at, traceId);
+  const { traceId, spanId } = c.get("trace");
+  const key = functionPayloadLogKey(call.name, at, traceId, spanId);
   const entry = (): FunctionPayloadLogEntry => ({
     trace_id: traceId,
     function: call.name,
@@ -125,12 +125,18 @@ export function sampleFunctionPayload(c: Context<AppEnv>, call: FunctionCallLog)
   c.executionCtx.waitUntil(writeEntry(c.env, key, entry));
 }
 
-export function payloadLogKey(model: string, version: string, at: Date, traceId: string): string {
-  return `${PAYLOAD_LOG_PREFIX}/${model}/${version}/${at.toISOString().slice(0, 10)}/${traceId}.json`;
+/**
+ * An entry's object: the trace id and this router's own span id, both in the answer's
+ * `traceparent`. The trace id alone is the client's to choose (it continues the caller's trace),
+ * so two requests sending one traceparent would write one object, and a tenant could overwrite
+ * another's entry; the span id is made here for each request.
+ */
+export function payloadLogKey(model: string, version: string, at: Date, traceId: string, spanId: string): string {
+  return `${PAYLOAD_LOG_PREFIX}/${model}/${version}/${at.toISOString().slice(0, 10)}/${traceId}-${spanId}.json`;
 }
 
-export function functionPayloadLogKey(name: string, at: Date, traceId: string): string {
-  return `${PAYLOAD_LOG_PREFIX}/${FUNCTION_LOG_FOLDER}/${name}/${at.toISOString().slice(0, 10)}/${traceId}.json`;
+export function functionPayloadLogKey(name: string, at: Date, traceId: string, spanId: string): string {
+  return `${PAYLOAD_LOG_PREFIX}/${FUNCTION_LOG_FOLDER}/${name}/${at.toISOString().slice(0, 10)}/${traceId}-${spanId}.json`;
 }
 
 async function writeEntry(env: Env, key: string, entry: () => PayloadLogEntry | FunctionPayloadLogEntry): Promise<void> {

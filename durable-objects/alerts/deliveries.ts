@@ -4,7 +4,10 @@
  * been saved, with a timeout, so a slow or failing receiver never holds an evaluation back. A
  * failed delivery is tried again at each later evaluation, up to MAX_ATTEMPTS, then dropped
  * (and logged). A rule's notices go out in order: its next one waits until the one before is
- * delivered or dropped, so a receiver never sees `resolved` before its `firing`.
+ * delivered or dropped, so a receiver never sees `resolved` before its `firing`. While a receiver
+ * is down a rule keeps two notices at most, the one being tried and the newest: a rule that flips
+ * every evaluation would otherwise queue one every 15 s against one dropped every 75 s, and its
+ * receiver would hear of today's state hours late.
  */
 import type { AlertNotice } from "./contract.ts";
 
@@ -18,6 +21,8 @@ export function createOutbox(sql: SqlStorage): void {
 }
 
 export function enqueue(sql: SqlStorage, webhook: string, notice: AlertNotice): void {
+  // The newest supersedes every notice of the rule still waiting behind its head.
+  sql.exec(`DELETE FROM outbox WHERE alert = ? AND seq > (SELECT MIN(seq) FROM outbox WHERE alert = ?)`, notice.alert, notice.alert);
   sql.exec(`INSERT INTO outbox (alert, webhook, notice) VALUES (?, ?, ?)`, notice.alert, webhook, JSON.stringify(notice));
 }
 
@@ -38,7 +43,8 @@ export async function deliver(sql: SqlStorage): Promise<void> {
       if (failure === undefined) {
         sql.exec(`DELETE FROM outbox WHERE seq = ?`, head.seq);
       } else if (head.attempts + 1 >= MAX_ATTEMPTS) {
-        console.error(`alert notice dropped after ${MAX_ATTEMPTS} attempts to ${head.webhook}: ${failure}; notice ${head.notice}`);
+        // The origin only: a webhook's path often holds its secret (Slack, Discord).
+        console.error(`alert notice dropped after ${MAX_ATTEMPTS} attempts to ${originOf(head.webhook)}: ${failure}; notice ${head.notice}`);
         sql.exec(`DELETE FROM outbox WHERE seq = ?`, head.seq);
       } else {
         sql.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?`, head.seq);
@@ -60,5 +66,13 @@ async function post(webhook: string, notice: string): Promise<string | undefined
     return response.ok ? undefined : `answered ${response.status}`;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function originOf(webhook: string): string {
+  try {
+    return new URL(webhook).origin;
+  } catch {
+    return "a malformed webhook";
   }
 }

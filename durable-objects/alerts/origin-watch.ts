@@ -6,24 +6,20 @@
  * passed one.
  */
 
+import { parseOrigins, type OriginEndpoint } from "../../protocol/origins-var.ts";
+
 const CHECK_TIMEOUT_MS = 2_000;
 
-interface OriginEntry {
-  id: string;
-  url: string;
-}
-
-/** The ORIGINS var's entries that are well formed; the router refuses a bad var on its own (router/origin-pool/pool.ts). */
-function originsOf(raw: string | undefined): OriginEntry[] {
+/**
+ * The ORIGINS var as the routers read it; none when it is malformed, which the routers answer
+ * with a 500 on every request that needs an origin, and the Alerts object must not work around:
+ * an origin on plain http off loopback would be sent the ORIGIN_TOKEN in clear.
+ */
+function originsOf(raw: string | undefined): OriginEndpoint[] {
   try {
-    const parsed: unknown = JSON.parse(raw ?? "[]");
-    if (!Array.isArray(parsed)) return [];
-    return parsed.flatMap((entry: Record<string, unknown> | null) =>
-      typeof entry?.id === "string" && typeof entry.url === "string" && /^https?:\/\//.test(entry.url)
-        ? [{ id: entry.id, url: entry.url.replace(/\/+$/, "") }]
-        : [],
-    );
-  } catch {
+    return parseOrigins(raw ?? "[]");
+  } catch (error) {
+    console.error(`origin_down checks skipped: ${error instanceof Error ? error.message : String(error)}`);
     return [];
   }
 }

@@ -7,7 +7,7 @@ import { isTier, TIER_NAMES } from "../../config/tiers.ts";
 import { MAX_WINDOW_SECONDS, type AlertRule } from "../../durable-objects/alerts/contract.ts";
 import { badRequest } from "../../protocol/errors.ts";
 import { NAME_PATTERN } from "../../protocol/model-record.ts";
-import { isLoopback } from "../origin-pool/pool.ts";
+import { isLoopback } from "../../protocol/origins-var.ts";
 
 const KINDS = ["slo", "error_rate", "origin_down"] as const;
 const MIN_WINDOW_SECONDS = 10;

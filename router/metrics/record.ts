@@ -34,8 +34,20 @@ function kindOf(method: string, path: string): { function: string } | undefined 
   if (method === "POST" && INFER_PATH.test(path)) return { function: "" };
   if (method === "GET" && STREAM_PATH.test(path)) return { function: "vad-stream" };
   const call = method === "POST" ? FUNCTION_PATH.exec(path) : null;
-  if (call) return { function: functionNamed(decodeURIComponent(call[1]!)) ? decodeURIComponent(call[1]!) : "unknown" };
+  if (call) {
+    const name = decoded(call[1]!);
+    return { function: name !== undefined && functionNamed(name) ? name : "unknown" };
+  }
   return undefined;
+}
+
+/** A path segment decoded, or undefined when its escapes are malformed (`%E0`, `%ZZ`): this runs before auth, on any path a client sends. */
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Records the model a route placed for this request (serve-work.ts placeModel); a no-op on routes not counted. */

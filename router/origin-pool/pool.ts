@@ -6,16 +6,11 @@
  * outstanding there; origins whose breaker is open or whose health check failed are skipped.
  */
 import type { HostLoad } from "../../durable-objects/model-host/contract.ts";
-import { HttpError, retryAfterSecondsFor } from "../../protocol/errors.ts";
+import { retryAfterSecondsFor } from "../../protocol/errors.ts";
+import { parseOrigins, type OriginEndpoint } from "../../protocol/origins-var.ts";
 import { servedVersion, type ModelRef } from "../../protocol/model-record.ts";
 import { waitAheadSince } from "../../scheduler/contract.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
-
-/** An origin as the ORIGINS var lists it. */
-export interface OriginEndpoint {
-  id: string;
-  url: string;
-}
 
 export interface OriginState {
   config: OriginEndpoint;
@@ -75,42 +70,6 @@ export function originPool(env: PoolEnv): OriginState[] {
     }));
   }
   return origins;
-}
-
-export function parseOrigins(raw: string): OriginEndpoint[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new HttpError(500, `ORIGINS must be a JSON array of {"id", "url"}, got ${raw.slice(0, 80)}`);
-  }
-  if (!Array.isArray(parsed)) throw new HttpError(500, "ORIGINS must be a JSON array");
-  return parsed.map((entry, k) => {
-    const { id, url } = (entry ?? {}) as Record<string, unknown>;
-    if (typeof id !== "string" || typeof url !== "string" || !/^https?:\/\//.test(url))
-      throw new HttpError(500, `ORIGINS[${k}] needs a string id and an http(s) url`);
-    let host: string;
-    try {
-      host = new URL(url).hostname;
-    } catch {
-      throw new HttpError(500, `ORIGINS[${k}] (${id}): '${url.slice(0, 80)}' is not a URL`);
-    }
-    // Every call carries the ORIGIN_TOKEN: over plain http it would travel in clear.
-    if (url.startsWith("http://") && !isLoopback(host))
-      throw new HttpError(
-        500,
-        `ORIGINS[${k}] (${id}): http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1]), or the ORIGIN_TOKEN would travel in clear; use https://`,
-      );
-    return { id, url: url.replace(/\/+$/, "") };
-  });
-}
-
-/**
- * A loopback host as the URL parser writes it (it has already turned "127.1" or "2130706433" into
- * dotted quads and lowercased names), so "127.0.0.1.example.com" is not one.
- */
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /** Expected milliseconds until an origin would answer a new request of `priority`. */

@@ -24,7 +24,7 @@ import type { InferRequest, RequestedOutput } from "../../protocol/oip/tensor.ts
 import type { AppEnv } from "../app-env.ts";
 import { increment } from "../metrics/aggregate.ts";
 import { withId, withoutId } from "./answer-bytes.ts";
-import { answerKey, requestedVariant } from "./answer-key.ts";
+import { answerKey, cachedVariantOf } from "./answer-key.ts";
 
 /** What `x-served-by` says of a cached answer (and so the `placement` label of its request). */
 export const SERVED_BY_CACHE = "cache";
@@ -32,6 +32,8 @@ export const SERVED_BY_CACHE = "cache";
 export interface CacheLookup {
   /** The cached answer, ready to send (with this request's id); undefined on a miss. */
   hit: Response | undefined;
+  /** The variant whose answers this request takes and keeps (`default` unless it pins one): an answer another variant gave is not kept. */
+  variant: string;
   /** After a miss, with the whole 200 answer: marks its headers `miss` and keeps it for the TTL. */
   keep(answer: EncodedBody, headers: Headers): void;
 }
@@ -46,7 +48,8 @@ export async function lookUpAnswer(
   const setting = model.cache;
   if (!setting) return undefined;
   const startedAt = performance.now();
-  const key = await answerKey({ model, setting, variant: requestedVariant(request.parameters), outputs, inputs: request.inputs, tenant: c.get("tenant").id });
+  const variant = cachedVariantOf(model, request.parameters);
+  const key = await answerKey({ model, setting, variant, outputs, inputs: request.inputs, tenant: c.get("tenant").id });
   const url = entryUrl(c.req.url, model, key);
   const cached = await caches.default.match(url).catch((error: unknown) => {
     // A cache that fails is a miss: the model still answers.
@@ -56,9 +59,10 @@ export async function lookUpAnswer(
   const result = cached ? "hit" : "miss";
   addTiming(c, "cache", performance.now() - startedAt, result);
   increment("cacheRequests", { model: model.name, version: model.version, result });
-  if (cached) return { hit: await hitResponse(cached, model, request.id), keep: () => {} };
+  if (cached) return { hit: await hitResponse(cached, model, request.id), variant: variant.name, keep: () => {} };
   return {
     hit: undefined,
+    variant: variant.name,
     keep: (answer, headers) => {
       headers.set(CACHE_RESULT_HEADER, "miss");
       const kept = withoutId(answer, model.name, model.version, request.id);

@@ -4,7 +4,8 @@
  *
  * - the model's name, version and the sha256 of its bytes: a version deleted and uploaded again
  *   with other bytes never meets the old answers;
- * - the variant (`parameters.variant`, else `default`);
+ * - the variant (`parameters.variant`, else `default`) and the sha256 of its bytes: a variant
+ *   deleted, or deleted and uploaded again with other bytes, never meets the old answers;
  * - the outputs the answer holds, in order, each with its JSON or binary choice;
  * - the inputs in canonical form: sorted by name, each its name, datatype, shape and data as the
  *   parser left it (typed-array bytes, little-endian as the wire; strings length-prefixed UTF-8),
@@ -17,11 +18,18 @@
 import type { ModelVersionRecord, ResponseCacheSetting } from "../../protocol/model-record.ts";
 import { hex } from "../../protocol/sha256.ts";
 import type { RequestedOutput, Tensor } from "../../protocol/oip/tensor.ts";
+import { requestedVariant } from "../placement/variant-choice.ts";
+
+/** A variant by name and bytes. */
+export interface CachedVariant {
+  name: string;
+  sha256: string;
+}
 
 export interface AnswerKeyParts {
   model: Pick<ModelVersionRecord, "name" | "version" | "sha256">;
   setting: ResponseCacheSetting;
-  variant: string;
+  variant: CachedVariant;
   outputs: readonly RequestedOutput[];
   inputs: readonly Tensor[];
   tenant: string;
@@ -32,10 +40,13 @@ const utf8 = new TextEncoder();
 /**
  * The variant whose answers a request may take from the cache, and whose answers it keeps: the
  * one it pins, else `default` (`auto` included: the default's answer is the one it would rather
- * have; one a variant gave it under degradation is not kept).
+ * have; one a variant gave it under degradation is not kept). A variant the version does not
+ * have (deleted since) or a `parameters.variant` that names none is the 400 serving would give,
+ * before any entry is looked at.
  */
-export function requestedVariant(parameters: Record<string, unknown>): string {
-  return typeof parameters.variant === "string" && parameters.variant !== "auto" ? parameters.variant : "default";
+export function cachedVariantOf(model: ModelVersionRecord, parameters: Record<string, unknown>): CachedVariant {
+  const requested = requestedVariant(model, parameters);
+  return requested.kind === "pinned" ? { name: requested.variant.variant, sha256: requested.variant.sha256 } : { name: "default", sha256: model.sha256 };
 }
 
 /** The hex SHA-256 of the parts. */
@@ -46,7 +57,7 @@ export async function answerKey(parts: AnswerKeyParts): Promise<string> {
     model: parts.model.name,
     version: parts.model.version,
     sha256: parts.model.sha256,
-    variant: parts.variant,
+    variant: [parts.variant.name, parts.variant.sha256],
     outputs: parts.outputs.map((o) => [o.name, o.binary]),
     inputs: inputs.map((t) => [t.name, t.datatype, t.shape, dataBytesLength(t)]),
     tenant: parts.setting.scope === "tenant" ? parts.tenant : null,

@@ -31,7 +31,6 @@ import { noteUsage } from "../metrics/usage.ts";
 import { batchSizeOf } from "../../protocol/batching.ts";
 import { samplePayload } from "../payload-log.ts";
 import { lookUpAnswer } from "../response-cache/answer-cache.ts";
-import { requestedVariant } from "../response-cache/answer-key.ts";
 import { sizedResponse } from "../../protocol/http/known-length.ts";
 
 export const oipInferRoutes = new Hono<AppEnv>();
@@ -82,7 +81,7 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     if (served.variant !== undefined) headers.set(VARIANT_HEADER, served.variant);
     if (encoded.headerLength !== undefined) headers.set(INFERENCE_HEADER_LENGTH_HEADER, String(encoded.headerLength));
     // Kept under the variant it was asked for only: a degraded answer is not the default's.
-    if ((served.variant ?? "default") === requestedVariant(request.parameters)) cached?.keep(encoded, headers);
+    if (cached && (served.variant ?? "default") === cached.variant) cached.keep(encoded, headers);
     samplePayload(c, model, body, encoded);
     // Sized: sent with Content-Length, and its bytes out counted from it (router/metrics/usage.ts).
     return sizedResponse(encoded.body, 200, headers);

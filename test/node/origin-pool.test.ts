@@ -9,7 +9,8 @@ import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { CHECK_DOWN_EVERY_MS, CHECK_EVERY_MS, checkOriginsNow, checkOriginsWhenDue } from "../../router/origin-pool/health-check.ts";
 import { loadFrom } from "../../router/origin-pool/origin-load.ts";
-import { chooseOrigin, expectedWaitMs, originPool, parseOrigins, usable, type PoolEnv } from "../../router/origin-pool/pool.ts";
+import { parseOrigins } from "../../protocol/origins-var.ts";
+import { chooseOrigin, expectedWaitMs, originPool, usable, type PoolEnv } from "../../router/origin-pool/pool.ts";
 import { freePorts } from "../e2e/harness/ports.ts";
 
 const HOST = "127.0.0.1";

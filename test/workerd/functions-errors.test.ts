@@ -94,6 +94,11 @@ describe("POST /v1/functions/{name}: who may call", () => {
   it("404 for a function that does not exist", async () => {
     await expectError(await post("nope", speech, "audio/wav"), 404, /no function 'nope'/);
     await expectError(await post("x".repeat(300), speech, "audio/wav"), 404, /no function 'x{64}\.\.\.'/);
+    // Malformed escapes: counted as an unknown function, answered as one, never a 500.
+    for (const name of ["%E0", "%ZZ"]) {
+      expect((await post(name, speech, "audio/wav", "")).status).toBe(401);
+      expect((await post(name, speech, "audio/wav")).status).toBe(404);
+    }
   });
 });
 

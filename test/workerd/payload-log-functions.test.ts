@@ -1,7 +1,7 @@
 /**
  * @module Sampled payload logging of function calls through the real Worker, ModelHost and R2: a
  * `vad` call that runs a `silero-vad` version uploaded with `log_payloads=1` is written once under
- * `payload-logs/_functions/vad/<day>/<trace id>.json`: its media as the base64 of the exact bytes
+ * `payload-logs/_functions/vad/<day>/<trace id>-<span id>.json`: its media as the base64 of the exact bytes
  * sent, with their content type, its options, the versions it ran and the JSON answer as sent;
  * media over 1 MB is cut at 1 MB and flagged. A version without the setting logs nothing.
  */
@@ -22,7 +22,8 @@ beforeAll(async () => {
   await ensureDemoModel("silero-vad");
 });
 
-async function vad(body: Uint8Array, query = ""): Promise<{ response: Response; answered: string; traceId: string }> {
+/** `logId`: the trace and span ids of the answer's traceparent, which name its log entry. */
+async function vad(body: Uint8Array, query = ""): Promise<{ response: Response; answered: string; traceId: string; logId: string }> {
   const response = await call(`/v1/functions/vad${query}`, {
     method: "POST",
     key,
@@ -31,15 +32,15 @@ async function vad(body: Uint8Array, query = ""): Promise<{ response: Response; 
   });
   const answered = await response.text();
   expect(response.status, answered).toBe(200);
-  const traceId = TRACEPARENT.exec(response.headers.get("traceparent") ?? "")?.[1] ?? "";
-  return { response, answered, traceId };
+  const [, traceId = "", spanId = ""] = TRACEPARENT.exec(response.headers.get("traceparent") ?? "") ?? [];
+  return { response, answered, traceId, logId: `${traceId}-${spanId}` };
 }
 
-const logKey = (traceId: string) => `${PREFIX}${new Date().toISOString().slice(0, 10)}/${traceId}.json`;
+const logKey = (logId: string) => `${PREFIX}${new Date().toISOString().slice(0, 10)}/${logId}.json`;
 
-async function loggedEntry(traceId: string): Promise<FunctionPayloadLogEntry> {
-  await vi.waitUntil(async () => (await env.MODELS.head(logKey(traceId))) !== null, { timeout: 5_000, interval: 20 });
-  return JSON.parse(await (await env.MODELS.get(logKey(traceId)))!.text()) as FunctionPayloadLogEntry;
+async function loggedEntry(logId: string): Promise<FunctionPayloadLogEntry> {
+  await vi.waitUntil(async () => (await env.MODELS.head(logKey(logId))) !== null, { timeout: 5_000, interval: 20 });
+  return JSON.parse(await (await env.MODELS.get(logKey(logId)))!.text()) as FunctionPayloadLogEntry;
 }
 
 /** A 16 kHz mono 16-bit WAV of `seconds` of silence. */
@@ -67,10 +68,10 @@ const base64 = (bytes: Uint8Array): string => btoa(Array.from(bytes, (b) => Stri
 
 describe("payload logging of function calls", () => {
   it("writes nothing while the function's model versions log nothing", async () => {
-    const { traceId } = await vad(await fixtureBytes("fixtures/speech.wav"));
+    const { logId } = await vad(await fixtureBytes("fixtures/speech.wav"));
     // The call's background work has had its turn: a logged call below is written within this time.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await env.MODELS.head(logKey(traceId))).toBeNull();
+    expect(await env.MODELS.head(logKey(logId))).toBeNull();
   });
 
   describe("once silero-vad has a version with log_payloads=1", () => {
@@ -87,8 +88,8 @@ describe("payload logging of function calls", () => {
 
     it("writes the call's media in base64, its options, the versions it ran and the JSON answer as sent", async () => {
       const media = await fixtureBytes("fixtures/speech.wav");
-      const { answered, traceId } = await vad(media, "?min_silence_ms=300");
-      const entry = await loggedEntry(traceId);
+      const { answered, traceId, logId } = await vad(media, "?min_silence_ms=300");
+      const entry = await loggedEntry(logId);
       expect(entry).toMatchObject({
         trace_id: traceId,
         function: "vad",
@@ -104,8 +105,8 @@ describe("payload logging of function calls", () => {
     it("cuts media over 1 MB at 1 MB, flagged truncated, with its whole size in bytes", async () => {
       const media = silentWav(40);
       expect(media.byteLength).toBeGreaterThan(PAYLOAD_LOG_CAP_BYTES);
-      const { traceId } = await vad(media);
-      const entry = await loggedEntry(traceId);
+      const { logId } = await vad(media);
+      const entry = await loggedEntry(logId);
       expect(entry.request).toEqual({
         encoding: "base64",
         body: base64(media.subarray(0, PAYLOAD_LOG_CAP_BYTES)),

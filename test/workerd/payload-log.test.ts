@@ -1,7 +1,7 @@
 /**
  * @module Sampled payload logging through the real Worker, ModelHost and R2: a version uploaded
  * with `log_payloads=1` has each OIP inference's request and answer written under
- * `payload-logs/<model>/<version>/<day>/<trace id>.json` (JSON bodies as JSON, binary ones in
+ * `payload-logs/<model>/<version>/<day>/<trace id>-<span id>.json` (JSON bodies as JSON, binary ones in
  * base64), without the key; a version uploaded
  * without the setting (rate 0) has nothing written; a rate outside 0..1 is refused at upload.
  */
@@ -63,11 +63,11 @@ describe("payload logging", () => {
     const response = await infer(logged);
     expect(response.status, await response.clone().text()).toBe(200);
     const answer = (await response.json()) as { outputs: { name: string; data: number[] }[] };
-    const traceId = TRACEPARENT.exec(response.headers.get("traceparent") ?? "")?.[1];
+    const [, traceId, spanId] = TRACEPARENT.exec(response.headers.get("traceparent") ?? "") ?? [];
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
     const day = new Date().toISOString().slice(0, 10);
-    const expectedKey = `payload-logs/${logged}/1/${day}/${traceId}.json`;
+    const expectedKey = `payload-logs/${logged}/1/${day}/${traceId}-${spanId}.json`;
     await vi.waitUntil(async () => (await logKeys(logged)).length > 0, { timeout: 5_000, interval: 20 });
     expect(await logKeys(logged)).toEqual([expectedKey]);
     const object = await env.MODELS.get(expectedKey);
@@ -81,6 +81,18 @@ describe("payload logging", () => {
 
     // The logged model's object was written after the silent model's request: the silent one had its chance.
     expect(await logKeys(silent)).toEqual([]);
+  });
+
+  it("keeps one entry per request when clients send the same traceparent: the key holds the router's own span id", async () => {
+    const logged = await uploaded("payload-same-trace", "?max_batch=64&log_payloads=1");
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const send = () => call(`/v2/models/${logged}/infer`, { method: "POST", key, body: JSON.stringify({ inputs: mlp.inputs }), headers: { traceparent } });
+    const answers = [await send(), await send()];
+    for (const answer of answers) expect(answer.status, await answer.text()).toBe(200);
+    const spans = answers.map((a) => TRACEPARENT.exec(a.headers.get("traceparent") ?? "")?.[2]);
+    expect(new Set(spans).size).toBe(2);
+    await vi.waitUntil(async () => (await logKeys(logged)).length === 2, { timeout: 5_000, interval: 20 });
+    expect((await logKeys(logged)).every((k) => k.includes("/4bf92f3577b34da6a3ce929d0e0e4736-"))).toBe(true);
   });
 
   it("logs binary-extension bodies as the base64 of the exact bytes sent and answered", async () => {

@@ -5,7 +5,8 @@
  * `cache` entry), whether its inputs came as JSON or binary and whatever its id; a changed input
  * misses; another tenant misses under `tenant` scope and hits under `shared`; a version without
  * the setting is never marked or kept; an error is never kept; a version deleted and uploaded
- * again with other bytes answers with the new bytes; and a stateful model or a malformed setting
+ * again with other bytes answers with the new bytes, and so does a variant (deleted, it is a 400,
+ * never its cached answer); and a stateful model or a malformed setting
  * is refused at upload. Hits and misses reach `/metrics` and the dashboard summary.
  */
 import { env } from "cloudflare:workers";
@@ -15,6 +16,7 @@ import type { DashboardSummary } from "../../router/dashboard/summary.ts";
 import { ADMIN, call, createTenant, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
 import { loadFixture, type Fixture } from "./fixtures.ts";
 import { parsePrometheusText, sampleSum } from "./prometheus-text.ts";
+import { catalogWriteSlotFree } from "./lifecycle.ts";
 import { freshName } from "./refusals.ts";
 
 let mlp: Fixture;
@@ -166,6 +168,33 @@ describe("response cache", () => {
     expect(fresh).toMatchObject({ status: 200, cache: "miss" });
     expect(fresh.text).not.toBe(old.text);
     expect(await infer(model)).toMatchObject({ cache: "hit", text: fresh.text });
+  });
+
+  it("a pinned variant deleted is the 400 serving gives, not its cached answer; uploaded again with other bytes, a miss", async () => {
+    const model = await uploaded("cache-variant", "?max_batch=64&cache_ttl_seconds=600");
+    const putVariant = async (path: string) => {
+      const bytes = await fixtureBytes(path);
+      await catalogWriteSlotFree(model);
+      const headers = { "content-length": String(bytes.byteLength), "content-type": "application/octet-stream" };
+      const put = await call(`/admin/models/${model}/versions/1/variants/v`, { method: "PUT", key: ADMIN, body: bytes, headers });
+      expect(put.status, await put.text()).toBe(201);
+    };
+    const pinned = { inputs: inputs(), parameters: { variant: "v" } };
+    await putVariant("models/mlp-tiny/1/model.onnx");
+    const first = await infer(model, pinned);
+    expect(first).toMatchObject({ status: 200, cache: "miss" });
+    expect(await infer(model, pinned)).toMatchObject({ cache: "hit", text: first.text });
+    await catalogWriteSlotFree(model);
+    const deleted = await call(`/admin/models/${model}/versions/1/variants/v`, { method: "DELETE", key: ADMIN });
+    expect(deleted.status, await deleted.text()).toBe(200);
+    const gone = await infer(model, pinned);
+    expect(gone.status).toBe(400);
+    expect(gone.text).toMatch(/has no variant 'v'/);
+    expect((await infer(model, { inputs: inputs(), parameters: { variant: 5 } })).status).toBe(400);
+    await putVariant("fixtures/mlp-tiny-v2.onnx");
+    const fresh = await infer(model, pinned);
+    expect(fresh).toMatchObject({ status: 200, cache: "miss" });
+    expect(fresh.text).not.toBe(first.text);
   });
 
   it("refuses a stateful model (Silero's state/stateN, or stateful=true) at upload with a 400, leaving nothing behind", async () => {
