@@ -13,22 +13,40 @@
  * the one before, so messages are handled strictly in order.
  *
  * The tier's bounds: the seconds of audio (checked before a message is run), the idle time and
- * the wall-clock life (the alarm, which hibernation keeps; a timer would not survive it).
+ * the wall-clock life (the alarm, which hibernation keeps; a timer would not survive it). Messages
+ * waiting their turn are bounded too (MAX_BACKLOG_BYTES): workerd hands the object every message
+ * as it arrives, so a client sending faster than its windows run would otherwise pile them up in
+ * the object's memory. Once the stream has ended (closed by either side) no window of it runs
+ * and nothing of it is stored again.
+ *
+ * What is stored after a message stays small however long the stream: the stream's state less
+ * its completed speech spans, which grow with it and are stored apart, each message's new ones
+ * under a key of their own (SPANS_PREFIX). While the object is awake its LiveVad stays in memory;
+ * a woken one rebuilds it from storage.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ModelRun } from "../../functions/contract.ts";
 import { LiveVad, type LiveVadSnapshot } from "../../functions/vad/live.ts";
-import type { SpeechEvent } from "../../functions/vad/segments.ts";
+import type { SampleSpan, SpeechEvent } from "../../functions/vad/segments.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import { unwrapReply } from "../../protocol/rpc-reply.ts";
 import { CLOSE, STREAM_PROTOCOL, STREAM_SETUP_HEADER, type VadStreamSetup } from "./contract.ts";
 
 interface Stored {
   setup: VadStreamSetup;
+  /** LiveVad's state without its completed spans (those are under SPANS_PREFIX). */
   live: LiveVadSnapshot | undefined;
+  /** Completed spans stored under SPANS_PREFIX so far. */
+  spansStored: number;
   openedAt: number;
   lastMessageAt: number;
 }
+
+/** Keys of the completed speech spans, each holding the ones a message completed, from the index its key names. */
+export const SPANS_PREFIX = "spans:";
+const spansKey = (index: number) => `${SPANS_PREFIX}${String(index).padStart(10, "0")}`;
+/** Bytes of messages waiting to be handled: 2 MiB is a minute of 16 kHz audio, or 11 s of 96 kHz. */
+export const MAX_BACKLOG_BYTES = 2 * 1024 * 1024;
 
 export class VadStream extends DurableObject<Env> {
   /** Read from storage on first use after a wake; undefined once the stream has ended. */
@@ -36,6 +54,9 @@ export class VadStream extends DurableObject<Env> {
   #ended = false;
   /** Messages are handled one at a time, in order: each window needs the state of the one before. */
   #queue: Promise<void> = Promise.resolve();
+  #backlogBytes = 0;
+  /** The stream's LiveVad while the object is awake; rebuilt from storage after a wake. */
+  #live: LiveVad | undefined;
 
   override async fetch(request: Request): Promise<Response> {
     const setup = JSON.parse(request.headers.get(STREAM_SETUP_HEADER) ?? "null") as VadStreamSetup | null;
@@ -44,14 +65,24 @@ export class VadStream extends DurableObject<Env> {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     const now = Date.now();
-    this.#stored = { setup, live: undefined, openedAt: now, lastMessageAt: now };
+    this.#stored = { setup, live: undefined, spansStored: 0, openedAt: now, lastMessageAt: now };
     await this.ctx.storage.put("stream", this.#stored);
     await this.ctx.storage.setAlarm(now + Math.min(setup.idleTimeoutMs, setup.maxLifetimeMs));
     return new Response(null, { status: 101, webSocket: client, headers: setup.selectProtocol ? { "sec-websocket-protocol": STREAM_PROTOCOL } : {} });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.#queue = this.#queue.then(() => this.#handle(ws, message));
+    if (this.#ended) return Promise.resolve();
+    const bytes = typeof message === "string" ? message.length : message.byteLength;
+    if (this.#backlogBytes + bytes > MAX_BACKLOG_BYTES) {
+      return this.#fail(
+        ws,
+        CLOSE.policy,
+        `the stream sends faster than it is processed: more than ${MAX_BACKLOG_BYTES} bytes wait; send audio at about real time`,
+      );
+    }
+    this.#backlogBytes += bytes;
+    this.#queue = this.#queue.then(() => this.#handle(ws, message)).finally(() => void (this.#backlogBytes -= bytes));
     return this.#queue;
   }
 
@@ -80,20 +111,41 @@ export class VadStream extends DurableObject<Env> {
     const stored = await this.#load();
     if (!stored || this.#ended) return;
     stored.lastMessageAt = Date.now();
-    const live = new LiveVad(stored.setup.sampleRate, stored.setup.options, this.#modelRun(stored.setup), stored.live);
     try {
+      const live = (this.#live ??= new LiveVad(stored.setup.sampleRate, stored.setup.options, this.#modelRun(stored.setup), await this.#resumed(stored)));
       if (typeof message === "string") return await this.#command(ws, live, message);
       const adding = live.samplesIn(message.byteLength);
       if (live.inputSamples + adding > stored.setup.maxInputSamples) {
         const seconds = stored.setup.maxInputSamples / stored.setup.sampleRate;
         return await this.#fail(ws, CLOSE.policy, `the stream passed its tier's ${seconds} s of audio; send {"type":"end"} before it`);
       }
-      send(ws, await live.push(new Uint8Array(message)));
-      stored.live = live.snapshot();
-      await this.ctx.storage.put("stream", stored);
+      const events = await live.push(new Uint8Array(message));
+      if (this.#ended) return; // closed while its windows ran: nothing of it is sent or stored again
+      send(ws, events);
+      await this.#save(stored, live);
     } catch (error) {
-      await this.#hostFailed(ws, error);
+      if (!this.#ended) await this.#hostFailed(ws, error);
     }
+  }
+
+  /** The state after a message: the new completed spans under a key of their own, the rest (small) under `stream`, in one write. */
+  async #save(stored: Stored, live: LiveVad): Promise<void> {
+    const entries: Record<string, unknown> = {};
+    if (live.spanCount > stored.spansStored) {
+      entries[spansKey(stored.spansStored)] = live.spansFrom(stored.spansStored);
+      stored.spansStored = live.spanCount;
+    }
+    stored.live = live.snapshot(false);
+    entries.stream = stored;
+    await this.ctx.storage.put(entries);
+  }
+
+  /** The stored state with its spans put back, for a LiveVad to resume from; undefined before the first message. */
+  async #resumed(stored: Stored): Promise<LiveVadSnapshot | undefined> {
+    if (!stored.live) return undefined;
+    const blocks = await this.ctx.storage.list<SampleSpan[]>({ prefix: SPANS_PREFIX });
+    const spans = [...blocks.values()].flat();
+    return { ...stored.live, segmenter: { ...stored.live.segmenter, spans } };
   }
 
   async #command(ws: WebSocket, live: LiveVad, text: string): Promise<void> {
@@ -142,6 +194,7 @@ export class VadStream extends DurableObject<Env> {
   async #forget(stored: Stored | undefined): Promise<void> {
     if (stored) await this.env.STREAM_SLOTS.getByName(stored.setup.tenant).release(stored.setup.streamId);
     this.#stored = undefined;
+    this.#live = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
   }
@@ -155,6 +208,8 @@ export class VadStream extends DurableObject<Env> {
   #modelRun(setup: VadStreamSetup): ModelRun {
     const host = this.env.MODEL_HOST.get(this.env.MODEL_HOST.idFromName(setup.host.name), { locationHint: setup.host.region as DurableObjectLocationHint });
     return async (inputs, outputNames) => {
+      // The client went away (or the stream failed) while a message's windows ran: the rest are not run.
+      if (this.#ended) throw new HttpError(499, "the stream has ended");
       const { tenant, priority, maxQueueWaitMs, model } = setup;
       const call = {
         model,

@@ -9,7 +9,7 @@
 import type { ModelRun } from "../contract.ts";
 import { decodePcm, freshResampler, resampleChunk, type ResamplerState } from "./stream-audio.ts";
 import { SileroWindows, VAD_SAMPLE_RATE, type SileroSnapshot } from "./silero.ts";
-import { seconds, SpeechSegmenter, type SegmenterSnapshot, type SpeechEvent, type VadOptions } from "./segments.ts";
+import { seconds, SpeechSegmenter, type SampleSpan, type SegmenterSnapshot, type SpeechEvent, type VadOptions } from "./segments.ts";
 import { vadAnswer, type VadAnswer } from "./answer.ts";
 
 export interface LiveVadSnapshot {
@@ -72,15 +72,29 @@ export class LiveVad {
     return { events, answer: vadAnswer(segments, this.#samples16k, this.#inputSamples / this.#rate) };
   }
 
-  snapshot(): LiveVadSnapshot {
+  /**
+   * The whole state as plain data. `withSpans` false leaves the completed speech spans out, which
+   * grow with the stream (tens of thousands in an hour of choppy speech): a stream stores those
+   * apart as they come (spansFrom) and puts them back into `segmenter.spans` to resume.
+   */
+  snapshot(withSpans = true): LiveVadSnapshot {
     return {
       carry: this.#pcm.carry,
       resampler: { ...this.#resampler, pending: this.#resampler.pending.slice() },
       silero: this.#windows.snapshot(),
-      segmenter: this.#segmenter.snapshot(),
+      segmenter: this.#segmenter.snapshot(withSpans),
       inputSamples: this.#inputSamples,
       samples16k: this.#samples16k,
     };
+  }
+
+  /** The completed speech spans from the `index`th on, and how many there are. */
+  spansFrom(index: number): SampleSpan[] {
+    return this.#segmenter.spansFrom(index);
+  }
+
+  get spanCount(): number {
+    return this.#segmenter.spanCount;
   }
 
   async #feed(samples: Float32Array): Promise<SpeechEvent[]> {

@@ -66,8 +66,18 @@ export class SpeechSegmenter {
     return segmenter;
   }
 
-  snapshot(): SegmenterSnapshot {
-    return { spans: this.#spans.map((span) => ({ ...span })), windows: this.#windows, start: this.#start, tempEnd: this.#tempEnd };
+  /** `withSpans` false leaves the completed spans out (an empty list): a live stream stores them apart, as they come (spansFrom). */
+  snapshot(withSpans = true): SegmenterSnapshot {
+    return { spans: withSpans ? this.#spans.map((span) => ({ ...span })) : [], windows: this.#windows, start: this.#start, tempEnd: this.#tempEnd };
+  }
+
+  /** The completed spans from the `index`th on (copies). */
+  spansFrom(index: number): SampleSpan[] {
+    return this.#spans.slice(index).map((span) => ({ ...span }));
+  }
+
+  get spanCount(): number {
+    return this.#spans.length;
   }
 
   /** One window's probability; the event it makes, if any (times unpadded, in seconds). */

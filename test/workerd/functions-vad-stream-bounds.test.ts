@@ -6,12 +6,12 @@
  * be moved from here, so a test moves the stream's stored times into the past and evicts the
  * object: the woken one reads them back, as a stream woken by its alarm after real idle time does.
  */
-import { evictDurableObject, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { TIERS } from "../../config/tiers.ts";
 import { call, createTenant, ensureDemoModel } from "./helpers.ts";
-import { openStream, type OpenStream, type StreamResult } from "./stream-client.ts";
+import { openWithObject, type OpenStream, type StreamResult } from "./stream-client.ts";
 
 interface StoredStream {
   openedAt: number;
@@ -22,15 +22,6 @@ interface StoredStream {
 beforeAll(async () => {
   await ensureDemoModel("silero-vad");
 });
-
-/** Opens a stream and finds its VadStream object: the one id that was not there before. */
-async function openWithObject(key: string): Promise<{ stream: OpenStream; stub: DurableObjectStub }> {
-  const before = new Set((await listDurableObjectIds(env.VAD_STREAM)).map((id) => id.toString()));
-  const stream = await openStream("?sample_rate=16000", { key });
-  const added = (await listDurableObjectIds(env.VAD_STREAM)).filter((id) => !before.has(id.toString()));
-  expect(added).toHaveLength(1);
-  return { stream, stub: env.VAD_STREAM.get(added[0]!) };
-}
 
 /** Moves the stream's stored times back by the given milliseconds, then hibernates the object so the woken one reads them. */
 async function age(stub: DurableObjectStub, by: { opened: number; lastMessage: number }): Promise<StoredStream> {

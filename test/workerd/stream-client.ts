@@ -3,6 +3,9 @@
  * Worker (`fetch` with `Upgrade: websocket` answers a Response carrying `webSocket`), sends PCM in
  * chunks of given sizes and `{"type":"end"}`, and collects every message and the close.
  */
+import { listDurableObjectIds } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
 import { call } from "./helpers.ts";
 
 export { wavPcm } from "./wav-pcm.ts";
@@ -59,4 +62,13 @@ export async function streamAudio(query: string, key: string, pcm: Uint8Array, c
   const { socket, finished } = await openStream(query, { key });
   sendAudio(socket, pcm, chunkBytes);
   return finished;
+}
+
+/** Opens a stream and finds its VadStream object: the one id that was not there before. */
+export async function openWithObject(key: string): Promise<{ stream: OpenStream; stub: DurableObjectStub }> {
+  const before = new Set((await listDurableObjectIds(env.VAD_STREAM)).map((id) => id.toString()));
+  const stream = await openStream("?sample_rate=16000", { key });
+  const added = (await listDurableObjectIds(env.VAD_STREAM)).filter((id) => !before.has(id.toString()));
+  expect(added).toHaveLength(1);
+  return { stream, stub: env.VAD_STREAM.get(added[0]!) };
 }
