@@ -82,6 +82,14 @@ interface InputTally {
   arrays: number;
 }
 
+/** What the scan counted in the inputs' data: what JSON.parse is about to build there. */
+export interface ScannedData {
+  /** Numbers, strings and literals in data. */
+  scalars: number;
+  /** Arrays nested in data. */
+  arrays: number;
+}
+
 /**
  * Throws 400 or 413 when the JSON in `bytes` would parse into more than a request may hold;
  * `maxElements` bounds the data values of all inputs together, as the shapes are bounded later.
@@ -89,7 +97,7 @@ interface InputTally {
  * @example
  * scanRequestJson(new TextEncoder().encode("[".repeat(100)), 1e6) // throws 400: nested too deep
  */
-export function scanRequestJson(bytes: Uint8Array, maxElements: number): void {
+export function scanRequestJson(bytes: Uint8Array, maxElements: number): ScannedData {
   const kinds = new Uint8Array(MAX_JSON_DEPTH + 1); // 1: object, 2: array
   const keys = new Uint8Array(MAX_JSON_DEPTH + 1);
   let depth = 0;
@@ -228,4 +236,5 @@ export function scanRequestJson(bytes: Uint8Array, maxElements: number): void {
     }
     i++;
   }
+  return { scalars: totalScalars, arrays: totalArrays };
 }

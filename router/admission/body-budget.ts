@@ -8,7 +8,8 @@
  * this one a moment later, can take it. A declared Content-Length is counted before anything is
  * read; a body without one is counted as its chunks arrive. The bytes go back when the request is
  * done with them, whichever way it ends: answered, failed, or its client gone (the request's
- * abort signal, since a cancelled request's own `finally` may never run).
+ * abort signal, since a cancelled request's own `finally` may never run). A JSON body is also
+ * counted for what its parse will hold (takeForParse), up to ten times its bytes.
  */
 import { HttpError, payloadTooLarge, refusal } from "../../protocol/errors.ts";
 import { readBodyLimited } from "../../protocol/http/read-body.ts";
@@ -52,6 +53,20 @@ export class BodyHold {
     }
     heldBytes += bytes;
     this.#bytes += bytes;
+  }
+
+  /**
+   * Counts the memory a JSON body's parse is about to take (protocol/oip/infer-request.ts
+   * parsedBytes): 503 when the isolate is busy, as take; 413 when this request's body and parse
+   * alone would pass the whole budget, which no retry would change.
+   */
+  takeForParse(bytes: number): void {
+    if (this.#bytes + bytes > this.#budgetBytes) {
+      throw payloadTooLarge(
+        `parsing this JSON body would hold about ${this.#bytes + bytes} bytes with the body, more than this server gives one request (${this.#budgetBytes}); send large tensors with the binary extension`,
+      );
+    }
+    this.take(bytes);
   }
 
   release(): void {

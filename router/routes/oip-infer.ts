@@ -56,7 +56,11 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
     const { model } = placed;
     const body = await readBodyWithinBudget(c.req.raw, Math.min(limits.maxInferBodyBytes, tier.maxBatchPayloadBytes), bodyHold);
     noteUsage(c, { bytesIn: body.byteLength });
-    const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), { maxTensorElements: limits.maxTensorElements, maxInputs: 64 });
+    const request = parseInferRequest(body, inferenceHeaderLength(c.req.raw), {
+      maxTensorElements: limits.maxTensorElements,
+      maxInputs: 64,
+      reserveParsed: (bytes) => bodyHold.takeForParse(bytes),
+    });
     checkInputs(request.inputs, model.inputs, { maxBatch: model.maxBatch, modelName: name, batchAxes: model.batchAxes });
     noteUsage(c, { rows: model.batchAxes ? batchSizeOf(request.inputs, model.batchAxes) : 1 });
     const outputs = selectOutputs(request.outputs, model.outputs, request.binaryByDefault);

@@ -10,6 +10,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bodyBytesInUse } from "../../router/admission/body-budget.ts";
 import worker from "../../router/index.ts";
+import { encodeInferRequest } from "../../protocol/oip/infer-response.ts";
 import { createTenant, fixtureBytes, uploadModel } from "./helpers.ts";
 import { loadFixture } from "./fixtures.ts";
 import { expectRefusal, freshName } from "./refusals.ts";
@@ -136,6 +137,37 @@ describe("the router isolate's body budget", () => {
     expect(next.status, await next.text()).toBe(200);
     gone.finish();
     await gone.response.catch(() => undefined);
+    expect(bodyBytesInUse()).toBe(0);
+  });
+
+  it("counts a JSON body for what its parse will hold: over a budget its bytes fit, 413 naming the binary extension; the same tensor in binary is served", async () => {
+    const rows = Array.from({ length: 64 }, (_, r) => Array.from({ length: 16 }, (_, k) => (r + k) / 100));
+    const tensor = { name: (await loadFixture("mlp-tiny")).inputs[0]!.name, datatype: "FP32" as const, shape: [64, 16] };
+    const json = new TextEncoder().encode(JSON.stringify({ inputs: [{ ...tensor, data: rows.flat() }] }));
+    const binary = encodeInferRequest({ inputs: [{ ...tensor, data: Float32Array.from(rows.flat()) }] }, { binary: true });
+    // 1,024 values: a body of about 6 KiB that parses into about 12 KiB more; the binary body is about 4 KiB.
+    const tight: Env = { ...env, ROUTER_BODY_BUDGET_MB: String((12 * KIB) / (KIB * KIB)) };
+    const post = (payload: Uint8Array, headers: Record<string, string>) =>
+      Promise.resolve(
+        worker.fetch(
+          new Request(`http://hotpath.test/v2/models/${model}/infer`, {
+            method: "POST",
+            body: payload,
+            headers: { authorization: `Bearer ${key}`, ...headers },
+          }),
+          tight,
+          createExecutionContext(),
+        ),
+      );
+    expect(json.byteLength).toBeLessThan(12 * KIB);
+    const refused = await post(json, { "content-type": "application/json" });
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as { error: string }).error).toMatch(
+      /^parsing this JSON body would hold about \d+ bytes with the body, more than this server gives one request \(12288\); send large tensors with the binary extension$/,
+    );
+    expect(bodyBytesInUse()).toBe(0);
+    const served = await post(binary.body, { "inference-header-content-length": String(binary.headerLength) });
+    expect(served.status, await served.text()).toBe(200);
     expect(bodyBytesInUse()).toBe(0);
   });
 });
