@@ -61,10 +61,11 @@ async function detect(image: RgbImage, det: Tensor, context: FunctionContext): P
 
 /** Every line, in the order of `boxes`; the runs go one after another, so one batch is in memory at a time. */
 async function recognise(image: RgbImage, boxes: TextBox[], context: FunctionContext, keys: readonly string[]): Promise<ReadLine[]> {
-  const crops = boxes.map((box) => cropLine(image, box));
+  const sizes = boxes.map((box) => ({ width: box.x1 - box.x0, height: box.y1 - box.y0 }));
   const read: ReadLine[] = boxes.map((box) => ({ box, text: "", confidence: 0 }));
-  for (const batch of recBatches(crops, context.maxBatch(REC_MODEL))) {
-    const [probabilities] = await context.infer(REC_MODEL, [recBatchInput(crops, batch)], [REC_OUTPUT]);
+  for (const batch of recBatches(sizes, context.maxBatch(REC_MODEL))) {
+    const input = recBatchInput(sizes, batch, (index) => cropLine(image, boxes[index]!));
+    const [probabilities] = await context.infer(REC_MODEL, [input], [REC_OUTPUT]);
     const [rows = 0, timesteps = 0, classes = 0] = probabilities?.shape ?? [];
     if (!probabilities || rows !== batch.length) throw new HttpError(500, `${REC_MODEL} answered ${rows} rows for a batch of ${batch.length}`);
     // A model whose classes are not this dictionary's is a deployment mistake, not the caller's.

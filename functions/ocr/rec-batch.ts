@@ -1,6 +1,8 @@
 /**
  * @module The lines of a page as batched PP-OCR recognition inputs, as PaddleOCR's TextRecognizer
- * batches them: each line is cropped from the original page, the lines are sorted by aspect ratio
+ * batches them: each line is cropped from the original page (when its batch is built, one line at
+ * a time: boxes may overlap, and 200 boxes that each cover most of a page would otherwise hold
+ * 200 copies of it), the lines are sorted by aspect ratio
  * (so a batch holds lines of similar length and little padding), cut into batches of at most the
  * model's max_batch, and each batch is one tensor [n, 3, 48, W]: every line scaled to height 48
  * keeping its aspect ratio, normalised, and padded with zeros (mid grey once normalised, what the
@@ -43,7 +45,7 @@ const REC_CLASSES = 6625;
  * Indices into `lines`, shortest aspect ratio first, cut into groups of at most `maxBatch` lines
  * whose output stays within MAX_BATCH_OUTPUT_BYTES (always at least one line).
  */
-export function recBatches(lines: readonly RgbImage[], maxBatch: number): number[][] {
+export function recBatches(lines: readonly Sized[], maxBatch: number): number[][] {
   const order = lines.map((_, i) => i).sort((a, b) => ratio(lines[a]!) - ratio(lines[b]!) || a - b);
   const batches: number[][] = [];
   let batch: number[] = [];
@@ -65,13 +67,16 @@ function batchWidth(widestRatio: number): number {
   return Math.min(Math.trunc(PPOCR_REC_HEIGHT * Math.max(MIN_BATCH_WIDTH / PPOCR_REC_HEIGHT, widestRatio)), MAX_LINE_WIDTH);
 }
 
-/** The input tensor `x` of one batch: built when its run is due, so only one batch is in memory at a time. */
-export function recBatchInput(lines: readonly RgbImage[], batch: readonly number[]): Tensor {
+/**
+ * The input tensor `x` of one batch: built when its run is due, so only one batch is in memory at
+ * a time; `pixels` gives a line's pixels (its crop of the page), asked for one line after another.
+ */
+export function recBatchInput(lines: readonly Sized[], batch: readonly number[], pixels: (index: number) => RgbImage): Tensor {
   const width = batchWidth(Math.max(...batch.map((i) => ratio(lines[i]!))));
   const plane = PPOCR_REC_HEIGHT * width;
   const data = new Float32Array(batch.length * 3 * plane);
   batch.forEach((index, row) => {
-    const line = lines[index]!;
+    const line = pixels(index);
     const scaledWidth = Math.min(Math.ceil(PPOCR_REC_HEIGHT * ratio(line)), width);
     const scaled = resizeToHeight(line, PPOCR_REC_HEIGHT, scaledWidth);
     const normalised = ppocrRecInput(scaled.rgb, scaledWidth, PPOCR_REC_HEIGHT);
@@ -85,4 +90,10 @@ export function recBatchInput(lines: readonly RgbImage[], batch: readonly number
   return { name: "x", datatype: "FP32", shape: [batch.length, 3, PPOCR_REC_HEIGHT, width], data };
 }
 
-const ratio = (line: RgbImage) => line.width / line.height;
+/** A line's size: all that sorting and batching need. */
+export interface Sized {
+  width: number;
+  height: number;
+}
+
+const ratio = (line: Sized) => line.width / line.height;

@@ -178,14 +178,21 @@ describe("recognition batches", () => {
   });
 
   test("each line is scaled to height 48 and padded with zeros to the batch's width, at least 320", () => {
-    const tensor = recBatchInput([line(40), line(400)], [0, 1]);
+    const tensor = recBatchInput([line(40), line(400)], [0, 1], (i) => [line(40), line(400)][i]!);
     assert.deepEqual(tensor.shape, [2, 3, 48, 960]);
     const data = tensor.data as Float32Array;
     const plane = 48 * 960;
     assert.equal(data[95], 1); // white inside the short line (96 px wide at height 48)
     assert.equal(data[96], 0); // padding after it
     assert.equal(data[3 * plane + 959], 1); // the long line fills its row
-    assert.deepEqual(recBatchInput([line(40)], [0]).shape, [1, 3, 48, 320]);
+    assert.deepEqual(recBatchInput([line(40)], [0], () => line(40)).shape, [1, 3, 48, 320]);
+  });
+
+  test("batches are made from sizes alone, and a batch asks for its lines' pixels one at a time, only its own", () => {
+    const sizes = [400, 100, 300, 200, 50].map((width) => ({ width, height: 20 }));
+    const asked: number[] = [];
+    for (const batch of recBatches(sizes, 2)) recBatchInput(sizes, batch, (i) => (asked.push(i), line(sizes[i]!.width)));
+    assert.deepEqual(asked, [4, 1, 3, 2, 0]);
   });
 });
 
