@@ -3,7 +3,11 @@
  * Each lane is a sorted array (binary-search insert on deadline, then arrival), so EDF and FIFO
  * hold inside a tenant. Each level keeps a virtual clock: a lane's `served` grows by the cost of
  * what it ran, the lane with the least `served` goes next, and a new lane starts at the clock
- * (start-time fair queuing), which is what stops a burst from starving a trickle.
+ * (start-time fair queuing), which is what stops a burst from starving a trickle. A lane that
+ * empties leaves its `served` behind (`finished`), and the tenant's next lane starts no earlier:
+ * otherwise a tenant that keeps one request queued at a time, each sent while the one before
+ * runs, would start every lane at the start of its own last service, forgetting what it was just
+ * charged, and go ahead of every other tenant of its tier each time.
  */
 import type { Schedulable, SchedulingQueue } from "./queue.ts";
 
@@ -22,7 +26,12 @@ interface Level<T> {
   priority: number;
   lanes: Map<string, Lane<T>>;
   clock: number;
+  /** Where the lanes that emptied had got to, by tenant; pruned once the clock passes them. */
+  finished: Map<string, number>;
 }
+
+/** Emptied lanes remembered per level before those the clock has passed are forgotten. */
+const FINISHED_KEPT = 256;
 
 export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T> {
   /** Ascending priority number, so levels[0] is the most important non-empty level. */
@@ -45,8 +54,9 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     const level = this.#level(item.priority);
     let lane = level.lanes.get(item.tenant);
     if (!lane) {
-      lane = { tenant: item.tenant, entries: [], served: level.clock };
+      lane = { tenant: item.tenant, entries: [], served: startOf(level, item.tenant) };
       level.lanes.set(item.tenant, lane);
+      level.finished.delete(item.tenant);
     }
     const entry = { item, seq: this.#seq++ };
     lane.entries.splice(insertionIndex(lane.entries, entry), 0, entry);
@@ -73,6 +83,8 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     found.level.clock = Math.max(found.level.clock, found.lane.served);
     found.lane.served += item.cost;
     this.#unlink(found, item);
+    const { finished, clock } = found.level;
+    if (finished.size > FINISHED_KEPT) for (const [tenant, served] of finished) if (served <= clock) finished.delete(tenant);
     return true;
   }
 
@@ -101,7 +113,7 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
         continue;
       }
       const own = level.lanes.get(tenant);
-      const start = own ? own.entries.reduce((served, entry) => served + entry.item.cost, own.served) : level.clock;
+      const start = own ? own.entries.reduce((served, entry) => served + entry.item.cost, own.served) : startOf(level, tenant);
       for (const lane of level.lanes.values()) {
         let served = lane.served;
         for (const entry of lane.entries) {
@@ -128,6 +140,7 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     copy.#levels = this.#levels.map((level) => ({
       priority: level.priority,
       clock: level.clock,
+      finished: new Map(level.finished),
       lanes: new Map([...level.lanes].map(([tenant, lane]) => [tenant, { tenant, served: lane.served, entries: [...lane.entries] }])),
     }));
     copy.#size = this.#size;
@@ -166,7 +179,7 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     if (index === -1) index = this.#levels.length;
     const found = this.#levels[index];
     if (found?.priority === priority) return found;
-    const level: Level<T> = { priority, lanes: new Map(), clock: 0 };
+    const level: Level<T> = { priority, lanes: new Map(), clock: 0, finished: new Map() };
     this.#levels.splice(index, 0, level);
     return level;
   }
@@ -186,13 +199,21 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     lane.entries.splice(at, 1);
     this.#seqOf.delete(item);
     this.#size -= 1;
-    if (lane.entries.length === 0) level.lanes.delete(lane.tenant);
+    if (lane.entries.length === 0) {
+      level.lanes.delete(lane.tenant);
+      level.finished.set(lane.tenant, lane.served);
+    }
     if (level.lanes.size === 0) this.#levels.splice(this.#levels.indexOf(level), 1);
   }
 }
 
 function compareEntries<T extends Schedulable>(a: Entry<T>, b: Entry<T>): number {
   return a.item.deadline - b.item.deadline || a.seq - b.seq;
+}
+
+/** Where a new lane of `tenant` starts: the level's clock, or later where its last lane got to. */
+function startOf<T>(level: Level<T>, tenant: string): number {
+  return Math.max(level.clock, level.finished.get(tenant) ?? level.clock);
 }
 
 /** Index after every entry that sorts before or equal to `entry` (keeps FIFO among equals). */

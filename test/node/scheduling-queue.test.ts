@@ -107,6 +107,22 @@ describe("TieredFairQueue", () => {
     assert.equal(out.filter((t) => t === "b").length, 5);
   });
 
+  test("a tenant that sends its next request each time its last one starts gets its share, not the tier", () => {
+    const queue = new TieredFairQueue<Item>();
+    let id = 0;
+    for (let k = 0; k < 30; k++) queue.push({ id: id++, priority: 2, deadline: 1000 + k, tenant: "b", cost: 1 });
+    queue.push({ id: id++, priority: 2, deadline: 0, tenant: "a", cost: 1 });
+    const served: string[] = [];
+    for (let k = 0; k < 20; k++) {
+      const item = queue.pop()!;
+      served.push(item.tenant);
+      // a's lane is empty now: its next request arrives while this one runs
+      if (item.tenant === "a") queue.push({ id: id++, priority: 2, deadline: 0, tenant: "a", cost: 1 });
+    }
+    assert.ok(served.filter((t) => t === "b").length >= 9, served.join(""));
+    for (let k = 1; k < served.length; k++) assert.ok(!(served[k] === "a" && served[k - 1] === "a"), served.join(""));
+  });
+
   test("serve() charges the tenant as pop() does, remove() charges nothing", () => {
     // The Scheduler takes a run's requests out with serve() (the head and its batch), and expired,
     // cancelled or shed ones with remove(): only served work may cost a tenant its turn.
