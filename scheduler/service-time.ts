@@ -74,13 +74,20 @@ export class ServiceTimePredictor {
   }
 
   /**
-   * Whether the estimate for `work` rests on a warm run, not only on a cold first run or the prior.
-   * Admission refuses on such guesses only behind queued work: refused work never runs, so a guess
-   * that alone refused work on an idle host would never be corrected.
+   * Whether the estimate for `work` rests on warm runs of about that work: a warm bucket within 2x
+   * of it, or warm buckets on both sides of it (the line between them holds), not a cold first run,
+   * the prior, or a line drawn far past what was measured (two runs of 4M elements would put a
+   * 576-element request at half their time). Admission refuses on other guesses only behind queued
+   * work: refused work never runs, so a guess that alone refused work on an idle host would never
+   * be corrected, and one tenant's huge requests would lock everyone's small ones out.
    */
   measured(work: number): boolean {
-    const [near] = this.#nearest(work);
-    return near !== undefined && !near.provisional;
+    const [near, second] = this.#nearest(work);
+    if (near === undefined || near.provisional) return false;
+    const target = Math.max(1, work);
+    const w = Math.max(1, near.work);
+    if ((w > target ? w / target : target / w) <= 2) return true;
+    return second !== undefined && !second.provisional && (near.work - work) * (second.work - work) < 0;
   }
 
   snapshot(): ServiceTimeSnapshot[] {

@@ -65,3 +65,17 @@ test("the scheduler passes a run's firstRun mark to the predictor", async () => 
   const [stat] = Object.values(scheduler.serviceTimes())[0]!;
   assert.equal(stat!.meanMs, 3);
 });
+
+test("an estimate counts as measured near warm runs or between them, not on a line drawn far past them", () => {
+  const predictor = new ServiceTimePredictor();
+  predictor.observe(4_000_000, 4000);
+  predictor.observe(4_000_000, 4000);
+  // Two huge runs would put a 576-element request at half their time: not a measure of it.
+  assert.ok(predictor.mean(576) > 1000);
+  assert.equal(predictor.measured(576), false);
+  assert.equal(predictor.measured(2_500_000), true, "within 2x of a warm bucket");
+  predictor.observe(576, 1.5);
+  assert.equal(predictor.measured(576), true);
+  assert.equal(predictor.measured(40_000), true, "between two warm buckets");
+  assert.equal(predictor.measured(50), false, "far below the smallest");
+});
