@@ -27,8 +27,13 @@ export function tenantBucketCount(): number {
   return buckets.size;
 }
 
-/** Takes a token and an in-flight slot, or throws 429 with Retry-After; call the result when done. */
-export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()): () => void {
+/**
+ * Takes a token and an in-flight slot, or throws 429 with Retry-After; call the result when done.
+ * `signal` (the request's) gives the slot back at once when the client goes away: a cancelled
+ * request's own `finally` may never run (router/admission/body-budget.ts), and a slot it kept
+ * would count against its tenant in this isolate for good.
+ */
+export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now(), signal?: AbortSignal): () => void {
   let bucket = buckets.get(tenantId);
   if (!bucket) buckets.set(tenantId, (bucket = { tokens: tier.burst, refilledAt: now, inFlight: 0 }));
   bucket.tokens = Math.min(tier.burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * tier.ratePerSecond);
@@ -44,11 +49,14 @@ export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()
   bucket.inFlight += 1;
   const held = bucket;
   let released = false;
-  return () => {
+  const release = () => {
     if (released) return;
     released = true;
     held.inFlight -= 1;
+    signal?.removeEventListener("abort", release);
   };
+  signal?.addEventListener("abort", release);
+  return release;
 }
 
 /**

@@ -57,8 +57,8 @@ async function callFunction(c: Context<AppEnv>): Promise<Response> {
   // Before the rate is counted or anything is read, as for a model: a key learns nothing it may not use.
   const denied = fn.models.find((model) => !mayUseModel(tenant, model));
   if (denied) throw new HttpError(403, `this key may not use model '${denied}', which function '${fn.name}' runs`);
-  const release = admitTenant(tenant.id, tier, arrivedAt);
   const limits = limitsOf(c.env);
+  const release = admitTenant(tenant.id, tier, arrivedAt, c.req.raw.signal);
   // The body and the media decoded from it live until the answer is made: the hold lasts as long.
   const bodyHold = new BodyHold(limits.routerBodyBudgetBytes, c.req.raw.signal);
   try {

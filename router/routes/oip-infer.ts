@@ -46,8 +46,8 @@ async function infer(c: Context<AppEnv>, version: string | undefined): Promise<R
   // The key's right to the name, then the tenant's rate, both before the catalog is read: a key
   // gets 403 whether the model exists or not, and a tenant over its rate costs no catalog I/O.
   if (!mayUseModel(tenant, name)) throw new HttpError(403, `this key may not use model '${name}'`);
-  const release = admitTenant(tenant.id, tier, arrivedAt);
   const limits = limitsOf(c.env);
+  const release = admitTenant(tenant.id, tier, arrivedAt, c.req.raw.signal);
   // The body and the tensors parsed from it live until the answer is made: the hold lasts as long.
   const bodyHold = new BodyHold(limits.routerBodyBudgetBytes, c.req.raw.signal);
   try {

@@ -35,7 +35,7 @@ async function admitted(c: Context<AppEnv>, answer: () => Promise<Response>): Pr
   const tenant = c.get("tenant");
   const name = c.req.param("model") ?? "";
   if (!mayUseModel(tenant, name)) throw new HttpError(403, `this key may not use model '${name}'`);
-  const release = admitTenant(tenant.id, tierConfig(tenant.tier));
+  const release = admitTenant(tenant.id, tierConfig(tenant.tier), Date.now(), c.req.raw.signal);
   try {
     return await answer();
   } finally {

@@ -23,7 +23,7 @@ export interface HeldRequest {
  * POSTs `body` (JSON, optionally preceded by whitespace) to `path` with `key`, holding all but a
  * first chunk of whitespace until `release()`.
  */
-export function heldPost(path: string, key: string, body: Uint8Array, headers: Record<string, string> = {}): HeldRequest {
+export function heldPost(path: string, key: string, body: Uint8Array, headers: Record<string, string> = {}, signal?: AbortSignal): HeldRequest {
   let read = false;
   let startedReading!: () => void;
   const readingStarted = new Promise<void>((resolve) => (startedReading = resolve));
@@ -45,7 +45,7 @@ export function heldPost(path: string, key: string, body: Uint8Array, headers: R
     },
     { highWaterMark: 0 },
   );
-  const response = call(path, { method: "POST", key, body: stream, headers: { "content-type": "application/json", ...headers } });
+  const response = call(path, { method: "POST", key, body: stream, headers: { "content-type": "application/json", ...headers }, signal });
   const answeredFirst = response.then(async (r) => {
     if (!read) throw new Error(`answered ${r.status} before its body was read: ${await r.clone().text()}`);
   });

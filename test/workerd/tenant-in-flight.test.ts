@@ -2,7 +2,7 @@
  * @module The per-tenant in-flight cap (config/tiers.ts `maxInFlight`), through the real Worker:
  * a tenant holding its tier's cap of requests in flight is refused with 429 and Retry-After,
  * another tenant of the same tier is served meanwhile, and the slots come back when the held
- * requests finish. Requests are held in flight by holding back their bodies (held-request.ts),
+ * requests finish, or at once when their clients go away. Requests are held in flight by holding back their bodies (held-request.ts),
  * so nothing depends on timing.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -66,5 +66,23 @@ describe("per-tenant in-flight cap", () => {
     await expectRefusal(await inferJson(model, tenant, { inputs: mlp.inputs }), 429);
     for (const h of [...held.slice(1), refill!]) h.release();
     expect(await Promise.all([...held.slice(1), refill!].map(async (h) => (await h.response).status))).toEqual(Array(cap).fill(200));
+  });
+
+  it("a client that goes away gives its slot back at once, before its request unwinds", async () => {
+    const cap = TIERS.free.maxInFlight;
+    const tenant = await createTenant(freshName("inflight-gone"), "free");
+    const body = jsonBody({ inputs: mlp.inputs });
+    const controllers = Array.from({ length: cap }, () => new AbortController());
+    const held = controllers.map((controller) => heldPost(`/v2/models/${model}/infer`, tenant, body, {}, controller.signal));
+    await Promise.all(held.map((h) => h.reading));
+    await expectRefusal(await inferJson(model, tenant, { inputs: mlp.inputs }), 429);
+    for (const controller of controllers) controller.abort();
+    // The held bodies are never sent: only the aborts can have given the slots back.
+    const served = await inferJson(model, tenant, { inputs: mlp.inputs });
+    expect(served.status, await served.text()).toBe(200);
+    for (const h of held) {
+      h.release();
+      await h.response.catch(() => undefined);
+    }
   });
 });
