@@ -35,6 +35,7 @@ import type { SchedulingQueue } from "./queue.ts";
 import type { SchedulerOptions } from "./options.ts";
 export type { RunJob, RunModel, SchedulerOptions, SchedulingPolicy } from "./options.ts";
 import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
+import { BatchQuarantine } from "./batch-quarantine.ts";
 import { BusyShare } from "./busy-share.ts";
 import { guardJobRuns } from "./job-guard.ts";
 import { predictedWaitMs, type RunningWork } from "./predicted-wait.ts";
@@ -65,6 +66,7 @@ export class Scheduler {
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
   readonly #expiry: ExpiryTimer<Queued>;
+  readonly #quarantine: BatchQuarantine;
   #running: (RunningWork & { rows: number; item: Queued; cancelled: boolean }) | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   /** Between two runs: let calls that arrived during a run reach the queue before choosing. */
@@ -79,6 +81,7 @@ export class Scheduler {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#busy = new BusyShare(options.busyWindowMs);
+    this.#quarantine = new BatchQuarantine(this.#now);
     const expire = (expired: Queued[]) => void (expired.forEach((item) => this.#expire(item)), this.#kick());
     this.#expiry = new ExpiryTimer<Queued>(() => this.#queue.inOrder(), expire, this.#now);
   }
@@ -278,13 +281,13 @@ export class Scheduler {
     void this.#run(batch, rows, work);
   }
 
-  /** The head plus queued requests that can share its run, in serving order, within max_batch rows. */
+  /** The head plus queued requests that can share its run, in serving order, within max_batch rows; a quarantined tenant's run alone. */
   #gather(head: Queued): Queued[] {
-    if (head.key === undefined) return [head];
+    if (head.key === undefined || this.#quarantine.holds(head.call.tenant)) return [head];
     const batch = [head];
     let rows = head.rows;
     for (const item of this.#queue.inOrder()) {
-      if (item === head || item.key !== head.key || rows + item.rows > head.call.model.maxBatch) continue;
+      if (item === head || item.key !== head.key || rows + item.rows > head.call.model.maxBatch || this.#quarantine.holds(item.call.tenant)) continue;
       batch.push(item);
       rows += item.rows;
     }
@@ -330,7 +333,9 @@ export class Scheduler {
     try {
       await this.#attempt([item], item.rows, item.work);
     } catch (error) {
-      item.reject(runError(error));
+      const httpError = runError(error);
+      if (httpError.retryAfterSeconds === undefined) this.#quarantine.add(item.call.tenant); // it broke its batch
+      item.reject(httpError);
     }
   }
 

@@ -93,6 +93,23 @@ describe("a failed batched run", () => {
     assert.equal(scheduler.counters.completed, 3);
   });
 
+  test("the tenant whose request broke a batch runs alone for a while: its next bad request fails only itself", async (t) => {
+    const clock = new VirtualClock(t);
+    const runs: number[][] = [];
+    const scheduler = new Scheduler({ maxQueueLength: 16, run: poisonable(runs) });
+    const first = [clock.track(scheduler.submit(call(1, "alice"))), clock.track(scheduler.submit(call(-1, "mallory")))];
+    await clock.advanceUntil(first);
+    assert.equal(scheduler.counters.retriedAlone, 2);
+    runs.length = 0;
+    const again = [2, 3].map((v) => clock.track(scheduler.submit(call(v, `tenant-${v}`))));
+    const bad = clock.track(scheduler.submit(call(-2, "mallory")));
+    await clock.advanceUntil([...again, bad]);
+    assert.deepEqual(runs, [[2, 3], [-2]], "the others were batched without it, and nothing ran twice");
+    for (const tracked of again) assert.equal(tracked.state, "fulfilled");
+    assert.equal(errorOf(bad).status, 400);
+    assert.equal(scheduler.counters.retriedAlone, 2);
+  });
+
   test("a request whose deadline passes before its turn to run alone is answered 504, without a run", async (t) => {
     const clock = new VirtualClock(t);
     const runs: number[][] = [];
