@@ -128,7 +128,7 @@ export class Scheduler {
         ),
       );
     }
-    if (this.#queue.size >= this.#options.maxQueueLength && !this.#shedFor(call.priority)) {
+    if (this.#queue.size >= this.#options.maxQueueLength && !this.shedFor(call.priority)) {
       this.counters.rejectedFull++;
       return Promise.reject(refusal(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfterSecondsFor(waitMs), "queue_full"));
     }
@@ -219,8 +219,8 @@ export class Scheduler {
     return predictedWaitMs(this.#queue.itemsAhead(priority), this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model));
   }
 
-  /** Makes room by refusing the least important queued request, if it is less important than `priority`. */
-  #shedFor(priority: number): boolean {
+  /** Makes room by refusing the least important queued request, if it is less important than `priority` (the host's input budget asks too). */
+  shedFor(priority: number): boolean {
     const victim = this.#queue.sheddable();
     if (!victim || victim.priority <= priority || this.#options.policy === "fifo") return false;
     this.#take(victim);

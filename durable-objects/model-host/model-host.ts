@@ -67,10 +67,12 @@ export class ModelHost extends DurableObject<Env> {
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
     // The room frees up as the queue drains: the backlog is when to try again.
     const retryAfter = () => retryAfterSecondsFor(this.#scheduler.load().backlogMs);
-    return replyOf(
-      () => this.#inputs.hold(inputBytesOf(call.inputs), retryAfter, () => this.#scheduler.submit(call)),
-      `inference ${call.traceparent ?? ""}`.trim(),
-    );
+    const bytes = inputBytesOf(call.inputs);
+    // Less important queued work makes room for it, as in a full queue: a free tenant's big inputs
+    // must not keep a premium request out. A shed request's bytes come back once its refusal has
+    // settled, a turn later.
+    while (this.#inputs.heldBytes + bytes > this.#inputs.budgetBytes && this.#scheduler.shedFor(call.priority)) await nextTurn();
+    return replyOf(() => this.#inputs.hold(bytes, retryAfter, () => this.#scheduler.submit(call)), `inference ${call.traceparent ?? ""}`.trim());
   }
 
   /** The idle-session alarm (idle-sweep.ts). */
@@ -246,3 +248,5 @@ export class ModelHost extends DurableObject<Env> {
  * a new session, never the one this host still holds for the old bytes.
  */
 const keyOf = (model: HostModel): string => `${model.name}@${model.version}#${model.sha256}`;
+
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));

@@ -2,7 +2,8 @@
  * The bytes of queued inputs a ModelHost holds are bounded (HOST_QUEUE_BUDGET_MB, 1 MB here): a
  * request that would take them over is refused at once with 503 and Retry-After while smaller
  * ones still get in, and the bytes come back however a request ends (answered, cancelled, timed
- * out, failed), so the host accepts again and the count returns to zero. Requests are held in the
+ * out, failed), so the host accepts again and the count returns to zero; less important queued
+ * work is shed to make room for more important work. Requests are held in the
  * queue by a batch hold of a second (max_queue_delay), long enough to fill it.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -71,6 +72,18 @@ describe("the byte budget of a host's queued inputs", () => {
     expect(!expiredReply.ok && expiredReply.error.status).toBe(504);
     expect(!malformedReply.ok && malformedReply.error.status).toBe(400);
     expect((await stateOf(host)).queuedInputBytes, "nothing leaked").toBe(0);
+  });
+
+  it("less important queued work makes room for a more important request: the free tenant's request is shed, not the premium one refused", async () => {
+    const free = { priority: 3, tenant: "free-tenant" };
+    const queued = [host.infer(callOf(held, "free-1", wideRows(400), free)), host.infer(callOf(held, "free-2", wideRows(400), free))];
+    await until(host, "both free requests queued", (s) => s.load.queued === 2);
+    const premium = host.infer(callOf(held, "premium", wideRows(300), { priority: 1, tenant: "premium-tenant" }));
+    const premiumReply = await premium;
+    expect(premiumReply.ok, JSON.stringify(!premiumReply.ok && premiumReply.error)).toBe(true);
+    const refusals = (await Promise.all(queued)).flatMap((reply) => (reply.ok ? [] : [[reply.error.status, reply.error.message]]));
+    expect(refusals).toEqual([[503, "shed to make room for higher-priority work"]]);
+    expect((await stateOf(host)).queuedInputBytes).toBe(0);
   });
 
   it("a request whose inputs alone are over the budget is told so with 413, not asked to retry", async () => {
