@@ -20,11 +20,10 @@
  *   waits: its predicted wait is the work ahead stretched by the share of the thread those
  *   priorities have used lately (busy-share.ts), so standard work that premium would push past
  *   its deadline is refused at once, not answered 504 at the end of its wait.
- * - load() reports the wait ahead of each of `reportPriorities`, so a router can refuse a tier
- *   before it sends the request at all.
- * - A job (submitJob: a loop of many runs on one session, e.g. a VAD over a clip) is admitted,
- *   queued and ordered like a request, with its cost predicted as its runs times one run's time;
- *   it runs alone, and stops at its deadline or when cancelled (job-guard.ts).
+ * - load() reports the wait ahead of each of `reportPriorities`: a router can refuse a tier early.
+ * - A job (submitJob: a loop of runs on one session, e.g. a VAD over a clip) is admitted, queued
+ *   and ordered like a request, its cost its runs times one run's time; it runs alone, and stops
+ *   at its deadline or when cancelled (job-guard.ts).
  */
 import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
 import { HttpError, refusal, retryAfterSecondsFor } from "../protocol/errors.ts";
@@ -69,8 +68,7 @@ export class Scheduler {
   readonly #quarantine: BatchQuarantine;
   #running: (RunningWork & { rows: number; item: Queued; cancelled: boolean }) | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Between two runs: let calls that arrived during a run reach the queue before choosing. */
-  #yielding = false;
+  #yielding = false; // between two runs: calls that arrived during a run reach the queue before the next is chosen
   /** When the last run ended, until the next starts with work waiting (then: one gap measured). */
   #gapFrom: number | undefined;
   /** Running mean of the time between runs while work waited. */
@@ -361,6 +359,7 @@ export class Scheduler {
     }
     this.#running = undefined;
     const load = this.load();
+    this.#yielding = true; // a call chained on an answer must not start a run before this one's finally
     batch.forEach((item, k) => {
       this.counters.completed++;
       item.resolve({
@@ -391,6 +390,7 @@ export class Scheduler {
     this.counters.jobRuns += runs;
     this.counters.completed++;
     this.#running = undefined;
+    this.#yielding = true; // as in #attempt
     item.resolve({
       outputs: [],
       timing: { loadMs: result.loadMs, queueMs: startedAt - item.enqueuedAt, inferMs: result.inferMs, batchSize: 1, runs },

@@ -186,4 +186,28 @@ describe("Scheduler jobs", () => {
     assert.equal(statusOf(running.error), 499);
     assert.ok(running.at! < 100 * RUN_MS + 1_700_000_000_000, "stopped well before its 500 runs");
   });
+
+  test("a call chained on an answer waits for that run to end: the load it reports and the runs never overlap", async () => {
+    let running = 0;
+    let overlapped = false;
+    const scheduler = new Scheduler({
+      maxQueueLength: 8,
+      run: async (_model, inputs) => {
+        overlapped ||= ++running > 1;
+        await sleep(RUN_MS);
+        running--;
+        return { outputs: inputs, loadMs: 0, inferMs: RUN_MS };
+      },
+      runJob: session().runJob,
+    });
+    const loads: number[] = [];
+    await scheduler.submit(request(1)).then(async () => {
+      const chained = scheduler.submitJob(counting(3));
+      await sleep(RUN_MS / 2); // past the turn the finished run yields, within the job's first run
+      loads.push(scheduler.load().running);
+      await chained;
+    });
+    assert.equal(overlapped, false);
+    assert.deepEqual(loads, [1], "the chained job shows as running while it runs");
+  });
 });
