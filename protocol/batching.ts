@@ -58,8 +58,9 @@ export function batchKey(inputs: readonly Tensor[], axes: BatchAxes, outputNames
     if (axis === null) {
       // A shared tensor must be equal across the batch; only small ones are worth comparing.
       if (input.data.length > 16) return undefined;
-      // Numbers (bigints too) join unambiguously; BYTES values may hold any character, so they go as JSON.
-      const values = Array.isArray(input.data) ? input.data : input.data.join(",");
+      // Numbers (bigints too) join unambiguously, -0 apart from 0 (a run takes one request's copy, and
+      // the sign can matter); BYTES values may hold any character, so they go as JSON.
+      const values = Array.isArray(input.data) ? input.data : Array.from(input.data as ArrayLike<number | bigint>, signed).join(",");
       parts.push([input.name, input.datatype, input.shape, values]);
     } else {
       if (axis >= input.shape.length) return undefined;
@@ -170,3 +171,5 @@ function copyInto(target: TensorData, at: number, source: TensorData, from: numb
   }
   (target as Float32Array).set((source as Float32Array).subarray(from, from + length), at);
 }
+
+const signed = (value: number | bigint): string => (Object.is(value, -0) ? "-0" : String(value));

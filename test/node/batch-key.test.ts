@@ -31,6 +31,14 @@ test("shared BYTES values cannot run together by a separator inside them", () =>
   assert.equal(batchKey([x, tag(["a", "b"])], axes, ["y"]), batchKey([x, tag(["a", "b"])], axes, ["y"]));
 });
 
+test("shared numbers -0 and 0 are different values: they do not share a run", () => {
+  const axes: BatchAxes = { inputs: { x: 0, scale: null }, outputs: { y: 0 } };
+  const x: Tensor = { name: "x", datatype: "FP32", shape: [1, 2], data: new Float32Array(2) };
+  const scale = (value: number): Tensor => ({ name: "scale", datatype: "FP32", shape: [1], data: Float32Array.of(value) });
+  assert.notEqual(batchKey([x, scale(-0)], axes, ["y"]), batchKey([x, scale(0)], axes, ["y"]));
+  assert.equal(batchKey([x, scale(0.5)], axes, ["y"]), batchKey([x, scale(0.5)], axes, ["y"]));
+});
+
 test("inputs that disagree on the batch size are refused, naming both", () => {
   const bad = frame(1, 16000n);
   bad[2] = { name: "state", datatype: "FP32", shape: [2, 5, 128], data: new Float32Array(1280) };
