@@ -4,8 +4,9 @@
  * `session.run` is synchronous wasm, and awaiting it yields only microtasks), so without a yield
  * nothing else gets in for the whole loop: not a cancel from a client that went away, not the
  * arrivals that should learn how busy the host is, and, on the deployed runtime, not even the
- * clock, which stands still during synchronous work. After each yield the guard checks the
- * deadline and cancellation, so a job nobody can use any more stops there.
+ * clock, which stands still during synchronous work. At each yield `pause` lets the scheduler
+ * run more important requests first; after it the guard checks the deadline and cancellation, so
+ * a job nobody can use any more stops there.
  */
 import { HttpError } from "../protocol/errors.ts";
 import type { SessionRun } from "./contract.ts";
@@ -19,7 +20,13 @@ export interface JobGuard {
   readonly runs: number;
 }
 
-export function guardJobRuns(run: SessionRun, deadline: number, cancelled: () => boolean, now: () => number = Date.now): JobGuard {
+export function guardJobRuns(
+  run: SessionRun,
+  deadline: number,
+  cancelled: () => boolean,
+  now: () => number = Date.now,
+  pause: () => Promise<void> = async () => {},
+): JobGuard {
   let runs = 0;
   return {
     get runs() {
@@ -28,6 +35,7 @@ export function guardJobRuns(run: SessionRun, deadline: number, cancelled: () =>
     async run(inputs, outputNames) {
       if (runs > 0 && runs % RUNS_PER_YIELD === 0) {
         await new Promise((resolve) => setTimeout(resolve, 0));
+        await pause();
         if (cancelled()) throw new HttpError(499, "the client cancelled the request");
         if (now() >= deadline) throw new HttpError(504, `the deadline passed while the job ran (${runs} runs done)`);
       }

@@ -2,8 +2,10 @@
  * @module The predicted wait ahead of a new call: the rest of the current run plus the queued
  * calls that would go first, grouped into runs of up to max_batch rows when they can share one
  * (equal batch keys), a job as its runs one after another, and the gap between runs after each.
+ * A running job of a less important tier is waited for only until its next yield (job-guard.ts).
  */
 import type { ScheduledModel } from "./contract.ts";
+import { RUNS_PER_YIELD } from "./job-guard.ts";
 import type { ServiceTimePredictor } from "./service-time.ts";
 
 export interface WaitingWork {
@@ -22,17 +24,26 @@ export interface RunningWork {
   work: number;
   runs: number;
   startedAt: number;
+  /** A job's priority: a more important call waits only for the job's next yield, where it runs first. */
+  jobPriority?: number;
 }
 
-/** Milliseconds until a new call behind `ahead` (in serving order) would start. */
+/** Milliseconds until a new call of `priority` behind `ahead` (in serving order) would start. */
 export function predictedWaitMs(
   ahead: Iterable<WaitingWork>,
   running: RunningWork | undefined,
   now: number,
   gapMs: number,
   predictor: (model: ScheduledModel) => ServiceTimePredictor,
+  priority = Number.POSITIVE_INFINITY,
 ): number {
-  let waitMs = running ? Math.max(0, running.runs * predictor(running.model).mean(running.work) - (now - running.startedAt)) + gapMs : 0;
+  let waitMs = 0;
+  if (running) {
+    const perRun = predictor(running.model).mean(running.work);
+    const rest = Math.max(0, running.runs * perRun - (now - running.startedAt));
+    const yields = running.jobPriority !== undefined && priority < running.jobPriority;
+    waitMs = (yields ? Math.min(rest, RUNS_PER_YIELD * perRun) : rest) + gapMs;
+  }
   let run = { rows: 0, work: 0, runs: 1 };
   let runModel: ScheduledModel | undefined;
   // Calls share a run when their batch keys match (same model version, shapes and outputs).

@@ -12,7 +12,7 @@
  *   max_queue_delay for more, but never so long that the batch would miss a deadline.
  * - One bad request never fails a batch: a call whose batched inputs disagree on the batch size
  *   is refused (400) before it is queued, and when a merged run fails anyway each of its requests
- *   runs again alone, so only the faulty one gets the error.
+ *   runs again alone, so only the faulty one gets the error (failed-batch.ts).
  * - Predicted waits count the runs ahead and the gap between two runs while work waits (taking
  *   in arrivals; under `wrangler dev` also the router's work, which shares the thread), so a
  *   host that spends time around its runs does not admit work it cannot finish in time.
@@ -23,7 +23,8 @@
  * - load() reports the wait ahead of each of `reportPriorities`: a router can refuse a tier early.
  * - A job (submitJob: a loop of runs on one session, e.g. a VAD over a clip) is admitted, queued
  *   and ordered like a request, its cost its runs times one run's time; it runs alone, and stops
- *   at its deadline or when cancelled (job-guard.ts).
+ *   at its deadline or when cancelled (job-guard.ts). At each of its yields the more important
+ *   requests queued meanwhile run first: a long job of a lower tier does not hold them back.
  */
 import { mergeInputs, splitOutputs } from "../protocol/batching.ts";
 import { HttpError, refusal, retryAfterSecondsFor } from "../protocol/errors.ts";
@@ -35,22 +36,17 @@ import type { SchedulerOptions } from "./options.ts";
 export type { RunJob, RunModel, SchedulerOptions, SchedulingPolicy } from "./options.ts";
 import { batchKeyOf, rowsOf, workOf } from "./batch-fit.ts";
 import { BatchQuarantine } from "./batch-quarantine.ts";
+import { batchHoldUntil } from "./batch-hold.ts";
 import { BusyShare } from "./busy-share.ts";
+import { answerFailedBatch } from "./failed-batch.ts";
 import { guardJobRuns } from "./job-guard.ts";
 import { predictedWaitMs, type RunningWork } from "./predicted-wait.ts";
 import { runError, type Queued } from "./queued.ts";
-import { ServiceTimePredictor, type ServiceTimeSnapshot } from "./service-time.ts";
+import { Predictors } from "./predictors.ts";
+import type { ServiceTimePredictor, ServiceTimeSnapshot } from "./service-time.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
 import { ExpiryTimer } from "./expiry-timer.ts";
 
-/**
- * Kept between the latest start of a held batch and the deadline it must meet, because timers
- * fire late: later the longer they are (workerd fired a 1 s hold 5-9 ms late) and the busier the
- * thread (tens of ms on a loaded machine). A hold that fires past the deadline is a 504 for a
- * request that could have run, so a hold never uses the last tenth of the time a request has left.
- */
-const HOLD_MARGIN_MS = 5;
-const HOLD_MARGIN_SHARE = 0.1;
 /** Weight of the newest gap between runs in its running mean. */
 const GAP_ALPHA = 0.2;
 /** A tenant no request names (tenant ids are registry names): the newcomer load() reports the wait of. */
@@ -59,14 +55,16 @@ const NEW_TENANT = "\u0000new tenant";
 export class Scheduler {
   readonly #queue: SchedulingQueue<Queued> = new TieredFairQueue<Queued>();
   readonly #byRequest = new Map<string, Queued>();
-  readonly #predictors = new Map<string, { label: string; predictor: ServiceTimePredictor }>();
+  readonly #predictors = new Predictors();
   /** Thread time used lately by each priority (tiered policy: stretches the waits of less important work). */
   readonly #busy: BusyShare;
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
   readonly #expiry: ExpiryTimer<Queued>;
   readonly #quarantine: BatchQuarantine;
-  #running: (RunningWork & { rows: number; item: Queued; cancelled: boolean }) | undefined;
+  #running: Running | undefined;
+  /** The job under way, also while more important requests run at one of its yields. */
+  #job: Running | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   #yielding = false; // between two runs: calls that arrived during a run reach the queue before the next is chosen
   /** When the last run ended, until the next starts with work waiting (then: one gap measured). */
@@ -155,8 +153,8 @@ export class Scheduler {
    * (job-guard.ts); false when it is neither (done, or a request's run already started).
    */
   cancel(requestId: string): boolean {
-    const running = this.#running;
-    if (running?.item.loop && running.item.call.requestId === requestId) return (running.cancelled = true);
+    const job = this.#job;
+    if (job && job.item.call.requestId === requestId) return (job.cancelled = true);
     const item = this.#byRequest.get(requestId);
     if (!item || !this.#take(item)) return false;
     this.counters.cancelled++;
@@ -182,21 +180,13 @@ export class Scheduler {
     this.#predictor(model).observe(workOf(inputs), inferMs);
   }
 
-  /** Learned run times by `<model>@<version>`; bytes of a version other than the first seen (a variant) add `#<sha256 prefix>`. */
+  /** Learned run times by `<model>@<version>` (predictors.ts). */
   serviceTimes(): Record<string, ServiceTimeSnapshot[]> {
-    const times: Record<string, ServiceTimeSnapshot[]> = {};
-    for (const [sha256, { label, predictor }] of this.#predictors) times[label in times ? `${label}#${sha256.slice(0, 12)}` : label] = predictor.snapshot();
-    return times;
+    return this.#predictors.snapshot();
   }
 
-  /**
-   * Per model bytes (sha256): a variant of a version (other bytes, another cost) must not learn
-   * from the default's runs. Asked several times per request, so keyed without building a string.
-   */
   #predictor(model: ScheduledModel): ServiceTimePredictor {
-    let entry = this.#predictors.get(model.sha256);
-    if (!entry) this.#predictors.set(model.sha256, (entry = { label: `${model.name}@${model.version}`, predictor: new ServiceTimePredictor() }));
-    return entry.predictor;
+    return this.#predictors.of(model);
   }
 
   /**
@@ -209,12 +199,12 @@ export class Scheduler {
   #waitAheadMs(priority: number, tenant?: string): number {
     if (this.#options.policy === "fifo") return this.#predictedWaitMs(Number.POSITIVE_INFINITY);
     const ahead = tenant === undefined ? this.#queue.itemsAhead(priority) : this.#queue.itemsAheadOf(tenant, priority);
-    return predictedWaitMs(ahead, this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model)) * this.#busy.stretch(priority, this.#now());
+    return this.#predictedWaitMs(priority, ahead) * this.#busy.stretch(priority, this.#now());
   }
 
-  /** Work ahead of a new request of this priority (predicted-wait.ts). */
-  #predictedWaitMs(priority: number): number {
-    return predictedWaitMs(this.#queue.itemsAhead(priority), this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model));
+  /** Work ahead of a new request of this priority (predicted-wait.ts): `ahead`, else everything of its priority or more important. */
+  #predictedWaitMs(priority: number, ahead = this.#queue.itemsAhead(priority)): number {
+    return predictedWaitMs(ahead, this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority);
   }
 
   /** Makes room by refusing the least important queued request, if it is less important than `priority` (the host's input budget asks too). */
@@ -255,28 +245,20 @@ export class Scheduler {
       return;
     }
     const batch = this.#gather(head);
-    const model = head.call.model;
-    const rows = batch.reduce((sum, item) => sum + item.rows, 0);
-    const work = batch.reduce((sum, item) => sum + item.work, 0);
     const now = this.#now();
-    const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
-    // Waiting may grow the batch to max_batch rows; its run must still end before every deadline.
-    const fullWork = (work / rows) * model.maxBatch;
-    const deadline = Math.min(...batch.map((item) => item.call.deadline));
-    const margin = HOLD_MARGIN_MS + HOLD_MARGIN_SHARE * Math.max(0, deadline - now);
-    const latestStart = deadline - this.#predictor(model).upper(fullWork) - this.#gapMs - margin;
-    if (head.key !== undefined && rows < model.maxBatch && now < Math.min(waitUntil, latestStart)) {
+    const holdUntil = batchHoldUntil(batch, now, (work) => this.#predictor(head.call.model).upper(work), this.#gapMs);
+    if (holdUntil !== undefined) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
       this.#gapFrom = undefined; // a chosen wait, not time lost between runs
       clearTimeout(this.#batchTimer);
-      this.#batchTimer = setTimeout(() => this.#kick(), Math.min(waitUntil, latestStart) - now);
+      this.#batchTimer = setTimeout(() => this.#kick(), holdUntil - now);
       return;
     }
     clearTimeout(this.#batchTimer);
     if (this.#gapFrom !== undefined) this.#gapMs += GAP_ALPHA * (now - this.#gapFrom - this.#gapMs);
     this.#gapFrom = undefined;
     for (const item of batch) this.#take(item, true);
-    void this.#run(batch, rows, work);
+    void this.#run(batch, sumOf(batch, "rows"), sumOf(batch, "work"));
   }
 
   /** The head plus queued requests that can share its run, in serving order, within max_batch rows; a quarantined tenant's run alone. */
@@ -294,20 +276,10 @@ export class Scheduler {
 
   async #run(batch: Queued[], rows: number, work: number): Promise<void> {
     try {
-      await (batch[0]!.loop ? this.#attemptJob(batch[0]!) : this.#attempt(batch, rows, work));
-    } catch (error) {
-      const httpError = runError(error);
-      // One request's bad inputs fail a merged run as a whole, and every tenant in it: each runs
-      // alone then, so only the faulty one gets the error. A failure that says to retry later (no
-      // session) is no request's fault and would fail each run alike: it answers the whole batch.
-      if (batch.length > 1 && httpError.retryAfterSeconds === undefined) {
-        this.counters.retriedAlone += batch.length;
-        for (const item of batch) await this.#retryAlone(item);
-      } else {
-        for (const item of batch) item.reject(httpError);
-      }
+      if (batch[0]!.loop) await this.#attemptJob(batch[0]!).catch((error: unknown) => batch[0]!.reject(runError(error)));
+      else await this.#settle(batch, rows, work);
     } finally {
-      this.#running = undefined;
+      this.#running = this.#job = undefined;
       // session.run holds the thread, so requests that arrived during the run still wait in the
       // runtime's input queue, not in ours. Choosing the next run now would see none of them and
       // serve by arrival order; one turn of the event loop lets them in first, so priorities,
@@ -321,24 +293,43 @@ export class Scheduler {
     }
   }
 
-  /** One run of a request whose batch failed, if its deadline still allows one. */
-  async #retryAlone(item: Queued): Promise<void> {
-    if (item.call.deadline <= this.#now()) {
-      this.counters.expired++;
-      item.reject(new HttpError(504, "the deadline passed before the request could run again alone, after its batch failed"));
-      return;
-    }
+  /** Runs `batch` and answers each request: its run's time, or 0 when it failed (failed-batch.ts). */
+  async #settle(batch: Queued[], rows: number, work: number): Promise<number> {
     try {
-      await this.#attempt([item], item.rows, item.work);
+      return await this.#attempt(batch, rows, work);
     } catch (error) {
-      const httpError = runError(error);
-      if (httpError.retryAfterSeconds === undefined) this.#quarantine.add(item.call.tenant); // it broke its batch
-      item.reject(httpError);
+      const context = {
+        counters: this.counters,
+        quarantine: this.#quarantine,
+        now: this.#now,
+        runAlone: (item: Queued) => this.#attempt([item], item.rows, item.work),
+      };
+      await answerFailedBatch(batch, error, context);
+      return 0;
     }
   }
 
-  /** Runs `batch` (merged when it holds more than one item) and answers each item; throws when the run fails. */
-  async #attempt(batch: Queued[], rows: number, work: number): Promise<void> {
+  /**
+   * At a job's yield: the requests of more important tiers queued meanwhile run (batched as
+   * usual), then the job goes on. Returns their run time, which is not the job's.
+   */
+  async #runMoreImportant(job: Running): Promise<number> {
+    let ms = 0;
+    for (let head = this.#queue.peek(); head && head.priority < job.item.priority && !head.loop; head = this.#queue.peek()) {
+      if (head.call.deadline <= this.#now()) {
+        this.#expire(head);
+        continue;
+      }
+      const batch = this.#gather(head);
+      for (const item of batch) this.#take(item, true);
+      ms += await this.#settle(batch, sumOf(batch, "rows"), sumOf(batch, "work"));
+    }
+    this.#running = job;
+    return ms;
+  }
+
+  /** Runs `batch` (merged when it holds more than one item) and answers each item; its run's time; throws when the run fails. */
+  async #attempt(batch: Queued[], rows: number, work: number): Promise<number> {
     const first = batch[0]!;
     const model = first.call.model;
     const startedAt = this.#now();
@@ -368,24 +359,29 @@ export class Scheduler {
         load,
       });
     });
+    return result.inferMs;
   }
 
   /** Runs a job's loop on the session, guarded (job-guard.ts); the predictor learns its mean run. */
   async #attemptJob(item: Queued): Promise<void> {
     const { model, deadline } = item.call;
     const startedAt = this.#now();
-    const running = (this.#running = { model, rows: 1, work: item.work, runs: item.runs, startedAt, item, cancelled: false });
+    const running: Running = { model, rows: 1, work: item.work, runs: item.runs, startedAt, item, cancelled: false, jobPriority: item.priority };
+    this.#running = this.#job = running;
     let runs = 0;
+    let othersMs = 0;
     const result = await this.#options.runJob!(model, async (run) => {
-      const guard = guardJobRuns(run, deadline, () => running.cancelled, this.#now);
+      const pause = async () => void (othersMs += await this.#runMoreImportant(running));
+      const guard = guardJobRuns(run, deadline, () => running.cancelled, this.#now, pause);
       try {
         await item.loop!(guard.run);
       } finally {
         runs = guard.runs;
       }
     });
-    this.#predictor(model).observe(item.work, result.inferMs / Math.max(1, runs), result.firstRun);
-    this.#busy.add(item.call.priority, result.inferMs + this.#gapMs, this.#now());
+    const ownMs = Math.max(0, result.inferMs - othersMs);
+    this.#predictor(model).observe(item.work, ownMs / Math.max(1, runs), result.firstRun);
+    this.#busy.add(item.call.priority, ownMs + this.#gapMs, this.#now());
     this.counters.jobs++;
     this.counters.jobRuns += runs;
     this.counters.completed++;
@@ -398,3 +394,7 @@ export class Scheduler {
     });
   }
 }
+
+type Running = RunningWork & { rows: number; item: Queued; cancelled: boolean };
+
+const sumOf = (batch: readonly Queued[], field: "rows" | "work"): number => batch.reduce((sum, item) => sum + item[field], 0);

@@ -12,7 +12,10 @@ import type { BatchAxes } from "../../protocol/batching.ts";
 import { HttpError } from "../../protocol/errors.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import type { ScheduledJob } from "../../scheduler/contract.ts";
+import { RUNS_PER_YIELD } from "../../scheduler/job-guard.ts";
+import { predictedWaitMs } from "../../scheduler/predicted-wait.ts";
 import { Scheduler, type RunJob, type RunModel } from "../../scheduler/scheduler.ts";
+import { ServiceTimePredictor } from "../../scheduler/service-time.ts";
 import { VirtualClock } from "./virtual-clock.ts";
 
 const AXES: BatchAxes = { inputs: { x: 0 }, outputs: { y: 0 } };
@@ -209,5 +212,52 @@ describe("Scheduler jobs", () => {
     });
     assert.equal(overlapped, false);
     assert.deepEqual(loads, [1], "the chained job shows as running while it runs");
+  });
+
+  test("a more important request queued while a job runs goes at the job's next yield, not after the job", async () => {
+    const { run, runJob } = session();
+    const scheduler = new Scheduler({ maxQueueLength: 8, run, runJob });
+    const startedAt = Date.now();
+    let jobDoneAt = 0;
+    const job = scheduler.submitJob(counting(100, { priority: 3 })).then((answer) => ((jobDoneAt = Date.now()), answer));
+    await sleep(5 * RUN_MS);
+    let premiumAt = 0;
+    const premium = await scheduler.submit({ ...request(7), priority: 1, deadline: Date.now() + 10_000 }).then((answer) => ((premiumAt = Date.now()), answer));
+    assert.deepEqual(Array.from(premium.outputs[0]!.data as Float32Array), [8]);
+    const { value, timing } = await job;
+    assert.equal(value, 100, "the job's runs went on from where they were");
+    assert.equal(timing.runs, 100);
+    assert.ok(premiumAt < jobDoneAt, `premium answered at ${premiumAt - startedAt} ms, the job at ${jobDoneAt - startedAt} ms`);
+    assert.ok(premiumAt - startedAt < 60 * RUN_MS, `premium waited ${premiumAt - startedAt} ms: at most about one yield's worth of runs`);
+  });
+
+  test("a job cancelled while more important requests run at its yield stops there", async () => {
+    const { run, runJob } = session();
+    const scheduler = new Scheduler({ maxQueueLength: 8, run, runJob });
+    const call = counting(200, { priority: 3 });
+    const job = scheduler.submitJob(call).then(
+      () => 0,
+      (error: unknown) => statusOf(error),
+    );
+    await sleep(5 * RUN_MS);
+    const premium = scheduler.submit({ ...request(1), priority: 1 });
+    assert.equal(scheduler.cancel(call.requestId), true);
+    await premium;
+    assert.equal(await job, 499);
+  });
+
+  test("a more important request is predicted to wait for a running job's next yield only; an equal or less important one, for the whole job", () => {
+    const predictor = new ServiceTimePredictor();
+    for (let k = 0; k < 3; k++) predictor.observe(1, RUN_MS);
+    const job = { model: MODEL, work: 1, runs: 100, startedAt: 0, jobPriority: 3 };
+    const wait = (priority: number) => predictedWaitMs([], job, 0, 0, () => predictor, priority);
+    assert.equal(wait(1), RUNS_PER_YIELD * RUN_MS);
+    assert.equal(wait(2), RUNS_PER_YIELD * RUN_MS);
+    assert.equal(wait(3), 100 * RUN_MS);
+    assert.equal(
+      predictedWaitMs([], { ...job, jobPriority: undefined }, 0, 0, () => predictor, 1),
+      100 * RUN_MS,
+      "a request's run is never cut short",
+    );
   });
 });
