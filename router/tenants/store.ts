@@ -6,7 +6,7 @@
  */
 import { HttpError } from "../../protocol/errors.ts";
 import { LookupCache, Lru } from "../../protocol/lru.ts";
-import { sha256Hex } from "../../protocol/sha256.ts";
+import { hex, sha256Hex } from "../../protocol/sha256.ts";
 import { storeRead } from "../kv-read.ts";
 import { API_KEY_PREFIX, API_KEY_RANDOM_BYTES, isWellFormedKey, keyHashKey, keyIndexKey, tenantKey, type KeyRecord, type TenantRecord } from "./records.ts";
 
@@ -61,7 +61,8 @@ export async function putTenant(kv: KVNamespace, tenant: TenantRecord): Promise<
 /** Creates a key for the tenant; the returned `key` is shown once and never stored. */
 export async function createKey(kv: KVNamespace, tenantId: string): Promise<{ key: string; keyId: string }> {
   const key = `${API_KEY_PREFIX}${base64url(crypto.getRandomValues(new Uint8Array(API_KEY_RANDOM_BYTES)))}`;
-  const keyId = base64url(crypto.getRandomValues(new Uint8Array(9)));
+  // Hex: a base64url id may start with '-', which a command line reads as an option (`keys revoke acme -NaB8...`).
+  const keyId = hex(crypto.getRandomValues(new Uint8Array(9)).buffer);
   const hash = await sha256Hex(key);
   const record: KeyRecord = { keyId, tenantId, createdAt: Date.now() };
   await kv.put(keyHashKey(hash), JSON.stringify(record));

@@ -55,6 +55,8 @@ describe("tenant keys", () => {
   it("a revoked key is 401", async () => {
     await call("/admin/tenants/revoked", { method: "PUT", key: ADMIN, body: JSON.stringify({ tier: "free", models: ["*"] }) });
     const created = (await (await call("/admin/tenants/revoked/keys", { method: "POST", key: ADMIN })).json()) as { key: string; keyId: string };
+    // Hex, never starting with '-': `hotpath keys revoke revoked <keyId>` must not read it as an option.
+    expect(created.keyId).toMatch(/^[0-9a-f]{18}$/);
     expect((await inferJson("mlp-tiny", created.key, { inputs })).status).toBe(200);
     const revoked = await call(`/admin/tenants/revoked/keys/${created.keyId}`, { method: "DELETE", key: ADMIN });
     expect(revoked.status).toBe(200);
