@@ -148,10 +148,7 @@ export class Scheduler {
     });
   }
 
-  /**
-   * Drops queued work whose client went away, or stops a running job at its next yield
-   * (job-guard.ts); false when it is neither (done, or a request's run already started).
-   */
+  /** Drops queued work whose client went away, or stops a running job at its next yield; false when neither (done, or its run started). */
   cancel(requestId: string): boolean {
     const job = this.#job;
     if (job && job.item.call.requestId === requestId) return (job.cancelled = true);
@@ -190,11 +187,9 @@ export class Scheduler {
   }
 
   /**
-   * Wait of a new request of `priority` under this policy. FIFO: everything queued. Tiered: the
-   * work that would go first, stretched by the more important work expected to arrive meanwhile;
-   * for a request of a known `tenant` (placed at the end of its tenant's lane, whatever its
-   * deadline), only what fair share puts ahead of it: another tenant's backlog in its tier is not
-   * all ahead of it.
+   * Wait of a new request of `priority`. FIFO: everything queued. Tiered: the work that would go
+   * first, stretched by the more important work expected meanwhile; for a known `tenant` (last in
+   * its lane), only what fair share puts ahead of it, not all of its tier's backlog.
    */
   #waitAheadMs(priority: number, tenant?: string): number {
     if (this.#options.policy === "fifo") return this.#predictedWaitMs(Number.POSITIVE_INFINITY);
@@ -204,7 +199,8 @@ export class Scheduler {
 
   /** Work ahead of a new request of this priority (predicted-wait.ts): `ahead`, else everything of its priority or more important. */
   #predictedWaitMs(priority: number, ahead = this.#queue.itemsAhead(priority)): number {
-    return predictedWaitMs(ahead, this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority);
+    // A job paused for more important requests is still the work ahead of the rest.
+    return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority);
   }
 
   /** Makes room by refusing the least important queued request, if it is less important than `priority` (the host's input budget asks too). */
@@ -246,7 +242,8 @@ export class Scheduler {
     }
     const batch = this.#gather(head);
     const now = this.#now();
-    const holdUntil = batchHoldUntil(batch, now, (work) => this.#predictor(head.call.model).upper(work), this.#gapMs);
+    const canGrow = !this.#quarantine.holds(head.call.tenant);
+    const holdUntil = canGrow ? batchHoldUntil(batch, now, (work) => this.#predictor(head.call.model).upper(work), this.#gapMs) : undefined;
     if (holdUntil !== undefined) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
       this.#gapFrom = undefined; // a chosen wait, not time lost between runs
@@ -309,13 +306,13 @@ export class Scheduler {
     }
   }
 
-  /**
-   * At a job's yield: the requests of more important tiers queued meanwhile run (batched as
-   * usual), then the job goes on. Returns their run time, which is not the job's.
-   */
+  /** At a job's yield: the requests of more important tiers queued meanwhile run (batched as usual); returns their run time, not the job's. */
   async #runMoreImportant(job: Running): Promise<number> {
     let ms = 0;
-    for (let head = this.#queue.peek(); head && head.priority < job.item.priority && !head.loop; head = this.#queue.peek()) {
+    const pausedAt = this.#now();
+    // Requests only, in serving order: a more important job queued among them waits for this one's end.
+    const next = () => this.#queue.inOrder().find((item) => item.priority < job.item.priority && !item.loop);
+    for (let head = next(); head; head = next()) {
       if (head.call.deadline <= this.#now()) {
         this.#expire(head);
         continue;
@@ -325,6 +322,7 @@ export class Scheduler {
       ms += await this.#settle(batch, sumOf(batch, "rows"), sumOf(batch, "work"));
     }
     this.#running = job;
+    job.startedAt += this.#now() - pausedAt; // what is left of the job is as before the pause
     return ms;
   }
 

@@ -70,8 +70,9 @@ export class ModelHost extends DurableObject<Env> {
     const bytes = inputBytesOf(call.inputs);
     // Less important queued work makes room for it, as in a full queue: a free tenant's big inputs
     // must not keep a premium request out. A shed request's bytes come back once its refusal has
-    // settled, a turn later.
-    while (this.#inputs.heldBytes + bytes > this.#inputs.budgetBytes && this.#scheduler.shedFor(call.priority)) await nextTurn();
+    // settled, a turn later. Inputs over the whole budget are a 413 whatever is shed: nothing is.
+    const fits = bytes <= this.#inputs.budgetBytes;
+    while (fits && this.#inputs.heldBytes + bytes > this.#inputs.budgetBytes && this.#scheduler.shedFor(call.priority)) await nextTurn();
     return replyOf(() => this.#inputs.hold(bytes, retryAfter, () => this.#scheduler.submit(call)), `inference ${call.traceparent ?? ""}`.trim());
   }
 

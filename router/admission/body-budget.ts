@@ -38,6 +38,7 @@ export class BodyHold {
     this.#budgetBytes = budgetBytes;
     this.#signal = signal;
     signal?.addEventListener("abort", this.#onAbort);
+    if (signal?.aborted) this.release(); // gone already: no abort event will come
   }
 
   /** Counts `bytes` more for this request, or refuses (503) when the isolate's total would pass the budget. */

@@ -56,6 +56,7 @@ export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()
     signal?.removeEventListener("abort", release);
   };
   signal?.addEventListener("abort", release);
+  if (signal?.aborted) release(); // gone before the slot was taken: no abort event will come
   return release;
 }
 

@@ -231,6 +231,19 @@ describe("Scheduler jobs", () => {
     assert.ok(premiumAt - startedAt < 60 * RUN_MS, `premium waited ${premiumAt - startedAt} ms: at most about one yield's worth of runs`);
   });
 
+  test("a more important job queued ahead does not keep more important requests from the running job's yields", async () => {
+    const { run, runJob } = session();
+    const scheduler = new Scheduler({ maxQueueLength: 8, run, runJob });
+    let freeDoneAt = 0;
+    const free = scheduler.submitJob(counting(100, { priority: 3 })).then(() => (freeDoneAt = Date.now()));
+    await sleep(5 * RUN_MS);
+    const premiumJob = scheduler.submitJob(counting(5, { priority: 1 }));
+    let premiumAt = 0;
+    await scheduler.submit({ ...request(1), priority: 1 }).then(() => (premiumAt = Date.now()));
+    await Promise.all([free, premiumJob]);
+    assert.ok(premiumAt < freeDoneAt, "the premium request ran at a yield of the free job, past the premium job queued ahead of it");
+  });
+
   test("a job cancelled while more important requests run at its yield stops there", async () => {
     const { run, runJob } = session();
     const scheduler = new Scheduler({ maxQueueLength: 8, run, runJob });

@@ -197,6 +197,10 @@ describe("JPEG scans", () => {
     const started = Date.now();
     expect(refusal(() => decodeImage(hostile, "image/jpeg"))).toEqual([400, `the JPEG has more than ${MAX_JPEG_SCANS} scans; encoders write at most about 20`]);
     expect(Date.now() - started).toBeLessThan(1000);
+    // Every scan header claiming 64 KB: a walk by length fields would jump over the scans; the decoder never reads that field.
+    const lying = hostile.slice();
+    for (let at = 0; at + 3 < lying.length; at++) if (lying[at] === 0xff && lying[at + 1] === 0xda) lying.set([0xff, 0xff], at + 2);
+    expect(refusal(() => decodeImage(lying, "image/jpeg"))[0]).toBe(400);
     const progressive = decodeImage(await fixtureBytes("fixtures/textline-progressive.jpg"), "image/jpeg");
     expect([progressive.width, progressive.height]).toEqual([decodeImage(baseline, "image/jpeg").width, decodeImage(baseline, "image/jpeg").height]);
   });

@@ -86,9 +86,12 @@ describe("the byte budget of a host's queued inputs", () => {
     expect((await stateOf(host)).queuedInputBytes).toBe(0);
   });
 
-  it("a request whose inputs alone are over the budget is told so with 413, not asked to retry", async () => {
+  it("a request whose inputs alone are over the budget is told so with 413, not asked to retry, and sheds nothing", async () => {
+    const free = host.infer(callOf(held, "free-kept", wideRows(400), { priority: 3, tenant: "free-tenant" }));
+    await until(host, "the free request queued", (s) => s.load.queued === 1);
     const reply = await host.infer(callOf(held, "huge", wideRows(1025)));
     expect(!reply.ok && reply.error.status).toBe(413);
+    expect((await free).ok, "the free request was not shed for a request refused anyway").toBe(true);
     expect((await stateOf(host)).queuedInputBytes).toBe(0);
   });
 });
