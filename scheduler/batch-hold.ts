@@ -15,15 +15,19 @@ const HOLD_MARGIN_MS = 5;
 const HOLD_MARGIN_SHARE = 0.1;
 
 /**
- * When to run `batch` (gathered behind its head) at the latest if it is held to fill; undefined
- * when it should run now (it cannot batch, is full, or its time to wait is up).
- * `upperMs(work)`: the pessimistic run time of `work`; `gapMs`: the time between two runs.
+ * When to run `batch` (gathered behind its head; `rows` and `work` its totals) at the latest if it
+ * is held to fill; undefined when it should run now (it cannot batch, is full, or its time to wait
+ * is up). `upperMs(work)`: the pessimistic run time of `work`; `gapMs`: the time between two runs.
  */
-export function batchHoldUntil(batch: readonly Queued[], now: number, upperMs: (work: number) => number, gapMs: number): number | undefined {
+export function batchHoldUntil(
+  batch: readonly Queued[],
+  { rows, work }: { rows: number; work: number },
+  now: number,
+  upperMs: (work: number) => number,
+  gapMs: number,
+): number | undefined {
   const head = batch[0]!;
   const model = head.call.model;
-  const rows = batch.reduce((sum, item) => sum + item.rows, 0);
-  const work = batch.reduce((sum, item) => sum + item.work, 0);
   if (head.key === undefined || rows >= model.maxBatch) return undefined;
   const waitUntil = head.enqueuedAt + model.maxQueueDelayMs;
   // Waiting may grow the batch to max_batch rows; its run must still end before every deadline.

@@ -242,8 +242,9 @@ export class Scheduler {
     }
     const batch = this.#gather(head);
     const now = this.#now();
+    const size = { rows: sumOf(batch, "rows"), work: sumOf(batch, "work") };
     const canGrow = !this.#quarantine.holds(head.call.tenant);
-    const holdUntil = canGrow ? batchHoldUntil(batch, now, (work) => this.#predictor(head.call.model).upper(work), this.#gapMs) : undefined;
+    const holdUntil = canGrow ? batchHoldUntil(batch, size, now, (work) => this.#predictor(head.call.model).upper(work), this.#gapMs) : undefined;
     if (holdUntil !== undefined) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
       this.#gapFrom = undefined; // a chosen wait, not time lost between runs
@@ -255,7 +256,7 @@ export class Scheduler {
     if (this.#gapFrom !== undefined) this.#gapMs += GAP_ALPHA * (now - this.#gapFrom - this.#gapMs);
     this.#gapFrom = undefined;
     for (const item of batch) this.#take(item, true);
-    void this.#run(batch, sumOf(batch, "rows"), sumOf(batch, "work"));
+    void this.#run(batch, size.rows, size.work);
   }
 
   /** The head plus queued requests that can share its run, in serving order, within max_batch rows; a quarantined tenant's run alone. */

@@ -68,7 +68,7 @@ export class SpeechSegmenter {
 
   /** `withSpans` false leaves the completed spans out (an empty list): a live stream stores them apart, as they come (spansFrom). */
   snapshot(withSpans = true): SegmenterSnapshot {
-    return { spans: withSpans ? this.#spans.map((span) => ({ ...span })) : [], windows: this.#windows, start: this.#start, tempEnd: this.#tempEnd };
+    return { spans: withSpans ? this.spansFrom(0) : [], windows: this.#windows, start: this.#start, tempEnd: this.#tempEnd };
   }
 
   /** The completed spans from the `index`th on (copies). */

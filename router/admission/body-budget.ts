@@ -13,6 +13,7 @@
  */
 import { HttpError, payloadTooLarge, refusal } from "../../protocol/errors.ts";
 import { readBodyLimited } from "../../protocol/http/read-body.ts";
+import { releasedOnAbort } from "./release-on-abort.ts";
 
 /** Retry-After for a refusal on the budget: bodies in flight are read and answered within about a second. */
 const BUDGET_RETRY_AFTER_S = 1;
@@ -28,17 +29,20 @@ export function bodyBytesInUse(): number {
 /** One request's share of the isolate's body budget. `release` is idempotent. */
 export class BodyHold {
   readonly #budgetBytes: number;
-  readonly #signal: AbortSignal | undefined;
   #bytes = 0;
   #released = false;
-  readonly #onAbort = () => this.release();
+  /** Gives the bytes back, and stops listening for the client going away. */
+  readonly #release: () => void;
 
-  /** `signal`: the request's; when its client goes away the hold is released at once. */
+  /** `signal`: the request's; when its client goes away the hold is released at once (release-on-abort.ts). */
   constructor(budgetBytes: number, signal?: AbortSignal) {
     this.#budgetBytes = budgetBytes;
-    this.#signal = signal;
-    signal?.addEventListener("abort", this.#onAbort);
-    if (signal?.aborted) this.release(); // gone already: no abort event will come
+    this.#release = releasedOnAbort(signal, () => {
+      if (this.#released) return;
+      this.#released = true;
+      heldBytes -= this.#bytes;
+      this.#bytes = 0;
+    });
   }
 
   /** Counts `bytes` more for this request, or refuses (503) when the isolate's total would pass the budget. */
@@ -71,11 +75,7 @@ export class BodyHold {
   }
 
   release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    heldBytes -= this.#bytes;
-    this.#bytes = 0;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#release();
   }
 }
 

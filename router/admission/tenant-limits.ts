@@ -7,6 +7,7 @@
 import type { TierConfig } from "../../config/tiers.ts";
 import { refusal } from "../../protocol/errors.ts";
 import { Lru } from "../../protocol/lru.ts";
+import { releasedOnAbort } from "./release-on-abort.ts";
 
 interface Bucket {
   tokens: number;
@@ -29,9 +30,8 @@ export function tenantBucketCount(): number {
 
 /**
  * Takes a token and an in-flight slot, or throws 429 with Retry-After; call the result when done.
- * `signal` (the request's) gives the slot back at once when the client goes away: a cancelled
- * request's own `finally` may never run (router/admission/body-budget.ts), and a slot it kept
- * would count against its tenant in this isolate for good.
+ * `signal` (the request's) gives the slot back at once when the client goes away
+ * (release-on-abort.ts): a slot kept would count against its tenant in this isolate for good.
  */
 export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now(), signal?: AbortSignal): () => void {
   let bucket = buckets.get(tenantId);
@@ -49,15 +49,11 @@ export function admitTenant(tenantId: string, tier: TierConfig, now = Date.now()
   bucket.inFlight += 1;
   const held = bucket;
   let released = false;
-  const release = () => {
+  return releasedOnAbort(signal, () => {
     if (released) return;
     released = true;
     held.inFlight -= 1;
-    signal?.removeEventListener("abort", release);
-  };
-  signal?.addEventListener("abort", release);
-  if (signal?.aborted) release(); // gone before the slot was taken: no abort event will come
-  return release;
+  });
 }
 
 /**
