@@ -34,7 +34,7 @@ export interface ModelEntry {
 }
 
 export interface ModelStoreOptions {
-  loader: ModelLoader;
+  loader: Pick<ModelLoader, "load">;
   /** Off: every scheduled model has max batch 1, so the scheduler never merges requests. */
   batching: boolean;
   /** Runs the warm-up of a just-created session (see origin.ts: through the scheduler). */
@@ -100,11 +100,18 @@ export class ModelStore {
 
   /**
    * One attempt for the repository route. A version that fails here and was not assigned at start
-   * is forgotten, so one bad load request does not leave the whole origin unready.
+   * is forgotten, so one bad load request does not leave the whole origin unready. An attempt
+   * already under way (a start-up retry of an assigned version) may have asked the edge before the
+   * version existed there: the edge calls this route once it has added the version, so such a
+   * failure is not this call's answer, and a fresh attempt is.
    */
   async load(name: string, version: string): Promise<ModelEntry> {
+    const joinsEarlierAttempt = this.#entries.get(keyOf(name, version))?.attempt !== undefined;
     try {
-      return await this.ensure(name, version);
+      return await this.ensure(name, version).catch((error: unknown) => {
+        if (!joinsEarlierAttempt) throw error;
+        return this.ensure(name, version);
+      });
     } catch (error) {
       const key = keyOf(name, version);
       const entry = this.#entries.get(key);
