@@ -23,27 +23,29 @@ export const start: Scenario = async ({ quick, log, signal, track }) => {
   // BENCH_ROUTES: the bare path beside the full one (start-peer.ts) and cut short (start-breakdown.ts); 404 without it.
   const stack = track(await NpmStartStack.start({ port: PORTS.startEdge, originPort: PORTS.startOrigin, vars: { BENCH_ROUTES: "1" }, signal }));
   const context: PartContext = { stack, quick, log, signal };
-  const parts: PartResult[] = [];
+  // Each part under its name in the report's data, whatever order the parts run in.
+  const named: Record<string, PartResult> = {};
 
   log(`start: the plain peer on ${PORTS.startPlain}`);
   const plain = track(await startPlainServer(PORTS.startPlain));
   try {
-    parts.push(await peerPart(context, plain));
+    named.peer = await peerPart(context, plain);
   } finally {
     await plain.stop(); // its idle process must not share the machine with the parts that follow
   }
-  parts.push(await breakdownPart(context));
+  named.breakdown = await breakdownPart(context);
 
-  parts.push(await batchingPart(context));
+  named.batching = await batchingPart(context);
 
   await uploadComputeModel(stack);
   const keys = await overloadTenants(stack);
   const { capacity, rounds } = await measureCapacity(context, keys.premium[0]!);
   log(`start: compute-bound model, capacity ${rounds.map((r) => r.toFixed(1)).join(", ")} req/s`);
-  parts.push(await fairnessPart(context));
-  parts.push(await overloadPart(context, capacity, keys));
+  named.fairness = await fairnessPart(context);
+  named.overload = await overloadPart(context, capacity, keys);
 
-  parts.push(await coldPart(context));
+  named.cold = await coldPart(context);
+  const parts = Object.values(named);
 
   const summary = table(
     ["part", "measured", "value", "target", "met"],
@@ -58,8 +60,6 @@ export const start: Scenario = async ({ quick, log, signal, track }) => {
     "",
     ...parts.flatMap((part) => [partMarkdown(part), ""]),
   ].join("\n");
-  const data = Object.fromEntries(
-    parts.map((part, i) => [["peer", "batching", "fairness", "overload", "cold"][i]!, { targets: part.targets, ...(part.data as object) }]),
-  );
+  const data = Object.fromEntries(Object.entries(named).map(([name, part]) => [name, { targets: part.targets, ...(part.data as object) }]));
   return { name: "start", markdown, data: { capacity: { rounds, capacity }, ...data }, charts: Object.assign({}, ...parts.map((part) => part.charts ?? {})) };
 };
