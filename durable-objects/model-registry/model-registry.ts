@@ -21,6 +21,9 @@ import { CatalogPublisher, type PublicationInfo } from "./catalog-publisher.ts";
 import { RegistryTables } from "./tables.ts";
 import type { StagedVariant } from "./variant-table.ts";
 
+/** A Durable Object id as `toString()` writes it; no host name has this form (names hold a ':'). */
+const HOST_ID = /^[0-9a-f]{64}$/;
+
 export const REGISTRY_NAME = "global";
 
 /** A version an upload is adding, told apart from any other upload of the same name by its R2 object. */
@@ -364,11 +367,17 @@ export class ModelRegistry extends DurableObject<Env> {
     return record;
   }
 
+  /** A host recorded by its id (hex), or by the name older hosts recorded. */
+  #host(recorded: string) {
+    const namespace = this.env.MODEL_HOST;
+    return HOST_ID.test(recorded) ? namespace.get(namespace.idFromString(recorded)) : namespace.getByName(recorded);
+  }
+
   async #warmHosts(name: string, model: HostModel): Promise<void> {
     const hosts = this.#tables.hosts(name);
     const replies = await Promise.all(
       hosts.map((host) =>
-        this.env.MODEL_HOST.getByName(host)
+        this.#host(host)
           .warm(model)
           .catch((error: unknown) => error),
       ),
@@ -382,7 +391,7 @@ export class ModelRegistry extends DurableObject<Env> {
   async #dropFromHosts(name: string, version: string, sha256?: string): Promise<void> {
     await Promise.all(
       this.#tables.hosts(name).map((host) =>
-        this.env.MODEL_HOST.getByName(host)
+        this.#host(host)
           .drop(name, version, sha256)
           .catch(() => false),
       ),

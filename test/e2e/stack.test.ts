@@ -199,6 +199,24 @@ test(
       );
     });
 
+    await t.test("unload frees the model's session on its host (in the other process), and load warms it again", async () => {
+      const sessionsOf = async (model: string) => {
+        const response = await call(`/admin/models/${model}`, { key: keys.admin });
+        assert.equal(response.status, 200);
+        const { hosts } = (await response.json()) as { hosts: { sessions: { model: string }[] }[] };
+        return hosts.flatMap((host) => host.sessions).filter((session) => session.model === model).length;
+      };
+      const mlp = fixtures.find((f) => f.model === "mlp-tiny")!;
+      assert.equal(await sessionsOf("mlp-tiny"), 1, "mlp-tiny is warm after its fixture ran");
+      const unload = await call("/v2/repository/models/mlp-tiny/unload", { method: "POST", key: keys.admin });
+      assert.equal(unload.status, 200, await unload.text());
+      assert.equal(await sessionsOf("mlp-tiny"), 0, "the host still holds mlp-tiny's session after its unload");
+      const load = await call("/v2/repository/models/mlp-tiny/load", { method: "POST", key: keys.admin });
+      assert.equal(load.status, 200, await load.text());
+      assert.equal(await sessionsOf("mlp-tiny"), 1, "load did not warm mlp-tiny on its host");
+      await assertFixture(mlp, keys.premium);
+    });
+
     const snapshot = await registrySnapshot(keys.admin);
     assert.equal((snapshot as unknown[]).length, REGISTERED.length);
     await stopStack(stack);
