@@ -19,14 +19,6 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
-/**
- * onnxruntime-web's (wasm) sessions: graph optimizations up to "extended" (constant folding,
- * fusions). "all" adds layout transforms that the wasm build's kernels do not use: runs measured
- * no faster with it (Silero, PP-OCR det and rec, mlp-tiny) while creating a session took 1.5-2x
- * as long, and that is the time a new replica or a cold load waits.
- */
-export const WASM_SESSION_OPTIONS: OrtSession.SessionOptions = { graphOptimizationLevel: "extended" };
-
 /** The slice of an onnxruntime package (web or node) this adapter needs. */
 export interface OrtRuntime {
   InferenceSession: { create(bytes: Uint8Array, options?: OrtSession.SessionOptions): Promise<OrtSession> };

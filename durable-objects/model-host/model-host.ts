@@ -14,7 +14,7 @@ import { DurableObject } from "cloudflare:workers";
 import { TIER_PRIORITIES } from "../../config/tiers.ts";
 import { choiceVar, positiveVar, VAR_DEFAULTS } from "../../config/vars.ts";
 import { HttpError, retryAfterSecondsFor } from "../../protocol/errors.ts";
-import { createModelSession, WASM_SESSION_OPTIONS, type ModelSession } from "../../protocol/model-session.ts";
+import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
 import { replyOf, type RpcReply } from "../../protocol/rpc-reply.ts";
 import { sha256Hex } from "../../protocol/sha256.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
@@ -233,7 +233,7 @@ export class ModelHost extends DurableObject<Env> {
     if (!object) throw new HttpError(503, `model bytes '${model.r2Key}' are missing from storage`, 5);
     const bytes = new Uint8Array(await object.arrayBuffer());
     if ((await sha256Hex(bytes)) !== model.sha256) throw new HttpError(503, `model bytes '${model.r2Key}' fail their sha256 check`, 5);
-    const session = await createModelSession(ortWeb(), bytes, WASM_SESSION_OPTIONS);
+    const session = await createModelSession(ortWeb(), bytes);
     // Tell the registry this host serves the model, so a default-version swap warms it first and
     // an unload frees it. By id, not name: an object reached through another process (npm start's
     // two workerd processes) does not see the name it was reached by.

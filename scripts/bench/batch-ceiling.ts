@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import * as ortNode from "onnxruntime-node";
 import { mergeInputs } from "../../protocol/batching.ts";
-import { createModelSession, WASM_SESSION_OPTIONS, type ModelSession } from "../../protocol/model-session.ts";
+import { createModelSession, type ModelSession } from "../../protocol/model-session.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 import { ortWeb } from "../models/ort-web-node.ts";
 import { tensorsOf } from "./plain-oip.ts";
@@ -66,7 +66,7 @@ async function measure(session: ModelSession, one: Tensor[], batch: number, roun
 export async function batchCeiling(modelPath: string, request: Uint8Array, batch: number, rounds = 3): Promise<BatchCeiling> {
   const bytes = new Uint8Array(readFileSync(modelPath));
   const { ort } = await ortWeb();
-  const web = await createModelSession(ort, bytes, WASM_SESSION_OPTIONS);
+  const web = await createModelSession(ort, bytes);
   const node = await createModelSession(ortNode, bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const one = tensorsOf(JSON.parse(new TextDecoder().decode(request)) as Parameters<typeof tensorsOf>[0]);
   try {
