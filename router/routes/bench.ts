@@ -3,7 +3,8 @@
  * rate limits, no deadline, no queue, and its stages on their own, so the benchmark can say where
  * a request's CPU goes: `/bench/parse/:model` stops after reading and parsing the body,
  * `?runs=0` makes the host call without running the model, `?runs=2` runs it twice in the one
- * call. Off unless the BENCH_ROUTES var is "1" (the benchmark's stacks set it); answers 404
+ * call; `/bench/warm/:model?replica=N` warms replica N of the model's default version, as the
+ * replica set does before a new replica takes traffic, and drops its session once answered. Off unless the BENCH_ROUTES var is "1" (the benchmark's stacks set it); answers 404
  * otherwise, like any unknown route.
  */
 import { Hono, type Context } from "hono";
@@ -54,4 +55,24 @@ benchRoutes.post("/bench/bare/:model/infer", async (c) => {
   );
   const encoded = encodeInferResponse({ modelName: name, modelVersion: model.version, outputs: tensors }, { outputs, binaryByDefault: false });
   return new Response(encoded.body, { headers: { "content-type": encoded.contentType } });
+});
+
+/** Replicas the warm route may name: far above any model's max_replicas, so each is a new object. */
+const BENCH_REPLICAS = { first: 1_000, last: 1_000_000 };
+
+benchRoutes.post("/bench/warm/:model", async (c) => {
+  if (c.env.BENCH_ROUTES !== "1") throw new HttpError(404, `no route for POST ${new URL(c.req.url).pathname}`);
+  const name = c.req.param("model");
+  const replicaParam = c.req.query("replica") ?? "";
+  const replica = Number(replicaParam);
+  if (!/^\d{1,7}$/.test(replicaParam) || replica < BENCH_REPLICAS.first || replica > BENCH_REPLICAS.last) {
+    throw badRequest(`replica must be an integer from ${BENCH_REPLICAS.first} to ${BENCH_REPLICAS.last}`);
+  }
+  const model = await resolveVersion(c.env, name, undefined);
+  const host = modelHostFor(c.env, regionOf(c.req.raw.cf as IncomingRequestCfProperties | undefined), name, replica);
+  const state = unwrapReply(await host.stub.warm(model));
+  // Not a replica the set will use: its session is freed once the answer has gone. (The registry
+  // still counts it among the model's hosts, so a version swap would warm it: bench stacks only.)
+  c.executionCtx.waitUntil(host.stub.drop(model.name, model.version).catch(() => false));
+  return c.json({ replica, sessions: state.sessions.filter((s) => s.model === name).length });
 });

@@ -2,7 +2,7 @@
  * The `start` scenario's in-run baselines: the model's own batching gain (batch-ceiling.ts)
  * runs the batch the host would merge, the local hop (rpc-hop.ts) gets calls through a Durable
  * Object in a second workerd process and in the router's own, and the bare path on the `npm start`
- * stack (BENCH_ROUTES=1) answers what the full path answers. Figures are not asserted beyond what
+ * stack (BENCH_ROUTES=1) answers what the full path answers, and a new replica warms. Figures are not asserted beyond what
  * holds on any machine: a baseline that measured the wrong thing shows here.
  */
 import assert from "node:assert/strict";
@@ -82,6 +82,15 @@ test(
       }
       const malformed = await fetch(`${stack.url}/bench/parse/silero-vad`, { method: "POST", body: '{"inputs": [' });
       assert.equal(malformed.status, 400);
+
+      // The cold part's new replica (start-cold.ts): a new object brings the session up, then frees it.
+      const warm = await fetch(`${stack.url}/bench/warm/silero-vad?replica=1000`, { method: "POST" });
+      assert.deepEqual([warm.status, await warm.json()], [200, { replica: 1000, sessions: 1 }]);
+      for (const replica of ["0", "999", "1000001", "1e3", ""]) {
+        const refused = await fetch(`${stack.url}/bench/warm/silero-vad?replica=${replica}`, { method: "POST" });
+        assert.equal(refused.status, 400, `replica=${replica}`);
+        assert.match(((await refused.json()) as { error: string }).error, /^replica must be an integer from 1000 to 1000000$/);
+      }
     } finally {
       await stack.stop();
     }

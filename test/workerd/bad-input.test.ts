@@ -217,11 +217,13 @@ describe("unknown things", () => {
     await expectError(await call("/v3/anything"), 404, /^no route for GET \/v3\/anything$/);
   });
 
-  it("the benchmark's bare path is an unknown route unless BENCH_ROUTES is on: no unauthenticated way to a model", async () => {
+  it("the benchmark's routes are unknown unless BENCH_ROUTES is on: no unauthenticated way to a model or a host", async () => {
     const response = await call("/bench/bare/mlp-tiny/infer", { method: "POST", body: JSON.stringify(input({})) });
     await expectError(response, 404, /^no route for POST \/bench\/bare\/mlp-tiny\/infer$/);
     const parse = await call("/bench/parse/mlp-tiny", { method: "POST", body: JSON.stringify(input({})) });
     await expectError(parse, 404, /^no route for POST \/bench\/parse\/mlp-tiny$/);
+    const warm = await call("/bench/warm/mlp-tiny?replica=1000", { method: "POST" });
+    await expectError(warm, 404, /^no route for POST \/bench\/warm\/mlp-tiny$/);
   });
 });
 
