@@ -1,30 +1,22 @@
 /**
  * @module A WAV body to the 16 kHz mono samples Silero takes: its chunks located by riff-wav.ts
  * (which reads nothing but the format and where the samples are), 16-bit PCM samples mixed down
- * to mono as they are read, resampled by wavefile's resampler (cubic, with its FIR low-pass filter
- * against aliasing, see RESAMPLING). Everything wrong with the file is a 400 that says what: not
+ * to mono as they are read, resampled as live streams are (stream-audio.ts: a windowed-sinc
+ * low-pass, so a clip and the same audio streamed give the same samples). Everything wrong with the file is a 400 that says what: not
  * a WAV, truncated, not 16-bit PCM, an odd sample rate, no samples; longer than a job takes is a
  * 413. The size is checked from the header before any sample is read, so a long file costs no
  * memory before it is refused.
  */
-import { resample } from "wavefile/lib/resampler/index.js";
 import { badRequest, payloadTooLarge } from "../../protocol/errors.ts";
 import { readWavLayout, UNKNOWN_DATA_SIZES } from "./riff-wav.ts";
 import { MAX_VAD_SAMPLES, VAD_SAMPLE_RATE } from "./silero.ts";
+import { freshResampler, resampleChunk } from "./stream-audio.ts";
 
 /** Rates from telephone (8 kHz) to studio (96 kHz). */
 const MIN_RATE = 8000;
 const MAX_RATE = 96000;
 const MAX_CHANNELS = 8;
 const WAVE_FORMAT_PCM = 1;
-/**
- * wavefile's default low-pass filter for cubic resampling is an IIR filter, whose state decays
- * into subnormal floats over digital silence (exact zeros, common between utterances), and
- * arithmetic on subnormals is slow: 600 ms for 7.6 s of 44.1 kHz speech with pauses, against
- * 80 ms with its FIR filter (71 taps, whose output over zeros is exactly zero).
- */
-const RESAMPLING = { method: "cubic", LPF: true, LPFType: "FIR" } as const;
-
 export interface DecodedAudio {
   /** Mono, 16 kHz, in [-1, 1). */
   samples: Float32Array;
@@ -57,7 +49,7 @@ export function decodeWav(body: Uint8Array): DecodedAudio {
     throw payloadTooLarge(`the audio is ${duration.toFixed(1)} s long; vad takes at most ${MAX_VAD_SAMPLES / VAD_SAMPLE_RATE} s per request`);
   }
   const mono = mixDown(new DataView(body.buffer, body.byteOffset + wav.dataOffset, frames * wav.blockAlign), channels, frames);
-  const samples = sampleRate === VAD_SAMPLE_RATE ? mono : Float32Array.from(resample(mono, sampleRate, VAD_SAMPLE_RATE, RESAMPLING));
+  const samples = sampleRate === VAD_SAMPLE_RATE ? mono : resampleChunk(freshResampler(), sampleRate, mono, true);
   return { samples, duration };
 }
 

@@ -24,7 +24,7 @@ import { catalogEntry } from "../models/catalog.ts";
 import { inferJson, OIP_INFER_PATH } from "./plain-oip.ts";
 import { modelFile } from "./stack.ts";
 
-// After the hooks: the registry loads wavefile and the bundled dictionary through them.
+// After the hooks: the registry loads the bundled OCR dictionary through them.
 const { FUNCTIONS, functionNamed } = await import("../../functions/registry.ts");
 
 const { values } = parseArgs({ options: { port: { type: "string" }, threads: { type: "string", default: "1" } } });
