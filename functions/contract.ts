@@ -33,8 +33,12 @@ export interface HostLoop<P, R> {
   name: string;
   /** The model whose session it runs on. */
   model: string;
-  /** Checks a payload that crossed the RPC (400 when unfit) and predicts the runs it takes. */
-  plan(payload: unknown): { payload: P; runs: number; workPerRun: number };
+  /**
+   * Checks a payload that crossed the RPC (400 when unfit), predicts the runs it takes, and says
+   * how many bytes it holds in the host's memory while queued and running (the host's input budget
+   * counts them, as it does a request's tensors).
+   */
+  plan(payload: unknown): { payload: P; runs: number; workPerRun: number; bytes: number };
   run(payload: P, run: ModelRun): Promise<R>;
 }
 

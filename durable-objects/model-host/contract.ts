@@ -33,7 +33,7 @@ export interface HostState {
   /** The sessions' memoryBytes together, loading ones included: never above the budget. */
   memoryEstimateBytes: number;
   memoryBudgetBytes: number;
-  /** Bytes of input tensors of the requests accepted and not yet answered (HOST_QUEUE_BUDGET_MB). */
+  /** Bytes of input tensors and job payloads of the requests accepted and not yet answered (HOST_QUEUE_BUDGET_MB). */
   queuedInputBytes: number;
   queueBudgetBytes: number;
   /** Cold loads (HOST_MAX_CONCURRENT_LOADS at once). */

@@ -1,6 +1,6 @@
 /**
- * @module The bytes of input tensors a ModelHost holds for the requests it has accepted and not
- * yet answered, queued or running. The queue's length alone does not bound them: 128 requests of
+ * @module The bytes of input tensors (and jobs' payloads, such as a clip's samples) a ModelHost
+ * holds for the requests it has accepted and not yet answered, queued or running. The queue's length alone does not bound them: 128 requests of
  * a few rows and 128 of MAX_TENSOR_ELEMENTS each are the same length and a thousand times apart
  * in memory, and the isolate has 128 MB for everything. A request that would take the total over
  * the budget is refused at once; its bytes are released however it ends (answered, failed,

@@ -65,15 +65,22 @@ export class ModelHost extends DurableObject<Env> {
   }
 
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
+    return replyOf(
+      () => this.#holdingInputs(inputBytesOf(call.inputs), call.priority, () => this.#scheduler.submit(call)),
+      `inference ${call.traceparent ?? ""}`.trim(),
+    );
+  }
+
+  /** Runs `work` with `bytes` of inputs counted in the host's budget, making room first if it can. */
+  async #holdingInputs<T>(bytes: number, priority: number, work: () => Promise<T>): Promise<T> {
     // The room frees up as the queue drains: the backlog is when to try again.
     const retryAfter = () => retryAfterSecondsFor(this.#scheduler.load().backlogMs);
-    const bytes = inputBytesOf(call.inputs);
     // Less important queued work makes room for it, as in a full queue: a free tenant's big inputs
     // must not keep a premium request out. A shed request's bytes come back once its refusal has
     // settled, a turn later. Inputs over the whole budget are a 413 whatever is shed: nothing is.
     const fits = bytes <= this.#inputs.budgetBytes;
-    while (fits && this.#inputs.heldBytes + bytes > this.#inputs.budgetBytes && this.#scheduler.shedFor(call.priority)) await nextTurn();
-    return replyOf(() => this.#inputs.hold(bytes, retryAfter, () => this.#scheduler.submit(call)), `inference ${call.traceparent ?? ""}`.trim());
+    while (fits && this.#inputs.heldBytes + bytes > this.#inputs.budgetBytes && this.#scheduler.shedFor(priority)) await nextTurn();
+    return this.#inputs.hold(bytes, retryAfter, work);
   }
 
   /** The idle-session alarm (idle-sweep.ts). */
@@ -95,7 +102,9 @@ export class ModelHost extends DurableObject<Env> {
         if (!loop) throw new HttpError(500, `the model host has no loop '${name}'`);
         if (loop.model !== call.model.name) throw new HttpError(500, `host loop '${name}' runs on model '${loop.model}', not '${call.model.name}'`);
         const plan = loop.plan(payload);
-        return this.#scheduler.submitJob({ ...scheduling, runs: plan.runs, workPerRun: plan.workPerRun, loop: (run) => loop.run(plan.payload, run) });
+        const job = { ...scheduling, runs: plan.runs, workPerRun: plan.workPerRun, loop: (run: SessionRun) => loop.run(plan.payload, run) };
+        // A job's payload (a clip's samples) is held like a request's tensors, and sheds like them.
+        return this.#holdingInputs(plan.bytes, call.priority, () => this.#scheduler.submitJob(job));
       },
       `job ${call.loop} ${call.traceparent ?? ""}`.trim(),
     );

@@ -100,7 +100,7 @@ export const sileroVadLoop: HostLoop<VadPayload, Float32Array> = {
     const samples = (payload as Partial<VadPayload> | null)?.samples;
     if (!(samples instanceof Float32Array) || samples.length === 0) throw badRequest("the vad job needs a non-empty Float32Array of samples");
     if (samples.length > MAX_VAD_SAMPLES) throw badRequest(`the vad job takes at most ${MAX_VAD_SAMPLES} samples, got ${samples.length}`);
-    return { payload: { samples }, runs: vadRuns(samples.length), workPerRun: VAD_WORK_PER_RUN };
+    return { payload: { samples }, runs: vadRuns(samples.length), workPerRun: VAD_WORK_PER_RUN, bytes: samples.byteLength };
   },
   async run({ samples }, run) {
     const windows = new SileroWindows(run);

@@ -3,17 +3,19 @@
  * request that would take them over is refused at once with 503 and Retry-After while smaller
  * ones still get in, and the bytes come back however a request ends (answered, cancelled, timed
  * out, failed), so the host accepts again and the count returns to zero; less important queued
- * work is shed to make room for more important work. Requests are held in the
+ * work is shed to make room for more important work; a job's payload (a clip's samples) counts
+ * the same. Requests are held in the
  * queue by a batch hold of a second (max_queue_delay), long enough to fill it.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { HostModel } from "../../../durable-objects/model-host/contract.ts";
+import type { HostJobCall, HostModel } from "../../../durable-objects/model-host/contract.ts";
+import { sileroVadLoop } from "../../../functions/vad/silero.ts";
 import { INFERENCE_HEADER_LENGTH_HEADER, TIMEOUT_HEADER } from "../../../protocol/headers.ts";
 import { encodeInferRequest } from "../../../protocol/oip/infer-response.ts";
 import { unwrapReply } from "../../../protocol/rpc-reply.ts";
 import { ADMIN, call, createTenant, fixtureBytes, uploadModel } from "../helpers.ts";
 import { expectRefusal, freshName } from "../refusals.ts";
-import { callOf, freshHost, hostNamed, MB, stateOf, storedModel, until, WIDE, wideRows, type HostStub } from "./stored-models.ts";
+import { callOf, freshHost, hostNamed, MB, stateOf, storedModel, TINY, until, WIDE, wideRows, type HostStub } from "./stored-models.ts";
 
 const KB = 1024;
 const HOLD = { maxBatch: 1024, maxQueueDelayMs: 1000 };
@@ -93,6 +95,42 @@ describe("the byte budget of a host's queued inputs", () => {
     expect(!reply.ok && reply.error.status).toBe(413);
     expect((await free).ok, "the free request was not shed for a request refused anyway").toBe(true);
     expect((await stateOf(host)).queuedInputBytes).toBe(0);
+  });
+});
+
+describe("a job's payload in the same budget", () => {
+  it("a clip's samples count like a request's tensors: over the budget 413, beside queued work 503, and it sheds less important work", async () => {
+    const jobs = freshHost("queued-jobs");
+    const tiny = await storedModel(TINY, freshName("queued-jobs-tiny"), "1", { maxBatch: 16_384, maxQueueDelayMs: 1000 });
+    const { batchAxes } = unwrapReply(await jobs.inspect(tiny));
+    const silero = await storedModel("models/silero-vad/1/model.onnx", "silero-vad", freshName("jobs"));
+    const free = { priority: 3, tenant: "free-tenant" };
+    const jobOf = (requestId: string, samples: number, settings: Partial<HostJobCall> = {}): HostJobCall => ({
+      ...callOf(silero, requestId, []),
+      loop: sileroVadLoop.name,
+      payload: { samples: Float32Array.from({ length: samples }, (_, k) => Math.sin(k / 5) * 0.1) },
+      ...settings,
+    });
+    // 12,800 rows of mlp-tiny's 16 floats: 800 KB held in the queue by the batch hold.
+    const rows = [{ name: "input", datatype: "FP32" as const, shape: [12_800, 16], data: new Float32Array(12_800 * 16) }];
+    const queued = jobs.infer(callOf({ ...tiny, batchAxes }, "free-rows", rows, free));
+    await until(jobs, "the free rows queued", (state) => state.queuedInputBytes === 800 * KB);
+
+    const tooBig = await jobs.job(jobOf("clip-too-big", 300_000));
+    expect(!tooBig.ok && [tooBig.error.status, tooBig.error.message]).toEqual([
+      413,
+      "the request's inputs (1.1 MB) are more than a model host can hold (1.0 MB)",
+    ]);
+    const freeClip = await jobs.job(jobOf("free-clip", 100_000, free));
+    expect(!freeClip.ok && freeClip.error.status).toBe(503);
+    expect(!freeClip.ok && freeClip.error.message).toMatch(/^the model host holds too many queued inputs: 0\.78 MB waiting, 0\.38 MB more/);
+
+    // Answered (unwrapReply throws the refusal otherwise), with one probability per Silero window.
+    const premiumClip = unwrapReply(await jobs.job(jobOf("premium-clip", 100_000))) as { value: Float32Array };
+    expect(premiumClip.value.length).toBe(sileroVadLoop.plan({ samples: new Float32Array(100_000) }).runs);
+    const shed = await queued;
+    expect(!shed.ok && [shed.error.status, shed.error.message]).toEqual([503, "shed to make room for higher-priority work"]);
+    expect((await stateOf(jobs)).queuedInputBytes).toBe(0);
   });
 });
 
