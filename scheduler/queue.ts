@@ -44,6 +44,11 @@ export interface SchedulingQueue<T extends Schedulable> {
    * not the whole tier's queue.
    */
   itemsAheadOf(tenant: string, priority: number): T[];
-  /** The item to shed first for a more important one: lowest priority, then latest deadline, then newest. */
-  sheddable(): T | undefined;
+  /**
+   * The item to shed to make room for a newcomer of this priority and tenant, if any: a less
+   * important one first (lowest priority, then latest deadline, then newest); else, within the
+   * newcomer's tier, the latest of the tenant holding the most queued items, when that is at
+   * least two more than the newcomer's tenant holds (so one tenant cannot fill the room alone).
+   */
+  sheddableFor(priority: number, tenant: string): T | undefined;
 }

@@ -124,7 +124,7 @@ export class Scheduler {
         ),
       );
     }
-    if (this.#queue.size >= this.#options.maxQueueLength && !this.shedFor(call.priority)) {
+    if (this.#queue.size >= this.#options.maxQueueLength && !this.shedFor(call.priority, call.tenant)) {
       this.counters.rejectedFull++;
       return Promise.reject(refusal(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfterSecondsFor(waitMs), "queue_full"));
     }
@@ -203,13 +203,14 @@ export class Scheduler {
     return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority);
   }
 
-  /** Makes room by refusing the least important queued request, if it is less important than `priority` (the host's input budget asks too). */
-  shedFor(priority: number): boolean {
-    const victim = this.#queue.sheddable();
-    if (!victim || victim.priority <= priority || this.#options.policy === "fifo") return false;
+  /** Makes room for a newcomer by refusing a queued request (queue.ts, sheddableFor); the host's input budget asks too. */
+  shedFor(priority: number, tenant: string): boolean {
+    const victim = this.#options.policy === "fifo" ? undefined : this.#queue.sheddableFor(priority, tenant);
+    if (!victim) return false;
     this.#take(victim);
     this.counters.shed++;
-    victim.reject(refusal(503, "shed to make room for higher-priority work", 1, "shed"));
+    const why = victim.priority > priority ? "higher-priority work" : "another tenant of its tier: its tenant had the most requests queued";
+    victim.reject(refusal(503, `shed to make room for ${why}`, 1, "shed"));
     return true;
   }
 

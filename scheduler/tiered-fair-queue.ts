@@ -163,15 +163,26 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     return this.#order.filter((item) => item.priority <= priority);
   }
 
-  sheddable(): T | undefined {
-    const level = this.#levels.at(-1);
-    if (!level) return undefined;
-    let worst: Entry<T> | undefined;
-    for (const lane of level.lanes.values()) {
-      const last = lane.entries.at(-1);
-      if (last && (!worst || compareEntries(last, worst) > 0)) worst = last;
+  sheddableFor(priority: number, tenant: string): T | undefined {
+    const least = this.#levels.at(-1);
+    if (least && least.priority > priority) {
+      let worst: Entry<T> | undefined;
+      for (const lane of least.lanes.values()) {
+        const last = lane.entries.at(-1);
+        if (last && (!worst || compareEntries(last, worst) > 0)) worst = last;
+      }
+      return worst?.item;
     }
-    return worst?.item;
+    const level = this.#levels.find((l) => l.priority === priority);
+    const own = level?.lanes.get(tenant)?.entries.length ?? 0;
+    let longest: Lane<T> | undefined;
+    // Among tenants holding as many, the one whose latest item is latest.
+    for (const lane of level?.lanes.values() ?? []) {
+      if (lane.tenant === tenant || lane.entries.length <= own + 1) continue;
+      const [count, most] = [lane.entries.length, longest?.entries.length ?? 0];
+      if (count > most || (count === most && compareEntries(lane.entries.at(-1)!, longest!.entries.at(-1)!) > 0)) longest = lane;
+    }
+    return longest?.entries.at(-1)?.item;
   }
 
   #level(priority: number): Level<T> {

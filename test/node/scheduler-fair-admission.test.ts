@@ -67,3 +67,31 @@ test("a tenant with nothing queued is admitted beside another tenant's flood tha
   assert.ok(trickle.at! - admittedAt <= 4 * RUN_MS, `trickle answered after ${trickle.at! - admittedAt} ms`);
   await clock.advanceUntil(flood);
 });
+
+test("a full queue takes another tenant of the tier by shedding the newest request of the tenant that filled it; that tenant's own next is refused", async (t) => {
+  const clock = new VirtualClock(t);
+  const scheduler = new Scheduler({ maxQueueLength: 8, run: runModel, reportPriorities: [STANDARD.priority] });
+  scheduler.observe(MODEL, call("x").inputs, RUN_MS);
+  // One runs at once; eight wait (9 x 26 ms is well inside the tier's queue wait): the room is full.
+  const flood = Array.from({ length: 9 }, () => clock.track(scheduler.submit(call("flood"))));
+  await clock.flush();
+  assert.equal(scheduler.load().queued, 8);
+  const ownNext = clock.track(scheduler.submit(call("flood")));
+  const trickle = [clock.track(scheduler.submit(call("trickle"))), clock.track(scheduler.submit(call("trickle")))];
+  await clock.flush();
+  assert.equal(status(ownNext), 503, "the tenant holding the room gets no more of it");
+  assert.match((ownNext.error as HttpError).message, /^the model's queue is full/);
+  const shed = flood.filter((r) => status(r) === 503);
+  assert.deepEqual(
+    shed.map((r) => (r.error as HttpError).message),
+    Array(2).fill("shed to make room for another tenant of its tier: its tenant had the most requests queued"),
+  );
+  assert.deepEqual(
+    shed.map((r) => flood.indexOf(r)),
+    [7, 8],
+    "the flood's two newest requests",
+  );
+  await clock.advanceUntil([...flood, ...trickle]);
+  assert.deepEqual(trickle.map(status), [200, 200]);
+  assert.equal(flood.filter((r) => status(r) === 200).length, 7);
+});

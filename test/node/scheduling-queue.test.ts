@@ -181,13 +181,25 @@ describe("TieredFairQueue", () => {
     );
   });
 
-  test("sheddable is the least important: lowest priority, then latest deadline, then newest", () => {
+  test("sheddableFor a newcomer: the least important if less important than it, else its tier's biggest holder by two, latest first", () => {
+    const newcomerArb = fc.record({ priority: fc.integer({ min: 1, max: 3 }), tenant: fc.constantFrom("a", "b", "c", "new") });
     fc.assert(
-      fc.property(itemsArb, (items) => {
-        const victim = filled(items).sheddable();
-        if (items.length === 0) return assert.equal(victim, undefined);
-        const worst = [...items].sort((x, y) => y.priority - x.priority || y.deadline - x.deadline || y.id - x.id)[0];
-        assert.equal(victim, worst);
+      fc.property(itemsArb, newcomerArb, (items, newcomer) => {
+        const victim = filled(items).sheddableFor(newcomer.priority, newcomer.tenant);
+        const latestFirst = (x: Item, y: Item) => y.deadline - x.deadline || y.id - x.id;
+        const lessImportant = items.filter((i) => i.priority > newcomer.priority);
+        if (lessImportant.length > 0) {
+          const lowest = Math.max(...lessImportant.map((i) => i.priority));
+          return assert.equal(victim, lessImportant.filter((i) => i.priority === lowest).sort(latestFirst)[0]);
+        }
+        const tier = items.filter((i) => i.priority === newcomer.priority);
+        const held = (tenant: string) => tier.filter((i) => i.tenant === tenant);
+        const own = held(newcomer.tenant).length;
+        const holders = [...new Set(tier.map((i) => i.tenant))].filter((t) => t !== newcomer.tenant && held(t).length >= own + 2);
+        if (holders.length === 0) return assert.equal(victim, undefined);
+        const most = Math.max(...holders.map((t) => held(t).length));
+        const latestOfEach = holders.filter((t) => held(t).length === most).map((t) => held(t).sort(latestFirst)[0]!);
+        assert.equal(victim, latestOfEach.sort(latestFirst)[0]);
       }),
     );
   });
