@@ -2,7 +2,8 @@
  * @module The predicted wait ahead of a new call: the rest of the current run plus the queued
  * calls that would go first, grouped into runs of up to max_batch rows when they can share one
  * (equal batch keys), a job as its runs one after another, and the gap between runs after each.
- * A running job of a less important tier is waited for only until its next yield (job-guard.ts).
+ * A running job of a less important tier is waited for only until its next yield (job-guard.ts),
+ * by a request: a job waits for it to end, as only requests run at its yields.
  */
 import type { ScheduledModel } from "./contract.ts";
 import { RUNS_PER_YIELD } from "./job-guard.ts";
@@ -36,12 +37,13 @@ export function predictedWaitMs(
   gapMs: number,
   predictor: (model: ScheduledModel) => ServiceTimePredictor,
   priority = Number.POSITIVE_INFINITY,
+  newcomerIsJob = false,
 ): number {
   let waitMs = 0;
   if (running) {
     const perRun = predictor(running.model).mean(running.work);
     const rest = Math.max(0, running.runs * perRun - (now - running.startedAt));
-    const yields = running.jobPriority !== undefined && priority < running.jobPriority;
+    const yields = !newcomerIsJob && running.jobPriority !== undefined && priority < running.jobPriority;
     waitMs = (yields ? Math.min(rest, RUNS_PER_YIELD * perRun) : rest) + gapMs;
   }
   let run = { rows: 0, work: 0, runs: 1 };

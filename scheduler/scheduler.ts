@@ -109,7 +109,7 @@ export class Scheduler {
     // Behind all of its own tenant's queued work (whatever the deadlines: admitting by EDF position
     // would let a short deadline in at the cost of its tenant's queued requests), and behind what
     // fair share serves first of the others'.
-    const waitMs = this.#waitAheadMs(call.priority, call.tenant);
+    const waitMs = this.#waitAheadMs(call.priority, call.tenant, fit.loop !== undefined);
     const runMs = this.#predictor(call.model).upper(fit.work, fit.runs);
     const trusted = waitMs > 0 || this.#predictor(call.model).measured(fit.work); // see ServiceTimePredictor.measured
     if (waitMs > call.maxQueueWaitMs || (trusted && now + waitMs + runMs > call.deadline)) {
@@ -187,20 +187,20 @@ export class Scheduler {
   }
 
   /**
-   * Wait of a new request of `priority`. FIFO: everything queued. Tiered: the work that would go
+   * Wait of a new request (or job) of `priority`. FIFO: everything queued. Tiered: the work that would go
    * first, stretched by the more important work expected meanwhile; for a known `tenant` (last in
    * its lane), only what fair share puts ahead of it, not all of its tier's backlog.
    */
-  #waitAheadMs(priority: number, tenant?: string): number {
+  #waitAheadMs(priority: number, tenant?: string, job = false): number {
     if (this.#options.policy === "fifo") return this.#predictedWaitMs(Number.POSITIVE_INFINITY);
     const ahead = tenant === undefined ? this.#queue.itemsAhead(priority) : this.#queue.itemsAheadOf(tenant, priority);
-    return this.#predictedWaitMs(priority, ahead) * this.#busy.stretch(priority, this.#now());
+    return this.#predictedWaitMs(priority, ahead, job) * this.#busy.stretch(priority, this.#now());
   }
 
   /** Work ahead of a new request of this priority (predicted-wait.ts): `ahead`, else everything of its priority or more important. */
-  #predictedWaitMs(priority: number, ahead = this.#queue.itemsAhead(priority)): number {
+  #predictedWaitMs(priority: number, ahead = this.#queue.itemsAhead(priority), job = false): number {
     // A job paused for more important requests is still the work ahead of the rest.
-    return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority);
+    return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority, job);
   }
 
   /** Makes room for a newcomer by refusing a queued request (queue.ts, sheddableFor); the host's input budget asks too. */

@@ -272,5 +272,27 @@ describe("Scheduler jobs", () => {
       100 * RUN_MS,
       "a request's run is never cut short",
     );
+    assert.equal(
+      predictedWaitMs([], job, 0, 0, () => predictor, 1, true),
+      100 * RUN_MS,
+      "a job does not run at another job's yields",
+    );
+  });
+
+  test("a more important job that cannot wait for a running job's end is refused at once, not admitted on a yield's wait and answered 504", async (t) => {
+    const clock = new VirtualClock(t);
+    const scheduler = new Scheduler({ maxQueueLength: 16, ...session() });
+    scheduler.observe(MODEL, frame(0), RUN_MS);
+    const free = clock.track(scheduler.submitJob(counting(400, { priority: 3 })));
+    await clock.advance(2 * RUN_MS);
+    // The free job has about 1.6 s left; a yield comes every RUNS_PER_YIELD runs.
+    const premiumJob = clock.track(scheduler.submitJob(counting(10, { priority: 1, deadlineInMs: 60 * RUN_MS })));
+    const premiumRequest = clock.track(scheduler.submit({ ...request(1), priority: 1, deadline: Date.now() + 60 * RUN_MS }));
+    await clock.flush();
+    assert.equal(premiumJob.state, "rejected");
+    assert.match((premiumJob.error as HttpError).message, /^cannot finish before the deadline/);
+    assert.equal(premiumRequest.state, "pending", "a request goes at the next yield: admitted");
+    await clock.advanceUntil([free, premiumRequest]);
+    assert.equal(premiumRequest.state, "fulfilled");
   });
 });
