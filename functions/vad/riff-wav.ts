@@ -18,7 +18,7 @@ export interface WavLayout {
   bitsPerSample: number;
   /** Where the samples start in the body. */
   dataOffset: number;
-  /** The data chunk's size as its header declares it (0 and 0xFFFFFFFF: unknown, as streamed writers leave it). */
+  /** The data chunk's size as its header declares it (0xFFFFFFFF, and 0 with no chunk after it: unknown, as streamed writers leave it). */
   declaredDataBytes: number;
   /** Bytes of samples present: the declared size, or what the body holds after dataOffset when that is less or the size is unknown. */
   dataBytes: number;
@@ -45,8 +45,10 @@ export function readWavLayout(body: Uint8Array): WavLayout {
     const start = at + 8;
     const present = Math.min(size, body.length - start);
     if (id === "data") {
-      data = { dataOffset: start, declaredDataBytes: size, dataBytes: UNKNOWN_DATA_SIZES.has(size) ? body.length - start : present };
-      if (UNKNOWN_DATA_SIZES.has(size)) break; // the samples run to the end of the body
+      // A size of 0 followed by whole chunks up to the body's end is an empty data chunk, not a streamed one.
+      const unknown = size === 0xffffffff || (size === 0 && !chunksReachEnd(body, view, start));
+      data = { dataOffset: start, declaredDataBytes: size, dataBytes: unknown ? body.length - start : present };
+      if (unknown) break; // the samples run to the end of the body
     } else if (id === "fmt ") {
       if (size < 16 || present < 16) throw notWav(`its fmt chunk is ${present} bytes, shorter than the 16 every WAV has`);
       const tag = view.getUint16(start, true);
@@ -66,4 +68,16 @@ export function readWavLayout(body: Uint8Array): WavLayout {
   if (fmt === undefined) throw notWav("no fmt chunk");
   if (data === undefined) throw notWav("no data chunk");
   return { ...fmt, ...data };
+}
+
+/** Whether chunk headers from `at` (printable ids, sizes in bounds) lead exactly to the body's end. */
+function chunksReachEnd(body: Uint8Array, view: DataView, at: number): boolean {
+  if (at === body.length) return false; // nothing after it: a streamed file with no samples yet
+  while (at + 8 <= body.length) {
+    if (!/^[\x20-\x7e]{4}$/.test(fourCC(body, at))) return false;
+    const size = view.getUint32(at + 4, true);
+    at += 8 + size + (size & 1);
+    if (at === body.length || at === body.length + 1) return true; // a last pad byte may be left out
+  }
+  return false;
 }

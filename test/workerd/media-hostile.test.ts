@@ -108,6 +108,23 @@ describe("WAV chunks", () => {
         ]),
         /must be 16-bit PCM, got format 3/,
       ],
+      // Size 0 with whole chunks after it is an empty data chunk, not a streamed one: the chunks are not read as audio.
+      [
+        riff([
+          { id: "fmt ", body: fmt() },
+          { id: "data", body: new Uint8Array(0) },
+          { id: "LIST", body: new TextEncoder().encode("INFOISFT") },
+        ]),
+        /^the WAV has no samples$/,
+      ],
+      [
+        riff([
+          { id: "data", body: new Uint8Array(0) },
+          { id: "fmt ", body: fmt() },
+          { id: "LIST", body: new Uint8Array(7) },
+        ]),
+        /^the WAV has no samples$/,
+      ],
       [riff([{ id: "data", body: pcm16(100) }]), /not a readable WAV file: no fmt chunk/],
       [riff([{ id: "fmt ", body: fmt() }]), /not a readable WAV file: no data chunk/],
       [riff([{ id: "fmt ", body: fmt(), declared: 1 << 30 }]), /not a readable WAV file: its fmt chunk is 16 bytes|its 'fmt ' chunk is truncated/],
