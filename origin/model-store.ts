@@ -102,18 +102,19 @@ export class ModelStore {
    * One attempt for the repository route. A version that fails here and was not assigned at start
    * is forgotten, so one bad load request does not leave the whole origin unready. An attempt
    * already under way (a start-up retry of an assigned version) may have asked the edge before the
-   * version existed there: the edge calls this route once it has added the version, so such a
-   * failure is not this call's answer, and a fresh attempt is.
+   * version existed there: the edge calls this route once it has added the version, so that
+   * attempt's 404 is not this call's answer, and a fresh attempt is (not after an unload meanwhile,
+   * nor for any other failure, which a second attempt would only repeat).
    */
   async load(name: string, version: string): Promise<ModelEntry> {
-    const joinsEarlierAttempt = this.#entries.get(keyOf(name, version))?.attempt !== undefined;
+    const key = keyOf(name, version);
+    const joinsEarlierAttempt = this.#entries.get(key)?.attempt !== undefined;
     try {
       return await this.ensure(name, version).catch((error: unknown) => {
-        if (!joinsEarlierAttempt) throw error;
+        if (!joinsEarlierAttempt || !this.#entries.has(key) || HttpError.from(error).status !== 404) throw error;
         return this.ensure(name, version);
       });
     } catch (error) {
-      const key = keyOf(name, version);
       const entry = this.#entries.get(key);
       if (entry?.state === "failed" && !this.#assigned.has(key)) this.#entries.delete(key);
       throw error;

@@ -48,7 +48,8 @@ export interface SchedulingQueue<T extends Schedulable> {
    * The item to shed to make room for a newcomer of this priority and tenant, if any: a less
    * important one first (lowest priority, then latest deadline, then newest); else, within the
    * newcomer's tier, the latest of the tenant holding the most queued items, when that is at
-   * least two more than the newcomer's tenant holds (so one tenant cannot fill the room alone).
+   * least two more than the newcomer's tenant holds (so one tenant cannot fill the room alone);
+   * with no tenant, only less important items.
    */
-  sheddableFor(priority: number, tenant: string): T | undefined;
+  sheddableFor(priority: number, tenant?: string): T | undefined;
 }

@@ -203,8 +203,8 @@ export class Scheduler {
     return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority, job);
   }
 
-  /** Makes room for a newcomer by refusing a queued request (queue.ts, sheddableFor); the host's input budget asks too. */
-  shedFor(priority: number, tenant: string): boolean {
+  /** Makes room for a newcomer by refusing a queued request (queue.ts, sheddableFor; no tenant: only less important work); the host's input budget asks too. */
+  shedFor(priority: number, tenant?: string): boolean {
     const victim = this.#options.policy === "fifo" ? undefined : this.#queue.sheddableFor(priority, tenant);
     if (!victim) return false;
     this.#take(victim);

@@ -163,7 +163,7 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
     return this.#order.filter((item) => item.priority <= priority);
   }
 
-  sheddableFor(priority: number, tenant: string): T | undefined {
+  sheddableFor(priority: number, tenant?: string): T | undefined {
     const least = this.#levels.at(-1);
     if (least && least.priority > priority) {
       let worst: Entry<T> | undefined;
@@ -173,6 +173,7 @@ export class TieredFairQueue<T extends Schedulable> implements SchedulingQueue<T
       }
       return worst?.item;
     }
+    if (tenant === undefined) return undefined;
     const level = this.#levels.find((l) => l.priority === priority);
     const own = level?.lanes.get(tenant)?.entries.length ?? 0;
     let longest: Lane<T> | undefined;

@@ -14,6 +14,8 @@ const MB = 1024 * 1024;
 export class InputBudget {
   readonly budgetBytes: number;
   #heldBytes = 0;
+  /** The same bytes by the priority of the request holding them. */
+  readonly #heldByPriority = new Map<number, number>();
 
   constructor(budgetBytes: number) {
     this.budgetBytes = budgetBytes;
@@ -24,13 +26,20 @@ export class InputBudget {
     return this.#heldBytes;
   }
 
+  /** Bytes held by requests less important than `priority` (queued or running): what shedding them could free at most. */
+  heldBelow(priority: number): number {
+    let total = 0;
+    for (const [held, bytes] of this.#heldByPriority) if (held > priority) total += bytes;
+    return total;
+  }
+
   /**
    * Runs `work` (the request's whole life on the host) with `bytes` counted; refuses with 503 and
    * `retryAfterSeconds()` when they would take the total over the budget, and with 413 when they
    * alone are over it (waiting would not help).
-   * @example await budget.hold(inputBytesOf(call.inputs), () => 1, () => scheduler.submit(call))
+   * @example await budget.hold(inputBytesOf(call.inputs), call.priority, () => 1, () => scheduler.submit(call))
    */
-  async hold<T>(bytes: number, retryAfterSeconds: () => number, work: () => Promise<T>): Promise<T> {
+  async hold<T>(bytes: number, priority: number, retryAfterSeconds: () => number, work: () => Promise<T>): Promise<T> {
     if (bytes > this.budgetBytes)
       throw payloadTooLarge(`the request's inputs (${toMB(bytes)} MB) are more than a model host can hold (${toMB(this.budgetBytes)} MB)`);
     if (this.#heldBytes + bytes > this.budgetBytes) {
@@ -42,10 +51,14 @@ export class InputBudget {
       );
     }
     this.#heldBytes += bytes;
+    this.#heldByPriority.set(priority, (this.#heldByPriority.get(priority) ?? 0) + bytes);
     try {
       return await work();
     } finally {
       this.#heldBytes -= bytes;
+      const left = this.#heldByPriority.get(priority)! - bytes;
+      if (left === 0) this.#heldByPriority.delete(priority);
+      else this.#heldByPriority.set(priority, left);
     }
   }
 }

@@ -66,21 +66,24 @@ export class ModelHost extends DurableObject<Env> {
 
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
     return replyOf(
-      () => this.#holdingInputs(inputBytesOf(call.inputs), call, () => this.#scheduler.submit(call)),
+      () => this.#holdingInputs(inputBytesOf(call.inputs), call.priority, () => this.#scheduler.submit(call)),
       `inference ${call.traceparent ?? ""}`.trim(),
     );
   }
 
   /** Runs `work` with `bytes` of inputs counted in the host's budget, making room first if it can. */
-  async #holdingInputs<T>(bytes: number, { priority, tenant }: { priority: number; tenant: string }, work: () => Promise<T>): Promise<T> {
+  async #holdingInputs<T>(bytes: number, priority: number, work: () => Promise<T>): Promise<T> {
     // The room frees up as the queue drains: the backlog is when to try again.
     const retryAfter = () => retryAfterSecondsFor(this.#scheduler.load().backlogMs);
     // Less important queued work makes room for it, as in a full queue: a free tenant's big inputs
-    // must not keep a premium request out. A shed request's bytes come back once its refusal has
-    // settled, a turn later. Inputs over the whole budget are a 413 whatever is shed: nothing is.
-    const fits = bytes <= this.#inputs.budgetBytes;
-    while (fits && this.#inputs.heldBytes + bytes > this.#inputs.budgetBytes && this.#scheduler.shedFor(priority, tenant)) await nextTurn();
-    return this.#inputs.hold(bytes, retryAfter, work);
+    // must not keep a premium request out. Only when it could: shedding that cannot free enough is
+    // refused work for nothing (inputs over the whole budget are a 413: nothing is shed for them).
+    // Not within a tier: the queue's count of a tenant's requests says nothing of their bytes.
+    // A shed request's bytes come back once its refusal has settled, a turn later.
+    const budget = this.#inputs.budgetBytes;
+    const roomIfShed = bytes <= budget && this.#inputs.heldBytes - this.#inputs.heldBelow(priority) + bytes <= budget;
+    while (roomIfShed && this.#inputs.heldBytes + bytes > budget && this.#scheduler.shedFor(priority)) await nextTurn();
+    return this.#inputs.hold(bytes, priority, retryAfter, work);
   }
 
   /** The idle-session alarm (idle-sweep.ts). */
@@ -104,7 +107,7 @@ export class ModelHost extends DurableObject<Env> {
         const plan = loop.plan(payload);
         const job = { ...scheduling, runs: plan.runs, workPerRun: plan.workPerRun, loop: (run: SessionRun) => loop.run(plan.payload, run) };
         // A job's payload (a clip's samples) is held like a request's tensors, and sheds like them.
-        return this.#holdingInputs(plan.bytes, call, () => this.#scheduler.submitJob(job));
+        return this.#holdingInputs(plan.bytes, call.priority, () => this.#scheduler.submitJob(job));
       },
       `job ${call.loop} ${call.traceparent ?? ""}`.trim(),
     );

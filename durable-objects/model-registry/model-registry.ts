@@ -367,21 +367,15 @@ export class ModelRegistry extends DurableObject<Env> {
     return record;
   }
 
-  /** A host recorded by its id (hex), or by the name older hosts recorded. */
-  #host(recorded: string) {
+  /** `call` on a host recorded by its id (hex), or by the name older hosts recorded; a row no id can be made of fails only its own call. */
+  async #onHost(recorded: string, call: (host: ReturnType<Env["MODEL_HOST"]["getByName"]>) => Promise<unknown>): Promise<unknown> {
     const namespace = this.env.MODEL_HOST;
-    return HOST_ID.test(recorded) ? namespace.get(namespace.idFromString(recorded)) : namespace.getByName(recorded);
+    return call(HOST_ID.test(recorded) ? namespace.get(namespace.idFromString(recorded)) : namespace.getByName(recorded));
   }
 
   async #warmHosts(name: string, model: HostModel): Promise<void> {
     const hosts = this.#tables.hosts(name);
-    const replies = await Promise.all(
-      hosts.map((host) =>
-        this.#host(host)
-          .warm(model)
-          .catch((error: unknown) => error),
-      ),
-    );
+    const replies = await Promise.all(hosts.map((host) => this.#onHost(host, (stub) => stub.warm(model)).catch((error: unknown) => error)));
     const failed = replies.filter((reply) => reply instanceof Error || (typeof reply === "object" && reply !== null && "ok" in reply && !reply.ok));
     // A host that could not warm loads the session on its first request instead; it is not a
     // reason to refuse the version, which already proved loadable when it was uploaded.
@@ -389,12 +383,6 @@ export class ModelRegistry extends DurableObject<Env> {
   }
 
   async #dropFromHosts(name: string, version: string, sha256?: string): Promise<void> {
-    await Promise.all(
-      this.#tables.hosts(name).map((host) =>
-        this.#host(host)
-          .drop(name, version, sha256)
-          .catch(() => false),
-      ),
-    );
+    await Promise.all(this.#tables.hosts(name).map((host) => this.#onHost(host, (stub) => stub.drop(name, version, sha256)).catch(() => false)));
   }
 }

@@ -3,8 +3,9 @@
  * count leaves half a sample, carried into the next message), and the resampler that brings any
  * rate to the 16 kHz Silero takes, for live streams and whole clips (wav.ts) alike. It is a
  * windowed-sinc low-pass on absolute sample indices, so its output does not depend on how the
- * audio was chunked; its kernel is read from a table (linear between points) rather than computed
- * per tap, which makes a minute of 96 kHz audio cost about 0.1 s of the router's CPU, not 1.7 s.
+ * audio was chunked. Its kernel is not computed per tap: common rates read it from per-phase rows
+ * (48 kHz has one phase, 44.1 kHz 160), others from an interpolated table, so a minute of 96 kHz
+ * stereo costs the router about 0.2-0.3 s of CPU (wavefile's cubic resampler took 1.7 s).
  * The state is plain data, which the stream's Durable Object stores to survive hibernation.
  */
 import { VAD_SAMPLE_RATE } from "./silero.ts";
@@ -100,8 +101,11 @@ export function resampleChunk(state: ResamplerState, rate: number, input: Float3
 
 /** Points of the kernel table per input sample: its linear steps are then far below 16-bit noise. */
 const TABLE_STEPS = 512;
-/** Coefficients a rate's polyphase rows may hold; a rate whose phases would need more reads the table. */
-const MAX_ROW_COEFFICIENTS = 1 << 18;
+/**
+ * Phases a rate's rows may have (11.025 kHz has 640); a rate with more (an odd rate such as 8003 Hz
+ * has 16,000) reads the table, which costs about 0.3 ms to build where its rows would cost 10 ms.
+ */
+const MAX_ROW_PHASES = 1024;
 
 interface Kernel {
   /** Input samples on each side of an output sample that the kernel reaches. */
@@ -111,10 +115,10 @@ interface Kernel {
   down: number;
   /**
    * One row of 2 * half coefficients per phase ((j * up) % down): for inputs centre-half+1 ..
-   * centre+half. Common rates have few phases (48 kHz one, 44.1 kHz 160); others leave it out.
+   * centre+half. Common rates have few phases (48 kHz one, 44.1 kHz 160); the others have a table.
    */
   rows: Float32Array | undefined;
-  /** The kernel at 0, 1/TABLE_STEPS, ... half input samples from the centre, and zeros past it. */
+  /** Without rows: the kernel at 0, 1/TABLE_STEPS, ... half input samples from the centre, then zeros. */
   table: Float32Array;
 }
 
@@ -128,7 +132,12 @@ const KERNELS_KEPT = 8;
  */
 function kernelFor(rate: number): Kernel {
   const known = kernels.get(rate);
-  if (known) return known;
+  if (known) {
+    // Most recently used last: the first entry is the one to evict.
+    kernels.delete(rate);
+    kernels.set(rate, known);
+    return known;
+  }
   const cutoff = Math.min(1, VAD_SAMPLE_RATE / rate);
   const half = Math.ceil(SINC_ZEROS / cutoff);
   const value = (x: number): number => {
@@ -137,15 +146,17 @@ function kernelFor(rate: number): Kernel {
     const arg = Math.PI * cutoff * x;
     return cutoff * window * (arg === 0 ? 1 : Math.sin(arg) / arg);
   };
-  const table = new Float32Array(half * TABLE_STEPS + 2);
-  for (let i = 0; i < half * TABLE_STEPS; i++) table[i] = value(i / TABLE_STEPS);
   const common = gcd(rate, VAD_SAMPLE_RATE);
   const [up, down] = [rate / common, VAD_SAMPLE_RATE / common];
   let rows: Float32Array | undefined;
-  if (down * 2 * half <= MAX_ROW_COEFFICIENTS) {
+  let table = new Float32Array(0);
+  if (down <= MAX_ROW_PHASES) {
     rows = new Float32Array(down * 2 * half);
     // Output at centre + phase/down; input k = centre-half+1+t lies phase/down + half-1-t before it.
     for (let phase = 0; phase < down; phase++) for (let t = 0; t < 2 * half; t++) rows[phase * 2 * half + t] = value(phase / down + half - 1 - t);
+  } else {
+    table = new Float32Array(half * TABLE_STEPS + 2);
+    for (let i = 0; i < half * TABLE_STEPS; i++) table[i] = value(i / TABLE_STEPS);
   }
   if (kernels.size >= KERNELS_KEPT) kernels.delete(kernels.keys().next().value!);
   const kernel = { half, up, down, rows, table };

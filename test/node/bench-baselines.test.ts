@@ -86,10 +86,10 @@ test(
       // The cold part's new replica (start-cold.ts): a new object brings the session up, then frees it.
       const warm = await fetch(`${stack.url}/bench/warm/silero-vad?replica=1000`, { method: "POST" });
       assert.deepEqual([warm.status, await warm.json()], [200, { replica: 1000, sessions: 1 }]);
-      for (const replica of ["0", "999", "1000001", "1e3", ""]) {
+      for (const replica of ["0", "999", "1100", "1e3", ""]) {
         const refused = await fetch(`${stack.url}/bench/warm/silero-vad?replica=${replica}`, { method: "POST" });
         assert.equal(refused.status, 400, `replica=${replica}`);
-        assert.match(((await refused.json()) as { error: string }).error, /^replica must be an integer from 1000 to 1000000$/);
+        assert.match(((await refused.json()) as { error: string }).error, /^replica must be an integer from 1000 to 1099$/);
       }
     } finally {
       await stack.stop();

@@ -2,9 +2,10 @@
  * @module An origin assigned a model at start retries it until the edge has it; the edge's upload
  * then adds the version and calls the origin's load route. When that call arrives while a retry
  * is still waiting on the edge's 404 from before the version existed, the load answers with a
- * fresh attempt, not that stale 404 (which failed `npm start` on a state without the model).
- * A real origin process; between it and the dev edge, a relay of the test's that holds the
- * origin's first record request and answers it 404 only once the load call is waiting.
+ * fresh attempt, not that stale 404 (which failed `npm start` on a state without the model);
+ * unloaded meanwhile, it stays unloaded. A real origin process; between it and the dev edge, a
+ * relay of the test's that holds the origin's record request and answers it 404 only once the
+ * load call is waiting.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -28,16 +29,25 @@ let relay: Server;
 let origin: LaunchedOrigin | undefined;
 let releaseStale: () => void = () => undefined;
 let staleHeld: Promise<void>;
+let reportHeld: () => void = () => undefined;
+/** The next record request is held and answered 404 (the edge before the version existed). */
+let holdNext = true;
 let recordRequests = 0;
+
+function holdTheNextRecord(): void {
+  holdNext = true;
+  staleHeld = new Promise((held) => (reportHeld = held));
+}
 
 before(async () => {
   if (!existsSync(join(MODELS_DIR, "manifest.json"))) prepareModels();
   edge = await startDevEdge({ port: edgePort!, token: TOKEN, modelsDir: MODELS_DIR, repoRoot: REPO_ROOT });
-  let reportHeld: () => void = () => undefined;
-  staleHeld = new Promise((held) => (reportHeld = held));
+  holdTheNextRecord();
   relay = createServer((request, response) => {
     const isRecord = request.url === "/internal/models/mlp-tiny/versions/1";
-    if (isRecord && ++recordRequests === 1) {
+    if (isRecord) recordRequests++;
+    if (isRecord && holdNext) {
+      holdNext = false;
       // The edge before the upload added the version: its answer, held until the load call waits.
       reportHeld();
       new Promise<void>((release) => (releaseStale = release)).then(() => {
@@ -92,4 +102,36 @@ test("a load call that joins a start-up retry begun before the version existed a
     body: JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: new Array(16).fill(0.5) }] }),
   });
   assert.equal(infer.status, 200);
+});
+
+test("unloaded while the load call waits on that attempt, the version stays unloaded: no second attempt", async () => {
+  const load = (verb: "load" | "unload") =>
+    fetch(`${origin!.url}/v2/repository/models/mlp-tiny/${verb}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ parameters: { version: "1" } }),
+    });
+  const unloaded = await load("unload");
+  assert.equal(unloaded.status, 200, await unloaded.text());
+  holdTheNextRecord();
+  const before = recordRequests;
+  const first = load("load"); // the attempt the relay holds
+  await staleHeld;
+  const joining = load("load");
+  await new Promise((waited) => setTimeout(waited, 300));
+  const unloading = load("unload");
+  await new Promise((waited) => setTimeout(waited, 300));
+  releaseStale();
+  const answers = await Promise.all([first, joining, unloading]);
+  assert.deepEqual(
+    answers.map((answer) => answer.status),
+    [404, 404, 200],
+  );
+  assert.equal(recordRequests - before, 1, "nobody asked the edge again");
+  const infer = await fetch(`${origin!.url}/v2/models/mlp-tiny/infer`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 16], data: new Array(16).fill(0.5) }] }),
+  });
+  assert.equal(infer.status, 404, "the unloaded version is not served");
 });

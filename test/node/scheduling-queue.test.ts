@@ -182,7 +182,7 @@ describe("TieredFairQueue", () => {
   });
 
   test("sheddableFor a newcomer: the least important if less important than it, else its tier's biggest holder by two, latest first", () => {
-    const newcomerArb = fc.record({ priority: fc.integer({ min: 1, max: 3 }), tenant: fc.constantFrom("a", "b", "c", "new") });
+    const newcomerArb = fc.record({ priority: fc.integer({ min: 1, max: 3 }), tenant: fc.constantFrom("a", "b", "c", "new", undefined) });
     fc.assert(
       fc.property(itemsArb, newcomerArb, (items, newcomer) => {
         const victim = filled(items).sheddableFor(newcomer.priority, newcomer.tenant);
@@ -192,6 +192,7 @@ describe("TieredFairQueue", () => {
           const lowest = Math.max(...lessImportant.map((i) => i.priority));
           return assert.equal(victim, lessImportant.filter((i) => i.priority === lowest).sort(latestFirst)[0]);
         }
+        if (newcomer.tenant === undefined) return assert.equal(victim, undefined, "no tenant: only less important items");
         const tier = items.filter((i) => i.priority === newcomer.priority);
         const held = (tenant: string) => tier.filter((i) => i.tenant === tenant);
         const own = held(newcomer.tenant).length;

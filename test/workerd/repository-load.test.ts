@@ -13,7 +13,7 @@ import type { ModelVersionRecord, Placement } from "../../protocol/model-record.
 import { ADMIN, call, createTenant, fixtureBytes, inferJson, uploadModel } from "./helpers.ts";
 import { loadFixture, type Fixture } from "./fixtures.ts";
 import { expectRefusal, freshName } from "./refusals.ts";
-import { registryStub } from "./lifecycle.ts";
+import { catalogWriteSlotFree, registryStub } from "./lifecycle.ts";
 
 let key: string;
 let v1: Fixture;
@@ -113,5 +113,24 @@ describe("repository load puts the model in memory", () => {
     const answer = await inferJson(name, key, { inputs: v1.inputs });
     expect(answer.status, await answer.clone().text()).toBe(200);
     expect(answer.headers.get("server-timing")).not.toMatch(/\bload;dur/);
+  });
+
+  it("unload frees the session on the host that recorded itself, and a host row no id can be made of fails only its own call", async () => {
+    const name = freshName("unload-frees");
+    const upload = await uploadModel(name, "1", await fixtureBytes("models/mlp-tiny/1/model.onnx"), "?max_batch=16");
+    expect(upload.status, await upload.clone().text()).toBe(201);
+    const host = env.MODEL_HOST.getByName(`enam:${name}:0`);
+    expect((await host.state()).sessions.filter((s) => s.model === name)).toHaveLength(1);
+    // A 64-hex row that is not an id of this namespace: idFromString throws for it.
+    await registryStub().recordHost(name, "f".repeat(64));
+    await catalogWriteSlotFree(name);
+    expect((await repository(`models/${name}/unload`)).status).toBe(200);
+    expect(
+      (await host.state()).sessions.filter((s) => s.model === name),
+      "the unload freed it",
+    ).toEqual([]);
+    await catalogWriteSlotFree(name);
+    expect((await repository(`models/${name}/load`)).status).toBe(200);
+    expect((await host.state()).sessions.filter((s) => s.model === name)).toHaveLength(1);
   });
 });

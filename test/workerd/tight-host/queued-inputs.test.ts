@@ -88,6 +88,17 @@ describe("the byte budget of a host's queued inputs", () => {
     expect((await stateOf(host)).queuedInputBytes).toBe(0);
   });
 
+  it("less important work is not shed when shedding all of it could not make room: the newcomer is refused and nothing else is", async () => {
+    const free = host.infer(callOf(held, "free-small", wideRows(200), { priority: 3, tenant: "free-tenant" }));
+    const premium = host.infer(callOf(held, "premium-big", wideRows(800)));
+    await until(host, "both queued", (s) => s.queuedInputBytes === 1000 * KB);
+    // 800 KB of premium stays whatever is shed: 300 KB more cannot fit in 1 MB.
+    const reply = await host.infer(callOf(held, "premium-more", wideRows(300), { tenant: "other-premium" }));
+    expect(!reply.ok && [reply.error.status, reply.error.reason]).toEqual([503, "input_budget"]);
+    for (const kept of await Promise.all([free, premium])) expect(kept.ok, "nothing was shed for it").toBe(true);
+    expect((await stateOf(host)).queuedInputBytes).toBe(0);
+  });
+
   it("a request whose inputs alone are over the budget is told so with 413, not asked to retry, and sheds nothing", async () => {
     const free = host.infer(callOf(held, "free-kept", wideRows(400), { priority: 3, tenant: "free-tenant" }));
     await until(host, "the free request queued", (s) => s.load.queued === 1);
