@@ -15,6 +15,8 @@ import { createTenant, fixtureBytes, uploadModel } from "./helpers.ts";
 import { expectOutputsClose, loadFixture, type Fixture } from "./fixtures.ts";
 import { freshName } from "./refusals.ts";
 import { answer500, resetReplica } from "./host-fault-injection.ts";
+import { originPool, recordLoad } from "../../router/origin-pool/pool.ts";
+import { TIER_PRIORITIES } from "../../config/tiers.ts";
 
 const ORIGIN_URL = "https://origin.test";
 /** The Worker's env with one origin in the pool. */
@@ -77,6 +79,17 @@ async function autoModel(prefix: string, query = ""): Promise<string> {
   return model;
 }
 
+/**
+ * The pool reports `ms` of work ahead (as an origin's answers do), set just before a request: the
+ * edge's own report after the warm request carries a few ms of waiting on a busy machine, and an
+ * idle pool (the fake origin answers at once) would then take the request up front ("edge
+ * backlog") and the fault under test would never be reached.
+ */
+function poolBusyFor(ms: number): void {
+  const waits = Object.fromEntries(TIER_PRIORITIES.map((priority) => [priority, ms]));
+  for (const origin of originPool(withPool)) recordLoad(origin, { queued: 1, running: 1, backlogMs: ms, waitAheadMs: waits, gapMs: 0 }, Date.now());
+}
+
 /** The answer came from the pool after the edge failed, with the outputs of onnxruntime-node for the inputs sent. */
 async function expectSpilled(response: Response): Promise<void> {
   const text = await response.text();
@@ -91,6 +104,7 @@ describe("a host fault under an auto model spills to the origin pool", () => {
   it("the host's object reset while the request is queued there", async () => {
     // Holds a lone request up to a second to fill a batch, so it is still queued when reset.
     const model = await autoModel("spill-reset", "&max_queue_delay_microseconds=1000000");
+    poolBusyFor(1_000);
     const answer = send(model, withPool, 3_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
     await resetReplica(model, 0);
@@ -101,6 +115,7 @@ describe("a host fault under an auto model spills to the origin pool", () => {
     const model = await autoModel("spill-500");
     const broken = answer500(model, [0]);
     try {
+      poolBusyFor(1_000);
       await expectSpilled(await send(model, withPool, 3_000));
       expect(broken.calls).toBe(1);
     } finally {
