@@ -203,13 +203,13 @@ export class Scheduler {
     return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority, job);
   }
 
-  /** Makes room for a newcomer by refusing a queued request (queue.ts, sheddableFor; no tenant: only less important work); the host's input budget asks too. */
-  shedFor(priority: number, tenant?: string): boolean {
-    const victim = this.#options.policy === "fifo" ? undefined : this.#queue.sheddableFor(priority, tenant);
-    if (!victim) return false;
-    this.#take(victim);
+  /** Makes room for a newcomer by refusing a queued request: `requestId` if queued, else queue.ts's sheddableFor (no tenant: only less important work). */
+  shedFor(priority: number, tenant?: string, requestId?: string): boolean {
+    const chosen = requestId === undefined ? this.#queue.sheddableFor(priority, tenant) : this.#byRequest.get(requestId);
+    const victim = this.#options.policy === "fifo" ? undefined : chosen;
+    if (!victim || !this.#take(victim)) return false;
     this.counters.shed++;
-    const why = victim.priority > priority ? "higher-priority work" : "another tenant of its tier: its tenant had the most requests queued";
+    const why = victim.priority > priority ? "higher-priority work" : "another tenant of its tier: its tenant held the most of the host's room";
     victim.reject(refusal(503, `shed to make room for ${why}`, 1, "shed"));
     return true;
   }

@@ -1,21 +1,30 @@
 /**
  * @module The bytes of input tensors (and jobs' payloads, such as a clip's samples) a ModelHost
- * holds for the requests it has accepted and not yet answered, queued or running. The queue's length alone does not bound them: 128 requests of
- * a few rows and 128 of MAX_TENSOR_ELEMENTS each are the same length and a thousand times apart
- * in memory, and the isolate has 128 MB for everything. A request that would take the total over
- * the budget is refused at once; its bytes are released however it ends (answered, failed,
- * cancelled, shed, timed out), since every one of those settles the work it wraps.
+ * holds for the requests it has accepted and not yet answered, queued or running. The queue's
+ * length alone does not bound them: 128 requests of a few rows and 128 of MAX_TENSOR_ELEMENTS each
+ * are the same length and a thousand times apart in memory, and the isolate has 128 MB for
+ * everything. A request that would take the total over the budget is refused at once; its bytes
+ * are released however it ends (answered, failed, cancelled, shed, timed out), since every one of
+ * those settles the work it wraps. Each request's bytes are kept by owner, so the host can tell
+ * what shedding could free, and which tenant of a tier holds more than its share.
  */
 import { payloadTooLarge, refusal } from "../../protocol/errors.ts";
 import type { Tensor } from "../../protocol/oip/tensor.ts";
 
 const MB = 1024 * 1024;
 
+/** Whose bytes they are: the request, its tier's priority and its tenant. */
+export interface InputOwner {
+  requestId: string;
+  priority: number;
+  tenant: string;
+}
+
 export class InputBudget {
   readonly budgetBytes: number;
   #heldBytes = 0;
-  /** The same bytes by the priority of the request holding them. */
-  readonly #heldByPriority = new Map<number, number>();
+  /** Each request's bytes, in the order they were taken. */
+  readonly #held = new Map<InputOwner, number>();
 
   constructor(budgetBytes: number) {
     this.budgetBytes = budgetBytes;
@@ -29,17 +38,34 @@ export class InputBudget {
   /** Bytes held by requests less important than `priority` (queued or running): what shedding them could free at most. */
   heldBelow(priority: number): number {
     let total = 0;
-    for (const [held, bytes] of this.#heldByPriority) if (held > priority) total += bytes;
+    for (const [owner, bytes] of this.#held) if (owner.priority > priority) total += bytes;
     return total;
+  }
+
+  /**
+   * The tenant of `priority`'s tier, other than `tenant`, holding the most bytes, when that is more
+   * than half the budget: its bytes and its requests, newest first (what to shed first).
+   */
+  overShare(priority: number, tenant: string): { bytes: number; requestIds: string[] } | undefined {
+    const byTenant = new Map<string, { bytes: number; requestIds: string[] }>();
+    for (const [owner, bytes] of this.#held) {
+      if (owner.priority !== priority || owner.tenant === tenant) continue;
+      const entry = byTenant.get(owner.tenant) ?? { bytes: 0, requestIds: [] };
+      entry.bytes += bytes;
+      entry.requestIds.unshift(owner.requestId);
+      byTenant.set(owner.tenant, entry);
+    }
+    const most = [...byTenant.values()].sort((a, b) => b.bytes - a.bytes)[0];
+    return most && most.bytes > this.budgetBytes / 2 ? most : undefined;
   }
 
   /**
    * Runs `work` (the request's whole life on the host) with `bytes` counted; refuses with 503 and
    * `retryAfterSeconds()` when they would take the total over the budget, and with 413 when they
    * alone are over it (waiting would not help).
-   * @example await budget.hold(inputBytesOf(call.inputs), call.priority, () => 1, () => scheduler.submit(call))
+   * @example await budget.hold(inputBytesOf(call.inputs), call, () => 1, () => scheduler.submit(call))
    */
-  async hold<T>(bytes: number, priority: number, retryAfterSeconds: () => number, work: () => Promise<T>): Promise<T> {
+  async hold<T>(bytes: number, owner: InputOwner, retryAfterSeconds: () => number, work: () => Promise<T>): Promise<T> {
     if (bytes > this.budgetBytes)
       throw payloadTooLarge(`the request's inputs (${toMB(bytes)} MB) are more than a model host can hold (${toMB(this.budgetBytes)} MB)`);
     if (this.#heldBytes + bytes > this.budgetBytes) {
@@ -51,14 +77,14 @@ export class InputBudget {
       );
     }
     this.#heldBytes += bytes;
-    this.#heldByPriority.set(priority, (this.#heldByPriority.get(priority) ?? 0) + bytes);
+    // A copy as the key: the caller's object may be reused, and each hold is its own entry.
+    const key = { requestId: owner.requestId, priority: owner.priority, tenant: owner.tenant };
+    this.#held.set(key, bytes);
     try {
       return await work();
     } finally {
       this.#heldBytes -= bytes;
-      const left = this.#heldByPriority.get(priority)! - bytes;
-      if (left === 0) this.#heldByPriority.delete(priority);
-      else this.#heldByPriority.set(priority, left);
+      this.#held.delete(key);
     }
   }
 }

@@ -25,7 +25,7 @@ import { hostLoopNamed } from "../../functions/host-loops.ts";
 import type { SessionRun } from "../../scheduler/contract.ts";
 import type { HostInferCall, HostInferValue, HostJobCall, HostJobValue, HostLoad, HostModel, HostState, InspectedModel } from "./contract.ts";
 import { IdleSweep } from "./idle-sweep.ts";
-import { InputBudget, inputBytesOf } from "./input-budget.ts";
+import { InputBudget, inputBytesOf, type InputOwner } from "./input-budget.ts";
 import { LoadSlots } from "./load-slots.ts";
 import { ortWeb } from "./ort-web.ts";
 import { SessionCache } from "./session-cache.ts";
@@ -66,24 +66,30 @@ export class ModelHost extends DurableObject<Env> {
 
   async infer(call: HostInferCall): Promise<RpcReply<HostInferValue>> {
     return replyOf(
-      () => this.#holdingInputs(inputBytesOf(call.inputs), call.priority, () => this.#scheduler.submit(call)),
+      () => this.#holdingInputs(inputBytesOf(call.inputs), call, () => this.#scheduler.submit(call)),
       `inference ${call.traceparent ?? ""}`.trim(),
     );
   }
 
   /** Runs `work` with `bytes` of inputs counted in the host's budget, making room first if it can. */
-  async #holdingInputs<T>(bytes: number, priority: number, work: () => Promise<T>): Promise<T> {
+  async #holdingInputs<T>(bytes: number, owner: InputOwner, work: () => Promise<T>): Promise<T> {
     // The room frees up as the queue drains: the backlog is when to try again.
     const retryAfter = () => retryAfterSecondsFor(this.#scheduler.load().backlogMs);
     // Less important queued work makes room for it, as in a full queue: a free tenant's big inputs
-    // must not keep a premium request out. Only when it could: shedding that cannot free enough is
-    // refused work for nothing (inputs over the whole budget are a 413: nothing is shed for them).
-    // Not within a tier: the queue's count of a tenant's requests says nothing of their bytes.
-    // A shed request's bytes come back once its refusal has settled, a turn later.
-    const budget = this.#inputs.budgetBytes;
-    const roomIfShed = bytes <= budget && this.#inputs.heldBytes - this.#inputs.heldBelow(priority) + bytes <= budget;
-    while (roomIfShed && this.#inputs.heldBytes + bytes > budget && this.#scheduler.shedFor(priority)) await nextTurn();
-    return this.#inputs.hold(bytes, priority, retryAfter, work);
+    // must not keep a premium request out; and within its tier, a tenant holding more than half the
+    // budget gives up its newest queued requests down to half. Only when that could make room:
+    // shedding that cannot free enough is refused work for nothing (inputs over the whole budget
+    // are a 413: nothing is shed for them). A shed request's bytes come back a turn later.
+    const { budgetBytes: budget, heldBytes } = this.#inputs;
+    const hog = this.#inputs.overShare(owner.priority, owner.tenant);
+    const freeable = this.#inputs.heldBelow(owner.priority) + (hog ? hog.bytes - budget / 2 : 0);
+    const canMakeRoom = bytes <= budget && heldBytes - freeable + bytes <= budget;
+    while (canMakeRoom && this.#inputs.heldBytes + bytes > budget) {
+      const overShare = this.#inputs.overShare(owner.priority, owner.tenant)?.requestIds ?? [];
+      if (!this.#scheduler.shedFor(owner.priority) && !overShare.some((id) => this.#scheduler.shedFor(owner.priority, owner.tenant, id))) break;
+      await nextTurn();
+    }
+    return this.#inputs.hold(bytes, owner, retryAfter, work);
   }
 
   /** The idle-session alarm (idle-sweep.ts). */
@@ -107,7 +113,7 @@ export class ModelHost extends DurableObject<Env> {
         const plan = loop.plan(payload);
         const job = { ...scheduling, runs: plan.runs, workPerRun: plan.workPerRun, loop: (run: SessionRun) => loop.run(plan.payload, run) };
         // A job's payload (a clip's samples) is held like a request's tensors, and sheds like them.
-        return this.#holdingInputs(plan.bytes, call.priority, () => this.#scheduler.submitJob(job));
+        return this.#holdingInputs(plan.bytes, call, () => this.#scheduler.submitJob(job));
       },
       `job ${call.loop} ${call.traceparent ?? ""}`.trim(),
     );

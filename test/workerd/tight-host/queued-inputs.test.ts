@@ -92,11 +92,30 @@ describe("the byte budget of a host's queued inputs", () => {
     const free = host.infer(callOf(held, "free-small", wideRows(200), { priority: 3, tenant: "free-tenant" }));
     const premium = host.infer(callOf(held, "premium-big", wideRows(800)));
     await until(host, "both queued", (s) => s.queuedInputBytes === 1000 * KB);
-    // 800 KB of premium stays whatever is shed: 300 KB more cannot fit in 1 MB.
-    const reply = await host.infer(callOf(held, "premium-more", wideRows(300), { tenant: "other-premium" }));
+    // The same tenant's 800 KB stays whatever is shed: 300 KB more of its own cannot fit in 1 MB.
+    const reply = await host.infer(callOf(held, "premium-more", wideRows(300)));
     expect(!reply.ok && [reply.error.status, reply.error.reason]).toEqual([503, "input_budget"]);
     for (const kept of await Promise.all([free, premium])) expect(kept.ok, "nothing was shed for it").toBe(true);
     expect((await stateOf(host)).queuedInputBytes).toBe(0);
+  });
+
+  it("within a tier, a tenant holding more than half the budget gives up its newest queued request for another tenant; at half or less it keeps them", async () => {
+    const hog = { tenant: "hog-tenant" };
+    const queued = [1, 2, 3, 4].map((k) => host.infer(callOf(held, `hog-${k}`, wideRows(175), hog)));
+    await until(host, "the hog's four requests queued", (s) => s.queuedInputBytes === 700 * KB);
+    const other = await host.infer(callOf(held, "other", wideRows(400), { tenant: "other-tenant" }));
+    expect(other.ok, JSON.stringify(!other.ok && other.error)).toBe(true);
+    const replies = await Promise.all(queued);
+    const shed = replies.flatMap((reply, k) => (reply.ok ? [] : [[k + 1, reply.error.status, reply.error.message]]));
+    expect(shed).toEqual([[4, 503, "shed to make room for another tenant of its tier: its tenant held the most of the host's room"]]);
+    expect((await stateOf(host)).queuedInputBytes).toBe(0);
+
+    // 500 KB is not more than half of 1 MB: the newcomer is refused and the holder keeps its requests.
+    const kept = [1, 2].map((k) => host.infer(callOf(held, `kept-${k}`, wideRows(250), hog)));
+    await until(host, "the holder's two requests queued", (s) => s.queuedInputBytes === 500 * KB);
+    const refused = await host.infer(callOf(held, "refused", wideRows(600), { tenant: "other-tenant" }));
+    expect(!refused.ok && [refused.error.status, refused.error.reason]).toEqual([503, "input_budget"]);
+    for (const reply of await Promise.all(kept)) expect(reply.ok).toBe(true);
   });
 
   it("a request whose inputs alone are over the budget is told so with 413, not asked to retry, and sheds nothing", async () => {
