@@ -43,7 +43,8 @@ import { guardJobRuns } from "./job-guard.ts";
 import { predictedWaitMs, type RunningWork } from "./predicted-wait.ts";
 import { runError, type Queued } from "./queued.ts";
 import { Predictors } from "./predictors.ts";
-import type { ServiceTimePredictor, ServiceTimeSnapshot } from "./service-time.ts";
+import type { ServiceTimeSnapshot } from "./service-time.ts";
+import { shedRefusal, shedVictim } from "./shedding.ts";
 import { TieredFairQueue } from "./tiered-fair-queue.ts";
 import { ExpiryTimer } from "./expiry-timer.ts";
 
@@ -110,8 +111,8 @@ export class Scheduler {
     // would let a short deadline in at the cost of its tenant's queued requests), and behind what
     // fair share serves first of the others'.
     const waitMs = this.#waitAheadMs(call.priority, call.tenant, fit.loop !== undefined);
-    const runMs = this.#predictor(call.model).upper(fit.work, fit.runs);
-    const trusted = waitMs > 0 || this.#predictor(call.model).measured(fit.work); // see ServiceTimePredictor.measured
+    const runMs = this.#predictors.of(call.model).upper(fit.work, fit.runs);
+    const trusted = waitMs > 0 || this.#predictors.of(call.model).measured(fit.work); // see ServiceTimePredictor.measured
     if (waitMs > call.maxQueueWaitMs || (trusted && now + waitMs + runMs > call.deadline)) {
       this.counters.rejectedDeadline++;
       const predicted = fit.runs > 1 ? `${fit.runs} runs, predicted ${Math.round(runMs)} ms` : `predicted run ${runMs.toFixed(1)} ms`;
@@ -124,7 +125,7 @@ export class Scheduler {
         ),
       );
     }
-    if (this.#queue.size >= this.#options.maxQueueLength && !this.shedFor(call.priority, call.tenant)) {
+    if (this.#queue.size >= this.#options.maxQueueLength && this.shedFor(call.priority, call.tenant) === undefined) {
       this.counters.rejectedFull++;
       return Promise.reject(refusal(503, `the model's queue is full (${this.#queue.size} waiting)`, retryAfterSecondsFor(waitMs), "queue_full"));
     }
@@ -174,7 +175,7 @@ export class Scheduler {
 
   /** Teaches the predictor a run made outside the queue (a warm-up), without counting it as served. */
   observe(model: ScheduledModel, inputs: readonly Tensor[], inferMs: number): void {
-    this.#predictor(model).observe(workOf(inputs), inferMs);
+    this.#predictors.of(model).observe(workOf(inputs), inferMs);
   }
 
   /** Learned run times by `<model>@<version>` (predictors.ts). */
@@ -182,8 +183,9 @@ export class Scheduler {
     return this.#predictors.snapshot();
   }
 
-  #predictor(model: ScheduledModel): ServiceTimePredictor {
-    return this.#predictors.of(model);
+  /** Whether `requestId` waits in the queue (not running, not answered): only such work can be shed. */
+  queued(requestId: string): boolean {
+    return this.#byRequest.has(requestId);
   }
 
   /**
@@ -200,18 +202,16 @@ export class Scheduler {
   /** Work ahead of a new request of this priority (predicted-wait.ts): `ahead`, else everything of its priority or more important. */
   #predictedWaitMs(priority: number, ahead = this.#queue.itemsAhead(priority), job = false): number {
     // A job paused for more important requests is still the work ahead of the rest.
-    return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictor(model), priority, job);
+    return predictedWaitMs(ahead, this.#job ?? this.#running, this.#now(), this.#gapMs, (model) => this.#predictors.of(model), priority, job);
   }
 
-  /** Makes room for a newcomer by refusing a queued request: `requestId` if queued, else queue.ts's sheddableFor (no tenant: only less important work). */
-  shedFor(priority: number, tenant?: string, requestId?: string): boolean {
-    const chosen = requestId === undefined ? this.#queue.sheddableFor(priority, tenant) : this.#byRequest.get(requestId);
-    const victim = this.#options.policy === "fifo" ? undefined : chosen;
-    if (!victim || !this.#take(victim)) return false;
+  /** Makes room for a newcomer by refusing a queued request (shedding.ts); the id of the one shed, undefined when none was. */
+  shedFor(priority: number, tenant?: string, requestId?: string): string | undefined {
+    const victim = this.#options.policy === "fifo" ? undefined : shedVictim(this.#queue, this.#byRequest, priority, tenant, requestId);
+    if (!victim || !this.#take(victim)) return undefined;
     this.counters.shed++;
-    const why = victim.priority > priority ? "higher-priority work" : "another tenant of its tier: its tenant held the most of the host's room";
-    victim.reject(refusal(503, `shed to make room for ${why}`, 1, "shed"));
-    return true;
+    victim.reject(shedRefusal(victim, priority, requestId !== undefined));
+    return victim.call.requestId;
   }
 
   /** Answers a queued call whose deadline passed (the caller kicks the queue after). */
@@ -245,7 +245,7 @@ export class Scheduler {
     const now = this.#now();
     const size = { rows: sumOf(batch, "rows"), work: sumOf(batch, "work") };
     const canGrow = !this.#quarantine.holds(head.call.tenant);
-    const holdUntil = canGrow ? batchHoldUntil(batch, size, now, (work) => this.#predictor(head.call.model).upper(work), this.#gapMs) : undefined;
+    const holdUntil = canGrow ? batchHoldUntil(batch, size, now, (work) => this.#predictors.of(head.call.model).upper(work), this.#gapMs) : undefined;
     if (holdUntil !== undefined) {
       // Hold the head a little to fill the batch; a new arrival kicks again and may fill it sooner.
       this.#gapFrom = undefined; // a chosen wait, not time lost between runs
@@ -338,7 +338,7 @@ export class Scheduler {
     const each = batch.map((item) => item.call.inputs);
     const inputs = axes ? mergeInputs(each, axes) : first.call.inputs;
     const result = await this.#options.run(model, inputs, first.call.outputNames);
-    this.#predictor(model).observe(work, result.inferMs, result.firstRun);
+    this.#predictors.of(model).observe(work, result.inferMs, result.firstRun);
     // The run and the gap before the next one are thread time its requests' priorities used.
     const usedMs = result.inferMs + this.#gapMs;
     for (const item of batch) this.#busy.add(item.call.priority, (usedMs * item.work) / Math.max(1, work), this.#now());
@@ -380,7 +380,7 @@ export class Scheduler {
       }
     });
     const ownMs = Math.max(0, result.inferMs - othersMs);
-    this.#predictor(model).observe(item.work, ownMs / Math.max(1, runs), result.firstRun);
+    this.#predictors.of(model).observe(item.work, ownMs / Math.max(1, runs), result.firstRun);
     this.#busy.add(item.call.priority, ownMs + this.#gapMs, this.#now());
     this.counters.jobs++;
     this.counters.jobRuns += runs;

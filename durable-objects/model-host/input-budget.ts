@@ -20,11 +20,19 @@ export interface InputOwner {
   tenant: string;
 }
 
+/** One hold: its owner, its bytes, and whether its request was shed (its bytes leave a turn later). */
+interface Held extends InputOwner {
+  bytes: number;
+  shed: boolean;
+}
+
 export class InputBudget {
   readonly budgetBytes: number;
   #heldBytes = 0;
-  /** Each request's bytes, in the order they were taken. */
-  readonly #held = new Map<InputOwner, number>();
+  /** Bytes of requests shed and not yet released: about to leave, so counted as room already. */
+  #shedBytes = 0;
+  /** Each hold, in the order they were taken. */
+  readonly #held = new Set<Held>();
 
   constructor(budgetBytes: number) {
     this.budgetBytes = budgetBytes;
@@ -35,28 +43,50 @@ export class InputBudget {
     return this.#heldBytes;
   }
 
-  /** Bytes held by requests less important than `priority` (queued or running): what shedding them could free at most. */
-  heldBelow(priority: number): number {
+  /** Bytes held less those of requests shed, whose release is a turn away: what admission counts. */
+  get liveBytes(): number {
+    return this.#heldBytes - this.#shedBytes;
+  }
+
+  /** Bytes of queued (`queued(requestId)`) requests less important than `priority`: what shedding them could free. */
+  queuedBelow(priority: number, queued: (requestId: string) => boolean): number {
     let total = 0;
-    for (const [owner, bytes] of this.#held) if (owner.priority > priority) total += bytes;
+    for (const held of this.#held) if (!held.shed && held.priority > priority && queued(held.requestId)) total += held.bytes;
     return total;
   }
 
   /**
-   * The tenant of `priority`'s tier, other than `tenant`, holding the most bytes, when that is more
-   * than half the budget: its bytes and its requests, newest first (what to shed first).
+   * The tenant of `priority`'s tier, other than `tenant`, holding the most bytes (queued or
+   * running), when that is more than half the budget: those bytes, the part still queued, and its
+   * queued requests, newest first (what to shed first).
    */
-  overShare(priority: number, tenant: string): { bytes: number; requestIds: string[] } | undefined {
-    const byTenant = new Map<string, { bytes: number; requestIds: string[] }>();
-    for (const [owner, bytes] of this.#held) {
-      if (owner.priority !== priority || owner.tenant === tenant) continue;
-      const entry = byTenant.get(owner.tenant) ?? { bytes: 0, requestIds: [] };
-      entry.bytes += bytes;
-      entry.requestIds.unshift(owner.requestId);
-      byTenant.set(owner.tenant, entry);
+  overShare(
+    priority: number,
+    tenant: string,
+    queued: (requestId: string) => boolean,
+  ): { bytes: number; queuedBytes: number; requestIds: string[] } | undefined {
+    const byTenant = new Map<string, { bytes: number; queuedBytes: number; requestIds: string[] }>();
+    for (const held of this.#held) {
+      if (held.shed || held.priority !== priority || held.tenant === tenant) continue;
+      const entry = byTenant.get(held.tenant) ?? { bytes: 0, queuedBytes: 0, requestIds: [] };
+      entry.bytes += held.bytes;
+      if (queued(held.requestId)) {
+        entry.queuedBytes += held.bytes;
+        entry.requestIds.unshift(held.requestId);
+      }
+      byTenant.set(held.tenant, entry);
     }
     const most = [...byTenant.values()].sort((a, b) => b.bytes - a.bytes)[0];
     return most && most.bytes > this.budgetBytes / 2 ? most : undefined;
+  }
+
+  /** The request was shed: its bytes count as room now, though they leave only as its refusal settles. */
+  markShed(requestId: string): void {
+    for (const held of this.#held) {
+      if (held.requestId !== requestId || held.shed) continue;
+      held.shed = true;
+      this.#shedBytes += held.bytes;
+    }
   }
 
   /**
@@ -68,23 +98,24 @@ export class InputBudget {
   async hold<T>(bytes: number, owner: InputOwner, retryAfterSeconds: () => number, work: () => Promise<T>): Promise<T> {
     if (bytes > this.budgetBytes)
       throw payloadTooLarge(`the request's inputs (${toMB(bytes)} MB) are more than a model host can hold (${toMB(this.budgetBytes)} MB)`);
-    if (this.#heldBytes + bytes > this.budgetBytes) {
+    if (this.liveBytes + bytes > this.budgetBytes) {
       throw refusal(
         503,
-        `the model host holds too many queued inputs: ${toMB(this.#heldBytes)} MB waiting, ${toMB(bytes)} MB more would pass its ${toMB(this.budgetBytes)} MB`,
+        `the model host holds too many queued inputs: ${toMB(this.liveBytes)} MB waiting, ${toMB(bytes)} MB more would pass its ${toMB(this.budgetBytes)} MB`,
         retryAfterSeconds(),
         "input_budget",
       );
     }
     this.#heldBytes += bytes;
-    // A copy as the key: the caller's object may be reused, and each hold is its own entry.
-    const key = { requestId: owner.requestId, priority: owner.priority, tenant: owner.tenant };
-    this.#held.set(key, bytes);
+    // Its own record: the caller's object may be reused, and each hold is released on its own.
+    const held: Held = { requestId: owner.requestId, priority: owner.priority, tenant: owner.tenant, bytes, shed: false };
+    this.#held.add(held);
     try {
       return await work();
     } finally {
       this.#heldBytes -= bytes;
-      this.#held.delete(key);
+      if (held.shed) this.#shedBytes -= bytes;
+      this.#held.delete(held);
     }
   }
 }

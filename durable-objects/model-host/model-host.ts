@@ -75,21 +75,32 @@ export class ModelHost extends DurableObject<Env> {
   async #holdingInputs<T>(bytes: number, owner: InputOwner, work: () => Promise<T>): Promise<T> {
     // The room frees up as the queue drains: the backlog is when to try again.
     const retryAfter = () => retryAfterSecondsFor(this.#scheduler.load().backlogMs);
-    // Less important queued work makes room for it, as in a full queue: a free tenant's big inputs
-    // must not keep a premium request out; and within its tier, a tenant holding more than half the
-    // budget gives up its newest queued requests down to half. Only when that could make room:
-    // shedding that cannot free enough is refused work for nothing (inputs over the whole budget
-    // are a 413: nothing is shed for them). A shed request's bytes come back a turn later.
-    const { budgetBytes: budget, heldBytes } = this.#inputs;
-    const hog = this.#inputs.overShare(owner.priority, owner.tenant);
-    const freeable = this.#inputs.heldBelow(owner.priority) + (hog ? hog.bytes - budget / 2 : 0);
-    const canMakeRoom = bytes <= budget && heldBytes - freeable + bytes <= budget;
-    while (canMakeRoom && this.#inputs.heldBytes + bytes > budget) {
-      const overShare = this.#inputs.overShare(owner.priority, owner.tenant)?.requestIds ?? [];
-      if (!this.#scheduler.shedFor(owner.priority) && !overShare.some((id) => this.#scheduler.shedFor(owner.priority, owner.tenant, id))) break;
-      await nextTurn();
+    const inputs = this.#inputs;
+    const over = () => inputs.liveBytes + bytes - inputs.budgetBytes;
+    if (bytes <= inputs.budgetBytes && over() > 0) this.#makeRoom(owner, over);
+    return inputs.hold(bytes, owner, retryAfter, work);
+  }
+
+  /**
+   * Less important queued work makes room for a newcomer, as in a full queue (a free tenant's big
+   * inputs must not keep a premium request out); and within its tier, a tenant holding more than
+   * half the budget gives up its newest queued requests down to half. Only when that could make
+   * room: shedding that cannot free enough is refused work for nothing. What is shed counts as room
+   * at once (liveBytes), so two newcomers do not shed for the same room.
+   */
+  #makeRoom(owner: InputOwner, over: () => number): void {
+    const inputs = this.#inputs;
+    const queued = (requestId: string) => this.#scheduler.queued(requestId);
+    const hog = inputs.overShare(owner.priority, owner.tenant, queued);
+    const fromHog = hog ? Math.min(hog.queuedBytes, hog.bytes - inputs.budgetBytes / 2) : 0;
+    if (inputs.queuedBelow(owner.priority, queued) + fromHog < over()) return;
+    while (over() > 0) {
+      let shed = this.#scheduler.shedFor(owner.priority);
+      for (const id of inputs.overShare(owner.priority, owner.tenant, queued)?.requestIds ?? [])
+        shed ??= this.#scheduler.shedFor(owner.priority, owner.tenant, id);
+      if (shed === undefined) return;
+      inputs.markShed(shed);
     }
-    return this.#inputs.hold(bytes, owner, retryAfter, work);
   }
 
   /** The idle-session alarm (idle-sweep.ts). */
@@ -267,5 +278,3 @@ export class ModelHost extends DurableObject<Env> {
  * a new session, never the one this host still holds for the old bytes.
  */
 const keyOf = (model: HostModel): string => `${model.name}@${model.version}#${model.sha256}`;
-
-const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));

@@ -84,7 +84,7 @@ test("a full queue takes another tenant of the tier by shedding the newest reque
   const shed = flood.filter((r) => status(r) === 503);
   assert.deepEqual(
     shed.map((r) => (r.error as HttpError).message),
-    Array(2).fill("shed to make room for another tenant of its tier: its tenant held the most of the host's room"),
+    Array(2).fill("shed to make room for another tenant of its tier: its tenant had the most requests queued"),
   );
   assert.deepEqual(
     shed.map((r) => flood.indexOf(r)),

@@ -75,7 +75,7 @@ describe("a full host queue", () => {
     expect(shed.length, "two queued standard requests were shed").toBe(2);
     const reasons = await Promise.all(shed.map((r) => expectRefusal(r, 503)));
     expect(reasons.sort()).toEqual([
-      "shed to make room for another tenant of its tier: its tenant held the most of the host's room",
+      "shed to make room for another tenant of its tier: its tenant had the most requests queued",
       "shed to make room for higher-priority work",
     ]);
 

@@ -107,7 +107,7 @@ describe("the byte budget of a host's queued inputs", () => {
     expect(other.ok, JSON.stringify(!other.ok && other.error)).toBe(true);
     const replies = await Promise.all(queued);
     const shed = replies.flatMap((reply, k) => (reply.ok ? [] : [[k + 1, reply.error.status, reply.error.message]]));
-    expect(shed).toEqual([[4, 503, "shed to make room for another tenant of its tier: its tenant held the most of the host's room"]]);
+    expect(shed).toEqual([[4, 503, "shed to make room for another tenant of its tier: its tenant held over half of the host's room for inputs"]]);
     expect((await stateOf(host)).queuedInputBytes).toBe(0);
 
     // 500 KB is not more than half of 1 MB: the newcomer is refused and the holder keeps its requests.
@@ -116,6 +116,22 @@ describe("the byte budget of a host's queued inputs", () => {
     const refused = await host.infer(callOf(held, "refused", wideRows(600), { tenant: "other-tenant" }));
     expect(!refused.ok && [refused.error.status, refused.error.reason]).toEqual([503, "input_budget"]);
     for (const reply of await Promise.all(kept)) expect(reply.ok).toBe(true);
+  });
+
+  it("two newcomers at once do not shed for the same room: the second sees the first's shed as room taken", async () => {
+    const hog = { tenant: "hog-tenant" };
+    const queued = [1, 2, 3, 4, 5, 6, 7].map((k) => host.infer(callOf(held, `pair-hog-${k}`, wideRows(100), hog)));
+    await until(host, "the holder's seven requests queued", (s) => s.queuedInputBytes === 700 * KB);
+    const [first, second] = await Promise.all([
+      host.infer(callOf(held, "pair-first", wideRows(400), { tenant: "first-tenant" })),
+      host.infer(callOf(held, "pair-second", wideRows(400), { tenant: "second-tenant" })),
+    ]);
+    expect(first.ok, JSON.stringify(!first.ok && first.error)).toBe(true);
+    // 600 KB of the holder's is left, 88 KB over half: not the 376 KB the second needs, so nothing more is shed.
+    expect(!second.ok && [second.error.status, second.error.reason]).toEqual([503, "input_budget"]);
+    const shed = (await Promise.all(queued)).filter((reply) => !reply.ok);
+    expect(shed).toHaveLength(1);
+    expect((await stateOf(host)).queuedInputBytes).toBe(0);
   });
 
   it("a request whose inputs alone are over the budget is told so with 413, not asked to retry, and sheds nothing", async () => {
