@@ -2,10 +2,10 @@
  * @module A WAV body to the 16 kHz mono samples Silero takes: its chunks located by riff-wav.ts
  * (which reads nothing but the format and where the samples are), 16-bit PCM samples mixed down
  * to mono as they are read, resampled as live streams are (stream-audio.ts: a windowed-sinc
- * low-pass, so a clip and the same audio streamed give the same samples). Everything wrong with the file is a 400 that says what: not
- * a WAV, truncated, not 16-bit PCM, an odd sample rate, no samples; longer than a job takes is a
- * 413. The size is checked from the header before any sample is read, so a long file costs no
- * memory before it is refused.
+ * low-pass, so a clip and the same audio streamed give the same samples). Everything wrong with
+ * the file is a 400 that says what: not a WAV, truncated, not 16-bit PCM, an odd sample rate, no
+ * samples; longer than a job takes is a 413. The size is checked from the header before any
+ * sample is read, so a long file costs no memory before it is refused.
  */
 import { badRequest, payloadTooLarge } from "../../protocol/errors.ts";
 import { readWavLayout, UNKNOWN_DATA_SIZES } from "./riff-wav.ts";

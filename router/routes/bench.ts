@@ -4,8 +4,9 @@
  * a request's CPU goes: `/bench/parse/:model` stops after reading and parsing the body,
  * `?runs=0` makes the host call without running the model, `?runs=2` runs it twice in the one
  * call; `/bench/warm/:model?replica=N` warms replica N of the model's default version, as the
- * replica set does before a new replica takes traffic, and drops its session once answered. Off unless the BENCH_ROUTES var is "1" (the benchmark's stacks set it); answers 404
- * otherwise, like any unknown route.
+ * replica set does before a new replica takes traffic, and drops its session once answered. Off
+ * unless the BENCH_ROUTES var is "1" (the benchmark's stacks set it); answers 404 otherwise, like
+ * any unknown route.
  */
 import { Hono, type Context } from "hono";
 import { badRequest, HttpError } from "../../protocol/errors.ts";
